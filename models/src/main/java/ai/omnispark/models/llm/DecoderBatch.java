@@ -1,0 +1,118 @@
+package ai.omnispark.models.llm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.parallel.engine.Batch;
+
+/**
+ * Turns packed rows (flattened row-major int arrays) into the side inputs of a decoder's segments:
+ * token ids, labels and their mask, the document-aware causal mask and the rotary tables.
+ */
+public final class DecoderBatch {
+    public static final int IGNORE = -100;
+    static final String INPUT_IDS = "input_ids";
+    static final String LABELS = "labels";
+    static final String LABEL_MASK = "label_mask";
+    static final String ATTENTION_MASK = "attention_mask";
+    static final String COS = "rope_cos";
+    static final String SIN = "rope_sin";
+    /** Added to the scores of masked pairs; exp of it underflows to exactly 0 in fp32 and fp64. */
+    private static final double MASKED = -1e9;
+
+    private DecoderBatch() {}
+
+    /**
+     * @param docIds per position, the document it belongs to within its row; -1 on padding.
+     *     Position i attends to j iff j <= i and both are in the same document.
+     */
+    public static Batch build(NDManager scope, DecoderConfig config, DataType dtype, int rows, int seqLen,
+            int[] inputIds, int[] labels, int[] positionIds, int[] docIds) {
+        int n = rows * seqLen;
+        check("input_ids", inputIds, n);
+        check("labels", labels, n);
+        check("position_ids", positionIds, n);
+        check("doc_ids", docIds, n);
+        long[] ids = new long[n];
+        long[] targets = new long[n];
+        float[] labelMask = new float[n];
+        for (int i = 0; i < n; i++) {
+            if (inputIds[i] < 0 || inputIds[i] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + inputIds[i] + " at position " + i
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            }
+            ids[i] = inputIds[i];
+            if (labels[i] != IGNORE) {
+                if (labels[i] < 0 || labels[i] >= config.vocabSize()) {
+                    throw new IllegalArgumentException("label " + labels[i] + " at position " + i
+                            + " is outside the vocabulary and is not " + IGNORE);
+                }
+                targets[i] = labels[i];
+                labelMask[i] = 1f;
+            }
+        }
+        Batch batch = new Batch();
+        batch.put(INPUT_IDS, scope.create(ids, new Shape(rows, seqLen)));
+        batch.put(LABELS, scope.create(targets));
+        batch.put(LABEL_MASK, scope.create(labelMask).toType(dtype, false));
+        batch.put(ATTENTION_MASK, attentionMask(scope, dtype, rows, seqLen, docIds));
+        NDArray[] rope = rope(scope, config, dtype, rows, seqLen, positionIds);
+        batch.put(COS, rope[0]);
+        batch.put(SIN, rope[1]);
+        return batch;
+    }
+
+    /** Number of positions whose label is not ignored. */
+    public static long lossTokens(int[] labels) {
+        long count = 0;
+        for (int l : labels) {
+            if (l != IGNORE) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    private static void check(String name, int[] array, int expected) {
+        if (array.length != expected) {
+            throw new IllegalArgumentException(name + " has " + array.length + " entries, expected " + expected);
+        }
+    }
+
+    private static NDArray attentionMask(NDManager scope, DataType dtype, int rows, int seqLen, int[] docIds) {
+        NDArray doc = scope.create(docIds, new Shape(rows, seqLen));
+        NDArray sameDoc = doc.expandDims(2).eq(doc.expandDims(1));
+        NDArray position = scope.arange(seqLen);
+        NDArray causal = position.expandDims(1).gte(position.expandDims(0));
+        NDArray allowed = sameDoc.logicalAnd(causal.expandDims(0));
+        return allowed.toType(dtype, false).sub(1).mul(-MASKED).expandDims(1);
+    }
+
+    private static NDArray[] rope(NDManager scope, DecoderConfig config, DataType dtype, int rows, int seqLen,
+            int[] positionIds) {
+        int hd = config.headDim();
+        int half = hd / 2;
+        double[] invFreq = new double[half];
+        for (int i = 0; i < half; i++) {
+            invFreq[i] = 1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / hd);
+        }
+        int n = rows * seqLen;
+        double[] cos = new double[n * hd];
+        double[] sin = new double[n * hd];
+        for (int p = 0; p < n; p++) {
+            for (int i = 0; i < half; i++) {
+                double angle = positionIds[p] * invFreq[i];
+                double c = Math.cos(angle);
+                double s = Math.sin(angle);
+                cos[p * hd + i] = c;
+                cos[p * hd + half + i] = c;
+                sin[p * hd + i] = s;
+                sin[p * hd + half + i] = s;
+            }
+        }
+        Shape shape = new Shape(rows, 1, seqLen, hd);
+        return new NDArray[] {
+            scope.create(cos, shape).toType(dtype, false), scope.create(sin, shape).toType(dtype, false)};
+    }
+}

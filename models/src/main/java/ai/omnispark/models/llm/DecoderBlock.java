@@ -1,0 +1,91 @@
+package ai.omnispark.models.llm;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCall;
+import java.util.List;
+
+/** One pre-norm transformer block: grouped-query self-attention and a SwiGLU MLP, each residual. */
+final class DecoderBlock implements Segment {
+    private final DecoderConfig config;
+    private final int layer;
+
+    DecoderBlock(DecoderConfig config, int layer) {
+        this.config = config;
+        this.layer = layer;
+    }
+
+    static String unit(int layer) {
+        return "layers." + layer;
+    }
+
+    @Override
+    public String name() {
+        return "block." + layer;
+    }
+
+    @Override
+    public List<String> units() {
+        return List.of(unit(layer));
+    }
+
+    private NDArray p(SegmentCall call, String suffix) {
+        return call.param(HfNames.layer(layer, suffix));
+    }
+
+    private NDArray bias(SegmentCall call, String proj, boolean present) {
+        return present ? p(call, "self_attn." + proj + ".bias") : null;
+    }
+
+    @Override
+    public NDList forward(SegmentCall call, NDList inputs) {
+        NDArray x = inputs.singletonOrThrow();
+        Shape shape = x.getShape();
+        long b = shape.get(0);
+        long t = shape.get(1);
+        int nh = config.numHeads();
+        int nkv = config.numKvHeads();
+        int hd = config.headDim();
+        double eps = config.rmsNormEps();
+        boolean qkvBias = config.qkvBias();
+
+        NDArray h = Ops.rmsNorm(x, p(call, "input_layernorm.weight"), eps);
+        NDArray q = Ops.linear(h, p(call, "self_attn.q_proj.weight"), bias(call, "q_proj", qkvBias))
+                .reshape(b, t, nh, hd);
+        NDArray k = Ops.linear(h, p(call, "self_attn.k_proj.weight"), bias(call, "k_proj", qkvBias))
+                .reshape(b, t, nkv, hd);
+        NDArray v = Ops.linear(h, p(call, "self_attn.v_proj.weight"), bias(call, "v_proj", qkvBias))
+                .reshape(b, t, nkv, hd);
+        if (config.qkNorm()) {
+            q = Ops.rmsNorm(q, p(call, "self_attn.q_norm.weight"), eps);
+            k = Ops.rmsNorm(k, p(call, "self_attn.k_norm.weight"), eps);
+        }
+        q = q.transpose(0, 2, 1, 3);
+        k = k.transpose(0, 2, 1, 3);
+        v = v.transpose(0, 2, 1, 3);
+        NDArray cos = call.batch().get(DecoderBatch.COS);
+        NDArray sin = call.batch().get(DecoderBatch.SIN);
+        q = Ops.rope(q, cos, sin);
+        k = Ops.rope(k, cos, sin);
+        if (nkv != nh) {
+            int group = nh / nkv;
+            k = k.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
+            v = v.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hd))
+                .add(call.batch().get(DecoderBatch.ATTENTION_MASK));
+        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
+        NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),
+                config.outputBias() ? p(call, "self_attn.o_proj.bias") : null);
+        NDArray r = x.add(o);
+
+        NDArray m = Ops.rmsNorm(r, p(call, "post_attention_layernorm.weight"), eps);
+        NDArray gate = Ops.silu(Ops.linear(m, p(call, "mlp.gate_proj.weight"), null));
+        NDArray up = Ops.linear(m, p(call, "mlp.up_proj.weight"), null);
+        NDArray down = Ops.linear(gate.mul(up), p(call, "mlp.down_proj.weight"), null);
+        return new NDList(r.add(down));
+    }
+}

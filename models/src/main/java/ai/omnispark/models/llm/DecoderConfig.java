@@ -1,0 +1,143 @@
+package ai.omnispark.models.llm;
+
+/**
+ * Shape of a decoder-only LM in the Llama family. {@code family} selects the HF variant:
+ * "llama" (optional attention bias), "qwen2" (q/k/v bias), "qwen3" (q/k RMSNorm).
+ */
+public record DecoderConfig(
+        String family,
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numLayers,
+        int numHeads,
+        int numKvHeads,
+        int headDim,
+        double rmsNormEps,
+        double ropeTheta,
+        boolean tieWordEmbeddings,
+        boolean attentionBias,
+        int maxPositionEmbeddings,
+        double initializerRange,
+        int bosTokenId,
+        int eosTokenId) {
+
+    public DecoderConfig {
+        if (!family.equals("llama") && !family.equals("qwen2") && !family.equals("qwen3")) {
+            throw new IllegalArgumentException("model_type must be llama, qwen2 or qwen3, got '" + family + "'");
+        }
+        positive("vocab_size", vocabSize);
+        positive("hidden_size", hiddenSize);
+        positive("intermediate_size", intermediateSize);
+        positive("num_hidden_layers", numLayers);
+        positive("num_attention_heads", numHeads);
+        positive("num_key_value_heads", numKvHeads);
+        positive("head_dim", headDim);
+        if (numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("num_attention_heads (" + numHeads
+                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+        }
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
+        }
+        if (!(rmsNormEps > 0)) {
+            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
+        }
+        if (!(ropeTheta > 0)) {
+            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
+        }
+    }
+
+    private static void positive(String key, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(key + " must be > 0, got " + value);
+        }
+    }
+
+    /** Qwen2 always biases q/k/v; Llama and Qwen3 only when attention_bias is set. */
+    public boolean qkvBias() {
+        return family.equals("qwen2") || attentionBias;
+    }
+
+    /** Llama's attention_bias also biases o_proj; Qwen2's o_proj never has one. */
+    public boolean outputBias() {
+        return !family.equals("qwen2") && attentionBias;
+    }
+
+    public boolean qkNorm() {
+        return family.equals("qwen3");
+    }
+
+    public long parameterCount() {
+        long h = hiddenSize;
+        long q = (long) numHeads * headDim;
+        long kv = (long) numKvHeads * headDim;
+        long perLayer = 2 * h + h * q + 2 * h * kv + q * h + 3 * h * intermediateSize;
+        if (qkvBias()) {
+            perLayer += q + 2 * kv;
+        }
+        if (outputBias()) {
+            perLayer += h;
+        }
+        if (qkNorm()) {
+            perLayer += 2L * headDim;
+        }
+        long embed = (long) vocabSize * h;
+        return embed + numLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builder with the defaults of a small Qwen3-style model. */
+    public static final class Builder {
+        private String family = "qwen3";
+        private int vocabSize = 259;
+        private int hiddenSize = 128;
+        private int intermediateSize = 384;
+        private int numLayers = 4;
+        private int numHeads = 4;
+        private int numKvHeads = 2;
+        private int headDim = -1;
+        private double rmsNormEps = 1e-6;
+        private double ropeTheta = 10000;
+        private boolean tieWordEmbeddings = true;
+        private boolean attentionBias;
+        private int maxPositionEmbeddings = 4096;
+        private double initializerRange = 0.02;
+        private int bosTokenId = 256;
+        private int eosTokenId = 257;
+
+        public Builder family(String v) { family = v; return this; }
+        public Builder vocabSize(int v) { vocabSize = v; return this; }
+        public Builder hiddenSize(int v) { hiddenSize = v; return this; }
+        public Builder intermediateSize(int v) { intermediateSize = v; return this; }
+        public Builder numLayers(int v) { numLayers = v; return this; }
+        public Builder numHeads(int v) { numHeads = v; return this; }
+        public Builder numKvHeads(int v) { numKvHeads = v; return this; }
+        public Builder headDim(int v) { headDim = v; return this; }
+        public Builder rmsNormEps(double v) { rmsNormEps = v; return this; }
+        public Builder ropeTheta(double v) { ropeTheta = v; return this; }
+        public Builder tieWordEmbeddings(boolean v) { tieWordEmbeddings = v; return this; }
+        public Builder attentionBias(boolean v) { attentionBias = v; return this; }
+        public Builder maxPositionEmbeddings(int v) { maxPositionEmbeddings = v; return this; }
+        public Builder initializerRange(double v) { initializerRange = v; return this; }
+        public Builder bosTokenId(int v) { bosTokenId = v; return this; }
+        public Builder eosTokenId(int v) { eosTokenId = v; return this; }
+
+        public DecoderConfig build() {
+            if (numHeads <= 0) {
+                throw new IllegalArgumentException("num_attention_heads must be > 0, got " + numHeads);
+            }
+            if (headDim < 0 && hiddenSize % numHeads != 0) {
+                throw new IllegalArgumentException("hidden_size (" + hiddenSize
+                        + ") must be a multiple of num_attention_heads (" + numHeads + ") unless head_dim is set");
+            }
+            int hd = headDim > 0 ? headDim : hiddenSize / numHeads;
+            return new DecoderConfig(family, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads,
+                    numKvHeads, hd, rmsNormEps, ropeTheta, tieWordEmbeddings, attentionBias,
+                    maxPositionEmbeddings, initializerRange, bosTokenId, eosTokenId);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package ai.omnispark.models.llm;
+
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.param.Init;
+import ai.omnispark.parallel.param.ParamSpec;
+import ai.omnispark.parallel.param.UnitLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A decoder-only LM of the Llama family (Llama, Qwen2, Qwen3), declared as parameter units and
+ * segments. It knows nothing of how it is run: the engine and the parallel layer decide that.
+ * Units: "embed", "layers.i" (one per block), "head" (final norm and untied lm_head).
+ */
+public final class DecoderLM {
+    private final DecoderConfig config;
+    private final List<UnitLayout> units;
+
+    public DecoderLM(DecoderConfig config) {
+        this.config = config;
+        this.units = layouts(config);
+    }
+
+    public DecoderConfig config() {
+        return config;
+    }
+
+    public List<UnitLayout> units() {
+        return units;
+    }
+
+    /** Segments whose last output is the summed token cross-entropy. */
+    public List<Segment> trainingSegments() {
+        return segments(true);
+    }
+
+    /** Segments whose last output is the logits, [rows, seqLen, vocab]. */
+    public List<Segment> logitSegments() {
+        return segments(false);
+    }
+
+    private List<Segment> segments(boolean loss) {
+        List<Segment> segments = new ArrayList<>();
+        segments.add(new EmbedSegment());
+        for (int i = 0; i < config.numLayers(); i++) {
+            segments.add(new DecoderBlock(config, i));
+        }
+        segments.add(new LmHead(config, loss));
+        return segments;
+    }
+
+    /** The unit that holds {@code param}. */
+    public String unitOf(String param) {
+        for (UnitLayout u : units) {
+            for (ParamSpec p : u.params()) {
+                if (p.name().equals(param)) {
+                    return u.name();
+                }
+            }
+        }
+        throw new IllegalArgumentException("the model has no parameter named " + param);
+    }
+
+    private static List<UnitLayout> layouts(DecoderConfig c) {
+        Init normal = Init.normal(c.initializerRange());
+        long h = c.hiddenSize();
+        long q = (long) c.numHeads() * c.headDim();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        List<UnitLayout> units = new ArrayList<>();
+        units.add(new UnitLayout(EmbedSegment.UNIT, List.of(ParamSpec.of(HfNames.EMBED, normal, c.vocabSize(), h))));
+        for (int i = 0; i < c.numLayers(); i++) {
+            List<ParamSpec> p = new ArrayList<>();
+            p.add(ParamSpec.of(HfNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
+            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
+            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
+            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
+            if (c.qkvBias()) {
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
+            }
+            if (c.qkNorm()) {
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
+            }
+            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
+            if (c.outputBias()) {
+                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
+            }
+            p.add(ParamSpec.of(HfNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
+            p.add(ParamSpec.of(HfNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(HfNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(HfNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+            units.add(new UnitLayout(DecoderBlock.unit(i), p));
+        }
+        List<ParamSpec> head = new ArrayList<>();
+        head.add(ParamSpec.of(HfNames.FINAL_NORM, Init.ones(), h));
+        if (!c.tieWordEmbeddings()) {
+            head.add(ParamSpec.of(HfNames.LM_HEAD, normal, c.vocabSize(), h));
+        }
+        units.add(new UnitLayout(LmHead.UNIT, head));
+        return units;
+    }
+}

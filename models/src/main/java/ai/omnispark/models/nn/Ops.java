@@ -1,0 +1,43 @@
+package ai.omnispark.models.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.nn.Activation;
+import ai.djl.nn.core.Linear;
+
+/**
+ * The tensor functions the models are written in; pure and differentiable. Out-of-place throughout,
+ * since an in-place op on a recorded tensor can corrupt what autograd saved.
+ */
+public final class Ops {
+    private Ops() {}
+
+    /** {@code x W^T + b} through libtorch's fused linear. */
+    public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        return (bias == null ? Linear.linear(x, weight) : Linear.linear(x, weight, bias)).singletonOrThrow();
+    }
+
+    /** RMSNorm over the last axis: {@code w * x / sqrt(mean(x^2) + eps)}. */
+    public static NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        return x.div(rms).mul(weight);
+    }
+
+    public static NDArray silu(NDArray x) {
+        return x.mul(Activation.sigmoid(x));
+    }
+
+    /** {@code [-x2, x1]} for {@code x = [x1, x2]} split in halves along the last axis. */
+    public static NDArray rotateHalf(NDArray x) {
+        long half = x.getShape().get(x.getShape().dimension() - 1) / 2;
+        NDArray x1 = x.get(new NDIndex("..., :{}", half));
+        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        return NDArrays.concat(new ai.djl.ndarray.NDList(x2.neg(), x1), -1);
+    }
+
+    /** Rotary embedding with HF's rotate-half convention; cos and sin broadcast over heads. */
+    public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        return x.mul(cos).add(rotateHalf(x).mul(sin));
+    }
+}

@@ -1,0 +1,85 @@
+package ai.omnispark.models.llm;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.param.LocalParams;
+import java.util.SplittableRandom;
+
+/** Tiny configs and packed batches shared by the model tests. */
+final class TinyModels {
+    private TinyModels() {}
+
+    static DecoderConfig tiny(String family, boolean tied) {
+        return DecoderConfig.builder().family(family).vocabSize(11).hiddenSize(8).intermediateSize(12)
+                .numLayers(2).numHeads(2).numKvHeads(1).headDim(4).tieWordEmbeddings(tied)
+                .initializerRange(0.5).ropeTheta(100).bosTokenId(1).eosTokenId(2).build();
+    }
+
+    /** Two rows of {@code seqLen}; row 0 packs three documents, row 1 two and a padded tail. */
+    static int[][] packedRows(int seqLen, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        int n = 2 * seqLen;
+        int[] ids = new int[n];
+        int[] labels = new int[n];
+        int[] pos = new int[n];
+        int[] doc = new int[n];
+        int[][] docLengths = {{3, seqLen - 5, 2}, {seqLen / 2, seqLen / 2 - 2}};
+        for (int row = 0; row < 2; row++) {
+            int t = row * seqLen;
+            int d = 0;
+            for (int len : docLengths[row]) {
+                for (int i = 0; i < len; i++) {
+                    ids[t + i] = r.nextInt(vocab);
+                    pos[t + i] = i;
+                    doc[t + i] = d;
+                }
+                for (int i = 0; i < len; i++) {
+                    labels[t + i] = i + 1 < len ? ids[t + i + 1] : DecoderBatch.IGNORE;
+                }
+                t += len;
+                d++;
+            }
+            for (; t < (row + 1) * seqLen; t++) {
+                ids[t] = 0;
+                labels[t] = DecoderBatch.IGNORE;
+                pos[t] = 0;
+                doc[t] = -1;
+            }
+        }
+        return new int[][] {ids, labels, pos, doc};
+    }
+
+    static Batch batch(NDManager scope, DecoderConfig config, DataType dtype, int seqLen, int[][] rows) {
+        return DecoderBatch.build(scope, config, dtype, rows[0].length / seqLen, seqLen,
+                rows[0], rows[1], rows[2], rows[3]);
+    }
+
+    /** Mean token loss of the batch, forward only. */
+    static double loss(NDManager parent, DecoderLM model, LocalParams params, DataType dtype, int seqLen,
+            int[][] rows) {
+        try (NDManager scope = parent.newSubManager()) {
+            Batch batch = batch(scope, model.config(), dtype, seqLen, rows);
+            SegmentEngine engine = new SegmentEngine(model.trainingSegments(), model.units(), Recompute.none());
+            double sum = engine.forward(scope, batch, new NDList(), params).singletonOrThrow().getDouble();
+            return sum / DecoderBatch.lossTokens(rows[1]);
+        }
+    }
+
+    /** Forward and backward with the mean token loss; gradients accumulate in {@code params}. */
+    static double lossAndGrad(NDManager parent, DecoderLM model, LocalParams params, DataType dtype, int seqLen,
+            int[][] rows, Recompute recompute) {
+        try (NDManager scope = parent.newSubManager()) {
+            Batch batch = batch(scope, model.config(), dtype, seqLen, rows);
+            SegmentEngine engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+            double tokens = DecoderBatch.lossTokens(rows[1]);
+            NDList seeds = new NDList(scope.create(1.0 / tokens).toType(dtype, false));
+            double sum = engine.forwardBackward(scope, batch, new NDList(), seeds, params)
+                    .singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
+            return sum / tokens;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+package ai.omnispark.parallel.engine;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.omnispark.parallel.param.UnitLayout;
+import ai.omnispark.parallel.runtime.Autograd;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a model given as a list of segments: forward segment by segment with detached boundaries,
+ * then backward segment by segment in reverse, each either from kept activations or by recomputing
+ * the segment's forward first.
+ *
+ * <p>Detaching at every boundary bounds each backward call to one segment, which is what lets a
+ * boundary host communication with a hand-written backward ({@link ManualSegment}) and lets
+ * parameters be fetched and their gradients handed off unit by unit ({@link UnitParams}).
+ */
+public final class SegmentEngine {
+    private final List<Segment> segments;
+    private final Map<String, UnitLayout> layouts;
+    private final Recompute recompute;
+    /** For each unit: the first and last segment index that reads it. */
+    private final Map<String, int[]> useRange = new HashMap<>();
+
+    public SegmentEngine(List<Segment> segments, List<UnitLayout> units, Recompute recompute) {
+        if (segments.isEmpty()) {
+            throw new IllegalArgumentException("a model needs at least one segment");
+        }
+        this.segments = List.copyOf(segments);
+        this.recompute = recompute;
+        this.layouts = new HashMap<>();
+        for (UnitLayout u : units) {
+            layouts.put(u.name(), u);
+        }
+        for (int i = 0; i < segments.size(); i++) {
+            Segment s = segments.get(i);
+            for (String unit : s.units()) {
+                if (!layouts.containsKey(unit)) {
+                    throw new IllegalArgumentException("segment " + s.name() + " reads unknown unit " + unit);
+                }
+                if (s instanceof ManualSegment) {
+                    throw new IllegalArgumentException("manual segment " + s.name() + " may not read parameters");
+                }
+                int index = i;
+                useRange.merge(unit, new int[] {i, i}, (a, b) -> new int[] {a[0], index});
+            }
+        }
+    }
+
+    public List<Segment> segments() {
+        return segments;
+    }
+
+    /** Forward only, recording nothing: for evaluation and scoring. Outputs belong to {@code scope}. */
+    public NDList forward(NDManager scope, Batch batch, NDList inputs, UnitParams params) {
+        boolean previous = Autograd.setGradMode(false);
+        try {
+            NDList x = inputs;
+            Map<String, NDArray> full = new HashMap<>();
+            for (int i = 0; i < segments.size(); i++) {
+                Segment s = segments.get(i);
+                prefetchNext(i, params);
+                x = s.forward(call(s, scope, batch, full, params), x);
+                for (String unit : s.units()) {
+                    if (useRange.get(unit)[1] == i) {
+                        full.remove(unit);
+                        params.release(unit);
+                    }
+                }
+            }
+            return x;
+        } finally {
+            Autograd.setGradMode(previous);
+        }
+    }
+
+    /**
+     * Forward and backward of one micro-batch. Gradients of every unit go to
+     * {@link UnitParams#accumulateGrad}.
+     *
+     * @param seeds the gradient of each final output (null entries take none)
+     * @return the final outputs, detached
+     */
+    public NDList forwardBackward(NDManager scope, Batch batch, NDList inputs, NDList seeds, UnitParams params) {
+        int n = segments.size();
+        boolean previous = Autograd.setGradMode(false);
+        try {
+            NDList[] segmentInputs = new NDList[n];
+            NDList[] keptOutputs = new NDList[n];
+            boolean[] recomputed = new boolean[n];
+            Map<String, NDArray> leaves = new HashMap<>();
+            NDList x = inputs;
+            for (int i = 0; i < n; i++) {
+                Segment s = segments.get(i);
+                prefetchNext(i, params);
+                NDList in = boundaryLeaves(x);
+                segmentInputs[i] = in;
+                boolean manual = s instanceof ManualSegment;
+                recomputed[i] = !manual && recompute.recompute(i, s);
+                boolean record = !manual && !recomputed[i];
+                Autograd.setGradMode(record);
+                NDList out = s.forward(call(s, scope, batch, leaves, params), in);
+                Autograd.setGradMode(false);
+                if (record) {
+                    keptOutputs[i] = out;
+                }
+                for (String unit : s.units()) {
+                    if (useRange.get(unit)[1] == i && !unitKeepsGraph(unit, recomputed)) {
+                        leaves.remove(unit);
+                        params.release(unit);
+                    }
+                }
+                x = detached(out);
+            }
+            NDList finalOutputs = x;
+            NDList grads = seeds;
+            for (int i = n - 1; i >= 0; i--) {
+                Segment s = segments.get(i);
+                if (i > 0) {
+                    for (String unit : segments.get(i - 1).units()) {
+                        if (!leaves.containsKey(unit)) {
+                            params.prefetch(unit);
+                        }
+                    }
+                }
+                NDList in = segmentInputs[i];
+                if (s instanceof ManualSegment manual) {
+                    grads = manual.backward(call(s, scope, batch, leaves, params), in, grads);
+                } else {
+                    NDList out = keptOutputs[i];
+                    if (recomputed[i]) {
+                        Autograd.setGradMode(true);
+                        out = s.forward(call(s, scope, batch, leaves, params), in);
+                        Autograd.setGradMode(false);
+                    }
+                    backward(s, out, grads);
+                    grads = inputGradients(in);
+                }
+                keptOutputs[i] = null;
+                for (String unit : s.units()) {
+                    if (useRange.get(unit)[0] == i) {
+                        NDArray leaf = leaves.remove(unit);
+                        params.accumulateGrad(unit, leaf == null ? null : Autograd.gradientOrNull(leaf));
+                        params.release(unit);
+                    }
+                }
+            }
+            return finalOutputs;
+        } finally {
+            Autograd.setGradMode(previous);
+        }
+    }
+
+    private void prefetchNext(int i, UnitParams params) {
+        if (i + 1 < segments.size()) {
+            for (String unit : segments.get(i + 1).units()) {
+                params.prefetch(unit);
+            }
+        }
+    }
+
+    /** A unit's leaf must outlive its forward if any kept (not recomputed) segment recorded a graph on it. */
+    private boolean unitKeepsGraph(String unit, boolean[] recomputed) {
+        int[] range = useRange.get(unit);
+        for (int j = range[0]; j <= range[1]; j++) {
+            if (segments.get(j).units().contains(unit) && !recomputed[j]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private SegmentCall call(Segment s, NDManager scope, Batch batch, Map<String, NDArray> leaves, UnitParams params) {
+        Map<String, NDArray> views = new HashMap<>();
+        for (String unit : s.units()) {
+            NDArray leaf = leaves.get(unit);
+            if (leaf == null) {
+                NDArray full = params.acquire(unit, scope);
+                leaf = Autograd.leaf(full);
+                leaf.attach(scope);
+                leaves.put(unit, leaf);
+            }
+            views.putAll(layouts.get(unit).views(leaf));
+        }
+        return new SegmentCall(s.name(), scope, views, batch);
+    }
+
+    private static void backward(Segment s, NDList outputs, NDList grads) {
+        if (grads == null || grads.size() != outputs.size()) {
+            throw new IllegalStateException("segment " + s.name() + " produced " + outputs.size()
+                    + " outputs but received " + (grads == null ? 0 : grads.size()) + " gradients");
+        }
+        int last = -1;
+        for (int k = 0; k < outputs.size(); k++) {
+            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
+                last = k;
+            }
+        }
+        for (int k = 0; k <= last; k++) {
+            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
+                Autograd.backward(outputs.get(k), grads.get(k), k < last);
+            }
+        }
+    }
+
+    /** The next segment's inputs: same storage, fresh graph roots for the floating-point ones. */
+    private static NDList boundaryLeaves(NDList x) {
+        NDList leaves = new NDList(x.size());
+        for (NDArray a : x) {
+            if (a.getDataType().isFloating()) {
+                NDArray leaf = a.stopGradient();
+                leaf.setRequiresGradient(true);
+                leaves.add(leaf);
+            } else {
+                leaves.add(a);
+            }
+        }
+        return leaves;
+    }
+
+    private static NDList detached(NDList out) {
+        NDList d = new NDList(out.size());
+        for (NDArray a : out) {
+            d.add(a.getDataType().isFloating() ? a.stopGradient() : a);
+        }
+        return d;
+    }
+
+    private static NDList inputGradients(NDList inputs) {
+        List<NDArray> grads = new ArrayList<>(inputs.size());
+        for (NDArray a : inputs) {
+            grads.add(a.getDataType().isFloating() ? Autograd.gradientOrNull(a) : null);
+        }
+        NDList list = new NDList(grads.size());
+        list.addAll(grads);
+        return list;
+    }
+}

@@ -1,0 +1,94 @@
+package ai.omnispark.parallel.param;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.parallel.engine.UnitParams;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * All parameters held whole on one rank: each unit's master weights as one flat tensor, with a
+ * flat gradient accumulator beside it. The single-rank and DDP case.
+ */
+public final class LocalParams implements UnitParams, AutoCloseable {
+    private final NDManager manager;
+    private final Map<String, UnitLayout> layouts = new LinkedHashMap<>();
+    private final Map<String, NDArray> weights = new LinkedHashMap<>();
+    private final Map<String, NDArray> grads = new LinkedHashMap<>();
+
+    /** Creates every unit's weights from its deterministic initialisation. */
+    public LocalParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed) {
+        this.manager = parent.newSubManager();
+        manager.setName("local-params");
+        for (UnitLayout u : units) {
+            layouts.put(u.name(), u);
+            double[] init = u.initialValues(seed);
+            NDArray w = manager.create(init).toType(dtype, false);
+            weights.put(u.name(), w);
+            grads.put(u.name(), manager.zeros(w.getShape(), dtype));
+        }
+    }
+
+    public Map<String, UnitLayout> layouts() {
+        return layouts;
+    }
+
+    /** The master weights of {@code unit}, flat; writes to it change the model. */
+    public NDArray weights(String unit) {
+        NDArray w = weights.get(unit);
+        if (w == null) {
+            throw new IllegalArgumentException("no unit named " + unit + "; units are " + weights.keySet());
+        }
+        return w;
+    }
+
+    public NDArray grad(String unit) {
+        return grads.get(unit);
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public NDArray acquire(String unit, NDManager scope) {
+        return weights(unit);
+    }
+
+    @Override
+    public void accumulateGrad(String unit, NDArray grad) {
+        if (grad != null) {
+            grads.get(unit).addi(grad);
+        }
+    }
+
+    public void zeroGrads() {
+        // Fresh zeros rather than g*0, which would keep a NaN from a bad step.
+        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
+            NDArray old = e.getValue();
+            e.setValue(manager.zeros(old.getShape(), old.getDataType()));
+            old.close();
+        }
+    }
+
+    /** Sets the value of one named parameter, e.g. when importing a checkpoint. */
+    public void setParam(String unit, String param, NDArray value) {
+        UnitLayout layout = layouts.get(unit);
+        ParamSpec spec = layout.spec(param);
+        if (!spec.shape().equals(value.getShape())) {
+            throw new IllegalArgumentException("parameter " + param + " has shape " + spec.shape()
+                    + " but the value has shape " + value.getShape());
+        }
+        long start = layout.offset(param);
+        NDArray w = weights(unit);
+        w.set(new ai.djl.ndarray.index.NDIndex("{}:{}", start, start + spec.numel()),
+                value.toType(w.getDataType(), false).flatten());
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
