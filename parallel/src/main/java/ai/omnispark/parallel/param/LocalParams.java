@@ -3,7 +3,9 @@ package ai.omnispark.parallel.param;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.parallel.engine.UnitParams;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.GradClip;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,11 +14,12 @@ import java.util.Map;
  * All parameters held whole on one rank: each unit's master weights as one flat tensor, with a
  * flat gradient accumulator beside it. The single-rank and DDP case.
  */
-public final class LocalParams implements UnitParams, AutoCloseable {
+public final class LocalParams implements ParamStore {
     private final NDManager manager;
     private final Map<String, UnitLayout> layouts = new LinkedHashMap<>();
     private final Map<String, NDArray> weights = new LinkedHashMap<>();
     private final Map<String, NDArray> grads = new LinkedHashMap<>();
+    private final Map<String, NDArray> decayMasks = new LinkedHashMap<>();
 
     /** Creates every unit's weights from its deterministic initialisation. */
     public LocalParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed) {
@@ -28,11 +31,44 @@ public final class LocalParams implements UnitParams, AutoCloseable {
             NDArray w = manager.create(init).toType(dtype, false);
             weights.put(u.name(), w);
             grads.put(u.name(), manager.zeros(w.getShape(), dtype));
+            decayMasks.put(u.name(), manager.create(u.decayMask()).toType(dtype, false));
         }
     }
 
-    public Map<String, UnitLayout> layouts() {
-        return layouts;
+    @Override
+    public List<UnitLayout> layouts() {
+        return new ArrayList<>(layouts.values());
+    }
+
+    @Override
+    public double clipGradNorm(double maxNorm) {
+        return GradClip.clip(grads.values(), maxNorm, x -> x);
+    }
+
+    @Override
+    public void step(AdamW optimizer, double lr) {
+        optimizer.beginStep();
+        for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+            String unit = e.getKey();
+            optimizer.update(unit, e.getValue(), grads.get(unit), decayMasks.get(unit), lr);
+        }
+        zeroGrads();
+    }
+
+    @Override
+    public NDArray fullWeights(String unit, NDManager scope) {
+        NDArray copy = weights(unit).duplicate();
+        copy.attach(scope);
+        return copy;
+    }
+
+    @Override
+    public void loadFullWeights(String unit, NDArray flat) {
+        NDArray w = weights(unit);
+        if (flat.size() != w.size()) {
+            throw new IllegalArgumentException("unit " + unit + " has " + w.size() + " elements, got " + flat.size());
+        }
+        w.set(new ai.djl.ndarray.index.NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
     }
 
     /** The master weights of {@code unit}, flat; writes to it change the model. */

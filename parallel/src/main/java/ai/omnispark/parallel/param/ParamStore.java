@@ -1,0 +1,34 @@
+package ai.omnispark.parallel.param;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.omnispark.parallel.engine.UnitParams;
+import ai.omnispark.parallel.optim.AdamW;
+import java.util.List;
+
+/**
+ * A model's trainable state on one rank, however it is laid out: whole on every rank
+ * ({@link LocalParams}) or sharded (FSDP). The trainer talks to this and not to the layout.
+ */
+public interface ParamStore extends UnitParams, AutoCloseable {
+    List<UnitLayout> layouts();
+
+    /**
+     * Clips the accumulated gradients to a global L2 norm of {@code maxNorm} (0: no clipping).
+     *
+     * @return the global norm before clipping
+     */
+    double clipGradNorm(double maxNorm);
+
+    /** Applies one optimizer step with the accumulated gradients, then zeroes them. */
+    void step(AdamW optimizer, double lr);
+
+    /** The full flat weights of {@code unit}, gathered if sharded, as a copy owned by {@code scope}. */
+    NDArray fullWeights(String unit, NDManager scope);
+
+    /** Overwrites the whole of {@code unit}'s weights (import); {@code flat} is in the unit's layout. */
+    void loadFullWeights(String unit, NDArray flat);
+
+    @Override
+    void close();
+}
