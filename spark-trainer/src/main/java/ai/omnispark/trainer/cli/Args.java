@@ -1,0 +1,58 @@
+package ai.omnispark.trainer.cli;
+
+import ai.omnispark.trainer.config.ConfigException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Command-line words: positional arguments, {@code --name value} options and repeated {@code --set}. */
+final class Args {
+    final List<String> positional = new ArrayList<>();
+    final Map<String, String> options = new LinkedHashMap<>();
+    final List<String> sets = new ArrayList<>();
+
+    static Args parse(String[] argv, int from, List<String> allowed) {
+        Args a = new Args();
+        for (int i = from; i < argv.length; i++) {
+            String w = argv[i];
+            if (w.startsWith("--")) {
+                String name = w.substring(2);
+                String value;
+                int eq = name.indexOf('=');
+                if (eq >= 0) {
+                    value = name.substring(eq + 1);
+                    name = name.substring(0, eq);
+                } else {
+                    if (i + 1 >= argv.length) {
+                        throw new ConfigException("option --" + name + " needs a value");
+                    }
+                    value = argv[++i];
+                }
+                if (name.equals("set")) {
+                    a.sets.add(value);
+                } else if (allowed.contains(name)) {
+                    a.options.put(name, value);
+                } else {
+                    throw new ConfigException("unknown option --" + name + "; options here: --set" +
+                            (allowed.isEmpty() ? "" : ", --" + String.join(", --", allowed)));
+                }
+            } else {
+                a.positional.add(w);
+            }
+        }
+        return a;
+    }
+
+    String option(String name, String fallback) {
+        return options.getOrDefault(name, fallback);
+    }
+
+    String required(String name) {
+        String v = options.get(name);
+        if (v == null) {
+            throw new ConfigException("missing --" + name);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,204 @@
+package ai.omnispark.trainer.cli;
+
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.data.InMemoryRows;
+import ai.omnispark.trainer.job.TrainingData;
+import ai.omnispark.trainer.job.TrainingJob;
+import ai.omnispark.trainer.loop.Trainer;
+import ai.omnispark.trainer.model.LoadedModel;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code bench train --config CONFIG}: times training steps on one global batch and runs the same
+ * model, weights (through our HF export) and batch in PyTorch eager, at the same thread counts.
+ */
+final class BenchTrain {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private BenchTrain() {}
+
+    static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
+        Args args = Args.parse(argv, 0, List.of("config", "steps", "warmup", "threads", "peer", "python"));
+        Settings base = Settings.load(Path.of(args.required("config")), args.sets);
+        int steps = positive(args, "steps", "20");
+        int warmup = Integer.parseInt(args.option("warmup", "3"));
+        boolean peer = Boolean.parseBoolean(args.option("peer", "true"));
+        String python = args.option("python", "/usr/bin/python3");
+        int[] threadCounts = Arrays.stream(args.option("threads",
+                String.valueOf(Runtime.getRuntime().availableProcessors())).split(","))
+                .mapToInt(t -> Integer.parseInt(t.trim())).toArray();
+        // One micro-batch per step, so both sides run the same single forward and backward.
+        List<String> sets = new ArrayList<>(args.sets);
+        sets.add("train.micro_batch_size=" + base.integer("train.global_batch_size"));
+        sets.add("train.max_steps=" + (steps + warmup));
+        Settings settings = Settings.load(Path.of(args.required("config")), sets);
+        TrainConfig config = TrainConfig.from(settings, 1);
+        Path work = Files.createTempDirectory("omnispark-bench-");
+        for (int threads : threadCounts) {
+            ObjectNode java = runJava(settings, config, threads, steps, warmup, work);
+            out.println(java);
+            if (peer) {
+                JsonNode torch = runPeer(python, work, config, threads, steps, warmup);
+                out.println(torch);
+                double javaLoss = java.get("loss").asDouble();
+                double torchLoss = torch.get("loss").asDouble();
+                double rel = Math.abs(javaLoss - torchLoss) / Math.abs(torchLoss);
+                ObjectNode cmp = JSON.createObjectNode();
+                cmp.put("compare", "omnispark_vs_pytorch");
+                cmp.put("threads", threads);
+                cmp.put("loss_rel_diff", rel);
+                cmp.put("loss_match_1e-4", rel <= 1e-4);
+                cmp.put("step_time_ratio", java.get("step_ms").asDouble() / torch.get("step_ms").asDouble());
+                out.println(cmp);
+                if (rel > 1e-4) {
+                    err.println("omnispark: loss differs from PyTorch's by " + rel + " (relative), more than 1e-4");
+                    return 1;
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static int positive(Args args, String name, String fallback) {
+        int v = Integer.parseInt(args.option(name, fallback));
+        if (v <= 0) {
+            throw new ConfigException("--" + name + " must be > 0, got " + v);
+        }
+        return v;
+    }
+
+    private static ObjectNode runJava(Settings settings, TrainConfig config, int threads, int steps, int warmup,
+            Path work) throws IOException {
+        try (RankContext rank = RankContext.single(threads)) {
+            rank.bindThread();
+            try (LoadedModel loaded = TrainingJob.loadModel(settings, rank, config.seed())) {
+                Tokenizer tokenizer = TrainingData.tokenizer(settings);
+                List<PackedRow> all = TrainingData.rows(settings, tokenizer);
+                if (all.size() < config.globalBatchSize()) {
+                    throw new ConfigException("the data packs into " + all.size() + " rows, fewer than one global batch");
+                }
+                List<PackedRow> batch = all.subList(0, config.globalBatchSize());
+                Path hf = work.resolve("hf");
+                HfCheckpoint.export(loaded.model(), loaded.params(), rank.manager(), hf, SafeDType.F32);
+                writeBatch(batch, work.resolve("batch.json"));
+                Trainer trainer = new Trainer(config, rank, loaded.model(), loaded.params(),
+                        new InMemoryRows(batch, config.seed(), 0, 1), x -> x, DataType.FLOAT32);
+                double loss = trainer.evaluate(batch);
+                double[] times = new double[steps];
+                long tokens = 0;
+                for (int i = 0; i < warmup + steps; i++) {
+                    var r = trainer.trainStep();
+                    if (i >= warmup) {
+                        times[i - warmup] = r.stepMs();
+                        tokens = r.tokens();
+                    }
+                }
+                Arrays.sort(times);
+                double median = times[steps / 2];
+                ObjectNode o = JSON.createObjectNode();
+                o.put("impl", "omnispark");
+                o.put("threads", threads);
+                o.put("loss", loss);
+                o.put("tokens_per_s", tokens / (median / 1000));
+                o.put("step_ms", median);
+                o.put("peak_rss_bytes", peakRssBytes());
+                o.put("params", loaded.model().config().parameterCount());
+                return o;
+            }
+        }
+    }
+
+    private static void writeBatch(List<PackedRow> rows, Path file) throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        ArrayNode ids = o.putArray("input_ids");
+        ArrayNode labels = o.putArray("labels");
+        ArrayNode pos = o.putArray("position_ids");
+        ArrayNode doc = o.putArray("doc_ids");
+        for (PackedRow r : rows) {
+            ArrayNode a = ids.addArray();
+            ArrayNode b = labels.addArray();
+            ArrayNode c = pos.addArray();
+            ArrayNode d = doc.addArray();
+            for (int t = 0; t < r.length(); t++) {
+                a.add(r.inputIds()[t]);
+                b.add(r.labels()[t]);
+                c.add(r.positionIds()[t]);
+                d.add(r.docIds()[t]);
+            }
+        }
+        JSON.writeValue(file.toFile(), o);
+    }
+
+    private static JsonNode runPeer(String python, Path work, TrainConfig config, int threads, int steps, int warmup)
+            throws IOException, InterruptedException {
+        Path home = Path.of(System.getProperty("omnispark.home", "."));
+        Path script = home.resolve("bench/peers/torch_llm.py");
+        if (!Files.isRegularFile(script)) {
+            throw new ConfigException("the PyTorch peer " + script + " is missing (set -Domnispark.home)");
+        }
+        List<String> cmd = List.of(python, script.toString(), "--hf", work.resolve("hf").toString(),
+                "--batch", work.resolve("batch.json").toString(), "--threads", String.valueOf(threads),
+                "--steps", String.valueOf(steps), "--warmup", String.valueOf(warmup),
+                "--lr", String.valueOf(config.lr()), "--weight-decay", String.valueOf(config.adamw().weightDecay()),
+                "--betas", config.adamw().beta1() + "," + config.adamw().beta2(),
+                "--eps", String.valueOf(config.adamw().eps()),
+                "--max-grad-norm", String.valueOf(config.maxGradNorm()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
+        pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
+        Process p = pb.start();
+        List<String> lines = new ArrayList<>();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                lines.add(line);
+            }
+        }
+        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+            p.destroyForcibly();
+            throw new IOException("the PyTorch peer failed:\n" + String.join("\n", lines));
+        }
+        for (int i = lines.size() - 1; i >= 0; i--) {
+            if (lines.get(i).startsWith("{")) {
+                return JSON.readTree(lines.get(i));
+            }
+        }
+        throw new IOException("the PyTorch peer printed no JSON line:\n" + String.join("\n", lines));
+    }
+
+    /** Peak resident set size of this process (VmHWM), or -1 where /proc is not there. */
+    static long peakRssBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,60 @@
+package ai.omnispark.trainer.cli;
+
+import ai.omnispark.trainer.config.ConfigException;
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** {@code bin/omnispark}: one entry point, one subcommand per job. */
+public final class Main {
+    private Main() {}
+
+    static final String USAGE = String.join("\n",
+            "usage: bin/omnispark COMMAND [ARGS]",
+            "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
+            "  score --model HF_DIR (--text T | --ids 1,2,3)   log-prob of each token given its prefix",
+            "  sample --out DIR                        write the bundled synthetic sample",
+            "  bench train --config CONFIG             time training steps against PyTorch",
+            "  help                                    this text");
+
+    public static void main(String[] argv) {
+        int code = run(argv, System.out, System.err);
+        // Spark 3.5 leaves a non-daemon timer thread behind, so exit explicitly.
+        System.exit(code);
+    }
+
+    static int run(String[] argv, PrintStream out, PrintStream err) {
+        if (argv.length == 0) {
+            err.println(USAGE);
+            return 2;
+        }
+        String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
+        try {
+            switch (argv[0]) {
+                case "train":
+                    return TrainCommand.run(rest, out, err);
+                case "score":
+                    return ScoreCommand.run(rest, out);
+                case "bench":
+                    return BenchCommand.run(rest, out, err);
+                case "help":
+                case "--help":
+                case "-h":
+                    out.println(USAGE);
+                    return 0;
+                default:
+                    err.println("omnispark: unknown command '" + argv[0] + "'\n" + USAGE);
+                    return 2;
+            }
+        } catch (ConfigException e) {
+            err.println("omnispark: error: " + e.getMessage());
+            return 2;
+        } catch (IllegalArgumentException e) {
+            err.println("omnispark: error: " + e.getMessage());
+            return 2;
+        } catch (Exception e) {
+            err.println("omnispark: failed: " + e);
+            e.printStackTrace(err);
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package ai.omnispark.trainer.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.models.llm.DecoderBatch;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.model.LoadedModel;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+
+/** {@code score --model HF_DIR (--text T | --ids 1,2,3)}: log-prob of each token given its prefix. */
+final class ScoreCommand {
+    private ScoreCommand() {}
+
+    static int run(String[] argv, PrintStream out) throws Exception {
+        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "threads"));
+        Path dir = Path.of(args.required("model"));
+        if (args.options.containsKey("text") == args.options.containsKey("ids")) {
+            throw new ConfigException("give exactly one of --text and --ids");
+        }
+        int[] ids;
+        if (args.options.containsKey("text")) {
+            ids = new ByteTokenizer().encode(args.options.get("text"));
+        } else {
+            try {
+                ids = java.util.Arrays.stream(args.options.get("ids").split(",")).map(String::trim)
+                        .mapToInt(Integer::parseInt).toArray();
+            } catch (NumberFormatException e) {
+                throw new ConfigException("--ids takes comma-separated integers, got '" + args.options.get("ids") + "'");
+            }
+        }
+        if (ids.length == 0) {
+            throw new ConfigException("nothing to score: the input has no tokens");
+        }
+        int threads = Integer.parseInt(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+        try (RankContext rank = RankContext.single(threads)) {
+            rank.bindThread();
+            try (LoadedModel loaded = LoadedModel.fromHf(dir, rank.manager(), DataType.FLOAT32)) {
+                double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
+                ObjectMapper json = new ObjectMapper();
+                ObjectNode o = json.createObjectNode();
+                ArrayNode idArray = o.putArray("ids");
+                for (int id : ids) {
+                    idArray.add(id);
+                }
+                ArrayNode lp = o.putArray("logprobs");
+                lp.addNull();
+                for (int i = 1; i < ids.length; i++) {
+                    lp.add(logprobs[i]);
+                }
+                out.println(json.writeValueAsString(o));
+            }
+        }
+        return 0;
+    }
+
+    /** {@code result[t]} = log p(ids[t] | ids[0..t-1]) for t >= 1. */
+    static double[] logprobs(DecoderLM model, ParamStore params, NDManager manager, int[] ids) {
+        int n = ids.length;
+        int[] labels = new int[n];
+        int[] pos = new int[n];
+        int[] doc = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = DecoderBatch.IGNORE;
+            pos[i] = i;
+        }
+        try (NDManager scope = manager.newSubManager()) {
+            Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
+            SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+            NDArray logits = engine.forward(scope, batch, new NDList(), params).singletonOrThrow();
+            float[] logp = logits.reshape(n, -1).logSoftmax(-1).toType(DataType.FLOAT32, false).toFloatArray();
+            int vocab = model.config().vocabSize();
+            double[] result = new double[n];
+            for (int t = 1; t < n; t++) {
+                result[t] = logp[(t - 1) * vocab + ids[t]];
+            }
+            return result;
+        }
+    }
+}

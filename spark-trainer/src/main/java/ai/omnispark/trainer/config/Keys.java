@@ -1,0 +1,59 @@
+package ai.omnispark.trainer.config;
+
+import ai.omnispark.trainer.config.Key.Type;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Every configuration key OmniSpark reads. VeOmni's names where it has one. See docs/config.md. */
+public final class Keys {
+    private Keys() {}
+
+    public static final List<Key> ALL = List.of(
+            new Key("model.config_path", Type.STRING, "", "HF config.json (or a folder with one) to build the model from, with fresh weights"),
+            new Key("model.model_path", Type.STRING, "", "HF folder (config.json + model.safetensors) to load config and weights from"),
+            new Key("model.tokenizer_path", Type.STRING, "", "HF tokenizer.json; empty = the built-in byte tokenizer"),
+
+            new Key("data.train_path", Type.STRING, "", "training data: a JSON-lines file or folder of raw samples"),
+            new Key("data.data_type", Type.STRING, "plaintext", "plaintext | conversation | image_text | video_text"),
+            new Key("data.max_seq_len", Type.INT, 512L, "tokens per packed row"),
+            new Key("data.text_keys", Type.STRING, "text", "column (JSON key) holding the text"),
+
+            new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
+            new Key("train.global_batch_size", Type.INT, 8L, "rows per optimizer step, over all data-parallel ranks"),
+            new Key("train.micro_batch_size", Type.INT, 8L, "rows per forward/backward on one rank"),
+            new Key("train.lr", Type.DOUBLE, 1e-3, "peak learning rate"),
+            new Key("train.lr_min", Type.DOUBLE, 0.0, "learning rate at the end of decay"),
+            new Key("train.lr_warmup_ratio", Type.DOUBLE, 0.0, "fraction of the steps spent in linear warmup"),
+            new Key("train.lr_decay_style", Type.STRING, "constant", "constant | cosine | linear"),
+            new Key("train.weight_decay", Type.DOUBLE, 0.0, "AdamW decoupled weight decay (matrices only)"),
+            new Key("train.beta1", Type.DOUBLE, 0.9, "AdamW beta1"),
+            new Key("train.beta2", Type.DOUBLE, 0.95, "AdamW beta2"),
+            new Key("train.eps", Type.DOUBLE, 1e-8, "AdamW epsilon"),
+            new Key("train.max_grad_norm", Type.DOUBLE, 1.0, "global gradient-norm clip; 0 disables"),
+            new Key("train.max_steps", Type.INT, 0L, "optimizer steps; 0 = num_train_epochs over the data"),
+            new Key("train.num_train_epochs", Type.INT, 1L, "epochs when max_steps is 0"),
+            new Key("train.save_steps", Type.INT, 0L, "checkpoint every N steps; 0 = only at the end"),
+            new Key("train.seed", Type.INT, 42L, "seed of initialisation and data order"),
+            new Key("train.log_steps", Type.INT, 1L, "print a progress line every N steps"),
+            new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward"),
+            new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
+            new Key("train.save_hf_weights", Type.BOOL, true, "write OUTPUT_DIR/final_hf at the end"));
+
+    private static final Map<String, Key> BY_NAME = index();
+
+    private static Map<String, Key> index() {
+        Map<String, Key> map = new LinkedHashMap<>();
+        for (Key k : ALL) {
+            map.put(k.name(), k);
+        }
+        return map;
+    }
+
+    public static Key get(String name) {
+        return BY_NAME.get(name);
+    }
+
+    /** Sections a config may have. */
+    public static final List<String> SECTIONS = List.of("model", "data", "train");
+}

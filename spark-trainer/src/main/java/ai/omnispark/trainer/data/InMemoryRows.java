@@ -1,0 +1,89 @@
+package ai.omnispark.trainer.data;
+
+import ai.omnispark.data.pack.PackedRow;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Rows held in memory, shuffled per epoch from the seed; data-parallel rank r of n takes every n-th
+ * row of the shuffled order. The tail that does not divide evenly is dropped each epoch so every
+ * rank runs the same number of steps.
+ */
+public final class InMemoryRows implements RowSource {
+    private final List<PackedRow> rows;
+    private final long seed;
+    private final int dpRank;
+    private final int dpSize;
+    private final int perRank;
+    private int epoch;
+    private int index;
+    private int[] order;
+
+    public InMemoryRows(List<PackedRow> rows, long seed, int dpRank, int dpSize) {
+        if (dpSize < 1 || dpRank < 0 || dpRank >= dpSize) {
+            throw new IllegalArgumentException("data-parallel rank " + dpRank + " of " + dpSize + " is invalid");
+        }
+        if (rows.size() < dpSize) {
+            throw new IllegalArgumentException("the data packs into " + rows.size()
+                    + " rows, fewer than the " + dpSize + " data-parallel ranks");
+        }
+        this.rows = List.copyOf(rows);
+        this.seed = seed;
+        this.dpRank = dpRank;
+        this.dpSize = dpSize;
+        this.perRank = rows.size() / dpSize;
+        this.order = permutation(0);
+    }
+
+    private int[] permutation(int e) {
+        int[] p = new int[rows.size()];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = i;
+        }
+        SplittableRandom random = new SplittableRandom(seed * 1_000_003L + e);
+        for (int i = p.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    @Override
+    public List<PackedRow> next(int count) {
+        List<PackedRow> out = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            if (index == perRank) {
+                epoch++;
+                index = 0;
+                order = permutation(epoch);
+            }
+            out.add(rows.get(order[index * dpSize + dpRank]));
+            index++;
+        }
+        return out;
+    }
+
+    @Override
+    public long rowsPerEpoch() {
+        return perRank;
+    }
+
+    @Override
+    public long[] cursor() {
+        return new long[] {epoch, index};
+    }
+
+    @Override
+    public void seek(long[] cursor) {
+        if (cursor.length != 2 || cursor[1] < 0 || cursor[1] > perRank || cursor[0] < 0) {
+            throw new IllegalArgumentException("data cursor " + java.util.Arrays.toString(cursor)
+                    + " does not fit " + perRank + " rows per epoch");
+        }
+        epoch = (int) cursor[0];
+        index = (int) cursor[1];
+        order = permutation(epoch);
+    }
+}

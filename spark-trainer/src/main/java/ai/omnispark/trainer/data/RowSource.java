@@ -1,0 +1,22 @@
+package ai.omnispark.trainer.data;
+
+import ai.omnispark.data.pack.PackedRow;
+import java.util.List;
+
+/** Packed rows for one data-parallel rank, in a deterministic order that a cursor can resume. */
+public interface RowSource extends AutoCloseable {
+    /** The next {@code count} rows of this rank; epochs roll over. */
+    List<PackedRow> next(int count);
+
+    /** Rows one rank sees per epoch. */
+    long rowsPerEpoch();
+
+    /** Where the next row comes from: (epoch, index within the epoch). */
+    long[] cursor();
+
+    /** Continue from a cursor returned by {@link #cursor()}. */
+    void seek(long[] cursor);
+
+    @Override
+    default void close() {}
+}

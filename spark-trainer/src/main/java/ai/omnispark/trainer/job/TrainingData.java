@@ -1,0 +1,50 @@
+package ai.omnispark.trainer.job;
+
+import ai.omnispark.data.pack.Document;
+import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.data.sample.SyntheticText;
+import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.data.TextRows;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Resolves {@code data.*} and {@code model.tokenizer_path} into packed rows. */
+public final class TrainingData {
+    /** {@code data.train_path} value that means the bundled synthetic text, generated in memory. */
+    public static final String SYNTHETIC_TEXT = "synthetic://text";
+    static final int SYNTHETIC_DOCUMENTS = 2000;
+
+    private TrainingData() {}
+
+    public static Tokenizer tokenizer(Settings s) {
+        String path = s.string("model.tokenizer_path");
+        if (!path.isBlank()) {
+            throw new ConfigException("model.tokenizer_path: HF tokenizers are read by the data pipeline's prepare "
+                    + "step; leave it empty for the built-in byte tokenizer");
+        }
+        return new ByteTokenizer();
+    }
+
+    public static List<PackedRow> rows(Settings s, Tokenizer tokenizer) throws IOException {
+        String type = s.string("data.data_type");
+        if (!type.equals("plaintext")) {
+            throw new ConfigException("data.data_type '" + type + "' needs the prepare step; the trainer reads "
+                    + "plaintext directly");
+        }
+        String path = s.string("data.train_path");
+        int maxSeqLen = s.intValue("data.max_seq_len");
+        if (path.equals(SYNTHETIC_TEXT)) {
+            List<Document> docs = new ArrayList<>();
+            for (String text : SyntheticText.documents(s.integer("train.seed"), SYNTHETIC_DOCUMENTS)) {
+                docs.add(TextRows.document(tokenizer, text));
+            }
+            return TextRows.pack(docs, tokenizer, maxSeqLen);
+        }
+        return TextRows.load(Path.of(path), s.string("data.text_keys"), tokenizer, maxSeqLen);
+    }
+}

@@ -1,0 +1,185 @@
+package ai.omnispark.trainer.loop;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.llm.DecoderBatch;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.LrSchedule;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.data.RowSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.DoubleUnaryOperator;
+
+/**
+ * The training loop of one rank, plain Java: draws the step's micro-batches, runs forward and
+ * backward through the segment engine, clips, and steps the optimizer. The loss is the mean over
+ * every loss token of the global batch, so the result does not depend on how it is split.
+ */
+public final class Trainer {
+    private final TrainConfig config;
+    private final RankContext rank;
+    private final DecoderLM model;
+    private final ParamStore params;
+    private final AdamW optimizer;
+    private final RowSource rows;
+    private final SegmentEngine engine;
+    private final LrSchedule schedule;
+    private final long totalSteps;
+    private final DoubleUnaryOperator sumOverDataParallel;
+    private final DataType dtype;
+    private long step;
+
+    /**
+     * @param sumOverDataParallel sums a per-rank number over the data-parallel ranks (identity on one)
+     */
+    public Trainer(TrainConfig config, RankContext rank, DecoderLM model, ParamStore params, RowSource rows,
+            DoubleUnaryOperator sumOverDataParallel, DataType dtype) {
+        this.config = config;
+        this.rank = rank;
+        this.model = model;
+        this.params = params;
+        this.rows = rows;
+        this.sumOverDataParallel = sumOverDataParallel;
+        this.dtype = dtype;
+        this.optimizer = new AdamW(rank.manager(), config.adamw());
+        Recompute recompute = config.recompute()
+                ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
+        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+        this.totalSteps = totalSteps(config, rows);
+        long warmup = (long) Math.ceil(config.warmupRatio() * totalSteps);
+        this.schedule = new LrSchedule(config.lr(), config.lrMin(), warmup, totalSteps, config.decay());
+    }
+
+    static long totalSteps(TrainConfig config, RowSource rows) {
+        if (config.maxSteps() > 0) {
+            return config.maxSteps();
+        }
+        long rowsPerStep = (long) config.microBatchSize() * config.accumulationSteps();
+        long perEpoch = rows.rowsPerEpoch() / rowsPerStep;
+        if (perEpoch == 0) {
+            throw new IllegalArgumentException("one epoch has " + rows.rowsPerEpoch() + " rows per rank, fewer than the "
+                    + rowsPerStep + " a step needs (train.global_batch_size / data-parallel size); "
+                    + "set train.max_steps or use more data");
+        }
+        return perEpoch * config.epochs();
+    }
+
+    public long totalSteps() {
+        return totalSteps;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    public RowSource rows() {
+        return rows;
+    }
+
+    /** Runs steps until {@code untilStep} (exclusive) or the end, telling {@code listener} of each. */
+    public void run(long untilStep, StepListener listener) {
+        long end = Math.min(untilStep, totalSteps);
+        while (step < end) {
+            listener.onStep(trainStep(), totalSteps);
+        }
+    }
+
+    /** One optimizer step over the global batch. */
+    public StepResult trainStep() {
+        long start = System.nanoTime();
+        int micro = config.microBatchSize();
+        int accumulation = config.accumulationSteps();
+        List<PackedRow> stepRows = rows.next(micro * accumulation);
+        double dataWaitMs = (System.nanoTime() - start) / 1e6;
+        long localLossTokens = 0;
+        long localTokens = 0;
+        for (PackedRow r : stepRows) {
+            localLossTokens += r.lossTokens();
+            for (int d : r.docIds()) {
+                localTokens += d >= 0 ? 1 : 0;
+            }
+        }
+        double globalLossTokens = sumOverDataParallel.applyAsDouble(localLossTokens);
+        if (globalLossTokens == 0) {
+            throw new IllegalStateException("step " + step + " has no token with a label in the whole global batch");
+        }
+        double lossSum = 0;
+        for (int m = 0; m < accumulation; m++) {
+            List<PackedRow> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
+            try (NDManager scope = rank.manager().newSubManager()) {
+                Batch batch = toBatch(scope, batchRows);
+                NDList seeds = new NDList(scope.create(1.0 / globalLossTokens).toType(dtype, false));
+                NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
+                lossSum += out.singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
+            }
+        }
+        double loss = sumOverDataParallel.applyAsDouble(lossSum) / globalLossTokens;
+        double gradNorm = params.clipGradNorm(config.maxGradNorm());
+        double lr = schedule.lr(step);
+        params.step(optimizer, lr);
+        step++;
+        double stepMs = (System.nanoTime() - start) / 1e6;
+        long tokens = (long) sumOverDataParallel.applyAsDouble(localTokens);
+        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs);
+    }
+
+    /** Mean token loss of {@code batchRows} under the current weights, recording nothing. */
+    public double evaluate(List<PackedRow> batchRows) {
+        try (NDManager scope = rank.manager().newSubManager()) {
+            Batch batch = toBatch(scope, batchRows);
+            double sum = engine.forward(scope, batch, new NDList(), params).singletonOrThrow()
+                    .toType(DataType.FLOAT64, false).getDouble();
+            long tokens = 0;
+            for (PackedRow r : batchRows) {
+                tokens += r.lossTokens();
+            }
+            return sum / tokens;
+        }
+    }
+
+    private Batch toBatch(NDManager scope, List<PackedRow> batchRows) {
+        int seqLen = batchRows.get(0).length();
+        int n = batchRows.size() * seqLen;
+        int[] ids = new int[n];
+        int[] labels = new int[n];
+        int[] pos = new int[n];
+        int[] doc = new int[n];
+        for (int r = 0; r < batchRows.size(); r++) {
+            PackedRow row = batchRows.get(r);
+            if (row.length() != seqLen) {
+                throw new IllegalStateException("rows of one micro-batch differ in length: " + seqLen + " and " + row.length());
+            }
+            System.arraycopy(row.inputIds(), 0, ids, r * seqLen, seqLen);
+            System.arraycopy(row.labels(), 0, labels, r * seqLen, seqLen);
+            System.arraycopy(row.positionIds(), 0, pos, r * seqLen, seqLen);
+            System.arraycopy(row.docIds(), 0, doc, r * seqLen, seqLen);
+        }
+        return DecoderBatch.build(scope, model.config(), dtype, batchRows.size(), seqLen, ids, labels, pos, doc);
+    }
+
+    /** Restores the position of a resumed run. */
+    public void restore(long completedSteps) {
+        this.step = completedSteps;
+        optimizer.setStepCount(completedSteps);
+    }
+
+    public List<String> describe() {
+        List<String> lines = new ArrayList<>();
+        lines.add("model " + model.config().family() + " with " + model.config().parameterCount() + " parameters");
+        lines.add("steps " + totalSteps + ", micro-batches per step " + config.accumulationSteps());
+        return lines;
+    }
+}

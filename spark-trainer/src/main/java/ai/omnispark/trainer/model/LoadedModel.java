@@ -1,0 +1,54 @@
+package ai.omnispark.trainer.model;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.hf.HfConfig;
+import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.param.LocalParams;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** A model and its whole weights on one rank, built fresh from a HF config or loaded from a HF folder. */
+public final class LoadedModel implements AutoCloseable {
+    private final DecoderLM model;
+    private final LocalParams params;
+
+    private LoadedModel(DecoderLM model, LocalParams params) {
+        this.model = model;
+        this.params = params;
+    }
+
+    /** Fresh weights, deterministic from {@code seed}. */
+    public static LoadedModel fresh(DecoderConfig config, NDManager manager, DataType dtype, long seed) {
+        DecoderLM model = new DecoderLM(config);
+        return new LoadedModel(model, new LocalParams(manager, model.units(), dtype, seed));
+    }
+
+    /** Config and weights from a HF folder. */
+    public static LoadedModel fromHf(Path dir, NDManager manager, DataType dtype) throws IOException {
+        DecoderConfig config = HfConfig.read(dir);
+        LoadedModel loaded = fresh(config, manager, dtype, 0);
+        try {
+            HfCheckpoint.load(loaded.model, loaded.params, manager, dir);
+        } catch (IOException | RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
+        return loaded;
+    }
+
+    public DecoderLM model() {
+        return model;
+    }
+
+    public LocalParams params() {
+        return params;
+    }
+
+    @Override
+    public void close() {
+        params.close();
+    }
+}

@@ -1,0 +1,62 @@
+package ai.omnispark.trainer.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class SettingsTest {
+    private static Map<String, Object> base() {
+        return Map.of(
+                "model", Map.of("config_path", "conf/models/tiny-qwen3.json"),
+                "data", Map.of("train_path", "synthetic://text", "max_seq_len", 64),
+                "train", Map.of("global_batch_size", 8, "micro_batch_size", 2, "lr", 0.01));
+    }
+
+    private static String error(Object tree, List<String> sets) {
+        return assertThrows(ConfigException.class,
+                () -> TrainConfig.from(Settings.fromTree(tree, sets, "test.yaml"), 2)).getMessage();
+    }
+
+    @Test
+    void readsValuesDefaultsAndOverrides() {
+        Settings s = Settings.fromTree(base(), List.of("train.max_steps=7", "train.lr=2e-3"), "test.yaml");
+        TrainConfig c = TrainConfig.from(s, 2);
+        assertEquals(7, c.maxSteps());
+        assertEquals(2e-3, c.lr(), 0);
+        assertEquals(64, c.maxSeqLen());
+        assertEquals(2, c.accumulationSteps());
+        assertEquals("runs/default", c.outputDir());
+    }
+
+    @Test
+    void unknownKeyIsNamed() {
+        String msg = error(Map.of("train", Map.of("learning_rate", 1)), List.of());
+        assertTrue(msg.contains("train.learning_rate") && msg.contains("train.lr"), msg);
+        msg = error(Map.of("trainer", Map.of()), List.of());
+        assertTrue(msg.contains("trainer"), msg);
+    }
+
+    @Test
+    void wrongTypeIsNamed() {
+        String msg = error(base(), List.of("train.max_steps=many"));
+        assertTrue(msg.contains("train.max_steps") && msg.contains("integer"), msg);
+    }
+
+    @Test
+    void impossibleValuesAreNamed() {
+        String msg = error(base(), List.of("train.global_batch_size=6"));
+        assertTrue(msg.contains("train.global_batch_size") && msg.contains("micro_batch_size"), msg);
+        msg = error(base(), List.of("train.lr=-1"));
+        assertTrue(msg.contains("train.lr"), msg);
+        msg = error(base(), List.of("train.lr_decay_style=step"));
+        assertTrue(msg.contains("train.lr_decay_style"), msg);
+        msg = error(base(), List.of("model.model_path=/x"));
+        assertTrue(msg.contains("model.config_path") && msg.contains("model.model_path"), msg);
+        msg = error(base(), List.of("data.max_seq_len=0"));
+        assertTrue(msg.contains("data.max_seq_len"), msg);
+    }
+}
