@@ -1,0 +1,221 @@
+package ai.omnispark.models.hf;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.llm.DecoderBatch;
+import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.ParamSpec;
+import ai.omnispark.parallel.param.UnitLayout;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.parallel.safetensors.SafeTensorsReader;
+import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
+import ai.omnispark.parallel.safetensors.TensorInfo;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class HfRoundTripTest {
+    private static RankContext rank;
+
+    @BeforeAll
+    static void start() {
+        rank = RankContext.single(1);
+        rank.bindThread();
+    }
+
+    @AfterAll
+    static void stop() {
+        rank.close();
+    }
+
+    private static DecoderConfig config(String family, boolean tied, boolean bias) {
+        return DecoderConfig.builder().family(family).vocabSize(31).hiddenSize(16).intermediateSize(24)
+                .numLayers(2).numHeads(4).numKvHeads(2).headDim(8).tieWordEmbeddings(tied).attentionBias(bias)
+                .ropeTheta(1000).bosTokenId(1).eosTokenId(2).build();
+    }
+
+    private static float[] logits(DecoderLM model, LocalParams params, int[] ids) {
+        int n = ids.length;
+        int[] labels = new int[n];
+        int[] pos = new int[n];
+        int[] doc = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = DecoderBatch.IGNORE;
+            pos[i] = i;
+        }
+        try (NDManager scope = rank.manager().newSubManager()) {
+            Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
+            SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+            return engine.forward(scope, batch, new NDList(), params).singletonOrThrow().toFloatArray();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} tied={1} bias={2}")
+    @CsvSource({"qwen3,true,false", "qwen2,false,false", "llama,false,true", "llama,true,false"})
+    void exportThenImportGivesBitIdenticalLogits(String family, boolean tied, boolean bias, @TempDir Path dir)
+            throws IOException {
+        DecoderLM model = new DecoderLM(config(family, tied, bias));
+        int[] ids = {1, 5, 9, 30, 2, 7};
+        try (LocalParams a = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 17);
+                LocalParams b = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 99)) {
+            HfCheckpoint.export(model, a, rank.manager(), dir, SafeDType.F32);
+            assertTrue(Files.isRegularFile(dir.resolve("config.json")));
+            assertTrue(Files.isRegularFile(dir.resolve("generation_config.json")));
+            DecoderConfig reread = HfConfig.read(dir);
+            assertEquals(model.config(), reread);
+            HfCheckpoint.load(model, b, rank.manager(), dir);
+            assertArrayEquals(logits(model, a, ids), logits(model, b, ids));
+            try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve(HfCheckpoint.WEIGHTS))) {
+                List<String> names = new ArrayList<>();
+                for (TensorInfo t : reader.tensors()) {
+                    names.add(t.name());
+                }
+                assertTrue(names.contains("model.embed_tokens.weight"));
+                assertTrue(names.contains("model.layers.1.mlp.down_proj.weight"));
+                assertEquals(!tied, names.contains("lm_head.weight"));
+                assertEquals(family.equals("qwen3"), names.contains("model.layers.0.self_attn.q_norm.weight"));
+                assertEquals(family.equals("qwen2") || bias, names.contains("model.layers.0.self_attn.k_proj.bias"));
+            }
+        }
+    }
+
+    /** A HF folder written independently of the model code, tensor by tensor, in HF naming and F16. */
+    private static void writeRandomHfFolder(Path dir, String family, SplittableRandom random) throws IOException {
+        Files.createDirectories(dir);
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode c = json.createObjectNode();
+        c.put("model_type", family);
+        c.put("vocab_size", 40);
+        c.put("hidden_size", 16);
+        c.put("intermediate_size", 20);
+        c.put("num_hidden_layers", 2);
+        c.put("num_attention_heads", 2);
+        c.put("num_key_value_heads", 1);
+        c.put("rms_norm_eps", 1e-5);
+        c.put("rope_theta", 500000.0);
+        c.put("tie_word_embeddings", false);
+        c.put("hidden_act", "silu");
+        json.writeValue(dir.resolve("config.json").toFile(), c);
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        int hd = 8;
+        add(w, "model.embed_tokens.weight", random, 40, 16);
+        add(w, "lm_head.weight", random, 40, 16);
+        add(w, "model.norm.weight", random, 16);
+        for (int i = 0; i < 2; i++) {
+            String p = "model.layers." + i + ".";
+            add(w, p + "input_layernorm.weight", random, 16);
+            add(w, p + "post_attention_layernorm.weight", random, 16);
+            add(w, p + "self_attn.q_proj.weight", random, 2 * hd, 16);
+            add(w, p + "self_attn.k_proj.weight", random, hd, 16);
+            add(w, p + "self_attn.v_proj.weight", random, hd, 16);
+            add(w, p + "self_attn.o_proj.weight", random, 16, 2 * hd);
+            if (family.equals("qwen2")) {
+                add(w, p + "self_attn.q_proj.bias", random, 2 * hd);
+                add(w, p + "self_attn.k_proj.bias", random, hd);
+                add(w, p + "self_attn.v_proj.bias", random, hd);
+            }
+            if (family.equals("qwen3")) {
+                add(w, p + "self_attn.q_norm.weight", random, hd);
+                add(w, p + "self_attn.k_norm.weight", random, hd);
+            }
+            add(w, p + "mlp.gate_proj.weight", random, 20, 16);
+            add(w, p + "mlp.up_proj.weight", random, 20, 16);
+            add(w, p + "mlp.down_proj.weight", random, 16, 20);
+        }
+        w.write(dir.resolve("model.safetensors"));
+    }
+
+    private static void add(SafeTensorsWriter w, String name, SplittableRandom random, long... shape) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) n * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            b.putFloat((float) (random.nextGaussian() * 0.2));
+        }
+        b.flip();
+        w.add(name, SafeDType.F32, shape, b);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"llama", "qwen2", "qwen3"})
+    void importsAHfFolderWrittenByHand(String family, @TempDir Path dir) throws IOException {
+        writeRandomHfFolder(dir, family, new SplittableRandom(family.hashCode()));
+        DecoderConfig config = HfConfig.read(dir);
+        assertEquals(family, config.family());
+        assertEquals(8, config.headDim());
+        DecoderLM model = new DecoderLM(config);
+        try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0)) {
+            HfCheckpoint.load(model, params, rank.manager(), dir);
+            try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve("model.safetensors"))) {
+                for (UnitLayout unit : model.units()) {
+                    float[] flat = params.weights(unit.name()).toFloatArray();
+                    for (ParamSpec p : unit.params()) {
+                        float[] expected = reader.readFloats(p.name());
+                        float[] actual = java.util.Arrays.copyOfRange(flat, (int) unit.offset(p.name()),
+                                (int) (unit.offset(p.name()) + p.numel()));
+                        assertArrayEquals(expected, actual, p.name());
+                    }
+                }
+            }
+            float[] out = logits(model, params, new int[] {3, 4, 39});
+            assertEquals(3 * 40, out.length);
+            for (float v : out) {
+                assertTrue(Float.isFinite(v));
+            }
+        }
+    }
+
+    @Test
+    void missingOrMisshapedTensorsAreNamed(@TempDir Path dir) throws IOException {
+        writeRandomHfFolder(dir, "llama", new SplittableRandom(1));
+        DecoderConfig wrong = DecoderConfig.builder().family("llama").vocabSize(40).hiddenSize(16).intermediateSize(22)
+                .numLayers(2).numHeads(2).numKvHeads(1).tieWordEmbeddings(false).build();
+        DecoderLM model = new DecoderLM(wrong);
+        try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0)) {
+            IOException e = assertThrows(IOException.class, () -> HfCheckpoint.load(model, params, rank.manager(), dir));
+            assertTrue(e.getMessage().contains("gate_proj"), e.getMessage());
+        }
+        DecoderLM qwen3 = new DecoderLM(DecoderConfig.builder().family("qwen3").vocabSize(40).hiddenSize(16)
+                .intermediateSize(20).numLayers(2).numHeads(2).numKvHeads(1).tieWordEmbeddings(false).build());
+        try (LocalParams params = new LocalParams(rank.manager(), qwen3.units(), DataType.FLOAT32, 0)) {
+            IOException e = assertThrows(IOException.class, () -> HfCheckpoint.load(qwen3, params, rank.manager(), dir));
+            assertTrue(e.getMessage().contains("q_norm"), e.getMessage());
+        }
+    }
+
+    @Test
+    void halfPrecisionDecodes() {
+        assertEquals(1.0f, HfCheckpoint.halfToFloat((short) 0x3C00));
+        assertEquals(-2.0f, HfCheckpoint.halfToFloat((short) 0xC000));
+        assertEquals(65504f, HfCheckpoint.halfToFloat((short) 0x7BFF));
+        assertEquals(5.9604645e-8f, HfCheckpoint.halfToFloat((short) 0x0001));
+        assertTrue(Float.isInfinite(HfCheckpoint.halfToFloat((short) 0x7C00)));
+    }
+}

@@ -1,0 +1,212 @@
+package ai.omnispark.parallel.fsdp;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.GradClip;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.UnitLayout;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Fully sharded parameters: each unit's flat tensor is padded to a multiple of the group size and
+ * each rank keeps one slice as fp32 master weights, with the gradient and AdamW state of that slice
+ * only. Full parameters exist only while the engine computes with them: gathered on acquire
+ * (prefetched one unit ahead), freed on release. Gradients are reduce-scattered into the shards.
+ *
+ * <p>Reduction is a sum, not an average: the trainer already divides the loss by the token count of
+ * the global batch, so the sum over ranks is the gradient of the global mean loss.
+ */
+public final class FsdpParams implements ParamStore {
+    private final ShardGroup group;
+    private final NDManager manager;
+    private final Map<String, UnitLayout> layouts = new LinkedHashMap<>();
+    private final Map<String, Long> padded = new HashMap<>();
+    private final Map<String, NDArray> shards = new LinkedHashMap<>();
+    private final Map<String, NDArray> gradShards = new LinkedHashMap<>();
+    private final Map<String, NDArray> decayShards = new LinkedHashMap<>();
+    private final Map<String, Gathered> gathered = new HashMap<>();
+    private final DataType dtype;
+
+    /** A unit's full parameters, being or having been gathered. */
+    private record Gathered(NDArray full, ShardGroup.Pending pending, NDManager owner) {}
+
+    /** Every rank builds the same initial weights from {@code seed} and keeps its own slice. */
+    public FsdpParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, ShardGroup group) {
+        this.group = group;
+        this.dtype = dtype;
+        this.manager = parent.newSubManager();
+        manager.setName("fsdp-params");
+        for (UnitLayout u : units) {
+            layouts.put(u.name(), u);
+            long n = u.numel();
+            long size = group.size();
+            long p = (n + size - 1) / size * size;
+            padded.put(u.name(), p);
+            long shardLen = p / size;
+            double[] init = u.initialValues(seed);
+            float[] mask = u.decayMask();
+            shards.put(u.name(), slice(init, shardLen).toType(dtype, false));
+            gradShards.put(u.name(), manager.zeros(new Shape(shardLen), dtype));
+            double[] maskD = new double[mask.length];
+            for (int i = 0; i < mask.length; i++) {
+                maskD[i] = mask[i];
+            }
+            decayShards.put(u.name(), slice(maskD, shardLen).toType(dtype, false));
+        }
+    }
+
+    private NDArray slice(double[] full, long shardLen) {
+        double[] mine = new double[(int) shardLen];
+        long start = group.rank() * shardLen;
+        for (int i = 0; i < shardLen; i++) {
+            long src = start + i;
+            mine[i] = src < full.length ? full[(int) src] : 0;
+        }
+        return manager.create(mine);
+    }
+
+    @Override
+    public List<UnitLayout> layouts() {
+        return new ArrayList<>(layouts.values());
+    }
+
+    /** This rank's slice of {@code unit}'s master weights. */
+    public NDArray shard(String unit) {
+        NDArray s = shards.get(unit);
+        if (s == null) {
+            throw new IllegalArgumentException("no unit named " + unit + "; units are " + shards.keySet());
+        }
+        return s;
+    }
+
+    public NDArray gradShard(String unit) {
+        return gradShards.get(unit);
+    }
+
+    /** Elements of {@code unit} after padding to a multiple of the group size. */
+    public long paddedNumel(String unit) {
+        return padded.get(unit);
+    }
+
+    /** Bytes of parameters, gradients and optimizer state this rank holds (live tensors). */
+    public long stateBytes(AdamW optimizer) {
+        long bytes = 0;
+        for (String unit : shards.keySet()) {
+            bytes += shards.get(unit).size() * dtype.getNumOfBytes() * 2;
+            NDArray[] st = optimizer.state(unit);
+            if (st != null) {
+                bytes += (st[0].size() + st[1].size()) * st[0].getDataType().getNumOfBytes();
+            }
+        }
+        return bytes;
+    }
+
+    @Override
+    public void prefetch(String unit) {
+        if (!gathered.containsKey(unit)) {
+            gathered.put(unit, startGather(unit));
+        }
+    }
+
+    private Gathered startGather(String unit) {
+        NDManager owner = manager.newSubManager();
+        NDArray full = owner.zeros(new Shape(padded.get(unit)), dtype);
+        return new Gathered(full, group.allGather(shard(unit), full), owner);
+    }
+
+    @Override
+    public NDArray acquire(String unit, NDManager scope) {
+        Gathered g = gathered.get(unit);
+        if (g == null) {
+            g = startGather(unit);
+            gathered.put(unit, g);
+        }
+        g.pending().await();
+        long n = layouts.get(unit).numel();
+        return n == g.full().size() ? g.full() : g.full().get(new NDIndex("0:{}", n));
+    }
+
+    @Override
+    public void release(String unit) {
+        Gathered g = gathered.remove(unit);
+        if (g != null) {
+            g.pending().await();
+            g.owner().close();
+        }
+    }
+
+    @Override
+    public void accumulateGrad(String unit, NDArray grad) {
+        long n = layouts.get(unit).numel();
+        long p = padded.get(unit);
+        try (NDManager tmp = manager.newSubManager()) {
+            NDArray full = tmp.zeros(new Shape(p), dtype);
+            if (grad != null) {
+                full.set(new NDIndex("0:{}", n), grad.toType(dtype, false));
+            }
+            NDArray mine = tmp.zeros(gradShards.get(unit).getShape(), dtype);
+            group.reduceScatterSum(full, mine).await();
+            gradShards.get(unit).addi(mine);
+        }
+    }
+
+    @Override
+    public double clipGradNorm(double maxNorm) {
+        return GradClip.clip(gradShards.values(), maxNorm, group::sumAll);
+    }
+
+    @Override
+    public void step(AdamW optimizer, double lr) {
+        optimizer.beginStep();
+        for (String unit : shards.keySet()) {
+            optimizer.update(unit, shards.get(unit), gradShards.get(unit), decayShards.get(unit), lr);
+        }
+        for (Map.Entry<String, NDArray> e : gradShards.entrySet()) {
+            NDArray old = e.getValue();
+            e.setValue(manager.zeros(old.getShape(), old.getDataType()));
+            old.close();
+        }
+    }
+
+    @Override
+    public NDArray fullWeights(String unit, NDManager scope) {
+        NDArray full = scope.zeros(new Shape(padded.get(unit)), dtype);
+        group.allGather(shard(unit), full).await();
+        return full.get(new NDIndex("0:{}", layouts.get(unit).numel()));
+    }
+
+    @Override
+    public void loadFullWeights(String unit, NDArray flat) {
+        long n = layouts.get(unit).numel();
+        if (flat.size() != n) {
+            throw new IllegalArgumentException("unit " + unit + " has " + n + " elements, got " + flat.size());
+        }
+        NDArray s = shard(unit);
+        long start = group.rank() * s.size();
+        long end = Math.min(n, start + s.size());
+        NDArray values = manager.zeros(s.getShape(), dtype);
+        if (end > start) {
+            values.set(new NDIndex("0:{}", end - start),
+                    flat.toType(dtype, false).reshape(-1).get(new NDIndex("{}:{}", start, end)));
+        }
+        s.set(new NDIndex(":"), values);
+        values.close();
+    }
+
+    @Override
+    public void close() {
+        for (Gathered g : gathered.values()) {
+            g.owner().close();
+        }
+        gathered.clear();
+        manager.close();
+    }
+}
