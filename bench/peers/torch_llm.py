@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""PyTorch eager reference for `bin/omnispark bench train`.
+
+Builds a Llama / Qwen2 / Qwen3 decoder from a HF folder written by OmniSpark's export (config.json +
+model.safetensors, parsed by hand so no `transformers` or `safetensors` package is needed), computes
+the mean token loss of the same packed batch (document-aware causal mask, per-document positions),
+then times the same training step: one forward and backward over the whole batch, global grad-norm
+clipping and AdamW. Prints one JSON line.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import struct
+import time
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "F64": torch.float64, "BF16": torch.bfloat16}
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        blob = f.read()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n].decode("utf-8"))
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        t = torch.frombuffer(bytearray(blob[base + start:base + end]), dtype=DTYPES[info["dtype"]])
+        tensors[name] = t.reshape(info["shape"]).float()
+    return tensors
+
+
+def rms_norm(x, w, eps):
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Decoder(torch.nn.Module):
+    def __init__(self, cfg, weights):
+        super().__init__()
+        self.cfg = cfg
+        self.p = torch.nn.ParameterDict()
+        for name, t in weights.items():
+            self.p[name.replace(".", "__")] = torch.nn.Parameter(t.clone())
+
+    def w(self, name):
+        key = name.replace(".", "__")
+        return self.p[key] if key in self.p else None
+
+    def forward(self, ids, pos, doc, labels):
+        c = self.cfg
+        nh, nkv = c["num_attention_heads"], c["num_key_value_heads"]
+        hd = c.get("head_dim") or c["hidden_size"] // nh
+        eps = c["rms_norm_eps"]
+        b, t = ids.shape
+        x = torch.nn.functional.embedding(ids, self.w("model.embed_tokens.weight"))
+        inv = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        ang = pos.double()[..., None] * inv
+        ang = torch.cat((ang, ang), -1)
+        cos, sin = ang.cos().float()[:, None], ang.sin().float()[:, None]
+        causal = torch.arange(t)[:, None] >= torch.arange(t)[None, :]
+        allowed = (doc[:, :, None] == doc[:, None, :]) & causal
+        mask = ((~allowed).float() * -1e9)[:, None]
+        for i in range(c["num_hidden_layers"]):
+            L = "model.layers.%d." % i
+            h = rms_norm(x, self.w(L + "input_layernorm.weight"), eps)
+            lin = torch.nn.functional.linear
+            q = lin(h, self.w(L + "self_attn.q_proj.weight"), self.w(L + "self_attn.q_proj.bias")).view(b, t, nh, hd)
+            k = lin(h, self.w(L + "self_attn.k_proj.weight"), self.w(L + "self_attn.k_proj.bias")).view(b, t, nkv, hd)
+            v = lin(h, self.w(L + "self_attn.v_proj.weight"), self.w(L + "self_attn.v_proj.bias")).view(b, t, nkv, hd)
+            if self.w(L + "self_attn.q_norm.weight") is not None:
+                q = rms_norm(q, self.w(L + "self_attn.q_norm.weight"), eps)
+                k = rms_norm(k, self.w(L + "self_attn.k_norm.weight"), eps)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            if nkv != nh:
+                k = k.repeat_interleave(nh // nkv, dim=1)
+                v = v.repeat_interleave(nh // nkv, dim=1)
+            scores = q @ k.transpose(-1, -2) / math.sqrt(hd) + mask
+            attn = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, nh * hd)
+            x = x + lin(attn, self.w(L + "self_attn.o_proj.weight"), self.w(L + "self_attn.o_proj.bias"))
+            m = rms_norm(x, self.w(L + "post_attention_layernorm.weight"), eps)
+            gate = torch.nn.functional.silu(lin(m, self.w(L + "mlp.gate_proj.weight")))
+            x = x + lin(gate * lin(m, self.w(L + "mlp.up_proj.weight")), self.w(L + "mlp.down_proj.weight"))
+        x = rms_norm(x, self.w("model.norm.weight"), eps)
+        head = self.w("lm_head.weight")
+        logits = torch.nn.functional.linear(x, head if head is not None else self.w("model.embed_tokens.weight"))
+        loss_sum = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="sum")
+        return loss_sum
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hf", required=True)
+    ap.add_argument("--batch", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--betas", default="0.9,0.999")
+    ap.add_argument("--eps", type=float, default=1e-8)
+    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    with open(os.path.join(a.hf, "config.json")) as f:
+        cfg = json.load(f)
+    weights = load_safetensors(os.path.join(a.hf, "model.safetensors"))
+    with open(a.batch) as f:
+        batch = json.load(f)
+    ids = torch.tensor(batch["input_ids"], dtype=torch.long)
+    labels = torch.tensor(batch["labels"], dtype=torch.long)
+    pos = torch.tensor(batch["position_ids"], dtype=torch.long)
+    doc = torch.tensor(batch["doc_ids"], dtype=torch.long)
+    n_tokens = int((labels != -100).sum())
+
+    model = Decoder(cfg, weights)
+    with torch.no_grad():
+        loss = float(model(ids, pos, doc, labels)) / n_tokens
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    b1, b2 = (float(x) for x in a.betas.split(","))
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(b1, b2), eps=a.eps)
+    times = []
+    for i in range(a.warmup + a.steps):
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        (model(ids, pos, doc, labels) / n_tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
+        opt.step()
+        if i >= a.warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    step_ms = statistics.median(times)
+    print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
+                      "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms}))
+
+
+if __name__ == "__main__":
+    main()
