@@ -34,6 +34,8 @@ public final class Main {
                     return TrainCommand.run(rest, out, err);
                 case "score":
                     return ScoreCommand.run(rest, out);
+                case "sample":
+                    return SampleCommand.run(rest, out);
                 case "bench":
                     return BenchCommand.run(rest, out, err);
                 case "help":

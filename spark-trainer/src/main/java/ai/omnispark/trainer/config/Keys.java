@@ -17,6 +17,8 @@ public final class Keys {
             new Key("data.train_path", Type.STRING, "", "training data: a JSON-lines file or folder of raw samples"),
             new Key("data.data_type", Type.STRING, "plaintext", "plaintext | conversation | image_text | video_text"),
             new Key("data.max_seq_len", Type.INT, 512L, "tokens per packed row"),
+            new Key("data.eos_token", Type.STRING, "<|endoftext|>", "with model.tokenizer_path: the token appended after each document"),
+            new Key("data.pad_token", Type.STRING, "", "with model.tokenizer_path: the token filling row tails; empty = data.eos_token"),
             new Key("data.text_keys", Type.STRING, "text", "column (JSON key) holding the text"),
 
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),

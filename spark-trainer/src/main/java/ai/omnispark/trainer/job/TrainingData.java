@@ -4,6 +4,7 @@ import ai.omnispark.data.pack.Document;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.sample.SyntheticText;
 import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.data.tokenizer.HfTokenizer;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
@@ -23,11 +24,15 @@ public final class TrainingData {
 
     public static Tokenizer tokenizer(Settings s) {
         String path = s.string("model.tokenizer_path");
-        if (!path.isBlank()) {
-            throw new ConfigException("model.tokenizer_path: HF tokenizers are read by the data pipeline's prepare "
-                    + "step; leave it empty for the built-in byte tokenizer");
+        if (path.isBlank()) {
+            return new ByteTokenizer();
         }
-        return new ByteTokenizer();
+        String pad = s.string("data.pad_token");
+        try {
+            return HfTokenizer.load(Path.of(path), s.string("data.eos_token"), pad.isBlank() ? null : pad);
+        } catch (IOException e) {
+            throw new ConfigException("model.tokenizer_path: " + e.getMessage());
+        }
     }
 
     public static List<PackedRow> rows(Settings s, Tokenizer tokenizer) throws IOException {
