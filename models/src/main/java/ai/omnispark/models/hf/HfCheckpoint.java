@@ -13,6 +13,8 @@ import ai.omnispark.parallel.safetensors.SafeTensorsReader;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import ai.omnispark.parallel.safetensors.TensorInfo;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -31,13 +33,27 @@ public final class HfCheckpoint {
 
     private HfCheckpoint() {}
 
+    /** Opens a file of an export folder for writing; lets checkpoints write through Hadoop's FileSystem. */
+    @FunctionalInterface
+    public interface FolderSink {
+        OutputStream create(String fileName) throws IOException;
+    }
+
     /** Writes {@code params} of {@code model} to {@code dir} in {@code dtype} (F32 or F16). */
     public static void export(DecoderLM model, ParamStore params, NDManager manager, Path dir, SafeDType dtype)
             throws IOException {
+        Files.createDirectories(dir);
+        write(model.config(), weights(model, params, manager, dtype), dtype, name -> Files.newOutputStream(dir.resolve(name)));
+    }
+
+    /**
+     * Gathers the full weights under their HF names, in {@code dtype} (F32 or F16). Under FSDP this
+     * is a collective: every rank of the shard group must call it.
+     */
+    public static SafeTensorsWriter weights(DecoderLM model, ParamStore params, NDManager manager, SafeDType dtype) {
         if (dtype != SafeDType.F32 && dtype != SafeDType.F16) {
             throw new IllegalArgumentException("HF export writes F32 or F16, not " + dtype);
         }
-        Files.createDirectories(dir);
         SafeTensorsWriter writer = new SafeTensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         try (NDManager scope = manager.newSubManager()) {
@@ -50,10 +66,22 @@ public final class HfCheckpoint {
                 }
             }
         }
-        writer.write(dir.resolve(WEIGHTS));
+        return writer;
+    }
+
+    /** Writes an HF folder: weights, config.json and generation_config.json. */
+    public static void write(DecoderConfig config, SafeTensorsWriter weights, SafeDType dtype, FolderSink sink)
+            throws IOException {
+        try (OutputStream out = sink.create(WEIGHTS)) {
+            weights.write(out);
+        }
         String torchDtype = dtype == SafeDType.F16 ? "float16" : "float32";
-        HfConfig.write(model.config(), torchDtype, dir.resolve("config.json"));
-        HfConfig.writeGenerationConfig(model.config(), dir.resolve("generation_config.json"));
+        try (OutputStream out = sink.create("config.json")) {
+            out.write(HfConfig.toJson(config, torchDtype).toPrettyString().getBytes(StandardCharsets.UTF_8));
+        }
+        try (OutputStream out = sink.create("generation_config.json")) {
+            out.write(HfConfig.generationConfig(config).toPrettyString().getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     private static ByteBuffer bytes(NDArray values, SafeDType dtype) {

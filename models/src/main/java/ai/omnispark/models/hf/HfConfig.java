@@ -141,6 +141,11 @@ public final class HfConfig {
     }
 
     public static void writeGenerationConfig(DecoderConfig c, Path file) throws IOException {
+        JSON.writeValue(file.toFile(), generationConfig(c));
+    }
+
+    /** generation_config.json: the special token ids, as transformers writes it. */
+    public static ObjectNode generationConfig(DecoderConfig c) {
         ObjectNode o = JSON.createObjectNode();
         if (c.bosTokenId() >= 0) {
             o.put("bos_token_id", c.bosTokenId());
@@ -149,6 +154,6 @@ public final class HfConfig {
             o.put("eos_token_id", c.eosTokenId());
         }
         o.put("transformers_version", "4.51.0");
-        JSON.writeValue(file.toFile(), o);
+        return o;
     }
 }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
+import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
 import java.util.ArrayList;
@@ -199,6 +200,35 @@ public final class FsdpParams implements ParamStore {
         }
         s.set(new NDIndex(":"), values);
         values.close();
+    }
+
+    @Override
+    public OwnedSlice owned(String unit) {
+        long shardLen = shard(unit).size();
+        long begin = Math.min(group.rank() * shardLen, layouts.get(unit).numel());
+        long end = Math.min(begin + shardLen, layouts.get(unit).numel());
+        return new OwnedSlice(begin, end, shardLen);
+    }
+
+    @Override
+    public float[] ownedWeights(String unit) {
+        OwnedSlice o = owned(unit);
+        float[] all = shard(unit).toType(DataType.FLOAT32, false).toFloatArray();
+        return java.util.Arrays.copyOf(all, (int) o.length());
+    }
+
+    @Override
+    public void loadOwnedWeights(String unit, float[] values) {
+        OwnedSlice o = owned(unit);
+        if (values.length != o.length()) {
+            throw new IllegalArgumentException("unit " + unit + ": this rank owns " + o.length()
+                    + " elements, got " + values.length);
+        }
+        NDArray s = shard(unit);
+        try (NDManager tmp = manager.newSubManager()) {
+            s.set(new NDIndex(":"), tmp.create(java.util.Arrays.copyOf(values, (int) o.localLength()))
+                    .toType(dtype, false));
+        }
     }
 
     @Override

@@ -71,6 +71,28 @@ public final class LocalParams implements ParamStore {
         w.set(new ai.djl.ndarray.index.NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
     }
 
+    @Override
+    public OwnedSlice owned(String unit) {
+        long n = weights(unit).size();
+        return new OwnedSlice(0, n, n);
+    }
+
+    @Override
+    public float[] ownedWeights(String unit) {
+        return weights(unit).toType(DataType.FLOAT32, false).toFloatArray();
+    }
+
+    @Override
+    public void loadOwnedWeights(String unit, float[] values) {
+        NDArray w = weights(unit);
+        if (values.length != w.size()) {
+            throw new IllegalArgumentException("unit " + unit + " has " + w.size() + " elements, got " + values.length);
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            w.set(new ai.djl.ndarray.index.NDIndex(":"), tmp.create(values).toType(w.getDataType(), false));
+        }
+    }
+
     /** The master weights of {@code unit}, flat; writes to it change the model. */
     public NDArray weights(String unit) {
         NDArray w = weights.get(unit);

@@ -29,6 +29,15 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** Overwrites the whole of {@code unit}'s weights (import); {@code flat} is in the unit's layout. */
     void loadFullWeights(String unit, NDArray flat);
 
+    /** Which elements of {@code unit} this rank keeps; optimizer state is laid out the same way. */
+    OwnedSlice owned(String unit);
+
+    /** A host copy of this rank's owned weights of {@code unit} ({@link OwnedSlice#length()} values). */
+    float[] ownedWeights(String unit);
+
+    /** Overwrites this rank's owned weights of {@code unit} (checkpoint load). */
+    void loadOwnedWeights(String unit, float[] values);
+
     @Override
     void close();
 }

@@ -1,0 +1,333 @@
+package ai.omnispark.parallel.checkpoint;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.parallel.fsdp.FsdpParams;
+import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.param.Init;
+import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.OwnedSlice;
+import ai.omnispark.parallel.param.ParamSpec;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.UnitLayout;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.DoubleUnaryOperator;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Saves from N ranks and loads onto M ranks; every slice must come back exactly, or fail cleanly. */
+class CheckpointTest {
+    private static final List<UnitLayout> UNITS = List.of(
+            new UnitLayout("embed", List.of(ParamSpec.of("embed.weight", new Init.Normal(0.02), 7, 5))),
+            new UnitLayout("layers.0", List.of(ParamSpec.of("layers.0.w", new Init.Normal(0.02), 5, 5),
+                    ParamSpec.of("layers.0.norm", new Init.Constant(1), 5))),
+            new UnitLayout("head", List.of(ParamSpec.of("head.norm", new Init.Constant(1), 3))));
+
+    @TempDir
+    java.nio.file.Path tmp;
+
+    private NDManager manager;
+    private FileSystem fs;
+    private Path root;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        manager = NDManager.newBaseManager();
+        fs = FileSystem.getLocal(new Configuration());
+        root = new Path(tmp.toUri().toString(), "checkpoints");
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.close();
+    }
+
+    /** A group of {@code size} ranks whose collectives are never called by what these tests do. */
+    private static ShardGroup stub(int rank, int size) {
+        return new ShardGroup() {
+            public int rank() {
+                return rank;
+            }
+
+            public int size() {
+                return size;
+            }
+
+            public Pending allGather(NDArray shard, NDArray full) {
+                throw new UnsupportedOperationException();
+            }
+
+            public Pending reduceScatterSum(NDArray full, NDArray shard) {
+                throw new UnsupportedOperationException();
+            }
+
+            public double sumAll(double value) {
+                throw new UnsupportedOperationException();
+            }
+        };
+    }
+
+    /** sumAll over threads of one test: a barrier that also adds. */
+    private static final class ThreadSum {
+        private final CyclicBarrier barrier;
+        private final double[] values;
+        private double total;
+
+        ThreadSum(int n) {
+            values = new double[n];
+            barrier = new CyclicBarrier(n, () -> total = Arrays.stream(values).sum());
+        }
+
+        DoubleUnaryOperator forRank(int rank) {
+            return v -> {
+                values[rank] = v;
+                try {
+                    barrier.await(20, TimeUnit.SECONDS);
+                    double t = total;
+                    barrier.await(20, TimeUnit.SECONDS);
+                    return t;
+                } catch (InterruptedException | BrokenBarrierException | TimeoutException e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+        }
+    }
+
+    private static final class Truth {
+        final float[][] weights = new float[UNITS.size()][];
+        final float[][] m = new float[UNITS.size()][];
+        final float[][] v = new float[UNITS.size()][];
+
+        Truth(long seed) {
+            Random r = new Random(seed);
+            for (int u = 0; u < UNITS.size(); u++) {
+                int n = (int) UNITS.get(u).numel();
+                weights[u] = new float[n];
+                m[u] = new float[n];
+                v[u] = new float[n];
+                for (int i = 0; i < n; i++) {
+                    weights[u][i] = (float) r.nextGaussian();
+                    m[u][i] = (float) r.nextGaussian();
+                    v[u][i] = r.nextFloat();
+                }
+            }
+        }
+    }
+
+    private ParamStore store(int rank, int world) {
+        return world == 1 ? new LocalParams(manager, UNITS, DataType.FLOAT32, 1)
+                : new FsdpParams(manager, UNITS, DataType.FLOAT32, 1, stub(rank, world));
+    }
+
+    /** Puts the truth's slices into a rank's store and optimizer. */
+    private void install(Truth t, ParamStore store, AdamW adamw, long steps) {
+        for (int u = 0; u < UNITS.size(); u++) {
+            String name = UNITS.get(u).name();
+            OwnedSlice o = store.owned(name);
+            store.loadOwnedWeights(name, Arrays.copyOfRange(t.weights[u], (int) o.begin(), (int) o.end()));
+            adamw.setState(name, manager.create(padded(t.m[u], o)), manager.create(padded(t.v[u], o)));
+        }
+        adamw.setStepCount(steps);
+    }
+
+    private static float[] padded(float[] full, OwnedSlice o) {
+        return Arrays.copyOf(Arrays.copyOfRange(full, (int) o.begin(), (int) o.end()), (int) o.localLength());
+    }
+
+    private void assertHolds(Truth t, ParamStore store, AdamW adamw, long steps) {
+        assertEquals(steps, adamw.stepCount());
+        for (int u = 0; u < UNITS.size(); u++) {
+            String name = UNITS.get(u).name();
+            OwnedSlice o = store.owned(name);
+            assertArrayEquals(Arrays.copyOfRange(t.weights[u], (int) o.begin(), (int) o.end()),
+                    store.ownedWeights(name), name);
+            assertArrayEquals(padded(t.m[u], o), adamw.state(name)[0].toFloatArray(), name + " exp_avg");
+            assertArrayEquals(padded(t.v[u], o), adamw.state(name)[1].toFloatArray(), name + " exp_avg_sq");
+        }
+    }
+
+    /** Every rank of a {@code world}-rank job saves the truth at {@code step}, as threads. */
+    private void saveAsJob(Truth t, int world, long step, boolean async, int keepLast) throws Exception {
+        ThreadSum sum = new ThreadSum(world);
+        ExecutorService pool = Executors.newFixedThreadPool(world);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                done.add(pool.submit(() -> {
+                    try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
+                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), keepLast)) {
+                        install(t, store, adamw, step);
+                        ObjectNode extra = new ObjectMapper().createObjectNode().put("cursor", step * 10);
+                        ckpt.save(step, RankState.capture(store, adamw), extra, null, UNITS, async);
+                        ckpt.finish();
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static AdamW.Config cfg() {
+        return new AdamW.Config(0.9, 0.95, 1e-8, 0.01);
+    }
+
+    @Test
+    void savedByThreeRanksLoadsOntoTwoAndOneAndFour() throws Exception {
+        Truth t = new Truth(3);
+        saveAsJob(t, 3, 5, false, 0);
+        Path dir = Checkpointer.resolve(fs, root, "auto");
+        assertEquals(CheckpointPaths.step(root, 5), dir);
+        CheckpointReader reader = new CheckpointReader(fs, dir);
+        assertEquals(50, reader.extraState().get("cursor").asLong());
+        for (int world : new int[] {1, 2, 4}) {
+            for (int rank = 0; rank < world; rank++) {
+                try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg())) {
+                    reader.read(UNITS, store::owned).applyTo(store, adamw, manager);
+                    assertHolds(t, store, adamw, 5);
+                }
+            }
+        }
+    }
+
+    @Test
+    void asyncSaveCommitsAndKeepsTheNewestK() throws Exception {
+        for (long step = 1; step <= 4; step++) {
+            saveAsJob(new Truth(step), 2, step, true, 2);
+        }
+        assertEquals(List.of(3L, 4L), Checkpointer.committedSteps(fs, root));
+        Truth last = new Truth(4);
+        try (ParamStore store = store(0, 1); AdamW adamw = new AdamW(manager, cfg())) {
+            new CheckpointReader(fs, Checkpointer.resolve(fs, root, "auto")).read(UNITS, store::owned)
+                    .applyTo(store, adamw, manager);
+            assertHolds(last, store, adamw, 4);
+        }
+    }
+
+    @Test
+    void aCrashedSaveLeavesThePreviousCheckpointLoadable() throws Exception {
+        Truth first = new Truth(1);
+        saveAsJob(first, 2, 1, false, 0);
+        // A save of step 2 that died after writing some files: the temp directory is there, uncommitted.
+        fs.mkdirs(new Path(CheckpointPaths.tmp(root, 2), CheckpointPaths.MODEL));
+        fs.create(new Path(new Path(CheckpointPaths.tmp(root, 2), CheckpointPaths.MODEL), "shard-00000-of-00002.safetensors"))
+                .close();
+        assertEquals(CheckpointPaths.step(root, 1), Checkpointer.resolve(fs, root, "auto"));
+        // Even without the latest file, the newest committed directory is found.
+        fs.delete(CheckpointPaths.latest(root), false);
+        assertEquals(CheckpointPaths.step(root, 1), Checkpointer.resolve(fs, root, "auto"));
+        try (ParamStore store = store(1, 2); AdamW adamw = new AdamW(manager, cfg())) {
+            new CheckpointReader(fs, Checkpointer.resolve(fs, root, "auto")).read(UNITS, store::owned)
+                    .applyTo(store, adamw, manager);
+            assertHolds(first, store, adamw, 1);
+        }
+        // A rerun saves step 2 over the leftover.
+        saveAsJob(new Truth(2), 2, 2, false, 0);
+        assertEquals(CheckpointPaths.step(root, 2), Checkpointer.resolve(fs, root, "auto"));
+    }
+
+    @Test
+    void corruptOrMissingFilesAreNamedAndNothingIsHalfLoaded() throws Exception {
+        saveAsJob(new Truth(1), 2, 1, false, 0);
+        Path dir = CheckpointPaths.step(root, 1);
+        java.nio.file.Path shard1 = java.nio.file.Path.of(new Path(new Path(dir, CheckpointPaths.MODEL),
+                CheckpointPaths.shardFile(1, 2)).toUri());
+        try (RandomAccessFile f = new RandomAccessFile(shard1.toFile(), "rw")) {
+            f.seek(f.length() - 3);
+            f.write(0x7f);
+        }
+        Files.deleteIfExists(shard1.resolveSibling("." + shard1.getFileName() + ".crc"));
+        try (ParamStore store = store(0, 1); AdamW adamw = new AdamW(manager, cfg())) {
+            float[] before = store.ownedWeights("embed");
+            IOException e = assertThrows(IOException.class,
+                    () -> new CheckpointReader(fs, dir).read(UNITS, store::owned).applyTo(store, adamw, manager));
+            assertTrue(e.getMessage().contains("shard-00001-of-00002.safetensors"), e.getMessage());
+            assertTrue(e.getMessage().contains("corrupt"), e.getMessage());
+            assertArrayEquals(before, store.ownedWeights("embed"));
+            assertNull(adamw.state("embed"));
+            Files.delete(shard1);
+            IOException missing = assertThrows(IOException.class,
+                    () -> new CheckpointReader(fs, dir).read(UNITS, store::owned));
+            assertTrue(missing.getMessage().contains("shard-00001-of-00002.safetensors")
+                    && missing.getMessage().contains("missing"), missing.getMessage());
+        }
+        IOException notCkpt = assertThrows(IOException.class,
+                () -> Checkpointer.resolve(fs, root, new Path(root, "nowhere").toString()));
+        assertTrue(notCkpt.getMessage().contains("nowhere"));
+    }
+
+    @Test
+    void aFailedAsyncWriteSurfacesOnEveryRank() throws Exception {
+        int world = 2;
+        ThreadSum sum = new ThreadSum(world);
+        ExecutorService pool = Executors.newFixedThreadPool(world);
+        try {
+            List<Future<String>> outcomes = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                outcomes.add(pool.submit(() -> {
+                    try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
+                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), 0)) {
+                        HfWriter broken = (f, d) -> {
+                            throw new IOException("disk full (injected)");
+                        };
+                        ckpt.save(3, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), broken,
+                                UNITS, true);
+                        try {
+                            for (int step = 0; step < 100; step++) {
+                                ckpt.poll();
+                                Thread.sleep(10);
+                            }
+                            ckpt.finish();
+                            return "no error";
+                        } catch (IOException e) {
+                            return e.getMessage();
+                        }
+                    }
+                }));
+            }
+            for (Future<String> f : outcomes) {
+                assertTrue(f.get(60, TimeUnit.SECONDS).contains("checkpoint step 3 failed"), f.get());
+            }
+            assertTrue(outcomes.get(0).get().contains("disk full"));
+        } finally {
+            pool.shutdownNow();
+        }
+        assertFalse(fs.exists(CheckpointPaths.step(root, 3)));
+        assertNull(Checkpointer.resolve(fs, root, "auto"));
+    }
+}
