@@ -1,0 +1,146 @@
+package ai.omnispark.parallel.comm;
+
+import java.time.Duration;
+import java.util.List;
+
+/** What a rank needs to join a communicator: who it is, where its peers are, and the job secret. */
+public final class CommConfig {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(600);
+    public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
+
+    private final int rank;
+    private final int worldSize;
+    private final List<String> peers;
+    private final byte[] secret;
+    private final Duration timeout;
+    private final Transport transport;
+    private final int chunkBytes;
+
+    private CommConfig(Builder b) {
+        this.rank = b.rank;
+        this.worldSize = b.worldSize;
+        this.peers = List.copyOf(b.peers);
+        this.secret = b.secret.clone();
+        this.timeout = b.timeout;
+        this.transport = b.transport;
+        this.chunkBytes = b.chunkBytes;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public int rank() {
+        return rank;
+    }
+
+    public int worldSize() {
+        return worldSize;
+    }
+
+    /** host:port of every rank, indexed by rank; rank r listens on peers().get(r). */
+    public List<String> peers() {
+        return peers;
+    }
+
+    public byte[] secret() {
+        return secret.clone();
+    }
+
+    /** The longest any blocking wait may last before the op fails. */
+    public Duration timeout() {
+        return timeout;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /** Pipelining granularity of the TCP ring collectives. */
+    public int chunkBytes() {
+        return chunkBytes;
+    }
+
+    public static final class Builder {
+        private int rank = -1;
+        private int worldSize = -1;
+        private List<String> peers = List.of();
+        private byte[] secret;
+        private Duration timeout = DEFAULT_TIMEOUT;
+        private Transport transport = Transport.AUTO;
+        private int chunkBytes = DEFAULT_CHUNK_BYTES;
+
+        public Builder rank(int rank) {
+            this.rank = rank;
+            return this;
+        }
+
+        public Builder worldSize(int worldSize) {
+            this.worldSize = worldSize;
+            return this;
+        }
+
+        public Builder peers(List<String> peers) {
+            this.peers = List.copyOf(peers);
+            return this;
+        }
+
+        public Builder secret(byte[] secret) {
+            this.secret = secret.clone();
+            return this;
+        }
+
+        public Builder timeout(Duration timeout) {
+            this.timeout = timeout;
+            return this;
+        }
+
+        public Builder transport(Transport transport) {
+            this.transport = transport;
+            return this;
+        }
+
+        public Builder chunkBytes(int chunkBytes) {
+            this.chunkBytes = chunkBytes;
+            return this;
+        }
+
+        public CommConfig build() {
+            if (worldSize < 1) {
+                throw new IllegalArgumentException("worldSize must be >= 1, got " + worldSize);
+            }
+            if (rank < 0 || rank >= worldSize) {
+                throw new IllegalArgumentException(
+                        "rank must be in [0, " + worldSize + "), got " + rank);
+            }
+            if (secret == null || secret.length == 0) {
+                throw new IllegalArgumentException("a non-empty job secret is required");
+            }
+            if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("timeout must be positive, got " + timeout);
+            }
+            if (transport == null) {
+                throw new IllegalArgumentException("transport must not be null");
+            }
+            if (chunkBytes < 16) {
+                throw new IllegalArgumentException("chunkBytes must be >= 16, got " + chunkBytes);
+            }
+            if (transport != Transport.IN_PROCESS && peers.size() != worldSize) {
+                throw new IllegalArgumentException("transport " + transport + " needs "
+                        + worldSize + " peer addresses, got " + peers.size() + ": " + peers);
+            }
+            if (!peers.isEmpty() && peers.size() != worldSize) {
+                throw new IllegalArgumentException(
+                        "expected " + worldSize + " peer addresses, got " + peers.size());
+            }
+            return new CommConfig(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "CommConfig{rank=" + rank + ", worldSize=" + worldSize + ", peers=" + peers
+                + ", secret=<" + secret.length + " bytes>, timeout=" + timeout + ", transport="
+                + transport + ", chunkBytes=" + chunkBytes + "}";
+    }
+}

@@ -1,0 +1,196 @@
+package ai.omnispark.parallel.comm;
+
+import ai.djl.ndarray.types.DataType;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * Ranks that are threads of one JVM. Each op posts its buffers, meets the others at a barrier,
+ * then reads their memory directly: no serialization and no intermediate copies. All-reduce is
+ * split so every rank reduces its own 1/n segment (libtorch add) and then copies the others'
+ * finished segments, so the work is spread over the ranks' comm threads.
+ */
+final class InProcessCommunicator extends AbstractCommunicator {
+    private final InProcessGroup group;
+    private final boolean ownsLane;
+
+    private InProcessCommunicator(int rank, InProcessGroup group, CommLane lane, boolean ownsLane) {
+        super(rank, group.size(), lane);
+        this.group = group;
+        this.ownsLane = ownsLane;
+    }
+
+    /** Joins (blocking) the in-process group of the config's job. */
+    static InProcessCommunicator create(CommConfig config) {
+        InProcessGroup group = InProcessRegistry.join(config);
+        int rank = config.rank();
+        CommLane lane = new CommLane(rank, () -> group.breakGroup(rank, "communicator closed or failed"));
+        return new InProcessCommunicator(rank, group, lane, true);
+    }
+
+    @Override
+    protected Communicator newSplit(int[] ranks, int index) {
+        return new InProcessCommunicator(index, group.subgroup(ranks), lane, false);
+    }
+
+    /** One rank's arguments, as the others see them. */
+    private static final class Post {
+        final String op;
+        final ByteBuffer buf;
+        final DataType dtype;
+        final ReduceOp reduce;
+        final long[] send;
+        final long[] recv;
+        final int root;
+
+        Post(String op, ByteBuffer buf, DataType dtype, ReduceOp reduce, long[] send, long[] recv,
+                int root) {
+            this.op = op;
+            this.buf = buf;
+            this.dtype = dtype;
+            this.reduce = reduce;
+            this.send = send;
+            this.recv = recv;
+            this.root = root;
+        }
+
+        String describe() {
+            return op + " of " + buf.remaining() + " bytes of " + dtype
+                    + (reduce != null ? " " + reduce : "") + (root >= 0 ? " root " + root : "");
+        }
+    }
+
+    /** Posts, meets the others, and checks that every rank issued the same op. */
+    private Post[] meet(Post mine) {
+        group.post(rank, mine);
+        group.await(mine.op, rank);
+        Post[] all = new Post[size];
+        for (int r = 0; r < size; r++) {
+            all[r] = (Post) group.slot(r);
+            Post p = all[r];
+            boolean same = p.op.equals(mine.op) && p.dtype == mine.dtype && p.reduce == mine.reduce
+                    && p.root == mine.root
+                    && (mine.send != null || p.buf.remaining() == mine.buf.remaining());
+            if (!same) {
+                throw new CommException(mine.op, rank, r, "ranks disagree: this rank issued "
+                        + mine.describe() + ", rank " + r + " issued " + p.describe());
+            }
+        }
+        return all;
+    }
+
+    @Override
+    protected void runAllReduce(ByteBuffer buf, DataType dtype, ReduceOp op) {
+        Post[] all = meet(new Post("allReduce", buf, dtype, op, null, null, -1));
+        int e = Buffers.elementBytes(dtype);
+        long count = buf.remaining() / e;
+        Reducer reducer = lane.reducer();
+        ByteBuffer mine = segment(buf, count, rank, e);
+        for (int r = 0; r < size; r++) {
+            if (r != rank) {
+                reducer.reduceInto(mine, segment(all[r].buf, count, rank, e), dtype, op);
+            }
+        }
+        if (op == ReduceOp.AVG) {
+            reducer.divide(mine, dtype, size);
+        }
+        group.await("allReduce", rank);
+        for (int r = 0; r < size; r++) {
+            if (r != rank) {
+                Buffers.copy(segment(all[r].buf, count, r, e), segment(buf, count, r, e));
+            }
+        }
+        group.await("allReduce", rank);
+    }
+
+    /** Segment {@code i} of {@code n} near-equal segments of a buffer of {@code count} elements. */
+    private ByteBuffer segment(ByteBuffer buf, long count, int i, int e) {
+        long base = count / size;
+        long rem = count % size;
+        long off = i * base + Math.min(i, rem);
+        long len = base + (i < rem ? 1 : 0);
+        return Buffers.slice(buf, off * e, len * e);
+    }
+
+    @Override
+    protected void runAllGather(ByteBuffer in, ByteBuffer out, DataType dtype) {
+        Post[] all = meet(new Post("allGather", in, dtype, null, null, null, -1));
+        int n = in.remaining();
+        for (int r = 0; r < size; r++) {
+            if (r != rank) {
+                Buffers.copy(all[r].buf, Buffers.slice(out, (long) r * n, n));
+            }
+        }
+        group.await("allGather", rank);
+    }
+
+    @Override
+    protected void runReduceScatter(ByteBuffer in, ByteBuffer out, DataType dtype, ReduceOp op) {
+        Post[] all = meet(new Post("reduceScatter", in, dtype, op, null, null, -1));
+        int n = out.remaining();
+        Buffers.copy(Buffers.slice(in, (long) rank * n, n), out);
+        Reducer reducer = lane.reducer();
+        for (int r = 0; r < size; r++) {
+            if (r != rank) {
+                reducer.reduceInto(out, Buffers.slice(all[r].buf, (long) rank * n, n), dtype, op);
+            }
+        }
+        if (op == ReduceOp.AVG) {
+            reducer.divide(out, dtype, size);
+        }
+        group.await("reduceScatter", rank);
+    }
+
+    @Override
+    protected void runAllToAllV(ByteBuffer in, long[] sendCounts, ByteBuffer out,
+            long[] recvCounts, DataType dtype) {
+        Post[] all = meet(new Post("allToAllV", in, dtype, null, sendCounts, recvCounts, -1));
+        int e = Buffers.elementBytes(dtype);
+        for (int r = 0; r < size; r++) {
+            if (r == rank) {
+                continue;
+            }
+            long[] theirSend = all[r].send;
+            if (theirSend[rank] != recvCounts[r]) {
+                throw new CommException("allToAllV", rank, r, "rank " + r + " sends "
+                        + theirSend[rank] + " elements to rank " + rank + ", which expects "
+                        + recvCounts[r] + " (sendCounts " + Arrays.toString(theirSend)
+                        + ", recvCounts " + Arrays.toString(recvCounts) + ")");
+            }
+            Buffers.copy(Buffers.slice(all[r].buf, offset(theirSend, rank) * e, theirSend[rank] * e),
+                    Buffers.slice(out, offset(recvCounts, r) * e, recvCounts[r] * e));
+        }
+        group.await("allToAllV", rank);
+    }
+
+    @Override
+    protected void runBroadcast(ByteBuffer buf, DataType dtype, int root) {
+        Post[] all = meet(new Post("broadcast", buf, dtype, null, null, null, root));
+        if (rank != root) {
+            Buffers.copy(all[root].buf, buf);
+        }
+        group.await("broadcast", rank);
+    }
+
+    @Override
+    protected void runSend(ByteBuffer buf, DataType dtype, int peer) {
+        group.send("send", rank, peer, buf, dtype);
+    }
+
+    @Override
+    protected void runRecv(ByteBuffer buf, DataType dtype, int peer) {
+        group.recv("recv", rank, peer, buf, dtype);
+    }
+
+    @Override
+    protected void runBarrier() {
+        group.await("barrier", rank);
+    }
+
+    @Override
+    public void close() {
+        if (ownsLane) {
+            lane.close();
+        }
+    }
+}
