@@ -35,13 +35,28 @@ public final class FsdpParams implements ParamStore {
     private final Map<String, NDArray> decayShards = new LinkedHashMap<>();
     private final Map<String, Gathered> gathered = new HashMap<>();
     private final DataType dtype;
+    private final boolean reshardAfterForward;
+    private Reduction inFlight;
+
+    /** A gradient reduce-scatter under way, and the temporaries it writes into. */
+    private record Reduction(String unit, NDArray shard, ShardGroup.Pending pending, NDManager owner) {}
 
     /** A unit's full parameters, being or having been gathered. */
     private record Gathered(NDArray full, ShardGroup.Pending pending, NDManager owner) {}
 
     /** Every rank builds the same initial weights from {@code seed} and keeps its own slice. */
     public FsdpParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, ShardGroup group) {
+        this(parent, units, dtype, seed, group, true);
+    }
+
+    /**
+     * @param reshardAfterForward free gathered parameters after each use (and gather again for
+     *     backward); false keeps them until the optimizer step, trading memory for communication
+     */
+    public FsdpParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, ShardGroup group,
+            boolean reshardAfterForward) {
         this.group = group;
+        this.reshardAfterForward = reshardAfterForward;
         this.dtype = dtype;
         this.manager = parent.newSubManager();
         manager.setName("fsdp-params");
@@ -137,6 +152,9 @@ public final class FsdpParams implements ParamStore {
 
     @Override
     public void release(String unit) {
+        if (!reshardAfterForward) {
+            return; // kept until the optimizer step (enable_full_shard: false)
+        }
         Gathered g = gathered.remove(unit);
         if (g != null) {
             g.pending().await();
@@ -144,28 +162,62 @@ public final class FsdpParams implements ParamStore {
         }
     }
 
+    /**
+     * Starts reduce-scattering this unit's gradient and then finishes the previous unit's, so one
+     * reduction is always in flight behind the next unit's backward.
+     */
     @Override
     public void accumulateGrad(String unit, NDArray grad) {
         long n = layouts.get(unit).numel();
         long p = padded.get(unit);
-        try (NDManager tmp = manager.newSubManager()) {
+        NDManager tmp = manager.newSubManager();
+        try {
             NDArray full = tmp.zeros(new Shape(p), dtype);
             if (grad != null) {
                 full.set(new NDIndex("0:{}", n), grad.toType(dtype, false));
             }
             NDArray mine = tmp.zeros(gradShards.get(unit).getShape(), dtype);
-            group.reduceScatterSum(full, mine).await();
-            gradShards.get(unit).addi(mine);
+            ShardGroup.Pending pending = group.reduceScatterSum(full, mine);
+            finishReduction();
+            inFlight = new Reduction(unit, mine, pending, tmp);
+        } catch (RuntimeException e) {
+            tmp.close();
+            throw e;
         }
+    }
+
+    private void finishReduction() {
+        Reduction r = inFlight;
+        if (r != null) {
+            inFlight = null;
+            try {
+                r.pending().await();
+                gradShards.get(r.unit()).addi(r.shard());
+            } finally {
+                r.owner().close();
+            }
+        }
+    }
+
+    private void releaseKept() {
+        for (Gathered g : gathered.values()) {
+            g.pending().await();
+            g.owner().close();
+        }
+        gathered.clear();
     }
 
     @Override
     public double clipGradNorm(double maxNorm) {
+        finishReduction();
+        releaseKept();
         return GradClip.clip(gradShards.values(), maxNorm, group::sumAll);
     }
 
     @Override
     public void step(AdamW optimizer, double lr) {
+        finishReduction();
+        releaseKept();
         optimizer.beginStep();
         for (String unit : shards.keySet()) {
             optimizer.update(unit, shards.get(unit), gradShards.get(unit), decayShards.get(unit), lr);
@@ -233,6 +285,10 @@ public final class FsdpParams implements ParamStore {
 
     @Override
     public void close() {
+        if (inFlight != null) {
+            inFlight.owner().close();
+            inFlight = null;
+        }
         for (Gathered g : gathered.values()) {
             g.owner().close();
         }

@@ -40,7 +40,17 @@ public final class Keys {
             new Key("train.log_steps", Type.INT, 1L, "print a progress line every N steps"),
             new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward"),
             new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
-            new Key("train.save_hf_weights", Type.BOOL, true, "write OUTPUT_DIR/final_hf at the end"));
+            new Key("train.save_hf_weights", Type.BOOL, true, "write hf_ckpt/ in each checkpoint and OUTPUT_DIR/final_hf at the end"),
+            new Key("train.world_size", Type.INT, 1L, "training ranks; without a cluster they run as threads of this JVM"),
+            new Key("train.data_parallel_mode", Type.STRING, "fsdp", "fsdp | ddp | none (none needs world_size 1)"),
+            new Key("train.data_parallel_shard_size", Type.INT, 0L, "ranks a unit is sharded over; 0 = world_size / replicate size"),
+            new Key("train.data_parallel_replicate_size", Type.INT, 1L, "replicas of the shard group (HSDP when > 1)"),
+            new Key("train.enable_full_shard", Type.BOOL, true, "free gathered parameters after forward and gather again in backward"),
+            new Key("train.enable_mixed_precision", Type.BOOL, false, "fp16 compute with fp32 master weights (GPU only)"),
+            new Key("train.save_total_limit", Type.INT, 0L, "keep only the newest K checkpoints; 0 = keep all"),
+            new Key("train.async_save", Type.BOOL, false, "write checkpoints from a background thread while training goes on"),
+            new Key("train.load_checkpoint_path", Type.STRING, "", "a global_step_N folder to resume from, or auto = the latest under output_dir"),
+            new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"));
 
     private static final Map<String, Key> BY_NAME = index();
 

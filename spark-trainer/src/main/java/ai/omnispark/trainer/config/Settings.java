@@ -110,6 +110,11 @@ public final class Settings {
         return (String) value(name);
     }
 
+    /** Any key's value as text (for fingerprints and messages). */
+    public String text(String name) {
+        return String.valueOf(value(name));
+    }
+
     public long integer(String name) {
         return (Long) value(name);
     }

@@ -1,0 +1,82 @@
+package ai.omnispark.trainer.config;
+
+/**
+ * How the ranks split the work: {@code replicate × shard = world}. FSDP shards every unit over the
+ * shard group; HSDP adds replicas; DDP is a shard group of one (every rank holds everything and
+ * gradients are summed over all); none is a single rank. Rank {@code r} has shard index
+ * {@code r % shard} and replica index {@code r / shard}.
+ */
+public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicateSize, boolean fullShard) {
+    public enum Mode { FSDP, DDP, NONE }
+
+    public static ParallelPlan from(Settings s) {
+        int world = s.intValue("train.world_size");
+        if (world < 1) {
+            throw new ConfigException("train.world_size must be >= 1, got " + world);
+        }
+        String modeName = s.string("train.data_parallel_mode");
+        Mode mode;
+        switch (modeName) {
+            case "fsdp" -> mode = Mode.FSDP;
+            case "ddp" -> mode = Mode.DDP;
+            case "none" -> mode = Mode.NONE;
+            default -> throw new ConfigException("train.data_parallel_mode must be fsdp, ddp or none, got '"
+                    + modeName + "'");
+        }
+        if (s.flag("train.enable_mixed_precision")) {
+            throw new ConfigException("train.enable_mixed_precision needs a GPU (fp16 compute); on CPU training "
+                    + "runs in fp32, so leave it false");
+        }
+        int replicate = s.intValue("train.data_parallel_replicate_size");
+        int shard = s.intValue("train.data_parallel_shard_size");
+        switch (mode) {
+            case NONE -> {
+                if (world != 1) {
+                    throw new ConfigException("train.data_parallel_mode none runs one rank, but train.world_size is "
+                            + world);
+                }
+                return new ParallelPlan(mode, 1, 1, 1, false);
+            }
+            case DDP -> {
+                return new ParallelPlan(mode, world, 1, world, false);
+            }
+            default -> {
+                if (replicate < 1) {
+                    throw new ConfigException("train.data_parallel_replicate_size must be >= 1, got " + replicate);
+                }
+                if (shard == 0) {
+                    if (world % replicate != 0) {
+                        throw new ConfigException("train.world_size (" + world + ") is not divisible by "
+                                + "train.data_parallel_replicate_size (" + replicate + ")");
+                    }
+                    shard = world / replicate;
+                }
+                if (shard < 1 || (long) shard * replicate != world) {
+                    throw new ConfigException("train.data_parallel_shard_size (" + shard + ") x "
+                            + "train.data_parallel_replicate_size (" + replicate + ") must equal train.world_size ("
+                            + world + ")");
+                }
+                return new ParallelPlan(mode, world, shard, replicate, s.flag("train.enable_full_shard"));
+            }
+        }
+    }
+
+    /** Global ranks of the shard group that {@code rank} belongs to. */
+    public int[] shardGroup(int rank) {
+        int[] g = new int[shardSize];
+        int base = rank / shardSize * shardSize;
+        for (int i = 0; i < shardSize; i++) {
+            g[i] = base + i;
+        }
+        return g;
+    }
+
+    /** Global ranks holding the same shard as {@code rank}, one per replica. */
+    public int[] replicaGroup(int rank) {
+        int[] g = new int[replicateSize];
+        for (int i = 0; i < replicateSize; i++) {
+            g[i] = i * shardSize + rank % shardSize;
+        }
+        return g;
+    }
+}

@@ -1,0 +1,81 @@
+package ai.omnispark.trainer.job;
+
+import ai.omnispark.parallel.comm.CommConfig;
+import ai.omnispark.parallel.comm.Communicator;
+import ai.omnispark.parallel.comm.Communicators;
+import ai.omnispark.parallel.comm.Transport;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.loop.StepListener;
+import java.io.PrintStream;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.hadoop.conf.Configuration;
+
+/**
+ * Runs a job's ranks as threads of this JVM over the in-process transport: the embedded default
+ * when there is no cluster, and the reference the distributed runs are compared with.
+ */
+public final class LocalLauncher {
+    private LocalLauncher() {}
+
+    /** Runs every rank to the end; returns rank 0's summary or rethrows the first rank's failure. */
+    public static TrainSummary run(Settings settings, StepListener listener, PrintStream out) throws Exception {
+        int world = settings.intValue("train.world_size");
+        int cores = Runtime.getRuntime().availableProcessors();
+        int configured = settings.intValue("train.threads");
+        int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
+        if (world == 1) {
+            return RankJob.run(settings, new RankJob.Env(0, 1, null, threads, listener, new Configuration()), out);
+        }
+        byte[] secret = new byte[32];
+        new SecureRandom().nextBytes(secret);
+        Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
+        ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
+            Thread t = new Thread(r);
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<TrainSummary>> ranks = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                ranks.add(pool.submit(() -> {
+                    Thread.currentThread().setName("omnispark-rank-" + rank);
+                    CommConfig comm = CommConfig.builder().rank(rank).worldSize(world).secret(secret)
+                            .timeout(timeout).transport(Transport.IN_PROCESS).build();
+                    try (Communicator c = Communicators.create(comm)) {
+                        return RankJob.run(settings,
+                                new RankJob.Env(rank, world, c, threads, listener, new Configuration()), out);
+                    }
+                }));
+            }
+            TrainSummary lead = null;
+            Exception first = null;
+            for (int r = 0; r < world; r++) {
+                try {
+                    TrainSummary s = ranks.get(r).get();
+                    if (r == 0) {
+                        lead = s;
+                    }
+                } catch (ExecutionException e) {
+                    // A failing rank makes its peers fail on their next collective; report the root cause.
+                    if (first == null) {
+                        first = e.getCause() instanceof Exception ex ? ex : e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+            return lead;
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+}
