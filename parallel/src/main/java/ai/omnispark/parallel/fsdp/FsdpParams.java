@@ -180,6 +180,9 @@ public final class FsdpParams implements ParamStore {
             ShardGroup.Pending pending = group.reduceScatterSum(full, mine);
             finishReduction();
             inFlight = new Reduction(unit, mine, pending, tmp);
+            if (true) {
+                finishReduction();
+            }
         } catch (RuntimeException e) {
             tmp.close();
             throw e;

@@ -50,6 +50,8 @@ public final class Keys {
             new Key("train.save_total_limit", Type.INT, 0L, "keep only the newest K checkpoints; 0 = keep all"),
             new Key("train.async_save", Type.BOOL, false, "write checkpoints from a background thread while training goes on"),
             new Key("train.load_checkpoint_path", Type.STRING, "", "a global_step_N folder to resume from, or auto = the latest under output_dir"),
+            new Key("train.max_restarts", Type.INT, 0L, "relaunch a failed job this many times, resuming from the latest checkpoint"),
+            new Key("debug.fail_at_step", Type.INT, 0L, "tests only: the last rank fails before this step, in the first attempt only"),
             new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"));
 
     private static final Map<String, Key> BY_NAME = index();
@@ -67,5 +69,5 @@ public final class Keys {
     }
 
     /** Sections a config may have. */
-    public static final List<String> SECTIONS = List.of("model", "data", "train");
+    public static final List<String> SECTIONS = List.of("model", "data", "train", "debug");
 }

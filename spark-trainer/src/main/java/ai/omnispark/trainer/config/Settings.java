@@ -110,6 +110,17 @@ public final class Settings {
         return (String) value(name);
     }
 
+    /** A copy with one key changed (checked like a --set). */
+    public Settings with(String name, Object value) {
+        Key key = Keys.get(name);
+        if (key == null) {
+            throw new ConfigException("unknown key '" + name + "'");
+        }
+        Map<String, Object> copy = new LinkedHashMap<>(values);
+        copy.put(name, key.coerce(value));
+        return new Settings(copy, source);
+    }
+
     /** Any key's value as text (for fingerprints and messages). */
     public String text(String name) {
         return String.valueOf(value(name));

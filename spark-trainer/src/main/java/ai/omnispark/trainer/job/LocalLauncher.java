@@ -25,13 +25,14 @@ public final class LocalLauncher {
     private LocalLauncher() {}
 
     /** Runs every rank to the end; returns rank 0's summary or rethrows the first rank's failure. */
-    public static TrainSummary run(Settings settings, StepListener listener, PrintStream out) throws Exception {
+    public static TrainSummary run(Settings settings, StepListener listener, PrintStream out, int attempt)
+            throws Exception {
         int world = settings.intValue("train.world_size");
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
         if (world == 1) {
-            return RankJob.run(settings, new RankJob.Env(0, 1, null, threads, listener, new Configuration()), out);
+            return RankJob.run(settings, new RankJob.Env(0, 1, null, threads, listener, new Configuration(), attempt), out);
         }
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
@@ -51,12 +52,13 @@ public final class LocalLauncher {
                             .timeout(timeout).transport(Transport.IN_PROCESS).build();
                     try (Communicator c = Communicators.create(comm)) {
                         return RankJob.run(settings,
-                                new RankJob.Env(rank, world, c, threads, listener, new Configuration()), out);
+                                new RankJob.Env(rank, world, c, threads, listener, new Configuration(), attempt), out);
                     }
                 }));
             }
             TrainSummary lead = null;
             Exception first = null;
+            List<Exception> all = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 try {
                     TrainSummary s = ranks.get(r).get();
@@ -64,13 +66,22 @@ public final class LocalLauncher {
                         lead = s;
                     }
                 } catch (ExecutionException e) {
-                    // A failing rank makes its peers fail on their next collective; report the root cause.
-                    if (first == null) {
-                        first = e.getCause() instanceof Exception ex ? ex : e;
+                    // A failing rank makes its peers fail on their next collective: report the root cause,
+                    // the first failure that is not a communication error.
+                    Exception cause = e.getCause() instanceof Exception ex ? ex : e;
+                    all.add(cause);
+                    boolean comm = cause instanceof ai.omnispark.parallel.comm.CommException;
+                    if (first == null || (!comm && first instanceof ai.omnispark.parallel.comm.CommException)) {
+                        first = cause;
                     }
                 }
             }
             if (first != null) {
+                for (Exception other : all) {
+                    if (other != first) {
+                        first.addSuppressed(other);
+                    }
+                }
                 throw first;
             }
             return lead;

@@ -56,7 +56,14 @@ public final class RankJob {
      * @param listener rank 0's per-step sink (progress, metrics); ignored on other ranks
      */
     public record Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
-            Configuration hadoop) {}
+            Configuration hadoop, int attempt) {}
+
+    /** The failure {@code debug.fail_at_step} injects. */
+    public static final class InjectedFailure extends RuntimeException {
+        public InjectedFailure(String message) {
+            super(message);
+        }
+    }
 
     private RankJob() {}
 
@@ -73,7 +80,7 @@ public final class RankJob {
             rank.bindThread();
             DecoderConfig modelConfig = modelConfig(settings);
             DecoderLM model = new DecoderLM(modelConfig);
-            ShardGroup group = plan.mode() == ParallelPlan.Mode.NONE ? null : shardGroup(plan, env, rank);
+            ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
             try (ParamStore params = group == null
                     ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
                     : new FsdpParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed(), group,
@@ -110,7 +117,12 @@ public final class RankJob {
                     JobStats stats = new JobStats();
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
+                    long failAt = env.attempt() == 0 ? settings.integer("debug.fail_at_step") : 0;
                     while (trainer.step() < total) {
+                        if (trainer.step() + 1 == failAt && env.rank() == env.worldSize() - 1) {
+                            throw new InjectedFailure("debug.fail_at_step: rank " + env.rank()
+                                    + " fails before step " + failAt);
+                        }
                         StepResult r = trainer.trainStep();
                         stats.add(r);
                         if (lead && env.listener() != null) {
@@ -130,7 +142,7 @@ public final class RankJob {
                         writeHf(model, params, rank, env).write(fs, hf);
                         hfDir = hf.toString();
                     }
-                    return stats.summary(outputDir.toString(), hfDir, env.worldSize(), 0);
+                    return stats.summary(outputDir.toString(), hfDir, env.worldSize(), env.attempt());
                 }
             }
         }

@@ -36,10 +36,25 @@ public final class TrainingJob {
         boolean resuming = !settings.string("train.load_checkpoint_path").isBlank();
         try (MetricsLog metrics = new MetricsLog(outputDir.resolve("metrics.jsonl"), resuming)) {
             ProgressPrinter progress = new ProgressPrinter(out, config.logSteps());
-            return LocalLauncher.run(settings, (r, total) -> {
-                metrics.onStep(r, total);
-                progress.onStep(r, total);
-            }, out);
+            int maxRestarts = settings.intValue("train.max_restarts");
+            Settings attemptSettings = settings;
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    return LocalLauncher.run(attemptSettings, (r, total) -> {
+                        metrics.onStep(r, total);
+                        progress.onStep(r, total);
+                    }, out, attempt);
+                } catch (ConfigException e) {
+                    throw e;
+                } catch (Exception e) {
+                    if (attempt >= maxRestarts) {
+                        throw e;
+                    }
+                    out.println("attempt " + (attempt + 1) + " failed (" + e.getMessage() + "); relaunching from the "
+                            + "latest checkpoint, restart " + (attempt + 1) + " of " + maxRestarts);
+                    attemptSettings = attemptSettings.with("train.load_checkpoint_path", "auto");
+                }
+            }
         }
     }
 

@@ -1,0 +1,182 @@
+package ai.omnispark.trainer.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.omnispark.parallel.safetensors.SafeTensorsReader;
+import ai.omnispark.parallel.safetensors.TensorInfo;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.loop.StepResult;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Trains a tiny Qwen3 on 1 rank and on 2, 3 and 4 ranks (FSDP, HSDP, DDP, keep-gathered), and
+ * resumes interrupted runs; the losses of every step and the final weights must match the
+ * single-rank reference. Tolerances: 1e-5 relative on losses; on weights a mean absolute difference
+ * of 1e-6 and a maximum of 1e-4. The distributed runs only reorder float sums, but AdamW divides
+ * each gradient by its own magnitude, so an element whose gradient nearly cancels can move by a
+ * visible fraction of the learning rate (1e-3 per step) on a rounding difference alone.
+ */
+class DistributedTrainingTest {
+    @TempDir
+    static Path dir;
+
+    static Path modelConfig;
+
+    @BeforeAll
+    static void tinyModel() throws IOException {
+        modelConfig = dir.resolve("tiny.json");
+        Files.writeString(modelConfig, """
+                {"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":259,"hidden_size":32,
+                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
+                 "tie_word_embeddings":false,"bos_token_id":256,"eos_token_id":257}
+                """);
+    }
+
+    private static Settings settings(String out, String... sets) {
+        List<String> all = new ArrayList<>(List.of(
+                "model.config_path=" + modelConfig, "data.train_path=synthetic://text", "data.max_seq_len=64",
+                "train.output_dir=" + dir.resolve(out), "train.global_batch_size=12", "train.micro_batch_size=1",
+                "train.lr=1e-3", "train.max_steps=3", "train.threads=1", "train.comm_timeout_s=30",
+                "train.weight_decay=0.01", "train.save_hf_weights=true"));
+        all.addAll(List.of(sets));
+        return Settings.fromTree(null, all, "test");
+    }
+
+    /** Runs a job in this JVM; returns rank 0's losses by step. */
+    private static Map<Long, Double> train(Settings s) throws Exception {
+        Map<Long, Double> losses = Collections.synchronizedMap(new LinkedHashMap<>());
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        LocalLauncher.run(s, (StepResult r, long total) -> losses.put(r.step(), r.loss()), quiet, 0);
+        return losses;
+    }
+
+    private static Map<String, float[]> weights(Path hf) throws IOException {
+        Map<String, float[]> w = new HashMap<>();
+        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
+            for (TensorInfo t : r.tensors()) {
+                w.put(t.name(), r.readFloats(t.name()));
+            }
+        }
+        return w;
+    }
+
+    private static void assertSameRun(String what, Map<Long, Double> refLoss, Map<String, float[]> refW,
+            Map<Long, Double> loss, Map<String, float[]> w) {
+        assertEquals(refLoss.keySet(), loss.keySet(), what + ": steps");
+        for (long step : refLoss.keySet()) {
+            double rel = Math.abs(refLoss.get(step) - loss.get(step)) / Math.abs(refLoss.get(step));
+            assertTrue(rel <= 1e-5, what + ": step " + step + " loss " + loss.get(step) + " vs " + refLoss.get(step));
+        }
+        assertEquals(refW.keySet(), w.keySet(), what + ": tensors");
+        double sum = 0;
+        long count = 0;
+        for (String name : refW.keySet()) {
+            float[] a = refW.get(name);
+            float[] b = w.get(name);
+            for (int i = 0; i < a.length; i++) {
+                double d = Math.abs(a[i] - b[i]);
+                assertTrue(d <= 1e-4, what + ": " + name + "[" + i + "] " + b[i] + " vs " + a[i]);
+                sum += d;
+                count++;
+            }
+        }
+        assertTrue(sum / count <= 1e-6, what + ": mean weight difference " + sum / count);
+    }
+
+    @Test
+    void everyLayoutMatchesOneRank() throws Exception {
+        Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none"));
+        Map<String, float[]> refW = weights(dir.resolve("ref/final_hf"));
+        assertEquals(3, refLoss.size());
+        String[][] layouts = {
+            {"fsdp2", "train.world_size=2"},
+            {"fsdp3", "train.world_size=3"},
+            {"fsdp4", "train.world_size=4"},
+            {"hsdp2x2", "train.world_size=4", "train.data_parallel_replicate_size=2"},
+            {"ddp2", "train.world_size=2", "train.data_parallel_mode=ddp"},
+            {"fsdp2-keep", "train.world_size=2", "train.enable_full_shard=false"},
+        };
+        for (String[] layout : layouts) {
+            String[] sets = java.util.Arrays.copyOfRange(layout, 1, layout.length);
+            Map<Long, Double> loss = train(settings(layout[0], sets));
+            assertSameRun(layout[0], refLoss, refW, loss, weights(dir.resolve(layout[0] + "/final_hf")));
+        }
+    }
+
+    @Test
+    void resumeReproducesTheUninterruptedRunAndReshards() throws Exception {
+        String[] common = {"train.max_steps=6", "train.save_steps=2", "train.world_size=2"};
+        Map<Long, Double> full = train(settings("full", common));
+        Map<String, float[]> fullW = weights(dir.resolve("full/final_hf"));
+
+        Exception failure = assertThrows(Exception.class,
+                () -> train(settings("cut", concat(common, "debug.fail_at_step=4", "train.async_save=true"))));
+        assertTrue(failure.getMessage().contains("fail"), failure.toString());
+        Path ckpts = dir.resolve("cut/checkpoints");
+        assertEquals("2", Files.readString(ckpts.resolve("latest_checkpointed_iteration.txt")).trim());
+
+        // Same world: bit-identical losses from step 3 on, and the same final weights.
+        copy(dir.resolve("cut"), dir.resolve("cut-same"));
+        Map<Long, Double> resumed = train(settings("cut-same", concat(common, "train.load_checkpoint_path=auto")));
+        assertEquals(List.of(3L, 4L, 5L, 6L), new ArrayList<>(resumed.keySet()));
+        for (long step = 3; step <= 6; step++) {
+            assertEquals(full.get(step), resumed.get(step), "step " + step + " after resume");
+        }
+        Map<Long, Double> fullTail = new LinkedHashMap<>(full);
+        fullTail.keySet().removeIf(k -> k < 3);
+        assertSameRun("resume on 2", fullTail, fullW, resumed, weights(dir.resolve("cut-same/final_hf")));
+
+        // Saved by 2 ranks, resumed on 1 and on 4 (resharded): equal within the float tolerance.
+        copy(dir.resolve("cut"), dir.resolve("cut-one"));
+        Map<Long, Double> one = train(settings("cut-one", "train.max_steps=6", "train.save_steps=2",
+                "train.world_size=1", "train.load_checkpoint_path=auto"));
+        assertSameRun("resume on 1", fullTail, fullW, one, weights(dir.resolve("cut-one/final_hf")));
+        copy(dir.resolve("cut"), dir.resolve("cut-four"));
+        Map<Long, Double> four = train(settings("cut-four", "train.max_steps=6", "train.save_steps=2",
+                "train.world_size=4", "train.load_checkpoint_path=auto"));
+        assertSameRun("resume on 4", fullTail, fullW, four, weights(dir.resolve("cut-four/final_hf")));
+    }
+
+    @Test
+    void aChangedModelRefusesTheCheckpoint() throws Exception {
+        train(settings("fp", "train.max_steps=2", "train.save_steps=1"));
+        Exception e = assertThrows(Exception.class, () -> train(settings("fp", "train.max_steps=2",
+                "train.load_checkpoint_path=auto", "data.max_seq_len=32")));
+        assertTrue(e.getMessage().contains("fingerprint"), e.getMessage());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(new String[0]);
+    }
+
+    private static void copy(Path from, Path to) throws IOException {
+        try (var paths = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
+        }
+    }
+}
