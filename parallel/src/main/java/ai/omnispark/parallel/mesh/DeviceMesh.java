@@ -110,7 +110,7 @@ public final class DeviceMesh implements AutoCloseable {
     }
 
     /** Global ranks of this rank's group over the free dimensions. */
-    int[] members(boolean[] free) {
+    int[] members(boolean[] free) { // package-private for tests
         int[] mine = coords();
         List<Integer> out = new ArrayList<>();
         for (int r = 0; r < world.size(); r++) {
