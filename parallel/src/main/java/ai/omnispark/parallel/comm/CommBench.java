@@ -26,7 +26,7 @@ import java.util.concurrent.Future;
  *
  * <pre>
  * CommBench [--transport tcp|inproc] [--world 2,4] [--ops all_reduce,all_gather,reduce_scatter,all_to_all]
- *           [--sizes 64M] [--warmup 2] [--iters 5]
+ *           [--sizes 64M] [--warmup 2] [--iters 5] [--chunk 1M]
  * </pre>
  */
 public final class CommBench {
@@ -39,6 +39,7 @@ public final class CommBench {
         String sizes = "64M";
         int warmup = 2;
         int iters = 5;
+        int chunk = CommConfig.DEFAULT_CHUNK_BYTES;
         for (int i = 0; i + 1 < args.length; i += 2) {
             switch (args[i]) {
                 case "--transport":
@@ -60,6 +61,9 @@ public final class CommBench {
                 case "--iters":
                     iters = Integer.parseInt(args[i + 1]);
                     break;
+                case "--chunk":
+                    chunk = (int) parseSize(args[i + 1]);
+                    break;
                 default:
                     throw new IllegalArgumentException("unknown option " + args[i]);
             }
@@ -69,7 +73,7 @@ public final class CommBench {
             for (String op : ops.split(",")) {
                 for (String s : sizes.split(",")) {
                     long bytes = parseSize(s);
-                    double ms = run(t, Integer.parseInt(w.trim()), op.trim(), bytes, warmup, iters);
+                    double ms = run(t, Integer.parseInt(w.trim()), op.trim(), bytes, warmup, iters, chunk);
                     int n = Integer.parseInt(w.trim());
                     double factor = op.trim().equals("all_reduce") ? 2.0 * (n - 1) / n : (double) (n - 1) / n;
                     double algbw = bytes / (ms * 1e6);
@@ -100,7 +104,8 @@ public final class CommBench {
     }
 
     /** Mean milliseconds per op, the slowest rank's. */
-    static double run(Transport transport, int world, String op, long bytes, int warmup, int iters)
+    static double run(Transport transport, int world, String op, long bytes, int warmup, int iters,
+            int chunk)
             throws Exception {
         List<String> peers = transport == Transport.TCP ? freeAddresses(world) : List.of();
         byte[] secret = new byte[32];
@@ -110,7 +115,8 @@ public final class CommBench {
             List<Future<Double>> fs = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 CommConfig c = CommConfig.builder().rank(r).worldSize(world).peers(peers)
-                        .secret(secret).transport(transport).timeout(Duration.ofSeconds(120)).build();
+                        .secret(secret).transport(transport).timeout(Duration.ofSeconds(120))
+                        .chunkBytes(chunk).build();
                 fs.add(pool.submit(() -> rank(c, op, bytes, warmup, iters)));
             }
             double worst = 0;
