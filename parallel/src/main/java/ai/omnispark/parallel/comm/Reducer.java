@@ -26,29 +26,60 @@ final class Reducer {
     private final int[] ib = new int[TILE];
     private final long[] la = new long[TILE];
     private final long[] lb = new long[TILE];
-    private final short[] sa = new short[TILE];
     private final short[] sb = new short[TILE];
 
     /** dst = dst op src element-wise (AVG sums); both start at position 0 and have equal length. */
     void reduceInto(ByteBuffer dst, ByteBuffer src, DataType dtype, ReduceOp op) {
-        if (src.remaining() != dst.remaining()) {
-            throw new IllegalStateException("reduce over " + dst.remaining() + " vs "
-                    + src.remaining() + " bytes");
+        combine(dst, new ByteBuffer[] {dst, src}, dtype, op);
+    }
+
+    /**
+     * dst = srcs[0] op srcs[1] op ... element-wise (AVG sums), one pass per tile: each source is
+     * read once and dst written once, rather than n-1 read-modify-write passes over dst. dst may
+     * be one of the sources; all start at position 0 and have equal length.
+     */
+    void combine(ByteBuffer dst, ByteBuffer[] srcs, DataType dtype, ReduceOp op) {
+        for (ByteBuffer src : srcs) {
+            if (src.remaining() != dst.remaining()) {
+                throw new IllegalStateException("reduce over " + dst.remaining() + " vs "
+                        + src.remaining() + " bytes");
+            }
         }
         boolean max = op == ReduceOp.MAX;
+        int n = srcs.length;
         switch (dtype) {
-            case FLOAT32:
-                floats(dst.asFloatBuffer(), src.asFloatBuffer(), max);
+            case FLOAT32: {
+                FloatBuffer[] in = new FloatBuffer[n];
+                for (int i = 0; i < n; i++) {
+                    in[i] = srcs[i].asFloatBuffer();
+                }
+                floats(dst.asFloatBuffer(), in, max);
                 return;
-            case INT32:
-                ints(dst.asIntBuffer(), src.asIntBuffer(), max);
+            }
+            case INT32: {
+                IntBuffer[] in = new IntBuffer[n];
+                for (int i = 0; i < n; i++) {
+                    in[i] = srcs[i].asIntBuffer();
+                }
+                ints(dst.asIntBuffer(), in, max);
                 return;
-            case INT64:
-                longs(dst.asLongBuffer(), src.asLongBuffer(), max);
+            }
+            case INT64: {
+                LongBuffer[] in = new LongBuffer[n];
+                for (int i = 0; i < n; i++) {
+                    in[i] = srcs[i].asLongBuffer();
+                }
+                longs(dst.asLongBuffer(), in, max);
                 return;
-            case FLOAT16:
-                halves(dst.asShortBuffer(), src.asShortBuffer(), max);
+            }
+            case FLOAT16: {
+                ShortBuffer[] in = new ShortBuffer[n];
+                for (int i = 0; i < n; i++) {
+                    in[i] = srcs[i].asShortBuffer();
+                }
+                halves(dst.asShortBuffer(), in, max);
                 return;
+            }
             default:
                 throw new IllegalArgumentException("unsupported dtype " + dtype);
         }
@@ -93,86 +124,100 @@ final class Reducer {
         }
     }
 
-    private void floats(FloatBuffer d, FloatBuffer s, boolean max) {
+    private void floats(FloatBuffer d, FloatBuffer[] s, boolean max) {
         float[] a = fa;
         float[] b = fb;
         for (int off = 0, n = d.limit(); off < n; off += TILE) {
             int len = Math.min(TILE, n - off);
-            d.get(off, a, 0, len);
-            s.get(off, b, 0, len);
-            if (max) {
-                for (int i = 0; i < len; i++) {
-                    a[i] = Math.max(a[i], b[i]);
-                }
-            } else {
-                for (int i = 0; i < len; i++) {
-                    a[i] += b[i];
+            s[0].get(off, a, 0, len);
+            for (int k = 1; k < s.length; k++) {
+                s[k].get(off, b, 0, len);
+                if (max) {
+                    for (int i = 0; i < len; i++) {
+                        a[i] = Math.max(a[i], b[i]);
+                    }
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        a[i] += b[i];
+                    }
                 }
             }
             d.put(off, a, 0, len);
         }
     }
 
-    private void ints(IntBuffer d, IntBuffer s, boolean max) {
+    private void ints(IntBuffer d, IntBuffer[] s, boolean max) {
         int[] a = ia;
         int[] b = ib;
         for (int off = 0, n = d.limit(); off < n; off += TILE) {
             int len = Math.min(TILE, n - off);
-            d.get(off, a, 0, len);
-            s.get(off, b, 0, len);
-            if (max) {
-                for (int i = 0; i < len; i++) {
-                    a[i] = Math.max(a[i], b[i]);
-                }
-            } else {
-                for (int i = 0; i < len; i++) {
-                    a[i] += b[i];
+            s[0].get(off, a, 0, len);
+            for (int k = 1; k < s.length; k++) {
+                s[k].get(off, b, 0, len);
+                if (max) {
+                    for (int i = 0; i < len; i++) {
+                        a[i] = Math.max(a[i], b[i]);
+                    }
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        a[i] += b[i];
+                    }
                 }
             }
             d.put(off, a, 0, len);
         }
     }
 
-    private void longs(LongBuffer d, LongBuffer s, boolean max) {
+    private void longs(LongBuffer d, LongBuffer[] s, boolean max) {
         long[] a = la;
         long[] b = lb;
         for (int off = 0, n = d.limit(); off < n; off += TILE) {
             int len = Math.min(TILE, n - off);
-            d.get(off, a, 0, len);
-            s.get(off, b, 0, len);
-            if (max) {
-                for (int i = 0; i < len; i++) {
-                    a[i] = Math.max(a[i], b[i]);
-                }
-            } else {
-                for (int i = 0; i < len; i++) {
-                    a[i] += b[i];
+            s[0].get(off, a, 0, len);
+            for (int k = 1; k < s.length; k++) {
+                s[k].get(off, b, 0, len);
+                if (max) {
+                    for (int i = 0; i < len; i++) {
+                        a[i] = Math.max(a[i], b[i]);
+                    }
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        a[i] += b[i];
+                    }
                 }
             }
             d.put(off, a, 0, len);
         }
     }
 
-    /** Half precision is combined in float and rounded back once, as libtorch's CPU kernels do. */
-    private void halves(ShortBuffer d, ShortBuffer s, boolean max) {
-        short[] a = sa;
+    /**
+     * Half precision is accumulated in float over all sources and rounded once, so a multi-input
+     * combine is at least as accurate as libtorch's pairwise half adds.
+     */
+    private void halves(ShortBuffer d, ShortBuffer[] s, boolean max) {
+        float[] a = fa;
         short[] b = sb;
         for (int off = 0, n = d.limit(); off < n; off += TILE) {
             int len = Math.min(TILE, n - off);
-            d.get(off, a, 0, len);
-            s.get(off, b, 0, len);
+            s[0].get(off, b, 0, len);
             for (int i = 0; i < len; i++) {
-                float x = Half.toFloat(a[i]);
-                float y = Half.toFloat(b[i]);
-                if (max) {
-                    if (y > x || Float.isNaN(y)) {
-                        a[i] = b[i];
+                a[i] = Half.toFloat(b[i]);
+            }
+            for (int k = 1; k < s.length; k++) {
+                s[k].get(off, b, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float y = Half.toFloat(b[i]);
+                    if (!max) {
+                        a[i] += y;
+                    } else if (y > a[i] || Float.isNaN(y)) {
+                        a[i] = y;
                     }
-                } else {
-                    a[i] = Half.fromFloat(x + y);
                 }
             }
-            d.put(off, a, 0, len);
+            for (int i = 0; i < len; i++) {
+                b[i] = Half.fromFloat(a[i]);
+            }
+            d.put(off, b, 0, len);
         }
     }
 }
