@@ -6,7 +6,8 @@ import java.util.List;
 /** What a rank needs to join a communicator: who it is, where its peers are, and the job secret. */
 public final class CommConfig {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(600);
-    public static final int DEFAULT_CHUNK_BYTES = 1 << 20;
+    /** 256 KiB measured best for 64 MiB rings on loopback (vs 64 KiB, 1 MiB, 4 MiB). */
+    public static final int DEFAULT_CHUNK_BYTES = 256 << 10;
 
     private final int rank;
     private final int worldSize;

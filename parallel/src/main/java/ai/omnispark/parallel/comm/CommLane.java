@@ -1,7 +1,5 @@
 package ai.omnispark.parallel.comm;
 
-import ai.djl.Device;
-import ai.djl.ndarray.NDManager;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -19,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 final class CommLane implements AutoCloseable {
     private final int globalRank;
     private final ThreadPoolExecutor executor;
-    private final NDManager manager;
     private final Reducer reducer;
     private final Runnable abort;
     private volatile CommException failure;
@@ -38,9 +35,7 @@ final class CommLane implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 });
-        this.manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
-        manager.setName("comm-rank-" + globalRank);
-        this.reducer = new Reducer(manager);
+        this.reducer = new Reducer();
     }
 
     /** Only for code running on the comm thread. */
@@ -93,7 +88,6 @@ final class CommLane implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        manager.close();
     }
 
     private final class Task implements Runnable {

@@ -7,7 +7,7 @@ import java.util.Arrays;
 /**
  * Ranks that are threads of one JVM. Each op posts its buffers, meets the others at a barrier,
  * then reads their memory directly: no serialization and no intermediate copies. All-reduce is
- * split so every rank reduces its own 1/n segment (libtorch add) and then copies the others'
+ * split so every rank reduces its own 1/n segment (one fused pass over all inputs) and then copies the others'
  * finished segments, so the work is spread over the ranks' comm threads.
  */
 final class InProcessCommunicator extends AbstractCommunicator {
@@ -86,11 +86,11 @@ final class InProcessCommunicator extends AbstractCommunicator {
         long count = buf.remaining() / e;
         Reducer reducer = lane.reducer();
         ByteBuffer mine = segment(buf, count, rank, e);
+        ByteBuffer[] parts = new ByteBuffer[size];
         for (int r = 0; r < size; r++) {
-            if (r != rank) {
-                reducer.reduceInto(mine, segment(all[r].buf, count, rank, e), dtype, op);
-            }
+            parts[r] = segment(all[r].buf, count, rank, e);
         }
+        reducer.combine(mine, parts, dtype, op);
         if (op == ReduceOp.AVG) {
             reducer.divide(mine, dtype, size);
         }
@@ -128,13 +128,12 @@ final class InProcessCommunicator extends AbstractCommunicator {
     protected void runReduceScatter(ByteBuffer in, ByteBuffer out, DataType dtype, ReduceOp op) {
         Post[] all = meet(new Post("reduceScatter", in, dtype, op, null, null, -1));
         int n = out.remaining();
-        Buffers.copy(Buffers.slice(in, (long) rank * n, n), out);
         Reducer reducer = lane.reducer();
+        ByteBuffer[] parts = new ByteBuffer[size];
         for (int r = 0; r < size; r++) {
-            if (r != rank) {
-                reducer.reduceInto(out, Buffers.slice(all[r].buf, (long) rank * n, n), dtype, op);
-            }
+            parts[r] = Buffers.slice(all[r].buf, (long) rank * n, n);
         }
+        reducer.combine(out, parts, dtype, op);
         if (op == ReduceOp.AVG) {
             reducer.divide(out, dtype, size);
         }

@@ -9,7 +9,7 @@ import java.util.List;
  * Ranks in different processes (or threads, over loopback), over NIO sockets. All-reduce is a
  * ring reduce-scatter followed by a ring all-gather, all-gather and reduce-scatter are one ring
  * pass each, all pipelined in chunks; all-to-all is a pairwise exchange. Bytes move straight
- * between sockets and tensor memory; sums are libtorch adds over the received chunk.
+ * between sockets and tensor memory; each received chunk is combined as soon as it lands.
  *
  * <p>Pairwise ops (all-to-all, broadcast, send/recv) carry a small header with the op and byte
  * count, so ranks that disagree fail loudly instead of misreading the stream.

@@ -1,0 +1,188 @@
+package ai.omnispark.parallel.mesh;
+
+import ai.omnispark.parallel.comm.Communicator;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The world's ranks laid out on named dimensions (e.g. dp_replicate × dp_shard × ulysses × ep),
+ * row-major: the last dimension varies fastest, so ranks that differ only in the last coordinate
+ * are adjacent. See docs/mesh.md for a picture.
+ *
+ * <p>{@link #group} gives the sub-communicator over the ranks that share every coordinate except
+ * the named ones; every rank must call it with the same dimensions, in the same order relative to
+ * other collectives. The mesh owns the groups it creates and closes them; the world communicator
+ * stays the caller's.
+ */
+public final class DeviceMesh implements AutoCloseable {
+    private final Communicator world;
+    private final String[] names;
+    private final int[] sizes;
+    private final Map<String, Communicator> groups = new LinkedHashMap<>();
+
+    private DeviceMesh(Communicator world, String[] names, int[] sizes) {
+        this.world = world;
+        this.names = names;
+        this.sizes = sizes;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public List<String> dimNames() {
+        return List.of(names);
+    }
+
+    public int dimSize(String dim) {
+        return sizes[index(dim)];
+    }
+
+    public int worldSize() {
+        return world.size();
+    }
+
+    /** This rank's coordinates. */
+    public int[] coords() {
+        return coords(world.rank());
+    }
+
+    /** Coordinates of a global rank, one per dimension in mesh order. */
+    public int[] coords(int rank) {
+        if (rank < 0 || rank >= world.size()) {
+            throw new IllegalArgumentException("rank " + rank + " outside [0, " + world.size() + ")");
+        }
+        int[] c = new int[sizes.length];
+        for (int d = sizes.length - 1; d >= 0; d--) {
+            c[d] = rank % sizes[d];
+            rank /= sizes[d];
+        }
+        return c;
+    }
+
+    /** The global rank at the given coordinates. */
+    public int rankOf(int... coords) {
+        if (coords.length != sizes.length) {
+            throw new IllegalArgumentException("expected " + sizes.length + " coordinates "
+                    + Arrays.toString(names) + ", got " + Arrays.toString(coords));
+        }
+        int r = 0;
+        for (int d = 0; d < sizes.length; d++) {
+            if (coords[d] < 0 || coords[d] >= sizes[d]) {
+                throw new IllegalArgumentException("coordinate " + names[d] + "=" + coords[d]
+                        + " outside [0, " + sizes[d] + ")");
+            }
+            r = r * sizes[d] + coords[d];
+        }
+        return r;
+    }
+
+    /** This rank's coordinate along one dimension. */
+    public int coord(String dim) {
+        return coords()[index(dim)];
+    }
+
+    /**
+     * The communicator over the ranks that share all coordinates of this rank except those of
+     * {@code dims}; ranks are ordered row-major over {@code dims} in mesh order, so a group's
+     * rank is the flattened coordinate within it.
+     */
+    public synchronized Communicator group(String... dims) {
+        boolean[] free = new boolean[sizes.length];
+        for (String d : dims) {
+            free[index(d)] = true;
+        }
+        StringBuilder key = new StringBuilder();
+        for (int d = 0; d < sizes.length; d++) {
+            if (free[d]) {
+                key.append(names[d]).append(',');
+            }
+        }
+        Communicator g = groups.get(key.toString());
+        if (g == null) {
+            g = world.split(members(free));
+            groups.put(key.toString(), g);
+        }
+        return g;
+    }
+
+    /** Global ranks of this rank's group over the free dimensions. */
+    int[] members(boolean[] free) { // package-private for tests
+        int[] mine = coords();
+        List<Integer> out = new ArrayList<>();
+        for (int r = 0; r < world.size(); r++) {
+            int[] c = coords(r);
+            boolean same = true;
+            for (int d = 0; d < sizes.length && same; d++) {
+                same = free[d] || c[d] == mine[d];
+            }
+            if (same) {
+                out.add(r);
+            }
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private int index(String dim) {
+        for (int d = 0; d < names.length; d++) {
+            if (names[d].equals(dim)) {
+                return d;
+            }
+        }
+        throw new IllegalArgumentException("no mesh dimension '" + dim + "'; dimensions are "
+                + Arrays.toString(names));
+    }
+
+    /** Closes the groups this mesh created. */
+    @Override
+    public synchronized void close() {
+        for (Communicator g : groups.values()) {
+            g.close();
+        }
+        groups.clear();
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder("DeviceMesh[");
+        for (int d = 0; d < names.length; d++) {
+            b.append(d == 0 ? "" : " x ").append(names[d]).append('=').append(sizes[d]);
+        }
+        return b.append(']').toString();
+    }
+
+    public static final class Builder {
+        private final LinkedHashMap<String, Integer> dims = new LinkedHashMap<>();
+
+        /** Adds the next dimension, slower-varying than every one added after it. */
+        public Builder dim(String name, int size) {
+            if (size < 1) {
+                throw new IllegalArgumentException("dimension " + name + " must have size >= 1, got " + size);
+            }
+            if (dims.putIfAbsent(name, size) != null) {
+                throw new IllegalArgumentException("dimension " + name + " given twice");
+            }
+            return this;
+        }
+
+        public DeviceMesh build(Communicator world) {
+            if (dims.isEmpty()) {
+                throw new IllegalArgumentException("a mesh needs at least one dimension");
+            }
+            long product = 1;
+            for (int s : dims.values()) {
+                product *= s;
+            }
+            if (product != world.size()) {
+                throw new IllegalArgumentException("mesh dimensions " + dims + " multiply to "
+                        + product + " but the world has " + world.size() + " ranks");
+            }
+            String[] names = dims.keySet().toArray(new String[0]);
+            int[] sizes = dims.values().stream().mapToInt(Integer::intValue).toArray();
+            return new DeviceMesh(world, names, sizes);
+        }
+    }
+}

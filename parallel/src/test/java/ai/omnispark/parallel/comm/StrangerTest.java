@@ -1,0 +1,124 @@
+package ai.omnispark.parallel.comm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Connections that cannot prove the job secret are refused and the job carries on. */
+class StrangerTest {
+
+    @Test
+    void strangersAreRefusedAndTheJobIsUnaffected() throws Exception {
+        int world = 3;
+        List<CommConfig> configs = Cluster.configs(Transport.TCP, world, Duration.ofSeconds(20), 1 << 20);
+        String[] rank0 = configs.get(0).peers().get(0).split(":");
+        java.net.InetSocketAddress target =
+                new java.net.InetSocketAddress(rank0[0], Integer.parseInt(rank0[1]));
+        ExecutorService pool = Executors.newFixedThreadPool(world);
+        List<Future<Communicator>> made = new ArrayList<>();
+        try {
+            // ranks 0 and 1 start; rank 0 is listening while the strangers knock
+            for (int r = 0; r < 2; r++) {
+                CommConfig c = configs.get(r);
+                made.add(pool.submit(() -> Communicators.create(c)));
+            }
+            SocketChannel first = connect(target);
+
+            // 1: speaks the protocol with the wrong secret: cannot verify rank 0, gives up
+            Handshake wrong = new Handshake("not the secret".getBytes(StandardCharsets.UTF_8), world);
+            try (SocketChannel ch = first) {
+                assertThrows(IOException.class,
+                        () -> wrong.connect(ch, 2, 0, System.nanoTime() + 5_000_000_000L));
+            }
+
+            // 2: replays the protocol shape with a forged proof claiming to be rank 2
+            try (SocketChannel ch = connect(target)) {
+                ch.configureBlocking(true);
+                ByteBuffer hello = ByteBuffer.allocate(40).putInt(0x4f534331).putInt(world)
+                        .put(new byte[32]);
+                ch.write(hello.flip());
+                ByteBuffer reply = ByteBuffer.allocate(84);
+                while (reply.hasRemaining() && ch.read(reply) >= 0) {
+                    // read rank 0's challenge
+                }
+                ByteBuffer forged = ByteBuffer.allocate(52).putInt(2).put(new byte[16]).put(new byte[32]);
+                ch.write(forged.flip());
+                ch.socket().setSoTimeout(5000);
+                int r = ch.socket().getInputStream().read();
+                assertTrue(r == -1, "a forged proof must be answered by closing, got " + r);
+            } catch (java.net.SocketException closedOnUs) {
+                // reset by rank 0: also a refusal
+            }
+
+            // 3: something else entirely (a full hello's worth of it, so rank 0 can judge at once)
+            try (SocketChannel ch = connect(target)) {
+                byte[] http = new byte[40];
+                byte[] get = "GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+                System.arraycopy(get, 0, http, 0, get.length);
+                ch.write(ByteBuffer.wrap(http));
+                ch.socket().setSoTimeout(5000);
+                assertTrue(ch.socket().getInputStream().read() == -1);
+            } catch (java.net.SocketException closedOnUs) {
+                // reset by rank 0: also a refusal
+            }
+
+            // the real rank 2 joins and the job works
+            CommConfig c2 = configs.get(2);
+            made.add(pool.submit(() -> Communicators.create(c2)));
+            Communicator[] comms = new Communicator[world];
+            for (int r = 0; r < world; r++) {
+                comms[r] = made.get(r).get(30, TimeUnit.SECONDS);
+            }
+            List<Future<float[]>> results = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                results.add(pool.submit(() -> {
+                    try (NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                        NDArray a = m.create(new float[] {rank, 1, 2}, new Shape(3));
+                        comms[rank].allReduce(a, ReduceOp.SUM).await();
+                        return a.toFloatArray();
+                    }
+                }));
+            }
+            for (Future<float[]> f : results) {
+                assertArrayEquals(new float[] {0 + 1 + 2, 3, 6}, f.get(30, TimeUnit.SECONDS));
+            }
+            for (Communicator c : comms) {
+                c.close();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static SocketChannel connect(java.net.InetSocketAddress target) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (true) {
+            try {
+                return SocketChannel.open(target);
+            } catch (java.net.ConnectException notYet) {
+                if (System.nanoTime() > deadline) {
+                    throw notYet;
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+}
