@@ -126,6 +126,11 @@ public final class ShardWriter implements AutoCloseable {
         }
     }
 
+    /** Rows written so far. */
+    public long rows() {
+        return rows;
+    }
+
     /** Writes the footer, renames the file into place and says what it holds. */
     public ShardInfo finish() throws IOException {
         if (finished) {
