@@ -160,7 +160,10 @@ public final class PreparePipeline {
                 Manifest.schemaJson(ShardSchema.of(config.dataType().hasMedia())), described);
         manifest.write(fs, work);
         publish(fs, work, qualifiedOut);
-        return new PrepareResult(new Path(qualifiedOut, Manifest.FILE_NAME).toString(), manifest, false);
+        // Hand back what a later reader will see, JSON number types included.
+        Manifest published = Manifest.read(fs, qualifiedOut).orElseThrow(
+                () -> new IOException("the manifest vanished from " + qualifiedOut + " right after publishing"));
+        return new PrepareResult(new Path(qualifiedOut, Manifest.FILE_NAME).toString(), published, false);
     }
 
     /** Replaces {@code out} with {@code work}; the old dataset goes only once the new one is complete. */
