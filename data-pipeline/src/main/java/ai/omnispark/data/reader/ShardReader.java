@@ -11,6 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
@@ -115,7 +119,8 @@ public final class ShardReader implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        prefetch.interrupt();
+        // No interrupt: an interrupted FileChannel read inside Arrow leaks the half-read batch.
+        // The thread sees the flag within one queue-offer slice or one batch read.
         try {
             prefetch.join(options.timeout().toMillis());
         } catch (InterruptedException e) {
@@ -126,6 +131,12 @@ public final class ShardReader implements AutoCloseable {
 
     private void produce(FileSystem fs, Path dataset, Manifest manifest, Cursor start) {
         Map<Integer, ArrowFileReader> open = new LinkedHashMap<>(MAX_OPEN_SHARDS, 0.75f, true);
+        ExecutorService decoders = options.decodeThreads() > 1 ? Executors.newFixedThreadPool(options.decodeThreads(),
+                r -> {
+                    Thread t = new Thread(r, "omnispark-shard-decode-rank-" + options.dpRank());
+                    t.setDaemon(true);
+                    return t;
+                }) : null;
         try (BufferAllocator allocator = new RootAllocator()) {
             try {
                 long epoch = start.epoch();
@@ -153,14 +164,15 @@ public final class ShardReader implements AutoCloseable {
                         VectorSchemaRoot root = reader.getVectorSchemaRoot();
                         if (root.getRowCount() != block.batchRows()) {
                             throw new IOException("shard " + manifest.shards().get(block.shard()).path() + " batch "
-                                    + block.batch() + " has " + root.getRowCount() + " rows, the manifest implies " + block.batchRows());
+                                    + block.batch() + " has " + root.getRowCount() + " rows, the manifest implies "
+                                    + block.batchRows());
                         }
                         int from = (int) Math.max(0, skip - position);
+                        ShardRow[] rows = decode(root, block.order(), from, decoders);
                         for (int i = from; i < n; i++) {
-                            ShardRow row = ShardRowDecoder.decode(root, block.order()[i]);
                             long after = position + i + 1;
                             Cursor next = after == plan.rows() ? new Cursor(epoch + 1, 0) : new Cursor(epoch, after);
-                            if (!offer(new Item(row, next, null))) {
+                            if (!offer(new Item(rows[i - from], next, null))) {
                                 return;
                             }
                         }
@@ -169,16 +181,52 @@ public final class ShardReader implements AutoCloseable {
                     skip = 0;
                     epoch++;
                 }
-            } catch (Throwable t) {
-                if (!closed) {
-                    offer(new Item(null, null, t));
-                }
             } finally {
                 for (ArrowFileReader reader : open.values()) {
                     closeQuietly(reader);
                 }
+                if (decoders != null) {
+                    decoders.shutdownNow();
+                }
+            }
+        } catch (Throwable t) {
+            if (!closed) {
+                offer(new Item(null, null, t));
             }
         }
+    }
+
+    /** Rows {@code order[from..]} of the loaded batch, decoded on the pool when there is one. */
+    private ShardRow[] decode(VectorSchemaRoot root, int[] order, int from, ExecutorService decoders)
+            throws Exception {
+        int count = order.length - from;
+        ShardRow[] rows = new ShardRow[count];
+        int threads = decoders == null ? 1 : Math.min(options.decodeThreads(), count);
+        if (threads <= 1) {
+            for (int i = 0; i < count; i++) {
+                rows[i] = ShardRowDecoder.decode(root, order[from + i]);
+            }
+            return rows;
+        }
+        // The loaded batch is only read, so the threads can share it without locking.
+        List<Future<?>> parts = new ArrayList<>(threads);
+        for (int t = 0; t < threads; t++) {
+            int lo = count * t / threads;
+            int hi = count * (t + 1) / threads;
+            parts.add(decoders.submit(() -> {
+                for (int i = lo; i < hi; i++) {
+                    rows[i] = ShardRowDecoder.decode(root, order[from + i]);
+                }
+            }));
+        }
+        for (Future<?> part : parts) {
+            try {
+                part.get(options.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof Exception cause ? cause : e;
+            }
+        }
+        return rows;
     }
 
     private ArrowFileReader shard(FileSystem fs, Path dataset, Manifest manifest, int index,

@@ -115,6 +115,13 @@ class ShardReaderTest {
     }
 
     @Test
+    void parallelDecodingKeepsTheOrder() throws IOException {
+        ReaderOptions one = ReaderOptions.of(0, 1, 9).withDecodeThreads(1);
+        assertEquals(read(one, new Cursor(0, 3), 2 * TOTAL),
+                read(one.withDecodeThreads(3), new Cursor(0, 3), 2 * TOTAL));
+    }
+
+    @Test
     void tooManyRanksAndBadCursorsAreRefused() throws IOException {
         assertThrows(IllegalArgumentException.class,
                 () -> ShardReader.open(fs, dataset, ReaderOptions.of(0, 40, 1), Cursor.START));
