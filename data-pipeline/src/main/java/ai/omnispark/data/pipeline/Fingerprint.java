@@ -1,6 +1,5 @@
 package ai.omnispark.data.pipeline;
 
-import ai.omnispark.data.tokenizer.Tokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,12 +27,12 @@ final class Fingerprint {
 
     private Fingerprint() {}
 
-    static String of(PrepareConfig config, Tokenizer tokenizer, List<String> inputs) {
+    /** {@code inputs}: the input files' descriptions and the tokenizer's (see {@link TokenizerLoader#describe}). */
+    static String of(PrepareConfig config, List<String> inputs) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             update(digest, PIPELINE_VERSION);
             update(digest, new ObjectMapper().writeValueAsString(config.describe()));
-            update(digest, tokenizer.getClass().getName() + ":" + tokenizer.vocabSize());
             for (String input : inputs) {
                 update(digest, input);
             }

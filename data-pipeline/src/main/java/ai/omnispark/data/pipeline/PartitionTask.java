@@ -6,7 +6,6 @@ import ai.omnispark.data.arrow.ShardWriter;
 import ai.omnispark.data.media.Media;
 import ai.omnispark.data.pack.Document;
 import ai.omnispark.data.pack.DocumentPacker;
-import ai.omnispark.data.tokenizer.ByteTokenizer;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,17 +43,22 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
         this.jsonLines = jsonLines;
     }
 
-    static Tokenizer tokenizer(PrepareConfig config) {
-        return new ByteTokenizer();
-    }
-
     @Override
     public Iterator<PartitionStats> call(Iterator<Row> rows) throws IOException {
         int partition = TaskContext.getPartitionId();
         Configuration conf = hadoop.get();
         Path dir = new Path(workDir);
         FileSystem fs = dir.getFileSystem(conf);
-        Tokenizer tokenizer = tokenizer(config);
+        Tokenizer tokenizer = TokenizerLoader.load(config, conf);
+        try {
+            return List.of(process(rows, partition, conf, fs, dir, tokenizer)).iterator();
+        } finally {
+            TokenizerLoader.close(tokenizer);
+        }
+    }
+
+    private PartitionStats process(Iterator<Row> rows, int partition, Configuration conf, FileSystem fs, Path dir,
+            Tokenizer tokenizer) throws IOException {
         SampleBuilder builder = new SampleBuilder(config, tokenizer, new MediaLoader(conf));
         DocumentPacker packer = new DocumentPacker(config.maxSeqLen(), tokenizer.padId(), config.overflow());
         ObjectMapper json = new ObjectMapper();
@@ -111,7 +115,7 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
             }
             rejected = Map.copyOf(rejects.counts());
         }
-        return List.of(new PartitionStats(partition, shard, inputRecords, rejected)).iterator();
+        return new PartitionStats(partition, shard, inputRecords, rejected);
     }
 
     private static String firstLine(String message) {

@@ -17,11 +17,12 @@ import java.util.Objects;
  * @param packWindow documents packed together; bounds executor memory, larger packs tighter
  * @param imageTokenId placeholder id for image tokens; -1 = the tokenizer's vocabulary size
  * @param videoTokenId placeholder id for video tokens; -1 = the tokenizer's vocabulary size + 1
+ * @param tokenizerPath a Hugging Face {@code tokenizer.json} (or its folder); null or empty = byte tokenizer
  */
 public record PrepareConfig(String inputPath, InputFormat format, DataType dataType, List<String> textKeys,
         String messagesKey, String imageKey, String videoKey, int maxSeqLen, int rowsPerBatch,
         DocumentPacker.Overflow overflow, double maxRejectRatio, String outputPath, int numShards, int packWindow,
-        MediaOptions media, int imageTokenId, int videoTokenId) implements Serializable {
+        MediaOptions media, int imageTokenId, int videoTokenId, String tokenizerPath) implements Serializable {
 
     public PrepareConfig {
         Objects.requireNonNull(format, "data.format");
@@ -78,6 +79,7 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         m.put("temporal_patch_size", media.temporalPatchSize());
         m.put("image_token_id", imageTokenId);
         m.put("video_token_id", videoTokenId);
+        m.put("tokenizer_path", tokenizerPath == null ? "" : tokenizerPath);
         return m;
     }
 
@@ -100,6 +102,7 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         b.media = media;
         b.imageTokenId = imageTokenId;
         b.videoTokenId = videoTokenId;
+        b.tokenizerPath = tokenizerPath;
         return b;
     }
 
@@ -122,6 +125,7 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         private MediaOptions media = MediaOptions.DEFAULTS;
         private int imageTokenId = -1;
         private int videoTokenId = -1;
+        private String tokenizerPath;
 
         public Builder inputPath(String v) { inputPath = v; return this; }
         public Builder format(InputFormat v) { format = v; return this; }
@@ -140,11 +144,12 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         public Builder media(MediaOptions v) { media = v; return this; }
         public Builder imageTokenId(int v) { imageTokenId = v; return this; }
         public Builder videoTokenId(int v) { videoTokenId = v; return this; }
+        public Builder tokenizerPath(String v) { tokenizerPath = v; return this; }
 
         public PrepareConfig build() {
             return new PrepareConfig(inputPath, format, dataType, textKeys, messagesKey, imageKey, videoKey, maxSeqLen,
                     rowsPerBatch, overflow, maxRejectRatio, outputPath, numShards, packWindow, media, imageTokenId,
-                    videoTokenId);
+                    videoTokenId, tokenizerPath);
         }
     }
 }

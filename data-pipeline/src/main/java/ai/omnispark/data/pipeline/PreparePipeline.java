@@ -43,8 +43,9 @@ public final class PreparePipeline {
         }
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         try {
-            List<String> inputs = Fingerprint.listInputs(config.inputPath(), conf);
-            String fingerprint = Fingerprint.of(config, PartitionTask.tokenizer(config), inputs);
+            List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
+            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+            String fingerprint = Fingerprint.of(config, inputs);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
             if (done.isPresent()) {
                 return done.get();
@@ -74,8 +75,9 @@ public final class PreparePipeline {
         if (df.inputFiles().length == 0) {
             inputs.add("in-memory:" + UUID.randomUUID());
         }
-        String fingerprint = Fingerprint.of(config, PartitionTask.tokenizer(config), inputs);
         try {
+            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+            String fingerprint = Fingerprint.of(config, inputs);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
             if (done.isPresent()) {
                 return done.get();
@@ -138,7 +140,7 @@ public final class PreparePipeline {
                     new Path(work, "rejected").toString());
         }
 
-        Tokenizer tokenizer = PartitionTask.tokenizer(config);
+        Tokenizer tokenizer = TokenizerLoader.load(config, conf);
         Map<String, Object> described = new LinkedHashMap<>(config.describe());
         described.put("tokenizer", tokenizer.getClass().getSimpleName());
         described.put("vocab_size", tokenizer.vocabSize());
@@ -148,6 +150,7 @@ public final class PreparePipeline {
             described.put("image_token_id", SampleBuilder.imageTokenId(config, tokenizer));
             described.put("video_token_id", SampleBuilder.videoTokenId(config, tokenizer));
         }
+        TokenizerLoader.close(tokenizer);
         Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, fingerprint, config.dataType().key(),
                 config.maxSeqLen(), config.rowsPerBatch(), inputRecords,
                 shards.stream().mapToLong(ShardInfo::rows).sum(),

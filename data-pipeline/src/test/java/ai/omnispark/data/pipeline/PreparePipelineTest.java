@@ -15,6 +15,8 @@ import ai.omnispark.data.reader.ReaderOptions;
 import ai.omnispark.data.reader.ShardReader;
 import ai.omnispark.data.sample.SyntheticText;
 import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.data.tokenizer.HfTokenizer;
+import ai.omnispark.data.tokenizer.TinyTokenizerJson;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -233,6 +235,38 @@ class PreparePipelineTest {
         assertTrue(e.getMessage().contains(e.rejectedPath()), e.getMessage());
         assertTrue(Files.isDirectory(Path.of(java.net.URI.create(e.rejectedPath()))), e.rejectedPath());
         assertFalse(Files.exists(tmp.resolve("strict").resolve(Manifest.FILE_NAME)), "no dataset is published");
+    }
+
+    @Test
+    void aTokenizerJsonReplacesTheByteTokenizer() throws Exception {
+        Path tokenizerJson = tmp.resolve("tokenizer.json");
+        Files.write(tokenizerJson, TinyTokenizerJson.bytes());
+        List<String> texts = SyntheticText.documents(8, 30);
+        List<String> lines = new ArrayList<>();
+        texts.forEach(t -> lines.add(textLine("text", t)));
+        Path out = tmp.resolve("hf");
+        PrepareResult result = PreparePipeline.run(spark, PrepareConfig.builder()
+                .inputPath(jsonl(tmp.resolve("hf.jsonl"), lines).toString()).tokenizerPath(tmp.toString())
+                .maxSeqLen(64).rowsPerBatch(4).outputPath(out.toString()).build());
+        assertEquals(30, result.documents());
+        Map<String, Integer> expected = new TreeMap<>();
+        long tokens = 0;
+        for (String t : texts) {
+            expected.merge(TinyTokenizerJson.spaced(t), 1, Integer::sum);
+            tokens += TinyTokenizerJson.spaced(t).split(" ").length + 1;
+        }
+        assertEquals(tokens, result.tokens());
+        assertEquals(TinyTokenizerJson.EOS, ((Number) result.manifest().config().get("eos_id")).intValue());
+        Map<String, Integer> decoded = new TreeMap<>();
+        try (HfTokenizer tokenizer = HfTokenizer.load(TinyTokenizerJson.bytes(), "tiny")) {
+            for (ShardRow row : PreparedShards.rows(out)) {
+                for (PreparedShards.Doc doc : PreparedShards.documents(row, TinyTokenizerJson.EOS)) {
+                    assertEquals(TinyTokenizerJson.EOS, doc.tokens()[doc.tokens().length - 1]);
+                    decoded.merge(tokenizer.decode(doc.tokens()), 1, Integer::sum);
+                }
+            }
+        }
+        assertEquals(expected, decoded);
     }
 
     @Test

@@ -1,0 +1,111 @@
+package ai.omnispark.data.tokenizer;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A Hugging Face {@code tokenizer.json} run by DJL's native tokenizers. Special tokens are never
+ * added by {@link #encode}: the pipeline places EOS and chat markers itself. EOS and PAD are the
+ * first of the usual names that the file defines as added tokens. It owns a native handle, so
+ * close it.
+ */
+public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    private static final List<String> EOS_NAMES = List.of("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|im_end|>");
+    private static final List<String> PAD_NAMES = List.of("<|endoftext|>", "<pad>", "[PAD]", "<|finetune_right_pad_id|>");
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final int vocabSize;
+    private final int eosId;
+    private final int padId;
+
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, int eosId, int padId) {
+        this.tokenizer = tokenizer;
+        this.vocabSize = vocabSize;
+        this.eosId = eosId;
+        this.padId = padId;
+    }
+
+    /** Loads the bytes of a {@code tokenizer.json}; {@code name} only names it in messages. */
+    public static HfTokenizer load(byte[] json, String name) throws IOException {
+        JsonNode root = new ObjectMapper().readTree(json);
+        int maxId = -1;
+        JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
+                maxId = Math.max(maxId, id.asInt());
+            }
+        } else if (vocab.isArray()) {
+            // Unigram models list [piece, score] pairs; the id is the index.
+            maxId = vocab.size() - 1;
+        }
+        Map<String, Integer> added = new java.util.HashMap<>();
+        for (JsonNode t : root.path("added_tokens")) {
+            added.put(t.path("content").asText(), t.path("id").asInt());
+            maxId = Math.max(maxId, t.path("id").asInt());
+        }
+        if (maxId < 0) {
+            throw new IOException(name + " has no vocabulary (model.vocab)");
+        }
+        Integer eos = first(added, EOS_NAMES);
+        if (eos == null) {
+            throw new IOException(name + " defines none of " + EOS_NAMES + " as an added token, so no EOS id is known");
+        }
+        Integer pad = first(added, PAD_NAMES);
+        HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
+                Map.of("addSpecialTokens", "false"));
+        return new HfTokenizer(tokenizer, maxId + 1, eos, pad == null ? eos : pad);
+    }
+
+    private static Integer first(Map<String, Integer> added, List<String> names) {
+        for (String n : names) {
+            if (added.containsKey(n)) {
+                return added.get(n);
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        long[] ids = tokenizer.encode(text, false, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            out[i] = Math.toIntExact(ids[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public String decode(int[] ids) {
+        long[] in = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            in[i] = ids[i];
+        }
+        return tokenizer.decode(in, true);
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    @Override
+    public int eosId() {
+        return eosId;
+    }
+
+    @Override
+    public int padId() {
+        return padId;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}
