@@ -33,34 +33,64 @@ public final class DocumentPacker {
     /** The result of a packing pass: rows plus the documents that did not fit (when rejecting). */
     public record Result(List<PackedRow> rows, List<Document> rejected) {}
 
+    /**
+     * Which documents go to which row, without building the rows: callers that carry per-document
+     * side data (images, videos) need the mapping, not just the token rows.
+     *
+     * @param documents the input, with over-long ones already truncated when the policy says so
+     * @param bins per row, indices into {@code documents} in row order
+     * @param rejected indices into {@code documents} that got no row (empty, or too long under REJECT)
+     */
+    public record Assignment(List<Document> documents, List<int[]> bins, int[] rejected) {}
+
     public Result pack(List<Document> documents) {
-        List<Document> fitting = new ArrayList<>(documents.size());
-        List<Document> rejected = new ArrayList<>();
-        for (Document d : documents) {
+        Assignment assignment = assign(documents);
+        List<PackedRow> rows = new ArrayList<>(assignment.bins().size());
+        for (int[] bin : assignment.bins()) {
+            List<Document> docs = new ArrayList<>(bin.length);
+            for (int i : bin) {
+                docs.add(assignment.documents().get(i));
+            }
+            rows.add(toRow(docs));
+        }
+        List<Document> rejected = new ArrayList<>(assignment.rejected().length);
+        for (int i : assignment.rejected()) {
+            rejected.add(documents.get(i));
+        }
+        return new Result(rows, rejected);
+    }
+
+    public Assignment assign(List<Document> documents) {
+        List<Document> applied = new ArrayList<>(documents.size());
+        List<Integer> fitting = new ArrayList<>(documents.size());
+        List<Integer> rejected = new ArrayList<>();
+        for (int i = 0; i < documents.size(); i++) {
+            Document d = documents.get(i);
             if (d.length() == 0) {
-                rejected.add(d);
+                rejected.add(i);
+                applied.add(d);
             } else if (d.length() <= maxSeqLen) {
-                fitting.add(d);
+                fitting.add(i);
+                applied.add(d);
             } else if (overflow == Overflow.TRUNCATE) {
-                fitting.add(new Document(Arrays.copyOf(d.tokens(), maxSeqLen),
+                fitting.add(i);
+                applied.add(new Document(Arrays.copyOf(d.tokens(), maxSeqLen),
                         Arrays.copyOf(d.trainable(), maxSeqLen)));
             } else {
-                rejected.add(d);
+                rejected.add(i);
+                applied.add(d);
             }
         }
         // Stable sort by decreasing length keeps the packing deterministic for equal lengths.
-        Integer[] order = new Integer[fitting.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, Comparator.comparingInt((Integer i) -> -fitting.get(i).length()));
-        List<List<Document>> bins = new ArrayList<>();
+        Integer[] order = fitting.toArray(new Integer[0]);
+        Arrays.sort(order, Comparator.comparingInt((Integer i) -> -applied.get(i).length()));
+        List<List<Integer>> bins = new ArrayList<>();
         List<Integer> free = new ArrayList<>();
         for (int idx : order) {
-            Document d = fitting.get(idx);
+            int length = applied.get(idx).length();
             int target = -1;
             for (int b = 0; b < bins.size(); b++) {
-                if (free.get(b) >= d.length()) {
+                if (free.get(b) >= length) {
                     target = b;
                     break;
                 }
@@ -70,14 +100,15 @@ public final class DocumentPacker {
                 free.add(maxSeqLen);
                 target = bins.size() - 1;
             }
-            bins.get(target).add(d);
-            free.set(target, free.get(target) - d.length());
+            bins.get(target).add(idx);
+            free.set(target, free.get(target) - length);
         }
-        List<PackedRow> rows = new ArrayList<>(bins.size());
-        for (List<Document> bin : bins) {
-            rows.add(toRow(bin));
+        List<int[]> binIndices = new ArrayList<>(bins.size());
+        for (List<Integer> bin : bins) {
+            binIndices.add(bin.stream().mapToInt(Integer::intValue).toArray());
         }
-        return new Result(rows, rejected);
+        return new Assignment(applied, binIndices,
+                rejected.stream().mapToInt(Integer::intValue).toArray());
     }
 
     /** Lays the documents of one bin out in order, padding the tail to {@code maxSeqLen}. */

@@ -1,19 +1,23 @@
 package ai.omnispark.data.tokenizer;
 
-import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 /**
- * A HuggingFace {@code tokenizer.json} through DJL's Rust tokenizers binding (bundled natives, no
- * download). Special tokens are not added: packing appends the end-of-document id itself.
+ * A Hugging Face {@code tokenizer.json} run by DJL's native tokenizers. Special tokens are never
+ * added by {@link #encode}: the pipeline places EOS and chat markers itself. EOS and PAD are the
+ * first of the usual names that the file defines as added tokens. It owns a native handle, so
+ * close it.
  */
 public final class HfTokenizer implements Tokenizer, AutoCloseable {
+    private static final List<String> EOS_NAMES = List.of("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>", "<|im_end|>");
+    private static final List<String> PAD_NAMES = List.of("<|endoftext|>", "<pad>", "[PAD]", "<|finetune_right_pad_id|>");
+
     private final HuggingFaceTokenizer tokenizer;
     private final int vocabSize;
     private final int eosId;
@@ -26,62 +30,70 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         this.padId = padId;
     }
 
-    /**
-     * @param path a {@code tokenizer.json} file or a folder holding one
-     * @param eosToken the token that ends each document (e.g. {@code <|endoftext|>}); must be in the vocabulary
-     * @param padToken the token that fills row tails; null to reuse the end-of-document token
-     */
-    public static HfTokenizer load(Path path, String eosToken, String padToken) throws IOException {
-        Path file = Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("no tokenizer.json at " + file);
+    /** Loads the bytes of a {@code tokenizer.json}; {@code name} only names it in messages. */
+    public static HfTokenizer load(byte[] json, String name) throws IOException {
+        JsonNode root = new ObjectMapper().readTree(json);
+        int maxId = -1;
+        JsonNode vocab = root.path("model").path("vocab");
+        if (vocab.isObject()) {
+            for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
+                maxId = Math.max(maxId, id.asInt());
+            }
+        } else if (vocab.isArray()) {
+            // Unigram models list [piece, score] pairs; the id is the index.
+            maxId = vocab.size() - 1;
         }
-        HuggingFaceTokenizer t = HuggingFaceTokenizer.builder()
-                .optTokenizerPath(file)
-                .optAddSpecialTokens(false)
-                .optTruncation(false)
-                .optPadding(false)
-                .build();
-        try {
-            int eos = idOf(t, eosToken, file);
-            int pad = padToken == null ? eos : idOf(t, padToken, file);
-            int vocab = Math.max(vocabularySize(file), Math.max(eos, pad) + 1);
-            return new HfTokenizer(t, vocab, eos, pad);
-        } catch (IOException | RuntimeException e) {
-            t.close();
-            throw e;
+        Map<String, Integer> added = new java.util.HashMap<>();
+        for (JsonNode t : root.path("added_tokens")) {
+            added.put(t.path("content").asText(), t.path("id").asInt());
+            maxId = Math.max(maxId, t.path("id").asInt());
         }
+        if (maxId < 0) {
+            throw new IOException(name + " has no vocabulary (model.vocab)");
+        }
+        Integer eos = first(added, EOS_NAMES);
+        if (eos == null) {
+            throw new IOException(name + " defines none of " + EOS_NAMES + " as an added token, so no EOS id is known");
+        }
+        Integer pad = first(added, PAD_NAMES);
+        HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
+                Map.of("addSpecialTokens", "false"));
+        return new HfTokenizer(tokenizer, maxId + 1, eos, pad == null ? eos : pad);
     }
 
-    private static int idOf(HuggingFaceTokenizer t, String token, Path file) throws IOException {
-        Encoding e = t.encode(token, false, false);
-        long[] ids = e.getIds();
+    /**
+     * Loads {@code tokenizer.json} (or a folder holding one) with named special tokens.
+     *
+     * @param eosToken the token ending each document; null to take the first known name
+     * @param padToken the token filling row tails; null to reuse the end-of-document token
+     */
+    public static HfTokenizer load(java.nio.file.Path path, String eosToken, String padToken) throws IOException {
+        java.nio.file.Path file = java.nio.file.Files.isDirectory(path) ? path.resolve("tokenizer.json") : path;
+        if (!java.nio.file.Files.isRegularFile(file)) {
+            throw new IOException("no tokenizer.json at " + file);
+        }
+        HfTokenizer t = load(java.nio.file.Files.readAllBytes(file), file.toString());
+        int eos = eosToken == null ? t.eosId : t.singleId(eosToken, file.toString());
+        int pad = padToken == null ? eos : t.singleId(padToken, file.toString());
+        return new HfTokenizer(t.tokenizer, t.vocabSize, eos, pad);
+    }
+
+    private int singleId(String token, String name) throws IOException {
+        long[] ids = tokenizer.encode(token, false, false).getIds();
         if (ids.length != 1) {
-            throw new IOException("token '" + token + "' is not a single token of " + file + " (it encodes to "
+            throw new IOException("token '" + token + "' is not a single token of " + name + " (it encodes to "
                     + ids.length + " ids)");
         }
         return (int) ids[0];
     }
 
-    /** One more than the largest id in the model's vocabulary and the added tokens. */
-    private static int vocabularySize(Path file) throws IOException {
-        JsonNode root = new ObjectMapper().readTree(file.toFile());
-        int max = -1;
-        JsonNode vocab = root.path("model").path("vocab");
-        if (vocab.isObject()) {
-            for (JsonNode id : (Iterable<JsonNode>) vocab::elements) {
-                max = Math.max(max, id.asInt());
+    private static Integer first(Map<String, Integer> added, List<String> names) {
+        for (String n : names) {
+            if (added.containsKey(n)) {
+                return added.get(n);
             }
-        } else if (vocab.isArray()) {
-            max = vocab.size() - 1; // Unigram: a list of [piece, score], the id is the index
         }
-        for (JsonNode added : root.path("added_tokens")) {
-            max = Math.max(max, added.path("id").asInt());
-        }
-        if (max < 0) {
-            throw new IOException(file + " has no vocabulary under model.vocab or added_tokens");
-        }
-        return max + 1;
+        return null;
     }
 
     @Override
@@ -96,11 +108,11 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
 
     @Override
     public String decode(int[] ids) {
-        long[] l = new long[ids.length];
+        long[] in = new long[ids.length];
         for (int i = 0; i < ids.length; i++) {
-            l[i] = ids[i];
+            in[i] = ids[i];
         }
-        return tokenizer.decode(l, true);
+        return tokenizer.decode(in, true);
     }
 
     @Override
@@ -116,11 +128,6 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     @Override
     public int padId() {
         return padId;
-    }
-
-    /** Read-only view of the binding's settings, for the manifest fingerprint. */
-    public Map<String, String> describe() {
-        return Map.of("eos_id", String.valueOf(eosId), "pad_id", String.valueOf(padId));
     }
 
     @Override

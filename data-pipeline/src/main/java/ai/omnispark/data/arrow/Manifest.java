@@ -1,0 +1,115 @@
+package ai.omnispark.data.arrow;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@code manifest.json}: what a prepared dataset holds and how it was made. It is written last,
+ * so a directory without one is not a dataset; the fingerprint lets a rerun with the same inputs
+ * and preprocessing skip the work.
+ *
+ * @param schema the Arrow schema of every shard, in Arrow's JSON form
+ * @param rejectedByReason rejected input records per reason (see the rejects under {@code rejected/})
+ * @param config the preprocessing settings that went into the fingerprint
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record Manifest(
+        @JsonProperty("format_version") int formatVersion,
+        @JsonProperty("fingerprint") String fingerprint,
+        @JsonProperty("data_type") String dataType,
+        @JsonProperty("max_seq_len") int maxSeqLen,
+        @JsonProperty("rows_per_batch") int rowsPerBatch,
+        @JsonProperty("input_records") long inputRecords,
+        @JsonProperty("rows") long rows,
+        @JsonProperty("documents") long documents,
+        @JsonProperty("tokens") long tokens,
+        @JsonProperty("images") long images,
+        @JsonProperty("videos") long videos,
+        @JsonProperty("frames") long frames,
+        @JsonProperty("rejected") long rejected,
+        @JsonProperty("rejected_by_reason") Map<String, Long> rejectedByReason,
+        @JsonProperty("shards") List<ShardInfo> shards,
+        @JsonProperty("schema") JsonNode schema,
+        @JsonProperty("config") Map<String, Object> config) {
+
+    public static final String FILE_NAME = "manifest.json";
+    public static final int FORMAT_VERSION = 1;
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    public static JsonNode schemaJson(Schema schema) {
+        try {
+            return JSON.readTree(schema.toJson());
+        } catch (IOException e) {
+            throw new IllegalStateException("Arrow produced unreadable schema JSON", e);
+        }
+    }
+
+    public Schema arrowSchema() {
+        try {
+            return Schema.fromJSON(JSON.writeValueAsString(schema));
+        } catch (IOException e) {
+            throw new IllegalStateException("manifest schema is not an Arrow schema: " + e.getMessage(), e);
+        }
+    }
+
+    /** The manifest of {@code dir}, or empty when there is none (not prepared, or not finished). */
+    public static Optional<Manifest> read(FileSystem fs, Path dir) throws IOException {
+        Path file = new Path(dir, FILE_NAME);
+        try (InputStream in = fs.open(file)) {
+            return Optional.of(JSON.readValue(in, Manifest.class));
+        } catch (FileNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Writes {@code dir/manifest.json} through a temporary file so readers never see half of it. */
+    public void write(FileSystem fs, Path dir) throws IOException {
+        Path tmp = new Path(dir, "." + FILE_NAME + ".tmp-" + UUID.randomUUID());
+        try (OutputStream out = fs.create(tmp, false)) {
+            JSON.writeValue(out, this);
+        }
+        Path file = new Path(dir, FILE_NAME);
+        if (fs.exists(file)) {
+            fs.delete(file, false);
+        }
+        if (!fs.rename(tmp, file)) {
+            fs.delete(tmp, false);
+            throw new IOException("could not rename " + tmp + " to " + file);
+        }
+    }
+
+    /** One JSON line, for logs and the CLI. */
+    public String summaryLine(String manifestPath) {
+        Map<String, Object> summary = new java.util.LinkedHashMap<>();
+        summary.put("event", "prepare_end");
+        summary.put("manifest", manifestPath);
+        summary.put("rows", rows);
+        summary.put("documents", documents);
+        summary.put("tokens", tokens);
+        summary.put("images", images);
+        summary.put("videos", videos);
+        summary.put("frames", frames);
+        summary.put("rejected", rejected);
+        summary.put("rejected_by_reason", rejectedByReason);
+        summary.put("shards", shards.size());
+        try {
+            return new ObjectMapper().writeValueAsString(summary);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package ai.omnispark.data.media;
+
+import java.awt.image.BufferedImage;
+import java.awt.image.DataBufferByte;
+import java.io.ByteArrayInputStream;
+import java.nio.ByteBuffer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.ffmpeg.global.avutil;
+import org.bytedeco.javacv.FFmpegFrameGrabber;
+import org.bytedeco.javacv.Frame;
+import org.bytedeco.javacv.FrameGrabber;
+
+/**
+ * Decodes a video with FFmpeg (JavaCV), samples frames at {@code fps} up to {@code maxFrames},
+ * resizes them all to the first frame's {@link SmartResize} size and returns uint8 RGB THWC. The
+ * frame count is padded to a multiple of the temporal patch by repeating the last frame, as the
+ * vision tower merges frames in pairs.
+ */
+public final class VideoDecoder {
+    private final MediaOptions options;
+
+    public VideoDecoder(MediaOptions options) {
+        this.options = options;
+    }
+
+    public Media decode(byte[] bytes) throws IOException {
+        List<byte[]> frames = new ArrayList<>();
+        int height = 0;
+        int width = 0;
+        avutil.av_log_set_level(avutil.AV_LOG_QUIET);
+        try (FFmpegFrameGrabber grabber = new FFmpegFrameGrabber(new ByteArrayInputStream(bytes), bytes.length)) {
+            grabber.setPixelFormat(avutil.AV_PIX_FMT_BGR24);
+            grabber.start();
+            long stepMicros = Math.round(1_000_000 / options.fps());
+            long next = 0;
+            Frame frame;
+            while (frames.size() < options.maxFrames() && (frame = grabber.grabImage()) != null) {
+                long ts = grabber.getTimestamp();
+                if (ts + 500 < next) {
+                    continue;
+                }
+                BufferedImage image = bgr(frame);
+                if (frames.isEmpty()) {
+                    int[] size = SmartResize.of(image.getHeight(), image.getWidth(), options.factor(),
+                            options.minPixels(), options.maxPixels());
+                    height = size[0];
+                    width = size[1];
+                }
+                frames.add(ImageDecoder.rgb(image, height, width));
+                next += stepMicros;
+                while (next <= ts) {
+                    next += stepMicros;
+                }
+            }
+            grabber.stop();
+        } catch (FrameGrabber.Exception | RuntimeException e) {
+            throw new IOException("ffmpeg could not decode the video: " + e.getMessage(), e);
+        } catch (Exception e) {
+            throw new IOException("closing the video decoder failed: " + e.getMessage(), e);
+        }
+        if (frames.isEmpty()) {
+            throw new IOException("the video has no decodable frames");
+        }
+        while (frames.size() % options.temporalPatchSize() != 0) {
+            frames.add(frames.get(frames.size() - 1));
+        }
+        int frameBytes = height * width * 3;
+        byte[] pixels = new byte[frames.size() * frameBytes];
+        for (int t = 0; t < frames.size(); t++) {
+            System.arraycopy(frames.get(t), 0, pixels, t * frameBytes, frameBytes);
+        }
+        return new Media(pixels, frames.size(), height, width, 3, 0);
+    }
+
+    /**
+     * Copies a BGR24 frame row by row. FFmpeg pads rows to its alignment, and JavaCV's converter
+     * infers channels as stride / width, which goes wrong for widths like 84; the stride is exact.
+     */
+    private static BufferedImage bgr(Frame frame) throws IOException {
+        if (!(frame.image[0] instanceof ByteBuffer buffer) || frame.imageDepth != Frame.DEPTH_UBYTE) {
+            throw new IOException("unexpected frame layout: depth " + frame.imageDepth);
+        }
+        int w = frame.imageWidth;
+        int h = frame.imageHeight;
+        int stride = frame.imageStride;
+        if (stride < w * 3) {
+            throw new IOException("frame stride " + stride + " is shorter than a BGR row of " + w + " pixels");
+        }
+        BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
+        byte[] data = ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
+        for (int y = 0; y < h; y++) {
+            buffer.get(y * stride, data, y * w * 3, w * 3);
+        }
+        return image;
+    }
+}

@@ -1,0 +1,32 @@
+package ai.omnispark.data.pipeline;
+
+import java.util.Locale;
+
+/** {@code data.data_type}: what one input record holds. */
+public enum DataType {
+    /** Plain text for pre-training: every token is learned. */
+    PLAINTEXT,
+    /** Chat messages ({@code role}, {@code content}); only assistant turns are learned. */
+    CONVERSATION,
+    /** One or more images with a caption or a conversation holding {@code <image>} placeholders. */
+    IMAGE_TEXT,
+    /** One video with a caption or a conversation holding a {@code <video>} placeholder. */
+    VIDEO_TEXT;
+
+    public static DataType parse(String text) {
+        try {
+            return valueOf(text.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("data.data_type must be plaintext, conversation, image_text or "
+                    + "video_text, got '" + text + "'", e);
+        }
+    }
+
+    public String key() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public boolean hasMedia() {
+        return this == IMAGE_TEXT || this == VIDEO_TEXT;
+    }
+}

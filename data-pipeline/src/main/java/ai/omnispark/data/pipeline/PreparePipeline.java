@@ -1,0 +1,186 @@
+package ai.omnispark.data.pipeline;
+
+import ai.omnispark.data.arrow.Manifest;
+import ai.omnispark.data.arrow.ShardInfo;
+import ai.omnispark.data.arrow.ShardSchema;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+
+/**
+ * The prepare step: raw records in, tokenized and packed Arrow shards plus {@code manifest.json}
+ * out. Each Spark partition becomes one shard, written by its executor; the driver only collects
+ * the per-partition counts and writes the manifest.
+ *
+ * <p>Everything is written to a hidden sibling directory and renamed into place once the manifest
+ * is in it, so the output path holds either the previous dataset or the new, complete one.
+ */
+public final class PreparePipeline {
+    private PreparePipeline() {}
+
+    /** Reads {@code config.inputPath()} in {@code config.format()} and prepares it. */
+    public static PrepareResult run(SparkSession spark, PrepareConfig config) {
+        if (config.inputPath() == null || config.inputPath().isBlank()) {
+            throw new IllegalArgumentException("data.train_path (the input) is required");
+        }
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        try {
+            List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
+            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+            String fingerprint = Fingerprint.of(config, inputs);
+            Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
+            if (done.isPresent()) {
+                return done.get();
+            }
+            Dataset<Row> input = switch (config.format()) {
+                case JSON -> spark.read().text(config.inputPath())
+                        .select(functions.col(PartitionTask.LINE_COLUMN),
+                                functions.input_file_name().as(PartitionTask.SOURCE_COLUMN));
+                case PARQUET -> spark.read().parquet(config.inputPath())
+                        .withColumn(PartitionTask.SOURCE_COLUMN, functions.input_file_name());
+            };
+            return execute(input, config, conf, fingerprint, config.format() == InputFormat.JSON);
+        } catch (IOException e) {
+            throw new UncheckedIOException("prepare of " + config.inputPath() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Prepares a caller's DataFrame (columns named as in the config). Its files, when Spark knows
+     * them, go into the fingerprint; an in-memory DataFrame has none, so it is always prepared anew.
+     */
+    public static PrepareResult run(SparkSession spark, Dataset<Row> df, PrepareConfig config) {
+        Configuration conf = spark.sparkContext().hadoopConfiguration();
+        List<String> inputs = new ArrayList<>(Arrays.asList(df.inputFiles()));
+        inputs.sort(null);
+        inputs.add(df.schema().json());
+        if (df.inputFiles().length == 0) {
+            inputs.add("in-memory:" + UUID.randomUUID());
+        }
+        try {
+            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+            String fingerprint = Fingerprint.of(config, inputs);
+            Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
+            if (done.isPresent()) {
+                return done.get();
+            }
+            Dataset<Row> input = Arrays.asList(df.columns()).contains(PartitionTask.SOURCE_COLUMN) ? df
+                    : df.withColumn(PartitionTask.SOURCE_COLUMN, functions.input_file_name());
+            return execute(input, config, conf, fingerprint, false);
+        } catch (IOException e) {
+            throw new UncheckedIOException("prepare failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static Optional<PrepareResult> upToDate(PrepareConfig config, Configuration conf, String fingerprint)
+            throws IOException {
+        Path out = new Path(config.outputPath());
+        FileSystem fs = out.getFileSystem(conf);
+        Optional<Manifest> existing = Manifest.read(fs, out);
+        if (existing.isPresent() && existing.get().fingerprint().equals(fingerprint)) {
+            return Optional.of(new PrepareResult(new Path(out, Manifest.FILE_NAME).toString(), existing.get(), true));
+        }
+        return Optional.empty();
+    }
+
+    private static PrepareResult execute(Dataset<Row> input, PrepareConfig config, Configuration conf,
+            String fingerprint, boolean jsonLines) throws IOException {
+        Path out = new Path(config.outputPath());
+        FileSystem fs = out.getFileSystem(conf);
+        Path qualifiedOut = fs.makeQualified(out);
+        Path work = new Path(qualifiedOut.getParent(), "." + qualifiedOut.getName() + ".tmp-" + UUID.randomUUID());
+        fs.mkdirs(work);
+        Dataset<Row> partitions = config.numShards() > 0 ? input.repartition(config.numShards()) : input;
+        List<PartitionStats> stats;
+        try {
+            stats = partitions.mapPartitions(
+                    new PartitionTask(config, new HadoopConf(conf), work.toString(), jsonLines),
+                    Encoders.javaSerialization(PartitionStats.class)).collectAsList();
+        } catch (RuntimeException e) {
+            fs.delete(work, true);
+            throw e;
+        }
+
+        long inputRecords = 0;
+        Map<String, Long> rejectedByReason = new TreeMap<>();
+        List<ShardInfo> shards = new ArrayList<>();
+        for (PartitionStats s : stats) {
+            inputRecords += s.inputRecords();
+            s.rejectedByReason().forEach((k, v) -> rejectedByReason.merge(k, v, Long::sum));
+            if (s.shard() != null) {
+                shards.add(s.shard());
+            }
+        }
+        shards.sort(Comparator.comparing(ShardInfo::path));
+        long rejected = rejectedByReason.values().stream().mapToLong(Long::longValue).sum();
+        if (inputRecords > 0 && (double) rejected / inputRecords > config.maxRejectRatio()) {
+            // Keep the rejects for inspection, drop the shards: a dataset built from so few records is not published.
+            for (ShardInfo s : shards) {
+                fs.delete(new Path(work, s.path()), false);
+            }
+            throw new RejectedRecordsException(rejected, inputRecords, config.maxRejectRatio(), rejectedByReason,
+                    new Path(work, "rejected").toString());
+        }
+
+        Tokenizer tokenizer = TokenizerLoader.load(config, conf);
+        Map<String, Object> described = new LinkedHashMap<>(config.describe());
+        described.put("tokenizer", tokenizer.getClass().getSimpleName());
+        described.put("vocab_size", tokenizer.vocabSize());
+        described.put("pad_id", tokenizer.padId());
+        described.put("eos_id", tokenizer.eosId());
+        if (config.dataType().hasMedia()) {
+            described.put("image_token_id", SampleBuilder.imageTokenId(config, tokenizer));
+            described.put("video_token_id", SampleBuilder.videoTokenId(config, tokenizer));
+        }
+        TokenizerLoader.close(tokenizer);
+        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, fingerprint, config.dataType().key(),
+                config.maxSeqLen(), config.rowsPerBatch(), inputRecords,
+                shards.stream().mapToLong(ShardInfo::rows).sum(),
+                shards.stream().mapToLong(ShardInfo::documents).sum(),
+                shards.stream().mapToLong(ShardInfo::tokens).sum(),
+                shards.stream().mapToLong(ShardInfo::images).sum(),
+                shards.stream().mapToLong(ShardInfo::videos).sum(),
+                shards.stream().mapToLong(ShardInfo::frames).sum(),
+                rejected, rejectedByReason, shards,
+                Manifest.schemaJson(ShardSchema.of(config.dataType().hasMedia())), described);
+        manifest.write(fs, work);
+        publish(fs, work, qualifiedOut);
+        // Hand back what a later reader will see, JSON number types included.
+        Manifest published = Manifest.read(fs, qualifiedOut).orElseThrow(
+                () -> new IOException("the manifest vanished from " + qualifiedOut + " right after publishing"));
+        return new PrepareResult(new Path(qualifiedOut, Manifest.FILE_NAME).toString(), published, false);
+    }
+
+    /** Replaces {@code out} with {@code work}; the old dataset goes only once the new one is complete. */
+    private static void publish(FileSystem fs, Path work, Path out) throws IOException {
+        if (fs.exists(out)) {
+            FileStatus status = fs.getFileStatus(out);
+            if (status.isDirectory()) {
+                fs.delete(out, true);
+            } else {
+                throw new IOException("data.output_path " + out + " is a file, not a directory");
+            }
+        }
+        if (!fs.rename(work, out)) {
+            throw new IOException("could not rename " + work + " to " + out);
+        }
+    }
+}

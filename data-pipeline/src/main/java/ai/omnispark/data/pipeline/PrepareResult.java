@@ -1,0 +1,26 @@
+package ai.omnispark.data.pipeline;
+
+import ai.omnispark.data.arrow.Manifest;
+
+/**
+ * What a prepare run produced.
+ *
+ * @param skipped true when the output already held a manifest with the same fingerprint
+ */
+public record PrepareResult(String manifestPath, Manifest manifest, boolean skipped) {
+    public long rows() {
+        return manifest.rows();
+    }
+
+    public long documents() {
+        return manifest.documents();
+    }
+
+    public long tokens() {
+        return manifest.tokens();
+    }
+
+    public long rejected() {
+        return manifest.rejected();
+    }
+}

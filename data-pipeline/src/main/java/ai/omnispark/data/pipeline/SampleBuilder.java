@@ -1,0 +1,123 @@
+package ai.omnispark.data.pipeline;
+
+import ai.omnispark.data.media.ImageDecoder;
+import ai.omnispark.data.media.Media;
+import ai.omnispark.data.media.MediaOptions;
+import ai.omnispark.data.media.VideoDecoder;
+import ai.omnispark.data.pack.Document;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Turns one input record into a {@link Sample} according to {@code data.data_type}, or says why
+ * it cannot. Text documents end with EOS; a media contributes one placeholder id per merged patch,
+ * so the token count the packer sees is the sequence length the model will see.
+ */
+final class SampleBuilder {
+    static final String IMAGE_PLACEHOLDER = "<image>";
+    static final String VIDEO_PLACEHOLDER = "<video>";
+
+    private final PrepareConfig config;
+    private final Tokenizer tokenizer;
+    private final MediaLoader loader;
+    private final ImageDecoder images;
+    private final VideoDecoder videos;
+    private final int imageTokenId;
+    private final int videoTokenId;
+
+    SampleBuilder(PrepareConfig config, Tokenizer tokenizer, MediaLoader loader) {
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.loader = loader;
+        this.images = new ImageDecoder(config.media());
+        this.videos = new VideoDecoder(config.media());
+        this.imageTokenId = imageTokenId(config, tokenizer);
+        this.videoTokenId = videoTokenId(config, tokenizer);
+    }
+
+    static int imageTokenId(PrepareConfig config, Tokenizer tokenizer) {
+        return config.imageTokenId() >= 0 ? config.imageTokenId() : tokenizer.vocabSize();
+    }
+
+    static int videoTokenId(PrepareConfig config, Tokenizer tokenizer) {
+        return config.videoTokenId() >= 0 ? config.videoTokenId() : tokenizer.vocabSize() + 1;
+    }
+
+    Sample build(SourceRecord record, String sourceFile) throws SampleRejected {
+        return switch (config.dataType()) {
+            case PLAINTEXT -> new Sample(textDocument(requiredText(record), List.of()), List.of());
+            case CONVERSATION -> new Sample(ChatTemplate.apply(tokenizer, requiredMessages(record), List.of(), null),
+                    List.of());
+            case IMAGE_TEXT -> withMedia(record, sourceFile, config.imageKey(), false);
+            case VIDEO_TEXT -> withMedia(record, sourceFile, config.videoKey(), true);
+        };
+    }
+
+    private Sample withMedia(SourceRecord record, String sourceFile, String key, boolean video) throws SampleRejected {
+        List<MediaRef> refs = record.media(key);
+        if (refs == null || refs.isEmpty()) {
+            throw new SampleRejected(RejectReason.MISSING_COLUMN, "no '" + key + "' in the record");
+        }
+        // Text problems are cheaper to find than decoding problems, so look at the text first.
+        List<Message> messages = record.messages(config.messagesKey());
+        String caption = messages == null ? requiredText(record) : null;
+        List<Media> media = new ArrayList<>(refs.size());
+        List<int[]> runs = new ArrayList<>(refs.size());
+        for (MediaRef ref : refs) {
+            byte[] bytes = loader.load(ref, sourceFile);
+            Media m;
+            try {
+                m = video ? videos.decode(bytes) : images.decode(bytes);
+            } catch (IOException e) {
+                throw new SampleRejected(video ? RejectReason.UNDECODABLE_VIDEO : RejectReason.UNDECODABLE_IMAGE,
+                        (ref.path() != null ? ref.path() + ": " : "") + e.getMessage());
+            }
+            media.add(m);
+            int[] run = new int[tokens(config.media(), m)];
+            Arrays.fill(run, video ? videoTokenId : imageTokenId);
+            runs.add(run);
+        }
+        Document document = messages != null
+                ? ChatTemplate.apply(tokenizer, messages, runs, video ? VIDEO_PLACEHOLDER : IMAGE_PLACEHOLDER)
+                : textDocument(caption, runs);
+        return new Sample(document, media);
+    }
+
+    static int tokens(MediaOptions options, Media m) {
+        return options.tokens(m.frames(), m.height(), m.width());
+    }
+
+    private Document textDocument(String text, List<int[]> mediaRuns) {
+        TokenBuffer out = new TokenBuffer();
+        for (int[] run : mediaRuns) {
+            out.add(run, false);
+        }
+        out.add(tokenizer.encode(text), true);
+        out.add(tokenizer.eosId(), true);
+        return out.toDocument();
+    }
+
+    private String requiredText(SourceRecord record) throws SampleRejected {
+        for (String key : config.textKeys()) {
+            String text = record.text(key);
+            if (text != null) {
+                if (text.isBlank()) {
+                    throw new SampleRejected(RejectReason.EMPTY_TEXT, "'" + key + "' is empty");
+                }
+                return text;
+            }
+        }
+        throw new SampleRejected(RejectReason.MISSING_COLUMN, "none of " + config.textKeys() + " (data.text_keys) is in the record");
+    }
+
+    private List<Message> requiredMessages(SourceRecord record) throws SampleRejected {
+        List<Message> messages = record.messages(config.messagesKey());
+        if (messages == null) {
+            throw new SampleRejected(RejectReason.MISSING_COLUMN, "no '" + config.messagesKey() + "' in the record");
+        }
+        return messages;
+    }
+}
