@@ -12,6 +12,7 @@ public final class Main {
             "usage: bin/omnispark COMMAND [ARGS]",
             "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
             "  score --model HF_DIR (--text T | --ids 1,2,3)   log-prob of each token given its prefix",
+            "  export-hf --checkpoint CKPT_DIR --out DIR   a global_step_N (any rank count) as a HF folder",
             "  sample --out DIR                        write the bundled synthetic sample",
             "  bench train --config CONFIG             time training steps against PyTorch",
             "  help                                    this text");
@@ -34,6 +35,8 @@ public final class Main {
                     return TrainCommand.run(rest, out, err);
                 case "score":
                     return ScoreCommand.run(rest, out);
+                case "export-hf":
+                    return ExportHfCommand.run(rest, out);
                 case "sample":
                     return SampleCommand.run(rest, out);
                 case "bench":

@@ -124,6 +124,15 @@ class DistributedTrainingTest {
         String[] common = {"train.max_steps=6", "train.save_steps=2", "train.world_size=2"};
         Map<Long, Double> full = train(settings("full", common));
         Map<String, float[]> fullW = weights(dir.resolve("full/final_hf"));
+        // export-hf of the 2-rank checkpoint of the last step gives the final weights exactly.
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        assertEquals(0, ai.omnispark.trainer.cli.MainAccess.run(new String[] {"export-hf", "--checkpoint",
+                dir.resolve("full/checkpoints/global_step_6").toString(), "--out", dir.resolve("exported").toString()},
+                new PrintStream(printed)));
+        Map<String, float[]> exported = weights(dir.resolve("exported"));
+        for (String name : fullW.keySet()) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(fullW.get(name), exported.get(name), name);
+        }
 
         Exception failure = assertThrows(Exception.class,
                 () -> train(settings("cut", concat(common, "debug.fail_at_step=4", "train.async_save=true"))));

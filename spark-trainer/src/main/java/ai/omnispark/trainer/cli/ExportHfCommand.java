@@ -1,0 +1,77 @@
+package ai.omnispark.trainer.cli;
+
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.hf.HfConfig;
+import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.checkpoint.CheckpointPaths;
+import ai.omnispark.parallel.checkpoint.CheckpointReader;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.safetensors.SafeDType;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+
+/**
+ * {@code export-hf --checkpoint CKPT_DIR --out DIR [--dtype F32|F16]}: turns a {@code global_step_N}
+ * saved by any number of ranks into a HF folder, on one rank. The model config comes from the
+ * checkpoint's {@code hf_ckpt/config.json}, or from {@code --config} when the save had none.
+ */
+final class ExportHfCommand {
+    private ExportHfCommand() {}
+
+    static int run(String[] argv, PrintStream out) throws IOException {
+        Args args = Args.parse(argv, 0, List.of("checkpoint", "out", "config", "dtype"));
+        Configuration conf = new Configuration();
+        Path ckpt = new Path(args.required("checkpoint"));
+        FileSystem fs = ckpt.getFileSystem(conf);
+        if (!fs.exists(new Path(new Path(ckpt, CheckpointPaths.MODEL), CheckpointPaths.INDEX))) {
+            throw new IllegalArgumentException("--checkpoint " + ckpt + " is not a committed global_step_N folder (no "
+                    + CheckpointPaths.MODEL + "/" + CheckpointPaths.INDEX + ")");
+        }
+        SafeDType dtype = switch (args.option("dtype", "F32")) {
+            case "F32" -> SafeDType.F32;
+            case "F16" -> SafeDType.F16;
+            default -> throw new IllegalArgumentException("--dtype must be F32 or F16");
+        };
+        DecoderConfig config = config(fs, ckpt, args.option("config", ""));
+        DecoderLM model = new DecoderLM(config);
+        Path dir = new Path(args.required("out"));
+        FileSystem outFs = dir.getFileSystem(conf);
+        try (RankContext rank = RankContext.single(Runtime.getRuntime().availableProcessors());
+                LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0);
+                AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
+            rank.bindThread();
+            // Read everything first: a bad file fails here, before any output is written.
+            new CheckpointReader(fs, ckpt).read(model.units(), params::owned).applyTo(params, unused, rank.manager());
+            HfCheckpoint.write(config, HfCheckpoint.weights(model, params, rank.manager(), dtype), dtype,
+                    name -> outFs.create(new Path(dir, name), true));
+        }
+        out.println(new ObjectMapper().writeValueAsString(Map.of("hf_dir", dir.toString(),
+                "checkpoint", ckpt.toString(), "parameters", config.parameterCount())));
+        return 0;
+    }
+
+    private static DecoderConfig config(FileSystem fs, Path ckpt, String override) throws IOException {
+        if (!override.isBlank()) {
+            return HfConfig.read(java.nio.file.Path.of(override));
+        }
+        Path file = new Path(new Path(ckpt, CheckpointPaths.HF), "config.json");
+        if (!fs.exists(file)) {
+            throw new IllegalArgumentException(ckpt + " has no " + CheckpointPaths.HF
+                    + "/config.json (saved with train.save_hf_weights=false); pass --config CONFIG_JSON");
+        }
+        try (InputStream in = fs.open(file)) {
+            return HfConfig.parse(new ObjectMapper().readTree(in));
+        }
+    }
+}
