@@ -180,9 +180,6 @@ public final class FsdpParams implements ParamStore {
             ShardGroup.Pending pending = group.reduceScatterSum(full, mine);
             finishReduction();
             inFlight = new Reduction(unit, mine, pending, tmp);
-            if (true) {
-                finishReduction();
-            }
         } catch (RuntimeException e) {
             tmp.close();
             throw e;
@@ -286,16 +283,31 @@ public final class FsdpParams implements ParamStore {
         }
     }
 
+    /**
+     * Waits for collectives still writing into this store's arrays before freeing them: the comm
+     * thread writes through raw views of tensor memory, so freeing first would be a use-after-free.
+     */
     @Override
     public void close() {
         if (inFlight != null) {
+            awaitQuietly(inFlight.pending());
             inFlight.owner().close();
             inFlight = null;
         }
         for (Gathered g : gathered.values()) {
+            awaitQuietly(g.pending());
             g.owner().close();
         }
         gathered.clear();
         manager.close();
     }
+
+    private static void awaitQuietly(ShardGroup.Pending p) {
+        try {
+            p.await();
+        } catch (RuntimeException e) {
+            // The op failed or its peers are gone; its failure was or will be reported elsewhere.
+        }
+    }
+
 }
