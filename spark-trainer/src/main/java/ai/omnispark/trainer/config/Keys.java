@@ -41,7 +41,7 @@ public final class Keys {
             new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward"),
             new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
             new Key("train.save_hf_weights", Type.BOOL, true, "write hf_ckpt/ in each checkpoint and OUTPUT_DIR/final_hf at the end"),
-            new Key("train.world_size", Type.INT, 1L, "training ranks; without a cluster they run as threads of this JVM"),
+            new Key("train.world_size", Type.INT, 0L, "training ranks (barrier tasks); 0 = every task slot, 2 in local mode"),
             new Key("train.data_parallel_mode", Type.STRING, "fsdp", "fsdp | ddp | none (none needs world_size 1)"),
             new Key("train.data_parallel_shard_size", Type.INT, 0L, "ranks a unit is sharded over; 0 = world_size / replicate size"),
             new Key("train.data_parallel_replicate_size", Type.INT, 1L, "replicas of the shard group (HSDP when > 1)"),

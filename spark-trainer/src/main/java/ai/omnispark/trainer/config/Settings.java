@@ -18,7 +18,8 @@ import org.yaml.snakeyaml.error.YAMLException;
  * A validated configuration: a YAML file with sections {@code model}, {@code data}, {@code train},
  * then {@code --set section.key=value} overrides. Every key is checked against {@link Keys}.
  */
-public final class Settings {
+public final class Settings implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
     private final Map<String, Object> values;
     private final String source;
 

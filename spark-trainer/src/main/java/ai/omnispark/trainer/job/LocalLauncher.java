@@ -25,8 +25,11 @@ public final class LocalLauncher {
     private LocalLauncher() {}
 
     /** Runs every rank to the end; returns rank 0's summary or rethrows the first rank's failure. */
-    public static TrainSummary run(Settings settings, StepListener listener, PrintStream out, int attempt)
+    public static TrainSummary run(Settings requested, StepListener listener, PrintStream out, int attempt)
             throws Exception {
+        // Without a cluster there are no task slots to count: 0 (all slots) means one rank here.
+        Settings settings = requested.intValue("train.world_size") > 0 ? requested
+                : requested.with("train.world_size", 1);
         int world = settings.intValue("train.world_size");
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");

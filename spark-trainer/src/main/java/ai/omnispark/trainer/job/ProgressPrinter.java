@@ -12,9 +12,17 @@ public final class ProgressPrinter implements StepListener {
     private final long startNanos = System.nanoTime();
     private long stepsSeen;
 
+    private final boolean terminal;
+
     public ProgressPrinter(PrintStream out, int every) {
+        this(out, every, false);
+    }
+
+    /** @param terminal rewrite one line in place (a console); false prints a line per logged step (logs) */
+    public ProgressPrinter(PrintStream out, int every, boolean terminal) {
         this.out = out;
         this.every = every;
+        this.terminal = terminal;
     }
 
     public static String line(StepResult r, long total, double etaSeconds) {
@@ -33,7 +41,12 @@ public final class ProgressPrinter implements StepListener {
         if (r.step() % every == 0 || r.step() == total) {
             double elapsed = (System.nanoTime() - startNanos) / 1e9;
             double eta = elapsed / stepsSeen * (total - r.step());
-            out.println(line(r, total, eta));
+            if (terminal) {
+                out.print("\r" + line(r, total, eta) + "\u001b[K" + (r.step() == total ? "\n" : ""));
+                out.flush();
+            } else {
+                out.println(line(r, total, eta));
+            }
         }
     }
 }

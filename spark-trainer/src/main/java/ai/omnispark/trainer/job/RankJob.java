@@ -56,7 +56,12 @@ public final class RankJob {
      * @param listener rank 0's per-step sink (progress, metrics); ignored on other ranks
      */
     public record Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
-            Configuration hadoop, int attempt) {}
+            Configuration hadoop, int attempt, ai.djl.Device device) {
+        public Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
+                Configuration hadoop, int attempt) {
+            this(rank, worldSize, comm, threads, listener, hadoop, attempt, ai.djl.Device.cpu());
+        }
+    }
 
     /** The failure {@code debug.fail_at_step} injects. */
     public static final class InjectedFailure extends RuntimeException {
@@ -76,7 +81,7 @@ public final class RankJob {
         TrainConfig config = TrainConfig.from(settings, plan.worldSize());
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
-                .threads(env.threads()).build()) {
+                .threads(env.threads()).device(env.device()).build()) {
             rank.bindThread();
             DecoderConfig modelConfig = modelConfig(settings);
             DecoderLM model = new DecoderLM(modelConfig);

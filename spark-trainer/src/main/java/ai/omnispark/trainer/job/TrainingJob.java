@@ -16,7 +16,9 @@ import ai.omnispark.trainer.loop.StepResult;
 import ai.omnispark.trainer.loop.Trainer;
 import ai.omnispark.trainer.model.LoadedModel;
 import java.io.IOException;
+import ai.omnispark.trainer.spark.OmniTrainer;
 import java.io.PrintStream;
+import org.apache.spark.sql.SparkSession;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -25,37 +27,34 @@ import java.util.List;
 public final class TrainingJob {
     private TrainingJob() {}
 
-    /** Trains with {@code train.world_size} ranks in this JVM; prints progress and returns the summary. */
+    /**
+     * Trains through a Spark barrier stage: on the cluster of {@code spark-submit} when a master is
+     * configured, otherwise in Spark local mode with {@code train.world_size} ranks (default 2).
+     */
     public static TrainSummary run(Settings settings, PrintStream out) throws Exception {
-        TrainConfig config = TrainConfig.from(settings, Math.max(1, settings.intValue("train.world_size")));
-        Path outputDir = Path.of(config.outputDir());
-        Files.createDirectories(outputDir);
-        if (!Files.isWritable(outputDir)) {
-            throw new ConfigException("train.output_dir " + outputDir + " is not writable");
-        }
-        boolean resuming = !settings.string("train.load_checkpoint_path").isBlank();
-        try (MetricsLog metrics = new MetricsLog(outputDir.resolve("metrics.jsonl"), resuming)) {
-            ProgressPrinter progress = new ProgressPrinter(out, config.logSteps());
-            int maxRestarts = settings.intValue("train.max_restarts");
-            Settings attemptSettings = settings;
-            for (int attempt = 0; ; attempt++) {
-                try {
-                    return LocalLauncher.run(attemptSettings, (r, total) -> {
-                        metrics.onStep(r, total);
-                        progress.onStep(r, total);
-                    }, out, attempt);
-                } catch (ConfigException e) {
-                    throw e;
-                } catch (Exception e) {
-                    if (attempt >= maxRestarts) {
-                        throw e;
-                    }
-                    out.println("attempt " + (attempt + 1) + " failed (" + e.getMessage() + "); relaunching from the "
-                            + "latest checkpoint, restart " + (attempt + 1) + " of " + maxRestarts);
-                    attemptSettings = attemptSettings.with("train.load_checkpoint_path", "auto");
-                }
+        SparkSession spark = session(settings);
+        try {
+            return OmniTrainer.create(settings).console(out).fit(spark);
+        } finally {
+            if (System.getProperty("spark.master") == null) {
+                spark.stop();
             }
         }
+    }
+
+    /** The session of spark-submit, or a local one sized to the world (the embedded default). */
+    static SparkSession session(Settings settings) {
+        if (System.getProperty("spark.master") != null) {
+            return SparkSession.builder().appName("omnispark").getOrCreate();
+        }
+        int world = settings.intValue("train.world_size");
+        int slots = world > 0 ? world : 2;
+        return SparkSession.builder().appName("omnispark").master("local[" + slots + "]")
+                .config("spark.ui.enabled", "false")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.sql.shuffle.partitions", String.valueOf(slots))
+                .getOrCreate();
     }
 
     public static LoadedModel loadModel(Settings s, RankContext rank, long seed) throws IOException {

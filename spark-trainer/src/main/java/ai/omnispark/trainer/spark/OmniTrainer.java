@@ -1,0 +1,197 @@
+package ai.omnispark.trainer.spark;
+
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.ParallelPlan;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.job.MetricsLog;
+import ai.omnispark.trainer.job.ProgressPrinter;
+import ai.omnispark.trainer.job.TrainSummary;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintStream;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import scala.reflect.ClassTag$;
+
+/**
+ * Trains on a Spark cluster: one barrier stage whose tasks are the ranks. The driver checks the
+ * cluster can run it, hands each task the settings, a fresh job secret and the address of its
+ * progress channel, prints progress, and relaunches a failed stage from the latest checkpoint up
+ * to {@code train.max_restarts} times.
+ *
+ * <pre>
+ * TrainSummary s = OmniTrainer.create(settings).fit(spark);
+ * </pre>
+ */
+public final class OmniTrainer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Settings settings;
+    private PrintStream console = System.out;
+
+    private OmniTrainer(Settings settings) {
+        this.settings = settings;
+    }
+
+    public static OmniTrainer create(Settings settings) {
+        return new OmniTrainer(settings);
+    }
+
+    /** Where progress and log lines go (the driver's console by default). */
+    public OmniTrainer console(PrintStream out) {
+        this.console = out;
+        return this;
+    }
+
+    public TrainSummary fit(SparkSession spark) throws Exception {
+        SparkContext sc = spark.sparkContext();
+        Settings run = settings.with("train.world_size", worldSize(sc));
+        int world = run.intValue("train.world_size");
+        ParallelPlan.from(run);
+        TrainConfig config = TrainConfig.from(run, world);
+        checkCluster(sc, world);
+
+        byte[] secret = new byte[32];
+        new SecureRandom().nextBytes(secret);
+        String runName = "omnispark " + config.outputDir();
+        String driverHost = sc.getConf().get("spark.driver.host", "localhost");
+        MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
+                !run.string("train.load_checkpoint_path").isBlank());
+        ProgressPrinter progress = new ProgressPrinter(console, config.logSteps(), System.console() != null);
+        SeenSteps seen = new SeenSteps();
+        try (ProgressServer server = new ProgressServer(driverHost, (r, total) -> {
+            seen.add(r);
+            metrics.onStep(r, total);
+            progress.onStep(r, total);
+        }, console, secret)) {
+            int maxRestarts = run.intValue("train.max_restarts");
+            Settings attemptSettings = run;
+            for (int attempt = 0; ; attempt++) {
+                sc.setJobGroup("omnispark-" + Integer.toHexString(config.outputDir().hashCode()),
+                        runName + " (attempt " + (attempt + 1) + ", " + world + " ranks)", true);
+                try {
+                    TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
+                    server.drain(s.steps());
+                    return seen.summary(s, world, attempt);
+                } catch (Exception e) {
+                    if (attempt >= maxRestarts || isConfigError(e)) {
+                        throw e;
+                    }
+                    console.println("omnispark: attempt " + (attempt + 1) + " failed (" + rootMessage(e)
+                            + "); relaunching from the latest checkpoint, restart " + (attempt + 1) + " of "
+                            + maxRestarts);
+                    attemptSettings = attemptSettings.with("train.load_checkpoint_path", "auto");
+                } finally {
+                    sc.clearJobGroup();
+                }
+            }
+        } finally {
+            metrics.close();
+        }
+    }
+
+    /** Every step the driver heard of, across attempts: the summary covers the whole run. */
+    private static final class SeenSteps {
+        private double initialLoss = Double.NaN;
+        private double finalLoss = Double.NaN;
+        private long tokens;
+        private double stepMs;
+        private double dataWaitMs;
+
+        synchronized void add(ai.omnispark.trainer.loop.StepResult r) {
+            if (Double.isNaN(initialLoss)) {
+                initialLoss = r.loss();
+            }
+            finalLoss = r.loss();
+            tokens += r.tokens();
+            stepMs += r.stepMs();
+            dataWaitMs += r.dataWaitMs();
+        }
+
+        synchronized TrainSummary summary(TrainSummary rank0, int world, int restarts) {
+            return new TrainSummary(rank0.steps(), Double.isNaN(initialLoss) ? rank0.initialLoss() : initialLoss,
+                    rank0.finalLoss(), stepMs > 0 ? tokens / (stepMs / 1000) : rank0.tokensPerSecond(),
+                    stepMs > 0 ? dataWaitMs / stepMs : rank0.dataWaitFraction(), rank0.outputDir(), rank0.hfDir(),
+                    world, restarts);
+        }
+    }
+
+    private static TrainSummary launch(SparkContext sc, Settings settings, int world, byte[] secret,
+            String driverHost, int port, int attempt) throws Exception {
+        List<Integer> slots = new ArrayList<>();
+        for (int i = 0; i < world; i++) {
+            slots.add(i);
+        }
+        JavaRDD<Integer> ranks = new JavaSparkContext(sc).parallelize(slots, world);
+        BarrierRank body = new BarrierRank(settings, secret, driverHost, port, attempt);
+        Object results = ranks.rdd().barrier()
+                .mapPartitions(body, false, ClassTag$.MODULE$.apply(String.class))
+                .collect();
+        for (String line : (String[]) results) {
+            if (!line.isEmpty()) {
+                JsonNode o = JSON.readTree(line);
+                return new TrainSummary(o.get("steps").asLong(), o.get("initial_loss").asDouble(),
+                        o.get("final_loss").asDouble(), o.get("tokens_per_s").asDouble(),
+                        o.get("data_wait_fraction").asDouble(), o.get("output_dir").asText(),
+                        o.get("hf_dir").isNull() ? null : o.get("hf_dir").asText(), world, attempt);
+            }
+        }
+        throw new IllegalStateException("rank 0 returned no summary");
+    }
+
+    /** {@code train.world_size}, where 0 means every task slot (2 when this driver runs Spark locally). */
+    private int worldSize(SparkContext sc) {
+        int configured = settings.intValue("train.world_size");
+        if (configured > 0) {
+            return configured;
+        }
+        return sc.isLocal() ? Math.min(2, slots(sc)) : slots(sc);
+    }
+
+    private static int slots(SparkContext sc) {
+        try {
+            return sc.maxNumConcurrentTasks(sc.resourceProfileManager().defaultResourceProfile());
+        } catch (RuntimeException e) {
+            return sc.defaultParallelism();
+        }
+    }
+
+    private static void checkCluster(SparkContext sc, int world) {
+        if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
+            throw new ConfigException("spark.dynamicAllocation.enabled is true; a barrier stage needs a fixed set of "
+                    + "executors: set it to false");
+        }
+        int slots = slots(sc);
+        if (slots < world) {
+            throw new ConfigException("train.world_size is " + world + " but the cluster has " + slots
+                    + " task slots (executors x cores / spark.task.cpus); a barrier stage needs one per rank");
+        }
+    }
+
+    private static boolean isConfigError(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ConfigException) {
+                return true;
+            }
+            if (t.getMessage() != null && t.getMessage().contains("ConfigException")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        String m = t.getMessage() == null ? t.toString() : t.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+}
