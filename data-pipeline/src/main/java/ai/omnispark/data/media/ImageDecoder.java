@@ -6,6 +6,8 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import javax.imageio.ImageIO;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /** Decodes PNG/JPEG/BMP/GIF bytes with the JDK's ImageIO and resizes them to uint8 RGB HWC. */
 public final class ImageDecoder {
@@ -18,8 +20,12 @@ public final class ImageDecoder {
     /** The image, resized by {@link SmartResize}; an {@link IOException} when the bytes are not an image. */
     public Media decode(byte[] bytes) throws IOException {
         BufferedImage image;
+        // A memory-cached stream keeps ImageIO from spilling each image to a temp file, without
+        // touching the JVM-wide ImageIO.setUseCache switch. ImageIO.read closes the stream itself;
+        // a memory-only stream needs no closing when no reader recognises the bytes.
         try {
-            image = ImageIO.read(new ByteArrayInputStream(bytes));
+            ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes));
+            image = ImageIO.read(in);
         } catch (RuntimeException e) {
             // Some ImageIO plugins throw unchecked exceptions on corrupt input.
             throw new IOException("corrupt image: " + e, e);
@@ -39,6 +45,9 @@ public final class ImageDecoder {
             target = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
             Graphics2D g = target.createGraphics();
             try {
+                // Transparent pixels land on white, as on a page, rather than on the buffer's black.
+                g.setColor(java.awt.Color.WHITE);
+                g.fillRect(0, 0, width, height);
                 g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
                 g.drawImage(image, 0, 0, width, height, null);
             } finally {

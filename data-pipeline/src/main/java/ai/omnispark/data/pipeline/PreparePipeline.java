@@ -98,6 +98,13 @@ public final class PreparePipeline {
         if (existing.isPresent() && existing.get().fingerprint().equals(fingerprint)) {
             return Optional.of(new PrepareResult(new Path(out, Manifest.FILE_NAME).toString(), existing.get(), true));
         }
+        // Publishing replaces the output directory, so it must be ours (a dataset) or empty: a
+        // mistyped output path must not delete someone's files.
+        if (existing.isEmpty() && fs.exists(out)
+                && (!fs.getFileStatus(out).isDirectory() || fs.listStatus(out).length > 0)) {
+            throw new IllegalArgumentException("data.output_path " + out + " exists and is not a prepared dataset "
+                    + "(no " + Manifest.FILE_NAME + "); choose a new or empty directory");
+        }
         return Optional.empty();
     }
 
@@ -130,6 +137,12 @@ public final class PreparePipeline {
             }
         }
         shards.sort(Comparator.comparing(ShardInfo::path));
+        if (inputRecords == 0) {
+            fs.delete(work, true);
+            throw new IllegalArgumentException("the input of the prepare step holds no records: " + input.inputFiles().length
+                    + " input files (" + String.join(", ", Arrays.asList(input.inputFiles()).subList(0,
+                            Math.min(3, input.inputFiles().length))) + ")");
+        }
         long rejected = rejectedByReason.values().stream().mapToLong(Long::longValue).sum();
         if (inputRecords > 0 && (double) rejected / inputRecords > config.maxRejectRatio()) {
             // Keep the rejects for inspection, drop the shards: a dataset built from so few records is not published.
