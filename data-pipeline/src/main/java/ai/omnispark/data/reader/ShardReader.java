@@ -169,6 +169,8 @@ public final class ShardReader implements AutoCloseable {
                         }
                         int from = (int) Math.max(0, skip - position);
                         ShardRow[] rows = decode(root, block.order(), from, decoders);
+                        // Rows are plain arrays now; free the batch rather than keep one per open shard.
+                        root.clear();
                         for (int i = from; i < n; i++) {
                             long after = position + i + 1;
                             Cursor next = after == plan.rows() ? new Cursor(epoch + 1, 0) : new Cursor(epoch, after);
