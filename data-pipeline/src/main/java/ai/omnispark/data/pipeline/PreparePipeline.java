@@ -19,6 +19,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -117,13 +119,16 @@ public final class PreparePipeline {
         fs.mkdirs(work);
         Dataset<Row> partitions = config.numShards() > 0 ? input.repartition(config.numShards()) : input;
         List<PartitionStats> stats;
+        Broadcast<HadoopConf> hadoop = JavaSparkContext.fromSparkContext(input.sparkSession().sparkContext())
+                .broadcast(new HadoopConf(conf));
         try {
-            stats = partitions.mapPartitions(
-                    new PartitionTask(config, new HadoopConf(conf), work.toString(), jsonLines),
+            stats = partitions.mapPartitions(new PartitionTask(config, hadoop, work.toString(), jsonLines),
                     Encoders.javaSerialization(PartitionStats.class)).collectAsList();
         } catch (RuntimeException e) {
             fs.delete(work, true);
             throw e;
+        } finally {
+            hadoop.destroy();
         }
 
         long inputRecords = 0;
