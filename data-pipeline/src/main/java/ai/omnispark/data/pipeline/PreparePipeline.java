@@ -71,13 +71,19 @@ public final class PreparePipeline {
      */
     public static PrepareResult run(SparkSession spark, Dataset<Row> df, PrepareConfig config) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        List<String> inputs = new ArrayList<>(Arrays.asList(df.inputFiles()));
-        inputs.sort(null);
-        inputs.add(df.schema().json());
-        if (df.inputFiles().length == 0) {
-            inputs.add("in-memory:" + UUID.randomUUID());
-        }
+        String[] files = df.inputFiles();
+        List<String> inputs = new ArrayList<>();
         try {
+            for (String file : files) {
+                Path path = new Path(file);
+                FileStatus status = path.getFileSystem(conf).getFileStatus(path);
+                inputs.add(status.getPath() + "|" + status.getLen() + "|" + status.getModificationTime());
+            }
+            inputs.sort(null);
+            inputs.add(df.schema().json());
+            if (files.length == 0) {
+                inputs.add("in-memory:" + UUID.randomUUID());
+            }
             inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
             String fingerprint = Fingerprint.of(config, inputs);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
