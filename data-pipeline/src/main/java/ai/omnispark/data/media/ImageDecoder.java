@@ -9,7 +9,10 @@ import javax.imageio.ImageIO;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
 
-/** Decodes PNG/JPEG/BMP/GIF bytes with the JDK's ImageIO and resizes them to uint8 RGB HWC. */
+/**
+ * Decodes PNG/JPEG/BMP/GIF/TIFF bytes with the JDK's ImageIO, and anything else FFmpeg knows
+ * (WebP) through JavaCV, then resizes to uint8 RGB HWC.
+ */
 public final class ImageDecoder {
     private final MediaOptions options;
 
@@ -31,7 +34,7 @@ public final class ImageDecoder {
             throw new IOException("corrupt image: " + e, e);
         }
         if (image == null) {
-            throw new IOException("no ImageIO reader recognises these " + bytes.length + " bytes");
+            image = FfmpegFrames.firstImage(bytes);
         }
         int[] size = SmartResize.of(image.getHeight(), image.getWidth(), options.factor(),
                 options.minPixels(), options.maxPixels());
