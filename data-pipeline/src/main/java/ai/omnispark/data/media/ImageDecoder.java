@@ -6,8 +6,13 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import javax.imageio.ImageIO;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
-/** Decodes PNG/JPEG/BMP/GIF bytes with the JDK's ImageIO and resizes them to uint8 RGB HWC. */
+/**
+ * Decodes PNG/JPEG/BMP/GIF/TIFF bytes with the JDK's ImageIO, and anything else FFmpeg knows
+ * (WebP) through JavaCV, then resizes to uint8 RGB HWC.
+ */
 public final class ImageDecoder {
     private final MediaOptions options;
 
@@ -18,14 +23,18 @@ public final class ImageDecoder {
     /** The image, resized by {@link SmartResize}; an {@link IOException} when the bytes are not an image. */
     public Media decode(byte[] bytes) throws IOException {
         BufferedImage image;
+        // A memory-cached stream keeps ImageIO from spilling each image to a temp file, without
+        // touching the JVM-wide ImageIO.setUseCache switch. ImageIO.read closes the stream itself;
+        // a memory-only stream needs no closing when no reader recognises the bytes.
         try {
-            image = ImageIO.read(new ByteArrayInputStream(bytes));
+            ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes));
+            image = ImageIO.read(in);
         } catch (RuntimeException e) {
             // Some ImageIO plugins throw unchecked exceptions on corrupt input.
             throw new IOException("corrupt image: " + e, e);
         }
         if (image == null) {
-            throw new IOException("no ImageIO reader recognises these " + bytes.length + " bytes");
+            image = FfmpegFrames.firstImage(bytes);
         }
         int[] size = SmartResize.of(image.getHeight(), image.getWidth(), options.factor(),
                 options.minPixels(), options.maxPixels());
@@ -39,6 +48,9 @@ public final class ImageDecoder {
             target = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
             Graphics2D g = target.createGraphics();
             try {
+                // Transparent pixels land on white, as on a page, rather than on the buffer's black.
+                g.setColor(java.awt.Color.WHITE);
+                g.fillRect(0, 0, width, height);
                 g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BICUBIC);
                 g.drawImage(image, 0, 0, width, height, null);
             } finally {

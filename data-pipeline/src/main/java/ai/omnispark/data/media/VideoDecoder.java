@@ -1,9 +1,7 @@
 package ai.omnispark.data.media;
 
 import java.awt.image.BufferedImage;
-import java.awt.image.DataBufferByte;
 import java.io.ByteArrayInputStream;
-import java.nio.ByteBuffer;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,7 +39,7 @@ public final class VideoDecoder {
                 if (ts + 500 < next) {
                     continue;
                 }
-                BufferedImage image = bgr(frame);
+                BufferedImage image = FfmpegFrames.bgr(frame);
                 if (frames.isEmpty()) {
                     int[] size = SmartResize.of(image.getHeight(), image.getWidth(), options.factor(),
                             options.minPixels(), options.maxPixels());
@@ -72,27 +70,5 @@ public final class VideoDecoder {
             System.arraycopy(frames.get(t), 0, pixels, t * frameBytes, frameBytes);
         }
         return new Media(pixels, frames.size(), height, width, 3, 0);
-    }
-
-    /**
-     * Copies a BGR24 frame row by row. FFmpeg pads rows to its alignment, and JavaCV's converter
-     * infers channels as stride / width, which goes wrong for widths like 84; the stride is exact.
-     */
-    private static BufferedImage bgr(Frame frame) throws IOException {
-        if (!(frame.image[0] instanceof ByteBuffer buffer) || frame.imageDepth != Frame.DEPTH_UBYTE) {
-            throw new IOException("unexpected frame layout: depth " + frame.imageDepth);
-        }
-        int w = frame.imageWidth;
-        int h = frame.imageHeight;
-        int stride = frame.imageStride;
-        if (stride < w * 3) {
-            throw new IOException("frame stride " + stride + " is shorter than a BGR row of " + w + " pixels");
-        }
-        BufferedImage image = new BufferedImage(w, h, BufferedImage.TYPE_3BYTE_BGR);
-        byte[] data = ((DataBufferByte) image.getRaster().getDataBuffer()).getData();
-        for (int y = 0; y < h; y++) {
-            buffer.get(y * stride, data, y * w * 3, w * 3);
-        }
-        return image;
     }
 }

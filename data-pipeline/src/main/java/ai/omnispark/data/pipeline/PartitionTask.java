@@ -19,6 +19,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 
 /**
@@ -32,11 +33,12 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
     static final String LINE_COLUMN = "value";
 
     private final PrepareConfig config;
-    private final HadoopConf hadoop;
+    private final Broadcast<HadoopConf> hadoop;
     private final String workDir;
     private final boolean jsonLines;
 
-    PartitionTask(PrepareConfig config, HadoopConf hadoop, String workDir, boolean jsonLines) {
+    /** {@code hadoop} is broadcast: a full Hadoop configuration is too big to ship with every task. */
+    PartitionTask(PrepareConfig config, Broadcast<HadoopConf> hadoop, String workDir, boolean jsonLines) {
         this.config = config;
         this.hadoop = hadoop;
         this.workDir = workDir;
@@ -46,7 +48,7 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
     @Override
     public Iterator<PartitionStats> call(Iterator<Row> rows) throws IOException {
         int partition = TaskContext.getPartitionId();
-        Configuration conf = hadoop.get();
+        Configuration conf = hadoop.value().get();
         Path dir = new Path(workDir);
         FileSystem fs = dir.getFileSystem(conf);
         Tokenizer tokenizer = TokenizerLoader.load(config, conf);

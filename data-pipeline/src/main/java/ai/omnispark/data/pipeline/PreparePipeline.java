@@ -19,6 +19,8 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
@@ -69,13 +71,19 @@ public final class PreparePipeline {
      */
     public static PrepareResult run(SparkSession spark, Dataset<Row> df, PrepareConfig config) {
         Configuration conf = spark.sparkContext().hadoopConfiguration();
-        List<String> inputs = new ArrayList<>(Arrays.asList(df.inputFiles()));
-        inputs.sort(null);
-        inputs.add(df.schema().json());
-        if (df.inputFiles().length == 0) {
-            inputs.add("in-memory:" + UUID.randomUUID());
-        }
+        String[] files = df.inputFiles();
+        List<String> inputs = new ArrayList<>();
         try {
+            for (String file : files) {
+                Path path = new Path(file);
+                FileStatus status = path.getFileSystem(conf).getFileStatus(path);
+                inputs.add(status.getPath() + "|" + status.getLen() + "|" + status.getModificationTime());
+            }
+            inputs.sort(null);
+            inputs.add(df.schema().json());
+            if (files.length == 0) {
+                inputs.add("in-memory:" + UUID.randomUUID());
+            }
             inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
             String fingerprint = Fingerprint.of(config, inputs);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
@@ -98,6 +106,13 @@ public final class PreparePipeline {
         if (existing.isPresent() && existing.get().fingerprint().equals(fingerprint)) {
             return Optional.of(new PrepareResult(new Path(out, Manifest.FILE_NAME).toString(), existing.get(), true));
         }
+        // Publishing replaces the output directory, so it must be ours (a dataset) or empty: a
+        // mistyped output path must not delete someone's files.
+        if (existing.isEmpty() && fs.exists(out)
+                && (!fs.getFileStatus(out).isDirectory() || fs.listStatus(out).length > 0)) {
+            throw new IllegalArgumentException("data.output_path " + out + " exists and is not a prepared dataset "
+                    + "(no " + Manifest.FILE_NAME + "); choose a new or empty directory");
+        }
         return Optional.empty();
     }
 
@@ -110,13 +125,16 @@ public final class PreparePipeline {
         fs.mkdirs(work);
         Dataset<Row> partitions = config.numShards() > 0 ? input.repartition(config.numShards()) : input;
         List<PartitionStats> stats;
+        Broadcast<HadoopConf> hadoop = JavaSparkContext.fromSparkContext(input.sparkSession().sparkContext())
+                .broadcast(new HadoopConf(conf));
         try {
-            stats = partitions.mapPartitions(
-                    new PartitionTask(config, new HadoopConf(conf), work.toString(), jsonLines),
+            stats = partitions.mapPartitions(new PartitionTask(config, hadoop, work.toString(), jsonLines),
                     Encoders.javaSerialization(PartitionStats.class)).collectAsList();
         } catch (RuntimeException e) {
             fs.delete(work, true);
             throw e;
+        } finally {
+            hadoop.destroy();
         }
 
         long inputRecords = 0;
@@ -130,6 +148,12 @@ public final class PreparePipeline {
             }
         }
         shards.sort(Comparator.comparing(ShardInfo::path));
+        if (inputRecords == 0) {
+            fs.delete(work, true);
+            throw new IllegalArgumentException("the input of the prepare step holds no records: " + input.inputFiles().length
+                    + " input files (" + String.join(", ", Arrays.asList(input.inputFiles()).subList(0,
+                            Math.min(3, input.inputFiles().length))) + ")");
+        }
         long rejected = rejectedByReason.values().stream().mapToLong(Long::longValue).sum();
         if (inputRecords > 0 && (double) rejected / inputRecords > config.maxRejectRatio()) {
             // Keep the rejects for inspection, drop the shards: a dataset built from so few records is not published.

@@ -32,8 +32,13 @@ final class HadoopSeekableChannel implements SeekableByteChannel {
         if ("file".equals(qualified.toUri().getScheme())) {
             return FileChannel.open(Paths.get(qualified.toUri()), StandardOpenOption.READ);
         }
-        long size = fs.getFileStatus(qualified).getLen();
-        return new HadoopSeekableChannel(fs.open(qualified), size);
+        return viaHadoop(fs, qualified);
+    }
+
+    /** Always through the Hadoop stream, as for HDFS or S3A (tests use it on local files). */
+    static SeekableByteChannel viaHadoop(FileSystem fs, Path path) throws IOException {
+        long size = fs.getFileStatus(path).getLen();
+        return new HadoopSeekableChannel(fs.open(path), size);
     }
 
     @Override

@@ -4,6 +4,7 @@ import ai.omnispark.data.arrow.Manifest;
 import ai.omnispark.data.arrow.ShardInfo;
 import ai.omnispark.data.arrow.ShardRow;
 import ai.omnispark.data.arrow.ShardRowDecoder;
+import ai.omnispark.data.media.Media;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -116,6 +117,35 @@ public final class ShardReader implements AutoCloseable {
         return rows;
     }
 
+    /** The next {@code count} rows as one flat batch; every row of a dataset has the same length. */
+    public ShardBatch nextBatch(int count) throws IOException {
+        if (count < 1) {
+            throw new IllegalArgumentException("batch size must be >= 1, got " + count);
+        }
+        ShardRow first = next();
+        int seqLen = first.row().length();
+        int[] ids = new int[count * seqLen];
+        int[] labels = new int[count * seqLen];
+        int[] positions = new int[count * seqLen];
+        int[] docs = new int[count * seqLen];
+        List<List<Media>> media = new ArrayList<>(count);
+        ShardRow row = first;
+        for (int r = 0; r < count; r++) {
+            if (r > 0) {
+                row = next();
+            }
+            if (row.row().length() != seqLen) {
+                throw new IOException("rows of one batch differ in length: " + seqLen + " and " + row.row().length());
+            }
+            System.arraycopy(row.row().inputIds(), 0, ids, r * seqLen, seqLen);
+            System.arraycopy(row.row().labels(), 0, labels, r * seqLen, seqLen);
+            System.arraycopy(row.row().positionIds(), 0, positions, r * seqLen, seqLen);
+            System.arraycopy(row.row().docIds(), 0, docs, r * seqLen, seqLen);
+            media.add(row.media());
+        }
+        return new ShardBatch(count, seqLen, ids, labels, positions, docs, media);
+    }
+
     @Override
     public void close() {
         closed = true;
@@ -169,6 +199,8 @@ public final class ShardReader implements AutoCloseable {
                         }
                         int from = (int) Math.max(0, skip - position);
                         ShardRow[] rows = decode(root, block.order(), from, decoders);
+                        // Rows are plain arrays now; free the batch rather than keep one per open shard.
+                        root.clear();
                         for (int i = from; i < n; i++) {
                             long after = position + i + 1;
                             Cursor next = after == plan.rows() ? new Cursor(epoch + 1, 0) : new Cursor(epoch, after);

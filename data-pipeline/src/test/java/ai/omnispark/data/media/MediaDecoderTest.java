@@ -41,6 +41,19 @@ class MediaDecoderTest {
     }
 
     @Test
+    void webpDecodesThroughFfmpeg() throws Exception {
+        byte[] webp = MediaFixtures.webp(tmp, 56, 84, new Color(30, 160, 220));
+        assertEquals("RIFF", new String(webp, 0, 4, java.nio.charset.StandardCharsets.US_ASCII));
+        Media m = new ImageDecoder(MediaOptions.DEFAULTS).decode(webp);
+        assertEquals(56, m.height());
+        assertEquals(84, m.width());
+        int middle = (28 * 84 + 42) * 3;
+        assertEquals(30, m.pixels()[middle] & 0xFF, 8);
+        assertEquals(160, m.pixels()[middle + 1] & 0xFF, 8);
+        assertEquals(220, m.pixels()[middle + 2] & 0xFF, 8);
+    }
+
+    @Test
     void truncatedPngIsRefused() throws Exception {
         byte[] png = MediaFixtures.png(56, 56, Color.RED, Color.BLUE);
         ImageDecoder decoder = new ImageDecoder(MediaOptions.DEFAULTS);

@@ -62,4 +62,29 @@ public final class MediaFixtures {
         }
         return Files.readAllBytes(file);
     }
+
+    /** A lossy WebP of one solid colour, encoded by FFmpeg's libwebp (the JDK cannot write WebP). */
+    public static byte[] webp(Path dir, int height, int width, Color colour) throws IOException {
+        Path file = Files.createTempFile(dir, "image", ".webp");
+        try (FFmpegFrameRecorder recorder = new FFmpegFrameRecorder(file.toFile(), width, height, 0);
+                Java2DFrameConverter converter = new Java2DFrameConverter()) {
+            avutil.av_log_set_level(avutil.AV_LOG_QUIET);
+            recorder.setFormat("webp");
+            recorder.setVideoCodecName("libwebp");
+            recorder.setPixelFormat(avutil.AV_PIX_FMT_YUV420P);
+            recorder.setFrameRate(1);
+            recorder.setVideoQuality(1);
+            recorder.start();
+            BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_3BYTE_BGR);
+            Graphics2D g = image.createGraphics();
+            g.setColor(colour);
+            g.fillRect(0, 0, width, height);
+            g.dispose();
+            recorder.record(converter.convert(image));
+            recorder.stop();
+        } catch (Exception e) {
+            throw new IOException("could not encode the test WebP: " + e, e);
+        }
+        return Files.readAllBytes(file);
+    }
 }

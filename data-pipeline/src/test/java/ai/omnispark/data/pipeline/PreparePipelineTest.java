@@ -270,6 +270,25 @@ class PreparePipelineTest {
     }
 
     @Test
+    void anInputWithoutRecordsIsAnError() throws Exception {
+        Path input = jsonl(tmp.resolve("empty.jsonl"), List.of("", "  "));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PreparePipeline.run(spark,
+                PrepareConfig.builder().inputPath(input.toString()).outputPath(tmp.resolve("none").toString()).build()));
+        assertTrue(e.getMessage().contains("no records"), e.getMessage());
+        Files.createDirectories(tmp.resolve("precious"));
+        Files.writeString(tmp.resolve("precious").resolve("notes.txt"), "keep me");
+        Path good = jsonl(tmp.resolve("one.jsonl"), List.of(textLine("text", "hello")));
+        IllegalArgumentException notOurs = assertThrows(IllegalArgumentException.class, () -> PreparePipeline.run(spark,
+                PrepareConfig.builder().inputPath(good.toString()).outputPath(tmp.resolve("precious").toString()).build()));
+        assertTrue(notOurs.getMessage().contains("not a prepared dataset"), notOurs.getMessage());
+        assertEquals("keep me", Files.readString(tmp.resolve("precious").resolve("notes.txt")));
+        try (Stream<Path> files = Files.list(tmp)) {
+            assertEquals(0, files.filter(p -> p.getFileName().toString().contains(".tmp-")).count(),
+                    "the work directory is removed");
+        }
+    }
+
+    @Test
     void parquetAndDataFramesAreInputsToo() throws Exception {
         StructType schema = new StructType().add("text", DataTypes.StringType);
         List<Row> data = new ArrayList<>();

@@ -115,6 +115,30 @@ class ShardReaderTest {
     }
 
     @Test
+    void batchesAreTheRowsFlattened() throws IOException {
+        ReaderOptions options = ReaderOptions.of(0, 1, 4);
+        List<Integer> ids = read(options, Cursor.START, 10);
+        try (ShardReader reader = ShardReader.open(fs, dataset, options, Cursor.START)) {
+            ShardBatch a = reader.nextBatch(4);
+            ShardBatch b = reader.nextBatch(6);
+            assertEquals(new Cursor(0, 10), reader.cursor());
+            assertEquals(8, a.seqLen());
+            List<Integer> batched = new ArrayList<>();
+            for (ShardBatch batch : List.of(a, b)) {
+                assertEquals(batch.rows() * 8, batch.inputIds().length);
+                for (int r = 0; r < batch.rows(); r++) {
+                    int id = batch.inputIds()[r * 8] / 1000;
+                    batched.add(id);
+                    PackedRow expected = TestDatasets.row(id, 8, 3 + id % 5);
+                    assertArrayEquals(expected.labels(), java.util.Arrays.copyOfRange(batch.labels(), r * 8, r * 8 + 8));
+                    assertArrayEquals(expected.docIds(), java.util.Arrays.copyOfRange(batch.docIds(), r * 8, r * 8 + 8));
+                }
+            }
+            assertEquals(ids, batched);
+        }
+    }
+
+    @Test
     void parallelDecodingKeepsTheOrder() throws IOException {
         ReaderOptions one = ReaderOptions.of(0, 1, 9).withDecodeThreads(1);
         assertEquals(read(one, new Cursor(0, 3), 2 * TOTAL),
