@@ -1,0 +1,128 @@
+package ai.omnispark.trainer.spark;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.omnispark.parallel.safetensors.SafeTensorsReader;
+import ai.omnispark.parallel.safetensors.TensorInfo;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.job.TrainSummary;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The trainer as a Spark barrier stage in local mode: ranks are tasks, progress reaches the driver. */
+class SparkTrainerTest {
+    @TempDir
+    static Path dir;
+
+    static Path modelConfig;
+    static SparkSession spark;
+
+    @BeforeAll
+    static void start() throws IOException {
+        modelConfig = dir.resolve("tiny.json");
+        Files.writeString(modelConfig, """
+                {"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":259,"hidden_size":32,
+                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
+                 "tie_word_embeddings":true,"bos_token_id":256,"eos_token_id":257}
+                """);
+        spark = SparkSession.builder().master("local[2]").appName("omnispark-test")
+                .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+                .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static Settings settings(String out, String... sets) {
+        List<String> all = new ArrayList<>(List.of(
+                "model.config_path=" + modelConfig, "data.train_path=synthetic://text", "data.max_seq_len=64",
+                "train.output_dir=" + dir.resolve(out), "train.global_batch_size=4", "train.micro_batch_size=1",
+                "train.lr=1e-3", "train.threads=1", "train.comm_timeout_s=60", "train.log_steps=1"));
+        all.addAll(List.of(sets));
+        return Settings.fromTree(null, all, "test");
+    }
+
+    private static Map<String, float[]> weights(Path hf) throws IOException {
+        Map<String, float[]> w = new LinkedHashMap<>();
+        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
+            for (TensorInfo t : r.tensors()) {
+                w.put(t.name(), r.readFloats(t.name()));
+            }
+        }
+        return w;
+    }
+
+    @Test
+    void twoRanksTrainThroughABarrierStageAndReportToTheDriver() throws Exception {
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary s = OmniTrainer.create(settings("local2", "train.max_steps=4", "train.save_steps=2"))
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
+        String printed = console.toString(StandardCharsets.UTF_8);
+        assertEquals(2, s.worldSize(), "local mode defaults to 2 ranks");
+        assertEquals(4, s.steps());
+        assertEquals(0, s.restarts());
+        assertTrue(s.finalLoss() < s.initialLoss(), printed);
+        assertTrue(printed.contains("step 4/4"), printed);
+        assertTrue(printed.contains("ranks 2 (fsdp"), printed);
+        Path out = dir.resolve("local2");
+        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+        assertEquals("4", Files.readString(out.resolve("checkpoints/latest_checkpointed_iteration.txt")).trim());
+        assertTrue(Files.isRegularFile(out.resolve("checkpoints/global_step_2/model/index.json")));
+        assertTrue(Files.isRegularFile(out.resolve("final_hf/model.safetensors")));
+    }
+
+    @Test
+    void aRankFailingAtStepSevenIsRelaunchedAndEndsLikeAnUninterruptedRun() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        String[] run = {"train.max_steps=12", "train.save_steps=3", "train.world_size=2"};
+        TrainSummary clean = OmniTrainer.create(settings("clean", run)).console(quiet).fit(spark);
+        List<String> failing = new ArrayList<>(List.of(run));
+        failing.add("debug.fail_at_step=7");
+        failing.add("train.max_restarts=1");
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary restarted = OmniTrainer.create(settings("restarted", failing.toArray(new String[0])))
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
+        assertEquals(1, restarted.restarts(), console.toString(StandardCharsets.UTF_8));
+        assertEquals(12, restarted.steps());
+        assertEquals(clean.initialLoss(), restarted.initialLoss());
+        assertEquals(clean.finalLoss(), restarted.finalLoss());
+        Map<String, float[]> a = weights(dir.resolve("clean/final_hf"));
+        Map<String, float[]> b = weights(dir.resolve("restarted/final_hf"));
+        assertEquals(a.keySet(), b.keySet());
+        for (String name : a.keySet()) {
+            assertArrayEquals(a.get(name), b.get(name), name);
+        }
+        assertEquals(12, Files.readAllLines(dir.resolve("restarted/metrics.jsonl")).size(),
+                "one metrics line per step, the relaunch's for the repeated ones");
+    }
+
+    @Test
+    void impossibleSetupsAreRefusedBeforeLaunch() {
+        ConfigException slots = assertThrows(ConfigException.class,
+                () -> OmniTrainer.create(settings("x", "train.world_size=4")).fit(spark));
+        assertTrue(slots.getMessage().contains("task slots"), slots.getMessage());
+        ConfigException plan = assertThrows(ConfigException.class, () -> OmniTrainer.create(settings("y",
+                "train.world_size=2", "train.data_parallel_replicate_size=3")).fit(spark));
+        assertTrue(plan.getMessage().contains("data_parallel_replicate_size"), plan.getMessage());
+    }
+}
