@@ -25,6 +25,8 @@ import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
+import ai.omnispark.trainer.data.RowSource;
+import ai.omnispark.trainer.data.ShardRows;
 import ai.omnispark.trainer.loop.StepListener;
 import ai.omnispark.trainer.loop.StepResult;
 import ai.omnispark.trainer.loop.Trainer;
@@ -100,8 +102,7 @@ public final class RankJob {
                     throw new ConfigException("the tokenizer has " + tokenizer.vocabSize()
                             + " ids but the model's vocab_size is " + modelConfig.vocabSize());
                 }
-                List<PackedRow> rows = TrainingData.rows(settings, tokenizer);
-                InMemoryRows source = new InMemoryRows(rows, config.seed(), env.rank(), env.worldSize());
+                RowSource source = rowSource(settings, tokenizer, config, env);
                 Trainer trainer = new Trainer(config, rank, model, params, source, sumAll, DataType.FLOAT32);
                 if (lead) {
                     for (String line : trainer.describe()) {
@@ -109,14 +110,15 @@ public final class RankJob {
                     }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
                             + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
-                            + rows.size() + " packed rows of " + config.maxSeqLen() + " tokens");
+                            + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
                 }
                 Path outputDir = new Path(config.outputDir());
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
                 String fingerprint = fingerprint(settings, modelConfig);
-                try (Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
+                try (RowSource ownedSource = source;
+                        Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         settings.intValue("train.save_total_limit"))) {
                     resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out);
                     JobStats stats = new JobStats();
@@ -153,6 +155,20 @@ public final class RankJob {
         }
     }
 
+    /** A prepared dataset (manifest.json) is streamed; raw text or the synthetic sample is packed in memory. */
+    private static RowSource rowSource(Settings settings, Tokenizer tokenizer, TrainConfig config, Env env)
+            throws IOException {
+        String path = settings.string("data.train_path");
+        if (!path.equals(TrainingData.SYNTHETIC_TEXT)) {
+            Path p = new Path(path);
+            FileSystem fs = p.getFileSystem(env.hadoop());
+            if (ShardRows.isDataset(fs, p)) {
+                return new ShardRows(fs, fs.makeQualified(p), config.seed(), env.rank(), env.worldSize());
+            }
+        }
+        return new InMemoryRows(TrainingData.rows(settings, tokenizer), config.seed(), env.rank(), env.worldSize());
+    }
+
     private static DecoderConfig modelConfig(Settings s) throws IOException {
         String modelPath = s.string("model.model_path");
         return HfConfig.read(java.nio.file.Path.of(modelPath.isBlank() ? s.string("model.config_path") : modelPath));
@@ -178,12 +194,15 @@ public final class RankJob {
     }
 
     private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Trainer trainer,
-            InMemoryRows source, RankContext rank, TrainConfig config, String fingerprint, Env env, boolean async)
+            RowSource source, RankContext rank, TrainConfig config, String fingerprint, Env env, boolean async)
             throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
         extra.put("global_step", step);
-        extra.putObject("data_cursor").put("epoch", cursor[0]).put("global_index", cursor[1] * env.worldSize());
+        // In-memory rows resume at any world size from the global index; shard streams at the same one.
+        extra.putObject("data_cursor").put("epoch", cursor[0]).put("global_index", cursor[1] * env.worldSize())
+                .put("rank_position", cursor[1]).put("world_size", env.worldSize())
+                .put("reshardable", source instanceof InMemoryRows);
         extra.put("seed", config.seed());
         extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
         extra.put("config_fingerprint", fingerprint);
@@ -192,7 +211,7 @@ public final class RankJob {
     }
 
     private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
-            Trainer trainer, InMemoryRows source, RankContext rank, String fingerprint, Env env, PrintStream out)
+            Trainer trainer, RowSource source, RankContext rank, String fingerprint, Env env, PrintStream out)
             throws IOException {
         String spec = settings.string("train.load_checkpoint_path");
         if (spec.isBlank()) {
@@ -216,14 +235,26 @@ public final class RankJob {
         long step = extra.get("global_step").asLong();
         long epoch = extra.path("data_cursor").path("epoch").asLong();
         long globalIndex = extra.path("data_cursor").path("global_index").asLong();
-        if (globalIndex % env.worldSize() != 0) {
-            throw new ConfigException("checkpoint " + dir + " stopped at row " + globalIndex + " of its epoch, which "
-                    + env.worldSize() + " ranks cannot split evenly");
+        JsonNode dc = extra.path("data_cursor");
+        long position;
+        if (dc.path("reshardable").asBoolean(true)) {
+            if (globalIndex % env.worldSize() != 0) {
+                throw new ConfigException("checkpoint " + dir + " stopped at row " + globalIndex + " of its epoch, which "
+                        + env.worldSize() + " ranks cannot split evenly");
+            }
+            position = globalIndex / env.worldSize();
+        } else {
+            if (dc.path("world_size").asInt() != env.worldSize()) {
+                throw new ConfigException("checkpoint " + dir + " was saved by " + dc.path("world_size").asInt()
+                        + " ranks reading a prepared dataset, whose cursor is per rank: resume it with train.world_size="
+                        + dc.path("world_size").asInt());
+            }
+            position = dc.path("rank_position").asLong();
         }
         state.applyTo(params, trainer.optimizer(), rank.manager());
         trainer.restore(step);
         trainer.optimizer().setStepCount(state.optimizerSteps());
-        source.seek(new long[] {epoch, globalIndex / env.worldSize()});
+        source.seek(new long[] {epoch, position});
         if (env.rank() == 0) {
             out.println("resumed from " + dir + " at step " + step);
         }

@@ -168,6 +168,17 @@ public final class OmniTrainer {
                     + "executors: set it to false");
         }
         int slots = slots(sc);
+        // Executors of a cluster register after the driver starts: give them a minute.
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (slots < world && !sc.isLocal() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            slots = slots(sc);
+        }
         if (slots < world) {
             throw new ConfigException("train.world_size is " + world + " but the cluster has " + slots
                     + " task slots (executors x cores / spark.task.cpus); a barrier stage needs one per rank");
