@@ -16,6 +16,11 @@ import java.util.List;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import ai.omnispark.data.pipeline.PrepareConfig;
+import ai.omnispark.data.pipeline.PreparePipeline;
+import ai.omnispark.data.pipeline.PrepareResult;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import scala.reflect.ClassTag$;
 
@@ -47,6 +52,27 @@ public final class OmniTrainer {
     public OmniTrainer console(PrintStream out) {
         this.console = out;
         return this;
+    }
+
+    /**
+     * Prepares {@code rows} (columns named by {@code data.text_keys}, or {@code messages} for
+     * conversations) into Arrow shards under {@code OUTPUT_DIR/data} with the data pipeline, then
+     * trains on them. A rerun over unchanged data and settings reuses the shards.
+     */
+    public TrainSummary fit(SparkSession spark, Dataset<Row> rows) throws Exception {
+        String prepared = new org.apache.hadoop.fs.Path(settings.string("train.output_dir"), "data").toString();
+        PrepareConfig config = PrepareConfig.builder()
+                .inputPath("dataframe")
+                .dataType(ai.omnispark.data.pipeline.DataType.parse(settings.string("data.data_type")))
+                .textKeys(List.of(settings.string("data.text_keys").split(",")))
+                .maxSeqLen(settings.intValue("data.max_seq_len"))
+                .tokenizerPath(settings.string("model.tokenizer_path"))
+                .outputPath(prepared)
+                .build();
+        PrepareResult result = PreparePipeline.run(spark, rows, config);
+        console.println("data " + (result.skipped() ? "already prepared" : "prepared") + " at " + prepared + ": "
+                + result.rows() + " packed rows");
+        return new OmniTrainer(settings.with("data.train_path", prepared)).console(console).fit(spark);
     }
 
     public TrainSummary fit(SparkSession spark) throws Exception {

@@ -135,7 +135,7 @@ class DistributedTrainingTest {
         }
 
         Exception failure = assertThrows(Exception.class,
-                () -> train(settings("cut", concat(common, "debug.fail_at_step=4", "train.async_save=true"))));
+                () -> train(settings("cut", concat(common, "debug.fail_at_step=4"))));
         assertTrue(failure.getMessage().contains("fail"), failure.toString());
         Path ckpts = dir.resolve("cut/checkpoints");
         assertEquals("2", Files.readString(ckpts.resolve("latest_checkpointed_iteration.txt")).trim());

@@ -117,6 +117,24 @@ class SparkTrainerTest {
     }
 
     @Test
+    void aDataFrameIsPreparedIntoArrowShardsAndTrainedOn() throws Exception {
+        List<org.apache.spark.sql.Row> texts = new ArrayList<>();
+        for (String t : ai.omnispark.data.sample.SyntheticText.documents(7, 300)) {
+            texts.add(org.apache.spark.sql.RowFactory.create(t));
+        }
+        org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df = spark.createDataFrame(texts,
+                new org.apache.spark.sql.types.StructType().add("text", "string"));
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary s = OmniTrainer.create(settings("frame", "train.max_steps=6", "train.world_size=2"))
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark, df);
+        String printed = console.toString(StandardCharsets.UTF_8);
+        assertTrue(Files.isRegularFile(dir.resolve("frame/data/manifest.json")), printed);
+        assertTrue(printed.contains("prepared at"), printed);
+        assertEquals(6, s.steps());
+        assertTrue(s.finalLoss() < s.initialLoss(), printed);
+    }
+
+    @Test
     void impossibleSetupsAreRefusedBeforeLaunch() {
         ConfigException slots = assertThrows(ConfigException.class,
                 () -> OmniTrainer.create(settings("x", "train.world_size=4")).fit(spark));

@@ -26,7 +26,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A real Spark standalone cluster on 127.0.0.1, every part its own JVM started from the project's
@@ -37,8 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 class StandaloneClusterIT {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    Path dir;
+    /** Kept after the run (not a temp dir) so that a failure leaves the cluster's logs to read. */
+    private Path dir;
 
     private final List<Process> processes = new ArrayList<>();
 
@@ -52,6 +51,13 @@ class StandaloneClusterIT {
 
     @Test
     void fourRanksOnTwoWorkersMatchLocalMode() throws Exception {
+        dir = Path.of("target/it-cluster").toAbsolutePath();
+        if (Files.exists(dir)) {
+            try (Stream<Path> old = Files.walk(dir)) {
+                old.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        Files.createDirectories(dir);
         Path jars = Path.of("target/jars").toAbsolutePath();
         Path app;
         try (Stream<Path> s = Files.list(Path.of("target"))) {
@@ -115,11 +121,13 @@ class StandaloneClusterIT {
         ProcessBuilder pb = new ProcessBuilder(submit).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("submit.log").toFile());
         pb.environment().put("SPARK_HOME", home.toString());
+        // An installation without the version in its jar names: tell Spark's launcher which Scala it is.
+        pb.environment().put("SPARK_SCALA_VERSION", "2.12");
         Process job = pb.start();
         processes.add(job);
         boolean done = job.waitFor(8, TimeUnit.MINUTES);
         String log = Files.readString(dir.resolve("submit.log"));
-        assertTrue(done, "spark-submit did not finish in 8 minutes:\n" + tail(log));
+        assertTrue(done, "spark-submit did not finish in 8 minutes (logs in " + dir + "):\n" + tail(log));
         assertEquals(0, job.exitValue(), "spark-submit failed:\n" + tail(log));
         JsonNode summary = null;
         for (String line : log.split("\n")) {
@@ -152,6 +160,8 @@ class StandaloneClusterIT {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(dir.resolve(name + ".log").toFile());
         pb.environment().put("SPARK_HOME", home.toString());
+        // An installation without the version in its jar names: tell Spark's launcher which Scala it is.
+        pb.environment().put("SPARK_SCALA_VERSION", "2.12");
         processes.add(pb.start());
     }
 
