@@ -25,13 +25,14 @@ import org.apache.hadoop.fs.Path;
  * {@code export-hf --checkpoint CKPT_DIR --out DIR [--dtype F32|F16]}: turns a {@code global_step_N}
  * saved by any number of ranks into a HF folder, on one rank. The model config comes from the
  * checkpoint's {@code hf_ckpt/config.json}, or from {@code --config} when the save had none.
+ * Checkpoint and output may be on any Hadoop file system; see {@link #hadoopConf()}.
  */
 final class ExportHfCommand {
     private ExportHfCommand() {}
 
     static int run(String[] argv, PrintStream out) throws IOException {
         Args args = Args.parse(argv, 0, List.of("checkpoint", "out", "config", "dtype"));
-        Configuration conf = new Configuration();
+        Configuration conf = hadoopConf();
         Path ckpt = new Path(args.required("checkpoint"));
         FileSystem fs = ckpt.getFileSystem(conf);
         if (!fs.exists(new Path(new Path(ckpt, CheckpointPaths.MODEL), CheckpointPaths.INDEX))) {
@@ -59,6 +60,16 @@ final class ExportHfCommand {
         out.println(new ObjectMapper().writeValueAsString(Map.of("hf_dir", dir.toString(),
                 "checkpoint", ckpt.toString(), "parameters", config.parameterCount())));
         return 0;
+    }
+
+    /**
+     * Hadoop settings as a Spark driver would see them: core-site.xml on the classpath, then every
+     * {@code spark.hadoop.*} system property (spark-submit's {@code --conf}, or {@code -D} in
+     * {@code JAVA_OPTS}), so {@code hdfs://} and {@code s3a://} checkpoints read with the same
+     * settings the training job wrote them with.
+     */
+    static Configuration hadoopConf() {
+        return org.apache.spark.deploy.SparkHadoopUtil.get().newConfiguration(new org.apache.spark.SparkConf());
     }
 
     private static DecoderConfig config(FileSystem fs, Path ckpt, String override) throws IOException {
