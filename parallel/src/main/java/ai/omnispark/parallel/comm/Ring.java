@@ -18,6 +18,8 @@ abstract class Ring {
     private final long[] segOff;
     private final long[] segLen;
     private int received;
+    private final java.util.concurrent.atomic.AtomicInteger completed =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     /** Segments are given in elements: offsets and lengths of {@code size} segments. */
     Ring(int size, int position, int elementBytes, int chunkBytes, long[] segOff, long[] segLen) {
@@ -63,8 +65,18 @@ abstract class Ring {
     /** Where the chunk received in step s lands. */
     abstract ByteBuffer recvInto(int step, int segment, long byteOff, long byteLen);
 
-    /** A received chunk is complete; combine it if this pass reduces. */
-    abstract void arrived(int step, int segment, long byteOff, long byteLen);
+    /**
+     * A received chunk is complete; combine it if this pass reduces. Must call {@link #complete}
+     * once the chunk may be forwarded, now or later from another thread.
+     */
+    void arrived(int step, int segment, long byteOff, long byteLen) {
+        complete();
+    }
+
+    /** The oldest arrived chunk not yet completed is ready to forward. */
+    final void complete() {
+        completed.incrementAndGet();
+    }
 
     private long[] chunk(int segment, int c) {
         long start = Math.min(segLen[segment], c * chunkElems);
@@ -80,7 +92,7 @@ abstract class Ring {
 
             @Override
             ByteBuffer next() {
-                if (k >= total || (k >= chunksPerStep && received <= k - chunksPerStep)) {
+                if (k >= total || (k >= chunksPerStep && completed.get() <= k - chunksPerStep)) {
                     return null;
                 }
                 int step = k / chunksPerStep;
@@ -125,6 +137,21 @@ abstract class Ring {
                 return received == total;
             }
         };
-        return new Flow[] {send, recv};
+        // Holds the pass open until every arrived chunk has been combined.
+        Flow completion = new Flow(leftPeer, leftGlobal, false) {
+            @Override
+            ByteBuffer next() {
+                return null;
+            }
+
+            @Override
+            void moved() {}
+
+            @Override
+            boolean finished() {
+                return completed.get() == total;
+            }
+        };
+        return new Flow[] {send, recv, completion};
     }
 }

@@ -62,7 +62,28 @@ final class TcpCommunicator extends AbstractCommunicator {
     private void ring(String op, Ring pass) {
         int l = left();
         int r = right();
-        links.pump(op, rank, pass.flows(l, global[l], r, global[r]));
+        ReduceWorker worker = links.worker();
+        worker.begin();
+        boolean ok = false;
+        try {
+            links.pump(op, rank, pass.flows(l, global[l], r, global[r]));
+            ok = true;
+        } finally {
+            worker.drain(!ok);
+        }
+        Throwable failed = worker.failure();
+        if (failed != null) {
+            throw new CommException(op, rank, -1, "combining received data failed: " + failed, failed);
+        }
+    }
+
+    /** Combines a received chunk on the reduce worker, then lets the ring forward it. */
+    private void reduceLater(Ring pass, ByteBuffer dst, ByteBuffer src, DataType dtype, ReduceOp op) {
+        ReduceWorker worker = links.worker();
+        worker.submit(() -> worker.reducer().reduceInto(dst, src, dtype, op), () -> {
+            pass.complete();
+            links.wakeup();
+        });
     }
 
     @Override
@@ -94,7 +115,7 @@ final class TcpCommunicator extends AbstractCommunicator {
 
             @Override
             void arrived(int step, int segment, long off, long len) {
-                reducer.reduceInto(Buffers.slice(buf, off, len), Buffers.slice(scratch, off, len),
+                reduceLater(this, Buffers.slice(buf, off, len), Buffers.slice(scratch, off, len),
                         dtype, op);
             }
         });
@@ -127,8 +148,6 @@ final class TcpCommunicator extends AbstractCommunicator {
                 return Buffers.slice(buf, off, len);
             }
 
-            @Override
-            void arrived(int step, int segment, long off, long len) {}
         };
     }
 
@@ -182,9 +201,9 @@ final class TcpCommunicator extends AbstractCommunicator {
             void arrived(int step, int segment, long off, long len) {
                 ByteBuffer partial = Buffers.slice(scratch, off, len);
                 if (segment == position) {
-                    reducer.reduceInto(Buffers.slice(out, off - mine, len), partial, dtype, op);
+                    reduceLater(this, Buffers.slice(out, off - mine, len), partial, dtype, op);
                 } else {
-                    reducer.reduceInto(partial, Buffers.slice(in, off, len), dtype, op);
+                    reduceLater(this, partial, Buffers.slice(in, off, len), dtype, op);
                 }
             }
         });
