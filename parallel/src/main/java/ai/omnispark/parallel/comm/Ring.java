@@ -20,6 +20,9 @@ abstract class Ring {
     private int received;
     private final java.util.concurrent.atomic.AtomicInteger completed =
             new java.util.concurrent.atomic.AtomicInteger();
+    /** The completion the send flow is blocked on, or -1; lets completions skip needless wakeups. */
+    private volatile int awaited = -1;
+    private int total;
 
     /** Segments are given in elements: offsets and lengths of {@code size} segments. */
     Ring(int size, int position, int elementBytes, int chunkBytes, long[] segOff, long[] segLen) {
@@ -73,9 +76,14 @@ abstract class Ring {
         complete();
     }
 
-    /** The oldest arrived chunk not yet completed is ready to forward. */
-    final void complete() {
-        completed.incrementAndGet();
+    /**
+     * The oldest arrived chunk not yet completed is ready to forward. Returns whether the pump may
+     * be waiting for exactly this (so a completion from another thread must wake it).
+     */
+    final boolean complete() {
+        int c = completed.incrementAndGet();
+        int a = awaited;
+        return c == total || (a >= 0 && c > a);
     }
 
     private long[] chunk(int segment, int c) {
@@ -86,14 +94,22 @@ abstract class Ring {
 
     /** The flows of this pass between this rank and its neighbours. */
     Flow[] flows(int leftPeer, int leftGlobal, int rightPeer, int rightGlobal) {
-        int total = (size - 1) * chunksPerStep;
+        total = (size - 1) * chunksPerStep;
         Flow send = new Flow(rightPeer, rightGlobal, true) {
             private int k;
 
             @Override
             ByteBuffer next() {
-                if (k >= total || (k >= chunksPerStep && completed.get() <= k - chunksPerStep)) {
+                if (k >= total) {
                     return null;
+                }
+                int need = k - chunksPerStep;
+                if (k >= chunksPerStep && completed.get() <= need) {
+                    awaited = need;
+                    // re-check after publishing, so a completion in between cannot be missed
+                    if (completed.get() <= need) {
+                        return null;
+                    }
                 }
                 int step = k / chunksPerStep;
                 int seg = sendSegment(step);

@@ -81,8 +81,9 @@ final class TcpCommunicator extends AbstractCommunicator {
     private void reduceLater(Ring pass, ByteBuffer dst, ByteBuffer src, DataType dtype, ReduceOp op) {
         ReduceWorker worker = links.worker();
         worker.submit(() -> worker.reducer().reduceInto(dst, src, dtype, op), () -> {
-            pass.complete();
-            links.wakeup();
+            if (pass.complete()) {
+                links.wakeup();
+            }
         });
     }
 
