@@ -24,10 +24,10 @@ JAVA=(java -Xmx8g -Dai.djl.offline=true -cp "$HERE/parallel/target/classes:$(cat
       ai.omnispark.parallel.comm.CommBench --world "$WORLD" --ops "$OPS" --sizes "$SIZES")
 OUT="$(mktemp)"
 for i in $(seq "$REPEATS"); do
-  "${JAVA[@]}" --transport tcp 2>/dev/null | grep '^{' | tee -a "$OUT" >&2
-  "${JAVA[@]}" --transport inproc 2>/dev/null | grep '^{' | tee -a "$OUT" >&2
+  "${JAVA[@]}" --transport tcp 2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
+  "${JAVA[@]}" --transport inproc 2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
   /usr/bin/python3 "$HERE/bench/peers/gloo_comm.py" --world "$WORLD" --ops "$OPS" --sizes "$SIZES" \
-    2>/dev/null | grep '^{' | tee -a "$OUT" >&2
+    2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
 done
 /usr/bin/python3 - "$OUT" <<'PY'
 import json, statistics, sys
