@@ -217,16 +217,19 @@ final class TcpCommunicator extends AbstractCommunicator {
     protected void runAllToAllV(ByteBuffer in, long[] sendCounts, ByteBuffer out,
             long[] recvCounts, DataType dtype) {
         int e = Buffers.elementBytes(dtype);
-        // Pairwise exchange: in step k every rank sends to rank+k and receives from rank-k, so
-        // each socket carries one message per step in each direction.
+        // Pairwise exchange, all pairs at once: every socket carries one message each way and
+        // the pump keeps them all moving. The order k = 1..n-1 (to rank+k, from rank-k) staggers
+        // which peer each rank starts writing to.
+        Flow[] flows = new Flow[2 * (size - 1)];
         for (int k = 1; k < size; k++) {
             int to = Math.floorMod(rank + k, size);
             int from = Math.floorMod(rank - k, size);
             ByteBuffer data = Buffers.slice(in, offset(sendCounts, to) * e, sendCounts[to] * e);
             ByteBuffer into = Buffers.slice(out, offset(recvCounts, from) * e, recvCounts[from] * e);
-            links.pump("allToAllV", rank, sender(to, TAG_ALL_TO_ALL, data),
-                    receiver("allToAllV", from, TAG_ALL_TO_ALL, into));
+            flows[2 * (k - 1)] = sender(to, TAG_ALL_TO_ALL, data);
+            flows[2 * (k - 1) + 1] = receiver("allToAllV", from, TAG_ALL_TO_ALL, into);
         }
+        links.pump("allToAllV", rank, flows);
     }
 
     @Override
