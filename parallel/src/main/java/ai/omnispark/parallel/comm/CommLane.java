@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
  * op fails at once instead of reading someone else's bytes.
  */
 final class CommLane implements AutoCloseable {
-    private final int globalRank;
     private final ThreadPoolExecutor executor;
     private final Reducer reducer;
     private final Runnable abort;
@@ -27,7 +26,6 @@ final class CommLane implements AutoCloseable {
      *     on the first failure and on close, from any thread
      */
     CommLane(int globalRank, Runnable abort) {
-        this.globalRank = globalRank;
         this.abort = abort;
         this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
@@ -63,10 +61,6 @@ final class CommLane implements AutoCloseable {
             failure = e;
             abort.run();
         }
-    }
-
-    boolean isClosed() {
-        return closed;
     }
 
     @Override

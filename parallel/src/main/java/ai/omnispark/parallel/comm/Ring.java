@@ -18,6 +18,11 @@ abstract class Ring {
     private final long[] segOff;
     private final long[] segLen;
     private int received;
+    private final java.util.concurrent.atomic.AtomicInteger completed =
+            new java.util.concurrent.atomic.AtomicInteger();
+    /** The completion the send flow is blocked on, or -1; lets completions skip needless wakeups. */
+    private volatile int awaited = -1;
+    private int total;
 
     /** Segments are given in elements: offsets and lengths of {@code size} segments. */
     Ring(int size, int position, int elementBytes, int chunkBytes, long[] segOff, long[] segLen) {
@@ -63,8 +68,23 @@ abstract class Ring {
     /** Where the chunk received in step s lands. */
     abstract ByteBuffer recvInto(int step, int segment, long byteOff, long byteLen);
 
-    /** A received chunk is complete; combine it if this pass reduces. */
-    abstract void arrived(int step, int segment, long byteOff, long byteLen);
+    /**
+     * A received chunk is complete; combine it if this pass reduces. Must call {@link #complete}
+     * once the chunk may be forwarded, now or later from another thread.
+     */
+    void arrived(int step, int segment, long byteOff, long byteLen) {
+        complete();
+    }
+
+    /**
+     * The oldest arrived chunk not yet completed is ready to forward. Returns whether the pump may
+     * be waiting for exactly this (so a completion from another thread must wake it).
+     */
+    final boolean complete() {
+        int c = completed.incrementAndGet();
+        int a = awaited;
+        return c == total || (a >= 0 && c > a);
+    }
 
     private long[] chunk(int segment, int c) {
         long start = Math.min(segLen[segment], c * chunkElems);
@@ -74,14 +94,22 @@ abstract class Ring {
 
     /** The flows of this pass between this rank and its neighbours. */
     Flow[] flows(int leftPeer, int leftGlobal, int rightPeer, int rightGlobal) {
-        int total = (size - 1) * chunksPerStep;
+        total = (size - 1) * chunksPerStep;
         Flow send = new Flow(rightPeer, rightGlobal, true) {
             private int k;
 
             @Override
             ByteBuffer next() {
-                if (k >= total || (k >= chunksPerStep && received <= k - chunksPerStep)) {
+                if (k >= total) {
                     return null;
+                }
+                int need = k - chunksPerStep;
+                if (k >= chunksPerStep && completed.get() <= need) {
+                    awaited = need;
+                    // re-check after publishing, so a completion in between cannot be missed
+                    if (completed.get() <= need) {
+                        return null;
+                    }
                 }
                 int step = k / chunksPerStep;
                 int seg = sendSegment(step);
@@ -125,6 +153,21 @@ abstract class Ring {
                 return received == total;
             }
         };
-        return new Flow[] {send, recv};
+        // Holds the pass open until every arrived chunk has been combined.
+        Flow completion = new Flow(leftPeer, leftGlobal, false) {
+            @Override
+            ByteBuffer next() {
+                return null;
+            }
+
+            @Override
+            void moved() {}
+
+            @Override
+            boolean finished() {
+                return completed.get() == total;
+            }
+        };
+        return new Flow[] {send, recv, completion};
     }
 }

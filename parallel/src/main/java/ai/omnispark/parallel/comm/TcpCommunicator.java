@@ -62,7 +62,29 @@ final class TcpCommunicator extends AbstractCommunicator {
     private void ring(String op, Ring pass) {
         int l = left();
         int r = right();
-        links.pump(op, rank, pass.flows(l, global[l], r, global[r]));
+        ReduceWorker worker = links.worker();
+        worker.begin();
+        boolean ok = false;
+        try {
+            links.pump(op, rank, pass.flows(l, global[l], r, global[r]));
+            ok = true;
+        } finally {
+            worker.drain(!ok);
+        }
+        Throwable failed = worker.failure();
+        if (failed != null) {
+            throw new CommException(op, rank, -1, "combining received data failed: " + failed, failed);
+        }
+    }
+
+    /** Combines a received chunk on the reduce worker, then lets the ring forward it. */
+    private void reduceLater(Ring pass, ByteBuffer dst, ByteBuffer src, DataType dtype, ReduceOp op) {
+        ReduceWorker worker = links.worker();
+        worker.submit(() -> worker.reducer().reduceInto(dst, src, dtype, op), () -> {
+            if (pass.complete()) {
+                links.wakeup();
+            }
+        });
     }
 
     @Override
@@ -94,7 +116,7 @@ final class TcpCommunicator extends AbstractCommunicator {
 
             @Override
             void arrived(int step, int segment, long off, long len) {
-                reducer.reduceInto(Buffers.slice(buf, off, len), Buffers.slice(scratch, off, len),
+                reduceLater(this, Buffers.slice(buf, off, len), Buffers.slice(scratch, off, len),
                         dtype, op);
             }
         });
@@ -127,8 +149,6 @@ final class TcpCommunicator extends AbstractCommunicator {
                 return Buffers.slice(buf, off, len);
             }
 
-            @Override
-            void arrived(int step, int segment, long off, long len) {}
         };
     }
 
@@ -182,9 +202,9 @@ final class TcpCommunicator extends AbstractCommunicator {
             void arrived(int step, int segment, long off, long len) {
                 ByteBuffer partial = Buffers.slice(scratch, off, len);
                 if (segment == position) {
-                    reducer.reduceInto(Buffers.slice(out, off - mine, len), partial, dtype, op);
+                    reduceLater(this, Buffers.slice(out, off - mine, len), partial, dtype, op);
                 } else {
-                    reducer.reduceInto(partial, Buffers.slice(in, off, len), dtype, op);
+                    reduceLater(this, partial, Buffers.slice(in, off, len), dtype, op);
                 }
             }
         });
@@ -197,16 +217,19 @@ final class TcpCommunicator extends AbstractCommunicator {
     protected void runAllToAllV(ByteBuffer in, long[] sendCounts, ByteBuffer out,
             long[] recvCounts, DataType dtype) {
         int e = Buffers.elementBytes(dtype);
-        // Pairwise exchange: in step k every rank sends to rank+k and receives from rank-k, so
-        // each socket carries one message per step in each direction.
+        // Pairwise exchange, all pairs at once: every socket carries one message each way and
+        // the pump keeps them all moving. The order k = 1..n-1 (to rank+k, from rank-k) staggers
+        // which peer each rank starts writing to.
+        Flow[] flows = new Flow[2 * (size - 1)];
         for (int k = 1; k < size; k++) {
             int to = Math.floorMod(rank + k, size);
             int from = Math.floorMod(rank - k, size);
             ByteBuffer data = Buffers.slice(in, offset(sendCounts, to) * e, sendCounts[to] * e);
             ByteBuffer into = Buffers.slice(out, offset(recvCounts, from) * e, recvCounts[from] * e);
-            links.pump("allToAllV", rank, sender(to, TAG_ALL_TO_ALL, data),
-                    receiver("allToAllV", from, TAG_ALL_TO_ALL, into));
+            flows[2 * (k - 1)] = sender(to, TAG_ALL_TO_ALL, data);
+            flows[2 * (k - 1) + 1] = receiver("allToAllV", from, TAG_ALL_TO_ALL, into);
         }
+        links.pump("allToAllV", rank, flows);
     }
 
     @Override

@@ -21,6 +21,7 @@ final class TcpLinks {
     private final byte[][] jvmIds;
     private final Selector selector;
     private final long timeoutNanos;
+    private final ReduceWorker worker;
     private ByteBuffer scratch;
     private volatile boolean aborted;
 
@@ -31,6 +32,7 @@ final class TcpLinks {
         this.jvmIds = jvmIds;
         this.timeoutNanos = timeout.toNanos();
         this.selector = Selector.open();
+        this.worker = new ReduceWorker(rank);
         this.keys = new SelectionKey[channels.length];
         for (int r = 0; r < channels.length; r++) {
             if (r != rank) {
@@ -52,6 +54,15 @@ final class TcpLinks {
             }
         }
         return true;
+    }
+
+    ReduceWorker worker() {
+        return worker;
+    }
+
+    /** Wakes the pump when something other than a socket has made progress possible. */
+    void wakeup() {
+        selector.wakeup();
     }
 
     /** A direct buffer of at least {@code bytes}, reused across ops (comm thread only). */
@@ -180,6 +191,7 @@ final class TcpLinks {
     /** Releases the selector after the comm thread has stopped. */
     void close() {
         abort();
+        worker.close();
         TcpRendezvous.closeQuietly(selector);
     }
 }
