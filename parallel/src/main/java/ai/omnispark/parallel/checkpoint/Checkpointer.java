@@ -295,8 +295,17 @@ public final class Checkpointer implements AutoCloseable {
         return steps.isEmpty() ? null : CheckpointPaths.step(root, steps.get(steps.size() - 1));
     }
 
+    /** Lets a write still under way (of a save that failed elsewhere) finish, so no file is written after close. */
     @Override
     public void close() {
-        writer.shutdownNow();
+        writer.shutdown();
+        try {
+            if (!writer.awaitTermination(10, java.util.concurrent.TimeUnit.MINUTES)) {
+                writer.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            writer.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
     }
 }

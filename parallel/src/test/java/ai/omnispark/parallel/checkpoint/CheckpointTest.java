@@ -207,14 +207,14 @@ class CheckpointTest {
     }
 
     @Test
-    void savedByThreeRanksLoadsOntoTwoAndOneAndFour() throws Exception {
+    void savedByFourRanksLoadsOntoTwoOneAndThree() throws Exception {
         Truth t = new Truth(3);
-        saveAsJob(t, 3, 5, false, 0);
+        saveAsJob(t, 4, 5, false, 0);
         Path dir = Checkpointer.resolve(fs, root, "auto");
         assertEquals(CheckpointPaths.step(root, 5), dir);
         CheckpointReader reader = new CheckpointReader(fs, dir);
         assertEquals(50, reader.extraState().get("cursor").asLong());
-        for (int world : new int[] {1, 2, 4}) {
+        for (int world : new int[] {2, 1, 3}) {
             for (int rank = 0; rank < world; rank++) {
                 try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg())) {
                     reader.read(UNITS, store::owned).applyTo(store, adamw, manager);
@@ -329,5 +329,49 @@ class CheckpointTest {
         }
         assertFalse(fs.exists(CheckpointPaths.step(root, 3)));
         assertNull(Checkpointer.resolve(fs, root, "auto"));
+    }
+
+    /** A save whose writer dies half-way (one rank's files written, the other's not) commits nothing. */
+    @Test
+    void aWriterDyingMidSaveLeavesTheLastCommittedCheckpoint() throws Exception {
+        Truth first = new Truth(1);
+        saveAsJob(first, 2, 1, false, 0);
+        int world = 2;
+        ThreadSum sum = new ThreadSum(world);
+        ExecutorService pool = Executors.newFixedThreadPool(world);
+        try {
+            List<Future<String>> outcomes = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                outcomes.add(pool.submit(() -> {
+                    try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
+                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), 0)) {
+                        install(new Truth(2), store, adamw, 2);
+                        // Rank 0 dies after its model and optimizer files, while writing hf_ckpt.
+                        HfWriter dies = (f, d) -> {
+                            f.create(new org.apache.hadoop.fs.Path(d, "model.safetensors")).close();
+                            throw new IOException("writer killed (injected)");
+                        };
+                        ckpt.save(2, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), dies,
+                                UNITS, false);
+                        return "saved";
+                    } catch (IOException e) {
+                        return e.getMessage();
+                    }
+                }));
+            }
+            for (Future<String> f : outcomes) {
+                assertTrue(f.get(60, TimeUnit.SECONDS).contains("checkpoint step 2 failed"), f.get());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertEquals("1", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
+        assertFalse(fs.exists(CheckpointPaths.step(root, 2)));
+        try (ParamStore store = store(0, 1); AdamW adamw = new AdamW(manager, cfg())) {
+            new CheckpointReader(fs, Checkpointer.resolve(fs, root, "auto")).read(UNITS, store::owned)
+                    .applyTo(store, adamw, manager);
+            assertHolds(first, store, adamw, 1);
+        }
     }
 }

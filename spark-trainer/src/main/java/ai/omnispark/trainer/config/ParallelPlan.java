@@ -9,11 +9,23 @@ package ai.omnispark.trainer.config;
 public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicateSize, boolean fullShard) {
     public enum Mode { FSDP, DDP, NONE }
 
+    /** {@code train.comm_transport} as the comm layer's enum. */
+    public static ai.omnispark.parallel.comm.Transport transport(Settings s) {
+        String t = s.string("train.comm_transport");
+        return switch (t) {
+            case "auto" -> ai.omnispark.parallel.comm.Transport.AUTO;
+            case "in_process" -> ai.omnispark.parallel.comm.Transport.IN_PROCESS;
+            case "tcp" -> ai.omnispark.parallel.comm.Transport.TCP;
+            default -> throw new ConfigException("train.comm_transport must be auto, in_process or tcp, got '" + t + "'");
+        };
+    }
+
     public static ParallelPlan from(Settings s) {
         int world = s.intValue("train.world_size");
         if (world < 1) {
             throw new ConfigException("train.world_size must be >= 1, got " + world);
         }
+        transport(s);
         String modeName = s.string("train.data_parallel_mode");
         Mode mode;
         switch (modeName) {

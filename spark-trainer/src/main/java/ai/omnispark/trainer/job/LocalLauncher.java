@@ -40,6 +40,15 @@ public final class LocalLauncher {
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
         Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
+        Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
+        List<String> peers = new ArrayList<>();
+        if (transport == Transport.TCP) {
+            for (int r = 0; r < world; r++) {
+                try (java.net.ServerSocket s = new java.net.ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+                    peers.add("127.0.0.1:" + s.getLocalPort());
+                }
+            }
+        }
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);
             t.setDaemon(true);
@@ -52,7 +61,8 @@ public final class LocalLauncher {
                 ranks.add(pool.submit(() -> {
                     Thread.currentThread().setName("omnispark-rank-" + rank);
                     CommConfig comm = CommConfig.builder().rank(rank).worldSize(world).secret(secret)
-                            .timeout(timeout).transport(Transport.IN_PROCESS).build();
+                            .timeout(timeout).peers(peers)
+                            .transport(transport == Transport.TCP ? Transport.TCP : Transport.IN_PROCESS).build();
                     try (Communicator c = Communicators.create(comm)) {
                         return RankJob.run(settings,
                                 new RankJob.Env(rank, world, c, threads, listener, new Configuration(), attempt), out);

@@ -4,7 +4,6 @@ import ai.djl.Device;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
-import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.RankJob;
 import ai.omnispark.trainer.job.TrainSummary;
@@ -59,7 +58,7 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
             String[] peers = ctx.allGather(host + ":" + port);
             CommConfig config = CommConfig.builder().rank(rank).worldSize(world).peers(List.of(peers))
                     .secret(secret).timeout(Duration.ofSeconds(settings.integer("train.comm_timeout_s")))
-                    .transport(Transport.AUTO).build();
+                    .transport(ai.omnispark.trainer.config.ParallelPlan.transport(settings)).build();
             int threads = settings.intValue("train.threads") > 0 ? settings.intValue("train.threads")
                     : Math.max(1, ctx.cpus());
             Device device = gpu(ctx);

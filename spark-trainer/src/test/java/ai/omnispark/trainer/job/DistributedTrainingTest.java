@@ -25,11 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Trains a tiny Qwen3 on 1 rank and on 2, 3 and 4 ranks (FSDP, HSDP, DDP, keep-gathered), and
- * resumes interrupted runs; the losses of every step and the final weights must match the
- * single-rank reference. Tolerances: 1e-5 relative on losses; on weights a mean absolute difference
- * of 1e-6 and a maximum of 1e-4. The distributed runs only reorder float sums, but AdamW divides
- * each gradient by its own magnitude, so an element whose gradient nearly cancels can move by a
- * visible fraction of the learning rate (1e-3 per step) on a rounding difference alone.
+ * resumes interrupted runs. Over 20 steps with gradient accumulation, the losses of every step
+ * must match the single-rank reference within 1e-5 relative and every final weight within 1e-5
+ * absolute: the layouts only reorder float sums.
  */
 class DistributedTrainingTest {
     @TempDir
@@ -84,36 +82,32 @@ class DistributedTrainingTest {
             assertTrue(rel <= 1e-5, what + ": step " + step + " loss " + loss.get(step) + " vs " + refLoss.get(step));
         }
         assertEquals(refW.keySet(), w.keySet(), what + ": tensors");
-        double sum = 0;
-        long count = 0;
         for (String name : refW.keySet()) {
             float[] a = refW.get(name);
             float[] b = w.get(name);
             for (int i = 0; i < a.length; i++) {
-                double d = Math.abs(a[i] - b[i]);
-                assertTrue(d <= 1e-4, what + ": " + name + "[" + i + "] " + b[i] + " vs " + a[i]);
-                sum += d;
-                count++;
+                assertTrue(Math.abs(a[i] - b[i]) <= 1e-5, what + ": " + name + "[" + i + "] " + b[i] + " vs " + a[i]);
             }
         }
-        assertTrue(sum / count <= 1e-6, what + ": mean weight difference " + sum / count);
     }
 
     @Test
     void everyLayoutMatchesOneRank() throws Exception {
-        Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none"));
+        Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none", "train.max_steps=20"));
         Map<String, float[]> refW = weights(dir.resolve("ref/final_hf"));
-        assertEquals(3, refLoss.size());
+        assertEquals(20, refLoss.size());
         String[][] layouts = {
-            // World sizes 3 and 4 (fsdp3, fsdp4, hsdp 2x2) pass when run alone but fail intermittently
-            // in one JVM after other jobs: a comm lane fails and breaks the in-process group. Open
-            // defect, see the issue notes; they stay out of CI until it is found.
             {"fsdp2", "train.world_size=2"},
+            {"fsdp2-tcp", "train.world_size=2", "train.comm_transport=tcp"},
+            {"fsdp3", "train.world_size=3"},
+            {"fsdp4", "train.world_size=4"},
+            {"fsdp4-tcp", "train.world_size=4", "train.comm_transport=tcp"},
+            {"hsdp2x2", "train.world_size=4", "train.data_parallel_replicate_size=2"},
             {"ddp2", "train.world_size=2", "train.data_parallel_mode=ddp"},
             {"fsdp2-keep", "train.world_size=2", "train.enable_full_shard=false"},
         };
         for (String[] layout : layouts) {
-            String[] sets = java.util.Arrays.copyOfRange(layout, 1, layout.length);
+            String[] sets = concat(java.util.Arrays.copyOfRange(layout, 1, layout.length), "train.max_steps=20");
             Map<Long, Double> loss = train(settings(layout[0], sets));
             assertSameRun(layout[0], refLoss, refW, loss, weights(dir.resolve(layout[0] + "/final_hf")));
         }
@@ -121,13 +115,13 @@ class DistributedTrainingTest {
 
     @Test
     void resumeReproducesTheUninterruptedRunAndReshards() throws Exception {
-        String[] common = {"train.max_steps=6", "train.save_steps=2", "train.world_size=2"};
+        String[] common = {"train.max_steps=20", "train.save_steps=10", "train.world_size=2"};
         Map<Long, Double> full = train(settings("full", common));
         Map<String, float[]> fullW = weights(dir.resolve("full/final_hf"));
         // export-hf of the 2-rank checkpoint of the last step gives the final weights exactly.
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         assertEquals(0, ai.omnispark.trainer.cli.MainAccess.run(new String[] {"export-hf", "--checkpoint",
-                dir.resolve("full/checkpoints/global_step_6").toString(), "--out", dir.resolve("exported").toString()},
+                dir.resolve("full/checkpoints/global_step_20").toString(), "--out", dir.resolve("exported").toString()},
                 new PrintStream(printed)));
         Map<String, float[]> exported = weights(dir.resolve("exported"));
         for (String name : fullW.keySet()) {
@@ -135,29 +129,33 @@ class DistributedTrainingTest {
         }
 
         Exception failure = assertThrows(Exception.class,
-                () -> train(settings("cut", concat(common, "debug.fail_at_step=4"))));
+                () -> train(settings("cut", concat(common, "debug.fail_at_step=11"))));
         assertTrue(failure.getMessage().contains("fail"), failure.toString());
         Path ckpts = dir.resolve("cut/checkpoints");
-        assertEquals("2", Files.readString(ckpts.resolve("latest_checkpointed_iteration.txt")).trim());
+        assertEquals("10", Files.readString(ckpts.resolve("latest_checkpointed_iteration.txt")).trim());
 
-        // Same world: bit-identical losses from step 3 on, and the same final weights.
+        // Same world: bit-identical losses from step 11 on, and the same final weights.
         copy(dir.resolve("cut"), dir.resolve("cut-same"));
         Map<Long, Double> resumed = train(settings("cut-same", concat(common, "train.load_checkpoint_path=auto")));
-        assertEquals(List.of(3L, 4L, 5L, 6L), new ArrayList<>(resumed.keySet()));
-        for (long step = 3; step <= 6; step++) {
+        List<Long> tail = new ArrayList<>();
+        for (long step = 11; step <= 20; step++) {
+            tail.add(step);
+        }
+        assertEquals(tail, new ArrayList<>(resumed.keySet()));
+        for (long step = 11; step <= 20; step++) {
             assertEquals(full.get(step), resumed.get(step), "step " + step + " after resume");
         }
         Map<Long, Double> fullTail = new LinkedHashMap<>(full);
-        fullTail.keySet().removeIf(k -> k < 3);
+        fullTail.keySet().removeIf(k -> k < 11);
         assertSameRun("resume on 2", fullTail, fullW, resumed, weights(dir.resolve("cut-same/final_hf")));
 
         // Saved by 2 ranks, resumed on 1 and on 4 (resharded): equal within the float tolerance.
         copy(dir.resolve("cut"), dir.resolve("cut-one"));
-        Map<Long, Double> one = train(settings("cut-one", "train.max_steps=6", "train.save_steps=2",
+        Map<Long, Double> one = train(settings("cut-one", "train.max_steps=20", "train.save_steps=10",
                 "train.world_size=1", "train.load_checkpoint_path=auto"));
         assertSameRun("resume on 1", fullTail, fullW, one, weights(dir.resolve("cut-one/final_hf")));
         copy(dir.resolve("cut"), dir.resolve("cut-four"));
-        Map<Long, Double> four = train(settings("cut-four", "train.max_steps=6", "train.save_steps=2",
+        Map<Long, Double> four = train(settings("cut-four", "train.max_steps=20", "train.save_steps=10",
                 "train.world_size=4", "train.load_checkpoint_path=auto"));
         assertSameRun("resume on 4", fullTail, fullW, four, weights(dir.resolve("cut-four/final_hf")));
     }
