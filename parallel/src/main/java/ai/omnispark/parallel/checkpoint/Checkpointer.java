@@ -40,7 +40,8 @@ public final class Checkpointer implements AutoCloseable {
     private final ExecutorService writer;
     private Pending pending;
 
-    private record Pending(long step, Future<?> write, List<UnitLayout> layouts) {}
+    /** A save under way: first every rank's write, then (committing) rank 0's commit, both off the training thread. */
+    private record Pending(long step, Future<?> write, List<UnitLayout> layouts, boolean committing) {}
 
     /**
      * @param keepLast how many committed checkpoints to keep (0: all)
@@ -97,7 +98,7 @@ public final class Checkpointer implements AutoCloseable {
             writeRank(tmp, step, state, extra, hf);
             return null;
         });
-        pending = new Pending(step, write, layouts);
+        pending = new Pending(step, write, layouts, false);
         if (!async) {
             finish();
         }
@@ -178,21 +179,18 @@ public final class Checkpointer implements AutoCloseable {
         if (all < world) {
             return;
         }
-        pending = null;
-        int committed = 1;
-        IOException commitFailure = null;
-        if (rank == 0) {
-            try {
-                commit(p.step(), p.layouts());
-            } catch (IOException e) {
-                commitFailure = e;
-                committed = -2 * world;
-            }
+        if (p.committing()) {
+            pending = null;
+            return;
         }
-        if (sumAll.applyAsDouble(committed) < 1) {
-            throw commitFailure != null ? commitFailure
-                    : new IOException("checkpoint step " + p.step() + ": rank 0 failed to commit it");
-        }
+        // Every rank has written: rank 0 commits in the background; the next polls agree on its outcome.
+        Future<?> commit = rank == 0
+                ? writer.submit(() -> {
+                    commit(p.step(), p.layouts());
+                    return null;
+                })
+                : java.util.concurrent.CompletableFuture.completedFuture(null);
+        pending = new Pending(p.step(), commit, p.layouts(), true);
     }
 
     private void commit(long step, List<UnitLayout> layouts) throws IOException {

@@ -113,6 +113,7 @@ public final class FsdpParams implements ParamStore {
     }
 
     /** Bytes of parameters, gradients and optimizer state this rank holds (live tensors). */
+    @Override
     public long stateBytes(AdamW optimizer) {
         long bytes = 0;
         for (String unit : shards.keySet()) {

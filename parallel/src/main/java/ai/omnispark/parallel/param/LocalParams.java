@@ -72,6 +72,20 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
+    public long stateBytes(AdamW optimizer) {
+        long bytes = 0;
+        for (String unit : weights.keySet()) {
+            bytes += weights.get(unit).size() * weights.get(unit).getDataType().getNumOfBytes();
+            bytes += grads.get(unit).size() * grads.get(unit).getDataType().getNumOfBytes();
+            NDArray[] st = optimizer.state(unit);
+            if (st != null) {
+                bytes += (st[0].size() + st[1].size()) * st[0].getDataType().getNumOfBytes();
+            }
+        }
+        return bytes;
+    }
+
+    @Override
     public OwnedSlice owned(String unit) {
         long n = weights(unit).size();
         return new OwnedSlice(0, n, n);

@@ -38,6 +38,9 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** Overwrites this rank's owned weights of {@code unit} (checkpoint load). */
     void loadOwnedWeights(String unit, float[] values);
 
+    /** Bytes of master weights, gradients and optimizer state this rank holds, counted from live tensors. */
+    long stateBytes(AdamW optimizer);
+
     @Override
     void close();
 }
