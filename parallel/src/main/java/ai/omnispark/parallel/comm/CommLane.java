@@ -4,6 +4,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one comm thread of a rank's communicator family (a communicator and everything split from
@@ -14,6 +16,7 @@ import java.util.concurrent.TimeUnit;
  * op fails at once instead of reading someone else's bytes.
  */
 final class CommLane implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CommLane.class);
     private final int globalRank;
     private final ThreadPoolExecutor executor;
     private final Reducer reducer;
@@ -112,10 +115,16 @@ final class CommLane implements AutoCloseable {
         }
         boolean interrupted = false;
         boolean nudged = false;
+        int waited = 0;
         while (true) {
             try {
                 if (executor.awaitTermination(5, TimeUnit.SECONDS)) {
                     break;
+                }
+                waited += 5;
+                if (waited % 30 == 0) {
+                    LOG.warn("rank {}: closing waits for the comm thread, whose op has not ended "
+                            + "{} s after the close", globalRank, waited);
                 }
                 if (!nudged) {
                     // the op ignores the abort; interrupting fails it (and the queued ones).
