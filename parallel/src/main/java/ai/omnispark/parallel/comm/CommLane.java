@@ -1,10 +1,11 @@
 package ai.omnispark.parallel.comm;
 
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one comm thread of a rank's communicator family (a communicator and everything split from
@@ -15,22 +16,41 @@ import java.util.concurrent.TimeUnit;
  * op fails at once instead of reading someone else's bytes.
  */
 final class CommLane implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(CommLane.class);
+    private final int globalRank;
     private final ThreadPoolExecutor executor;
     private final Reducer reducer;
     private final Runnable abort;
+    private final Runnable release;
+    private final Object state = new Object();
     private volatile CommException failure;
     private volatile boolean closed;
+    /** Guarded by state: a task's body is running. */
+    private boolean running;
+    private volatile Thread thread;
 
     /**
      * @param abort breaks the transport so that peers and the op under way notice at once; called
-     *     on the first failure and on close, from any thread
+     *     on the first failure and on a close with ops in flight, from any thread
      */
     CommLane(int globalRank, Runnable abort) {
+        this(globalRank, abort, abort);
+    }
+
+    /**
+     * @param abort as above
+     * @param release what a close with no op in flight or queued does instead (the in-process
+     *     transport leaves its groups without breaking them for the peers)
+     */
+    CommLane(int globalRank, Runnable abort, Runnable release) {
+        this.globalRank = globalRank;
         this.abort = abort;
+        this.release = release;
         this.executor = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
                     Thread t = new Thread(r, "omnispark-comm-rank-" + globalRank);
                     t.setDaemon(true);
+                    thread = t;
                     return t;
                 });
         this.reducer = new Reducer();
@@ -63,23 +83,63 @@ final class CommLane implements AutoCloseable {
         }
     }
 
+    boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Closes the lane. With an op running or queued, the transport is aborted (the peers' matching
+     * ops fail) and the ops fail; with nothing in flight the transport is only released, so peers
+     * that go on without this rank are not disturbed. Returns only once the comm thread has
+     * stopped, so that no op touches the callers' buffers any more.
+     */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        boolean first;
+        boolean busy;
+        synchronized (state) {
+            first = !closed;
+            closed = true;
+            busy = running || !executor.getQueue().isEmpty();
         }
-        closed = true;
-        abort.run();
-        executor.shutdown();
-        try {
-            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
-                List<Runnable> never = executor.shutdownNow();
-                for (Runnable r : never) {
-                    ((Task) r).failClosed();
-                }
-                executor.awaitTermination(5, TimeUnit.SECONDS);
+        if (first) {
+            if (busy) {
+                abort.run();
+            } else {
+                release.run();
             }
-        } catch (InterruptedException e) {
+        }
+        executor.shutdown();
+        if (Thread.currentThread() == thread) {
+            return; // closed from an op's own thread: it finishes when that op returns
+        }
+        boolean interrupted = false;
+        boolean nudged = false;
+        int waited = 0;
+        while (true) {
+            try {
+                if (executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                    break;
+                }
+                waited += 5;
+                if (waited % 30 == 0) {
+                    LOG.warn("rank {}: closing waits for the comm thread, whose op has not ended "
+                            + "{} s after the close", globalRank, waited);
+                }
+                if (!nudged) {
+                    // the op ignores the abort; interrupting fails it (and the queued ones).
+                    // Even then we wait for it: returning earlier could let the caller free
+                    // memory that the op still writes
+                    nudged = true;
+                    for (Runnable r : executor.shutdownNow()) {
+                        ((Task) r).failClosed();
+                    }
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }
@@ -103,29 +163,50 @@ final class CommLane implements AutoCloseable {
 
         @Override
         public void run() {
-            CommException earlier = failure;
-            if (closed) {
-                failClosed();
-                return;
+            synchronized (state) {
+                if (closed) {
+                    failClosed();
+                    return;
+                }
+                running = true;
             }
+            CommException outcome;
+            try {
+                outcome = runBody();
+            } finally {
+                synchronized (state) {
+                    running = false;
+                }
+            }
+            // completed only now, so that a caller that awaits its last op and then closes
+            // finds the lane idle
+            if (outcome == null) {
+                future.complete(null);
+            } else {
+                future.completeExceptionally(outcome);
+            }
+        }
+
+        /** Runs the op; returns its failure, or null. */
+        private CommException runBody() {
+            CommException earlier = failure;
             if (earlier != null) {
-                future.completeExceptionally(new CommException(op, rank, earlier.peer(),
-                        "communicator failed earlier: " + earlier.getMessage(), earlier));
-                return;
+                return new CommException(op, rank, earlier.peer(),
+                        "communicator failed earlier: " + earlier.getMessage(), earlier);
             }
             try {
                 body.run();
-                future.complete(null);
+                return null;
             } catch (CommException e) {
                 CommException reported = closed
                         ? new CommException(op, rank, e.peer(), "communicator closed", e) : e;
                 fail(reported);
-                future.completeExceptionally(reported);
+                return reported;
             } catch (RuntimeException | Error e) {
                 CommException wrapped = new CommException(op, rank, -1,
                         closed ? "communicator closed" : e.toString(), e);
                 fail(wrapped);
-                future.completeExceptionally(wrapped);
+                return wrapped;
             }
         }
     }
