@@ -80,7 +80,12 @@ public final class CheckpointReader {
         }
         float[] out = new float[(int) want.length()];
         long covered = 0;
+        // Replicas (DDP, HSDP) save the same slice more than once; any one copy will do.
+        java.util.Set<String> seen = new java.util.HashSet<>();
         for (JsonNode s : t.get("slices")) {
+            if (!seen.add(s.get("begin").asLong() + ":" + s.get("end").asLong())) {
+                continue;
+            }
             long b = Math.max(s.get("begin").asLong(), want.begin());
             long e = Math.min(s.get("end").asLong(), want.end());
             if (b >= e) {

@@ -212,7 +212,8 @@ public final class FsdpParams implements ParamStore {
     public double clipGradNorm(double maxNorm) {
         finishReduction();
         releaseKept();
-        return GradClip.clip(gradShards.values(), maxNorm, group::sumAll);
+        // After the reduction every replica holds the same shard gradient: count each shard once.
+        return GradClip.clip(gradShards.values(), maxNorm, group::sumShards);
     }
 
     @Override

@@ -25,6 +25,12 @@ public interface ShardGroup {
     /** Sums a number over every rank of the job (shard ranks and replicas). */
     double sumAll(double value);
 
+    /**
+     * Sums a number over the shard group only: what each shard rank holds of a sharded quantity
+     * (e.g. its part of the squared gradient norm), which replicas hold again identically.
+     */
+    double sumShards(double value);
+
     /** A collective under way. */
     interface Pending {
         /** Waits for completion; rethrows the collective's failure. */

@@ -93,6 +93,10 @@ class CheckpointTest {
             public double sumAll(double value) {
                 throw new UnsupportedOperationException();
             }
+
+            public double sumShards(double value) {
+                throw new UnsupportedOperationException();
+            }
         };
     }
 
