@@ -180,10 +180,8 @@ public final class RankJob {
         }
         // A group spanning the world is the world communicator itself, not a split of it: all of a
         // rank's collectives then run in one order on one group (see the FSDP notes).
-        Communicator shard = plan.shardSize() == env.worldSize() ? env.comm()
-                : env.comm().split(plan.shardGroup(env.rank()));
-        Communicator replicate = plan.replicateSize() == env.worldSize() ? env.comm()
-                : env.comm().split(plan.replicaGroup(env.rank()));
+        Communicator shard = env.comm().split(plan.shardGroup(env.rank()));
+        Communicator replicate = env.comm().split(plan.replicaGroup(env.rank()));
         return new CommShardGroup(shard, replicate, env.comm(), rank.manager());
     }
 
