@@ -10,7 +10,7 @@ final class BenchCommand {
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         if (argv.length == 0) {
-            throw new ConfigException("bench needs a target: train, fsdp or comm");
+            throw new ConfigException("bench needs a target: train, fsdp, data or comm");
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         switch (argv[0]) {
@@ -18,11 +18,38 @@ final class BenchCommand {
                 return BenchTrain.run(rest, out, err);
             case "fsdp":
                 return BenchFsdp.run(rest, out);
+            case "data":
+                return benchData(rest, out);
             case "comm":
                 ai.omnispark.parallel.comm.CommBench.main(rest);
                 return 0;
             default:
-                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, comm");
+                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, data, comm");
         }
+    }
+
+    /**
+     * {@code bench data [--dir DIR] [--samples N] [--reader-mb MB]}: prepare throughput per modality
+     * (Spark local mode on the bundled synthetic text, images and videos), then the rank-side reader
+     * from local disk.
+     */
+    private static int benchData(String[] argv, PrintStream out) throws Exception {
+        Args args = Args.parse(argv, 0, java.util.List.of("dir", "samples", "reader-mb"));
+        java.nio.file.Path dir = java.nio.file.Path.of(args.option("dir", "runs/bench-data")).toAbsolutePath();
+        int samples = Integer.parseInt(args.option("samples", "200"));
+        int readerMb = Integer.parseInt(args.option("reader-mb", "1024"));
+        org.apache.spark.sql.SparkSession spark = org.apache.spark.sql.SparkSession.builder()
+                .appName("omnispark-bench-data").master("local[*]").config("spark.ui.enabled", "false")
+                .config("spark.driver.host", "127.0.0.1").config("spark.sql.shuffle.partitions", "4").getOrCreate();
+        try {
+            ai.omnispark.data.bench.DataBench.run(spark, dir.resolve("prepare"), samples).forEach(out::println);
+        } finally {
+            spark.stop();
+        }
+        org.apache.hadoop.fs.FileSystem fs = org.apache.hadoop.fs.FileSystem.getLocal(
+                new org.apache.hadoop.conf.Configuration()).getRawFileSystem();
+        out.println(ai.omnispark.data.bench.ReaderBench.run(fs, new org.apache.hadoop.fs.Path(
+                dir.resolve("reader").toUri()), readerMb, 4096));
+        return 0;
     }
 }
