@@ -103,14 +103,7 @@ public final class FsdpParams implements ParamStore {
         return s;
     }
 
-    public NDArray gradShard(String unit) {
-        return gradShards.get(unit);
-    }
 
-    /** Elements of {@code unit} after padding to a multiple of the group size. */
-    public long paddedNumel(String unit) {
-        return padded.get(unit);
-    }
 
     /** Bytes of parameters, gradients and optimizer state this rank holds (live tensors). */
     @Override

@@ -46,14 +46,4 @@ public final class Autograd {
         PtNDArray grad = JniUtils.getGradient((PtNDArray) leaf);
         return grad;
     }
-
-    /** Runs {@code body} with gradient recording switched as given, restoring the previous mode. */
-    public static <T> T withGradMode(boolean enabled, java.util.function.Supplier<T> body) {
-        boolean previous = setGradMode(enabled);
-        try {
-            return body.get();
-        } finally {
-            JniUtils.setGradMode(previous);
-        }
-    }
 }

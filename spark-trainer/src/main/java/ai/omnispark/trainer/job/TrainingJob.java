@@ -1,27 +1,16 @@
 package ai.omnispark.trainer.job;
 
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.data.pack.PackedRow;
-import ai.omnispark.data.tokenizer.Tokenizer;
-import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.parallel.runtime.RankContext;
-import ai.omnispark.parallel.safetensors.SafeDType;
-import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
-import ai.omnispark.trainer.config.TrainConfig;
-import ai.omnispark.trainer.data.InMemoryRows;
-import ai.omnispark.trainer.loop.StepResult;
-import ai.omnispark.trainer.loop.Trainer;
 import ai.omnispark.trainer.model.LoadedModel;
-import java.io.IOException;
 import ai.omnispark.trainer.spark.OmniTrainer;
+import java.io.IOException;
 import java.io.PrintStream;
-import org.apache.spark.sql.SparkSession;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import org.apache.spark.sql.SparkSession;
 
 /** A whole training run on one rank: model, data, loop, metrics and the final HF export. */
 public final class TrainingJob {
