@@ -121,7 +121,7 @@ public final class RankJob {
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         settings.intValue("train.save_total_limit"))) {
                     resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out);
-                    JobStats stats = new JobStats();
+                    RunStats stats = new RunStats();
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
                     long failAt = env.attempt() == 0 ? settings.integer("debug.fail_at_step") : 0;
@@ -255,7 +255,6 @@ public final class RankJob {
         }
         state.applyTo(params, trainer.optimizer(), rank.manager());
         trainer.restore(step);
-        trainer.optimizer().setStepCount(state.optimizerSteps());
         source.seek(new long[] {epoch, position});
         if (env.rank() == 0) {
             out.println("resumed from " + dir + " at step " + step);
@@ -275,35 +274,6 @@ public final class RankJob {
             return HexFormat.of().formatHex(d, 0, 8);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** Running totals of the steps this process ran. */
-    static final class JobStats {
-        long steps;
-        long lastStep;
-        double initialLoss = Double.NaN;
-        double finalLoss = Double.NaN;
-        long tokens;
-        double stepMs;
-        double dataWaitMs;
-
-        void add(StepResult r) {
-            if (steps == 0) {
-                initialLoss = r.loss();
-            }
-            steps++;
-            lastStep = r.step();
-            finalLoss = r.loss();
-            tokens += r.tokens();
-            stepMs += r.stepMs();
-            dataWaitMs += r.dataWaitMs();
-        }
-
-        TrainSummary summary(String outputDir, String hfDir, int worldSize, int restarts) {
-            double tps = stepMs > 0 ? tokens / (stepMs / 1000) : 0;
-            double wait = stepMs > 0 ? dataWaitMs / stepMs : 0;
-            return new TrainSummary(lastStep, initialLoss, finalLoss, tps, wait, outputDir, hfDir, worldSize, restarts);
         }
     }
 }

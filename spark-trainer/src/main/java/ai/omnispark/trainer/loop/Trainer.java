@@ -170,10 +170,12 @@ public final class Trainer {
         return DecoderBatch.build(scope, model.config(), dtype, batchRows.size(), seqLen, ids, labels, pos, doc);
     }
 
-    /** Restores the position of a resumed run. */
+    /**
+     * Restores the position of a resumed run (the learning-rate schedule follows it). The
+     * optimizer's own step count comes back with its state from the checkpoint.
+     */
     public void restore(long completedSteps) {
         this.step = completedSteps;
-        optimizer.setStepCount(completedSteps);
     }
 
     public List<String> describe() {

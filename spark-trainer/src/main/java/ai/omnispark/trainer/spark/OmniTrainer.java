@@ -6,6 +6,7 @@ import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
+import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -90,7 +91,8 @@ public final class OmniTrainer {
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
                 !run.string("train.load_checkpoint_path").isBlank());
         ProgressPrinter progress = new ProgressPrinter(console, config.logSteps(), System.console() != null);
-        SeenSteps seen = new SeenSteps();
+        // Every step the driver heard of, across attempts: the summary covers the whole run.
+        RunStats seen = new RunStats();
         try (ProgressServer server = new ProgressServer(driverHost, (r, total) -> {
             seen.add(r);
             metrics.onStep(r, total);
@@ -104,7 +106,12 @@ public final class OmniTrainer {
                 try {
                     TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
                     server.drain(s.steps());
-                    return seen.summary(s, world, attempt);
+                    if (seen.isEmpty()) {
+                        return new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
+                                s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                    }
+                    return new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
+                            seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
                 } catch (Exception e) {
                     if (attempt >= maxRestarts || isConfigError(e)) {
                         throw e;
@@ -119,32 +126,6 @@ public final class OmniTrainer {
             }
         } finally {
             metrics.close();
-        }
-    }
-
-    /** Every step the driver heard of, across attempts: the summary covers the whole run. */
-    private static final class SeenSteps {
-        private double initialLoss = Double.NaN;
-        private double finalLoss = Double.NaN;
-        private long tokens;
-        private double stepMs;
-        private double dataWaitMs;
-
-        synchronized void add(ai.omnispark.trainer.loop.StepResult r) {
-            if (Double.isNaN(initialLoss)) {
-                initialLoss = r.loss();
-            }
-            finalLoss = r.loss();
-            tokens += r.tokens();
-            stepMs += r.stepMs();
-            dataWaitMs += r.dataWaitMs();
-        }
-
-        synchronized TrainSummary summary(TrainSummary rank0, int world, int restarts) {
-            return new TrainSummary(rank0.steps(), Double.isNaN(initialLoss) ? rank0.initialLoss() : initialLoss,
-                    rank0.finalLoss(), stepMs > 0 ? tokens / (stepMs / 1000) : rank0.tokensPerSecond(),
-                    stepMs > 0 ? dataWaitMs / stepMs : rank0.dataWaitFraction(), rank0.outputDir(), rank0.hfDir(),
-                    world, restarts);
         }
     }
 
