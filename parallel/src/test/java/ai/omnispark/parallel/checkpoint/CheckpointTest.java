@@ -179,31 +179,45 @@ class CheckpointTest {
         }
     }
 
-    /** Every rank of a {@code world}-rank job saves the truth at {@code step}, as threads. */
-    private void saveAsJob(Truth t, int world, long step, boolean async, int keepLast) throws Exception {
+    /** What one rank of a job does with its own store, optimizer and checkpointer. */
+    private interface RankBody {
+        String run(int rank, ParamStore store, AdamW adamw, Checkpointer ckpt) throws Exception;
+    }
+
+    /** Runs {@code body} on every rank of a {@code world}-rank job, as threads; returns their outcomes by rank. */
+    private List<String> asJob(int world, int keepLast, RankBody body) throws Exception {
         ThreadSum sum = new ThreadSum(world);
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
-            List<Future<?>> done = new ArrayList<>();
+            List<Future<String>> ranks = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 int rank = r;
-                done.add(pool.submit(() -> {
+                ranks.add(pool.submit(() -> {
                     try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
                             Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), keepLast)) {
-                        install(t, store, adamw, step);
-                        ObjectNode extra = new ObjectMapper().createObjectNode().put("cursor", step * 10);
-                        ckpt.save(step, RankState.capture(store, adamw), extra, null, UNITS, async);
-                        ckpt.finish();
+                        return body.run(rank, store, adamw, ckpt);
                     }
-                    return null;
                 }));
             }
-            for (Future<?> f : done) {
-                f.get(60, TimeUnit.SECONDS);
+            List<String> outcomes = new ArrayList<>();
+            for (Future<String> f : ranks) {
+                outcomes.add(f.get(60, TimeUnit.SECONDS));
             }
+            return outcomes;
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /** Every rank of a {@code world}-rank job saves the truth at {@code step}. */
+    private void saveAsJob(Truth t, int world, long step, boolean async, int keepLast) throws Exception {
+        asJob(world, keepLast, (rank, store, adamw, ckpt) -> {
+            install(t, store, adamw, step);
+            ObjectNode extra = new ObjectMapper().createObjectNode().put("cursor", step * 10);
+            ckpt.save(step, RankState.capture(store, adamw), extra, null, UNITS, async);
+            ckpt.finish();
+            return "saved";
+        });
     }
 
     private static AdamW.Config cfg() {
@@ -296,41 +310,26 @@ class CheckpointTest {
 
     @Test
     void aFailedAsyncWriteSurfacesOnEveryRank() throws Exception {
-        int world = 2;
-        ThreadSum sum = new ThreadSum(world);
-        ExecutorService pool = Executors.newFixedThreadPool(world);
-        try {
-            List<Future<String>> outcomes = new ArrayList<>();
-            for (int r = 0; r < world; r++) {
-                int rank = r;
-                outcomes.add(pool.submit(() -> {
-                    try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
-                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), 0)) {
-                        HfWriter broken = (f, d) -> {
-                            throw new IOException("disk full (injected)");
-                        };
-                        ckpt.save(3, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), broken,
-                                UNITS, true);
-                        try {
-                            for (int step = 0; step < 100; step++) {
-                                ckpt.poll();
-                                Thread.sleep(10);
-                            }
-                            ckpt.finish();
-                            return "no error";
-                        } catch (IOException e) {
-                            return e.getMessage();
-                        }
-                    }
-                }));
+        List<String> outcomes = asJob(2, 0, (rank, store, adamw, ckpt) -> {
+            HfWriter broken = (f, d) -> {
+                throw new IOException("disk full (injected)");
+            };
+            ckpt.save(3, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), broken, UNITS, true);
+            try {
+                for (int step = 0; step < 100; step++) {
+                    ckpt.poll();
+                    Thread.sleep(10);
+                }
+                ckpt.finish();
+                return "no error";
+            } catch (IOException e) {
+                return e.getMessage();
             }
-            for (Future<String> f : outcomes) {
-                assertTrue(f.get(60, TimeUnit.SECONDS).contains("checkpoint step 3 failed"), f.get());
-            }
-            assertTrue(outcomes.get(0).get().contains("disk full"));
-        } finally {
-            pool.shutdownNow();
+        });
+        for (String outcome : outcomes) {
+            assertTrue(outcome.contains("checkpoint step 3 failed"), outcome);
         }
+        assertTrue(outcomes.get(0).contains("disk full"));
         assertFalse(fs.exists(CheckpointPaths.step(root, 3)));
         assertNull(Checkpointer.resolve(fs, root, "auto"));
     }
@@ -340,35 +339,23 @@ class CheckpointTest {
     void aWriterDyingMidSaveLeavesTheLastCommittedCheckpoint() throws Exception {
         Truth first = new Truth(1);
         saveAsJob(first, 2, 1, false, 0);
-        int world = 2;
-        ThreadSum sum = new ThreadSum(world);
-        ExecutorService pool = Executors.newFixedThreadPool(world);
-        try {
-            List<Future<String>> outcomes = new ArrayList<>();
-            for (int r = 0; r < world; r++) {
-                int rank = r;
-                outcomes.add(pool.submit(() -> {
-                    try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
-                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), 0)) {
-                        install(new Truth(2), store, adamw, 2);
-                        // Rank 0 dies after its model and optimizer files, while writing hf_ckpt.
-                        HfWriter dies = (f, d) -> {
-                            f.create(new org.apache.hadoop.fs.Path(d, "model.safetensors")).close();
-                            throw new IOException("writer killed (injected)");
-                        };
-                        ckpt.save(2, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), dies,
-                                UNITS, false);
-                        return "saved";
-                    } catch (IOException e) {
-                        return e.getMessage();
-                    }
-                }));
+        List<String> outcomes = asJob(2, 0, (rank, store, adamw, ckpt) -> {
+            install(new Truth(2), store, adamw, 2);
+            // Rank 0 dies after its model and optimizer files, while writing hf_ckpt.
+            HfWriter dies = (f, d) -> {
+                f.create(new org.apache.hadoop.fs.Path(d, "model.safetensors")).close();
+                throw new IOException("writer killed (injected)");
+            };
+            try {
+                ckpt.save(2, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), dies, UNITS,
+                        false);
+                return "saved";
+            } catch (IOException e) {
+                return e.getMessage();
             }
-            for (Future<String> f : outcomes) {
-                assertTrue(f.get(60, TimeUnit.SECONDS).contains("checkpoint step 2 failed"), f.get());
-            }
-        } finally {
-            pool.shutdownNow();
+        });
+        for (String outcome : outcomes) {
+            assertTrue(outcome.contains("checkpoint step 2 failed"), outcome);
         }
         assertEquals("1", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
         assertFalse(fs.exists(CheckpointPaths.step(root, 2)));
