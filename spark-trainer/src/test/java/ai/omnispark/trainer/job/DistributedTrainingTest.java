@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.job;
 
+import ai.omnispark.trainer.testing.TinyModel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,13 +57,7 @@ class DistributedTrainingTest {
     }
 
     static void tinyModel() throws IOException {
-        modelConfig = dir.resolve("tiny.json");
-        Files.writeString(modelConfig, """
-                {"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":259,"hidden_size":32,
-                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
-                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
-                 "tie_word_embeddings":false,"bos_token_id":256,"eos_token_id":257}
-                """);
+        modelConfig = TinyModel.write(dir, false);
     }
 
     private static Settings settings(String out, String... sets) {

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.spark;
 
+import ai.omnispark.trainer.testing.TinyModel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -91,13 +92,7 @@ class StandaloneClusterIT {
                     "--work-dir", dir.resolve("work" + w).toString(), master);
         }
 
-        Path model = dir.resolve("tiny.json");
-        Files.writeString(model, """
-                {"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":259,"hidden_size":32,
-                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
-                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
-                 "tie_word_embeddings":true,"bos_token_id":256,"eos_token_id":257}
-                """);
+        Path model = TinyModel.write(dir, true);
         List<String> sets = List.of("model.config_path=" + model, "data.train_path=synthetic://text",
                 "data.max_seq_len=64", "train.global_batch_size=8", "train.micro_batch_size=1", "train.lr=1e-3",
                 "train.max_steps=4", "train.threads=1", "train.world_size=4", "train.comm_timeout_s=120",

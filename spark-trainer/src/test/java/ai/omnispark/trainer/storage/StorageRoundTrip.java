@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.storage;
 
+import ai.omnispark.trainer.testing.TinyModel;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,13 +50,7 @@ final class StorageRoundTrip {
      * @param work a local folder for the model config and the copies read back
      */
     static void run(String root, Map<String, String> hadoop, java.nio.file.Path work) throws Exception {
-        java.nio.file.Path modelConfig = work.resolve("tiny.json");
-        Files.writeString(modelConfig, """
-                {"architectures":["Qwen3ForCausalLM"],"model_type":"qwen3","vocab_size":259,"hidden_size":32,
-                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
-                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
-                 "tie_word_embeddings":false,"bos_token_id":256,"eos_token_id":257}
-                """);
+        java.nio.file.Path modelConfig = TinyModel.write(work, false);
         String run = root + "/run";
         Configuration conf = new Configuration();
         hadoop.forEach(conf::set);
