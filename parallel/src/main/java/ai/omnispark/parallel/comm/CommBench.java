@@ -5,9 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -107,7 +104,7 @@ public final class CommBench {
     static double run(Transport transport, int world, String op, long bytes, int warmup, int iters,
             int chunk)
             throws Exception {
-        List<String> peers = transport == Transport.TCP ? freeAddresses(world) : List.of();
+        List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
         ExecutorService pool = Executors.newFixedThreadPool(world);
@@ -178,24 +175,5 @@ public final class CommBench {
             }
             return (System.nanoTime() - start) / 1e6 / iters;
         }
-    }
-
-    private static List<String> freeAddresses(int n) throws IOException {
-        List<ServerSocket> held = new ArrayList<>();
-        List<String> out = new ArrayList<>();
-        try {
-            for (int i = 0; i < n; i++) {
-                ServerSocket s = new ServerSocket();
-                s.setReuseAddress(true);
-                s.bind(new InetSocketAddress("127.0.0.1", 0));
-                held.add(s);
-                out.add("127.0.0.1:" + s.getLocalPort());
-            }
-        } finally {
-            for (ServerSocket s : held) {
-                s.close();
-            }
-        }
-        return out;
     }
 }

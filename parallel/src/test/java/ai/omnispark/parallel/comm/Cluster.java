@@ -2,9 +2,6 @@ package ai.omnispark.parallel.comm;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -66,36 +63,11 @@ final class Cluster implements AutoCloseable {
     static List<CommConfig> configs(Transport transport, int world, Duration timeout, int chunkBytes) {
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        List<String> peers = transport == Transport.IN_PROCESS ? List.of() : freeAddresses(world);
+        List<String> peers = transport == Transport.IN_PROCESS ? List.of() : FreePorts.loopback(world);
         List<CommConfig> out = new ArrayList<>();
         for (int r = 0; r < world; r++) {
             out.add(CommConfig.builder().rank(r).worldSize(world).peers(peers).secret(secret)
                     .timeout(timeout).transport(transport).chunkBytes(chunkBytes).build());
-        }
-        return out;
-    }
-
-    static List<String> freeAddresses(int n) {
-        List<ServerSocket> held = new ArrayList<>();
-        List<String> out = new ArrayList<>();
-        try {
-            for (int i = 0; i < n; i++) {
-                ServerSocket s = new ServerSocket();
-                s.setReuseAddress(true);
-                s.bind(new InetSocketAddress("127.0.0.1", 0));
-                held.add(s);
-                out.add("127.0.0.1:" + s.getLocalPort());
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        } finally {
-            for (ServerSocket s : held) {
-                try {
-                    s.close();
-                } catch (IOException ignored) {
-                    // port is free again either way
-                }
-            }
         }
         return out;
     }

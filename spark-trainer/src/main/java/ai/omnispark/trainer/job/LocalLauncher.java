@@ -3,6 +3,7 @@ package ai.omnispark.trainer.job;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
+import ai.omnispark.parallel.comm.FreePorts;
 import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.loop.StepListener;
@@ -41,14 +42,7 @@ public final class LocalLauncher {
         new SecureRandom().nextBytes(secret);
         Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
         Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
-        List<String> peers = new ArrayList<>();
-        if (transport == Transport.TCP) {
-            for (int r = 0; r < world; r++) {
-                try (java.net.ServerSocket s = new java.net.ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
-                    peers.add("127.0.0.1:" + s.getLocalPort());
-                }
-            }
-        }
+        List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);
             t.setDaemon(true);

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
+import ai.omnispark.parallel.comm.FreePorts;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.RankJob;
 import ai.omnispark.trainer.job.TrainSummary;
@@ -11,9 +12,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.Serializable;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
@@ -54,7 +52,7 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
         int attempt = driverAttempt + ctx.stageAttemptNumber();
         try {
             String host = hostOf(ctx.getTaskInfos()[rank].address());
-            int port = freePort(host);
+            int port = FreePorts.on(host);
             String[] peers = ctx.allGather(host + ":" + port);
             CommConfig config = CommConfig.builder().rank(rank).worldSize(world).peers(List.of(peers))
                     .secret(secret).timeout(Duration.ofSeconds(settings.integer("train.comm_timeout_s")))
@@ -89,14 +87,5 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
     static String hostOf(String address) {
         int colon = address.lastIndexOf(':');
         return colon > 0 ? address.substring(0, colon) : address;
-    }
-
-    /** A port free right now on {@code host}; the communicator binds it next (a small, documented race). */
-    private static int freePort(String host) throws IOException {
-        try (ServerSocket s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(InetAddress.getByName(host), 0));
-            return s.getLocalPort();
-        }
     }
 }
