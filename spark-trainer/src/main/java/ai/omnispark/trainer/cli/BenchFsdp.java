@@ -6,9 +6,6 @@ import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
-import ai.omnispark.parallel.comm.CommConfig;
-import ai.omnispark.parallel.comm.Communicator;
-import ai.omnispark.parallel.comm.Communicators;
 import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
@@ -18,6 +15,7 @@ import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
+import ai.omnispark.trainer.job.LocalLauncher;
 import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.loop.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,14 +23,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.DoubleUnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -81,85 +74,60 @@ final class BenchFsdp {
 
     private static RankResult runWorld(Settings s, int world, int steps, int warmup, boolean saves) throws Exception {
         TrainConfig config = TrainConfig.from(s, world);
-        byte[] secret = new byte[32];
-        new SecureRandom().nextBytes(secret);
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
-        ExecutorService pool = Executors.newFixedThreadPool(world);
-        try {
-            List<Future<RankResult>> ranks = new ArrayList<>();
-            for (int r = 0; r < world; r++) {
-                int rank = r;
-                ranks.add(pool.submit(() -> {
-                    Communicator comm = world == 1 ? null : Communicators.create(CommConfig.builder().rank(rank)
-                            .worldSize(world).secret(secret).timeout(Duration.ofMinutes(10))
-                            .transport(Transport.IN_PROCESS).build());
-                    try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
-                        ctx.bindThread();
-                        DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));
-                        DecoderLM model = new DecoderLM(mc);
-                        CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
-                                comm.split(new int[] {rank}), comm, ctx.manager());
-                        DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
-                        try (ParamStore params = group == null
-                                ? new LocalParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed())
-                                : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
-                            InMemoryRows rows = new InMemoryRows(TrainingData.rows(s, TrainingData.tokenizer(s)),
-                                    config.seed(), rank, world);
-                            Trainer trainer = new Trainer(config, ctx, model, params, rows, sum, DataType.FLOAT32);
-                            double[] times = new double[steps];
-                            long peak = 0;
-                            for (int i = 0; i < warmup + steps; i++) {
-                                var res = trainer.trainStep();
-                                peak = Math.max(peak, params.stateBytes(trainer.optimizer()));
-                                if (i >= warmup) {
-                                    times[i - warmup] = res.stepMs();
-                                }
-                            }
-                            Arrays.sort(times);
-                            double syncMs = 0;
-                            double asyncMs = 0;
-                            if (saves) {
-                                FileSystem fs = FileSystem.getLocal(new Configuration());
-                                org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(ckpt.toUri());
-                                try (Checkpointer c = new Checkpointer(fs, root, rank, world, sum, 0)) {
-                                    long t0 = System.nanoTime();
-                                    c.save(1, RankState.capture(params, trainer.optimizer()), JSON.createObjectNode(),
-                                            null, model.units(), false);
-                                    syncMs = (System.nanoTime() - t0) / 1e6;
-                                    long t1 = System.nanoTime();
-                                    c.save(2, RankState.capture(params, trainer.optimizer()), JSON.createObjectNode(),
-                                            null, model.units(), true);
-                                    asyncMs = (System.nanoTime() - t1) / 1e6;
-                                    // Training goes on while the write proceeds; each step pays one poll.
-                                    for (int i = 0; i < 3; i++) {
-                                        trainer.trainStep();
-                                        long p = System.nanoTime();
-                                        c.poll();
-                                        asyncMs += (System.nanoTime() - p) / 1e6;
-                                    }
-                                    c.finish();
-                                }
-                            }
-                            return new RankResult(peak, times[steps / 2], syncMs, asyncMs);
-                        }
-                    } finally {
-                        if (comm != null) {
-                            comm.close();
+        // In-process on purpose: the numbers measure FSDP, not a socket.
+        return LocalLauncher.onRanks(world, Transport.IN_PROCESS, Duration.ofMinutes(10), (rank, comm) -> {
+            try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
+                ctx.bindThread();
+                DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));
+                DecoderLM model = new DecoderLM(mc);
+                CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
+                        comm.split(new int[] {rank}), comm, ctx.manager());
+                DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
+                try (ParamStore params = group == null
+                        ? new LocalParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed())
+                        : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
+                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(s, TrainingData.tokenizer(s)),
+                            config.seed(), rank, world);
+                    Trainer trainer = new Trainer(config, ctx, model, params, rows, sum, DataType.FLOAT32);
+                    double[] times = new double[steps];
+                    long peak = 0;
+                    for (int i = 0; i < warmup + steps; i++) {
+                        var res = trainer.trainStep();
+                        peak = Math.max(peak, params.stateBytes(trainer.optimizer()));
+                        if (i >= warmup) {
+                            times[i - warmup] = res.stepMs();
                         }
                     }
-                }));
-            }
-            RankResult lead = null;
-            for (int r = 0; r < world; r++) {
-                RankResult res = ranks.get(r).get();
-                if (r == 0) {
-                    lead = res;
+                    Arrays.sort(times);
+                    double syncMs = 0;
+                    double asyncMs = 0;
+                    if (saves) {
+                        FileSystem fs = FileSystem.getLocal(new Configuration());
+                        org.apache.hadoop.fs.Path root = new org.apache.hadoop.fs.Path(ckpt.toUri());
+                        try (Checkpointer c = new Checkpointer(fs, root, rank, world, sum, 0)) {
+                            long t0 = System.nanoTime();
+                            c.save(1, RankState.capture(params, trainer.optimizer()), JSON.createObjectNode(),
+                                    null, model.units(), false);
+                            syncMs = (System.nanoTime() - t0) / 1e6;
+                            long t1 = System.nanoTime();
+                            c.save(2, RankState.capture(params, trainer.optimizer()), JSON.createObjectNode(),
+                                    null, model.units(), true);
+                            asyncMs = (System.nanoTime() - t1) / 1e6;
+                            // Training goes on while the write proceeds; each step pays one poll.
+                            for (int i = 0; i < 3; i++) {
+                                trainer.trainStep();
+                                long p = System.nanoTime();
+                                c.poll();
+                                asyncMs += (System.nanoTime() - p) / 1e6;
+                            }
+                            c.finish();
+                        }
+                    }
+                    return new RankResult(peak, times[steps / 2], syncMs, asyncMs);
                 }
             }
-            return lead;
-        } finally {
-            pool.shutdownNow();
-        }
+        }).get(0);
     }
 }

@@ -19,8 +19,8 @@ import java.util.concurrent.Future;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * Runs a job's ranks as threads of this JVM over the in-process transport: the embedded default
- * when there is no cluster, and the reference the distributed runs are compared with.
+ * Runs a job's ranks as threads of this JVM, joined over loopback TCP or in-process: the reference
+ * the Spark runs are compared with, and the harness of the tests and benchmarks.
  */
 public final class LocalLauncher {
     private LocalLauncher() {}
@@ -35,13 +35,31 @@ public final class LocalLauncher {
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
+        Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
+        Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
+        List<TrainSummary> summaries = onRanks(world, transport, timeout, (rank, comm) -> RankJob.run(settings,
+                new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));
+        return summaries.get(0);
+    }
+
+    /** What one rank does once its communicator is open (null in a world of one). */
+    @FunctionalInterface
+    public interface RankTask<T> {
+        T run(int rank, Communicator comm) throws Exception;
+    }
+
+    /**
+     * Runs {@code task} on {@code world} ranks, threads of this JVM joined by a communicator over
+     * {@code transport} (TCP on loopback, or in-process for anything else); one rank runs on the
+     * calling thread without one. Returns the results by rank, or throws the root failure.
+     */
+    public static <T> List<T> onRanks(int world, Transport transport, Duration timeout, RankTask<T> task)
+            throws Exception {
         if (world == 1) {
-            return RankJob.run(settings, new RankJob.Env(0, 1, null, threads, listener, new Configuration(), attempt), out);
+            return List.of(task.run(0, null));
         }
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
-        Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
         List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);
@@ -49,7 +67,7 @@ public final class LocalLauncher {
             return t;
         });
         try {
-            List<Future<TrainSummary>> ranks = new ArrayList<>();
+            List<Future<T>> ranks = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 int rank = r;
                 ranks.add(pool.submit(() -> {
@@ -58,20 +76,16 @@ public final class LocalLauncher {
                             .timeout(timeout).peers(peers)
                             .transport(transport == Transport.TCP ? Transport.TCP : Transport.IN_PROCESS).build();
                     try (Communicator c = Communicators.create(comm)) {
-                        return RankJob.run(settings,
-                                new RankJob.Env(rank, world, c, threads, listener, new Configuration(), attempt), out);
+                        return task.run(rank, c);
                     }
                 }));
             }
-            TrainSummary lead = null;
+            List<T> results = new ArrayList<>();
             Exception first = null;
             List<Exception> all = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 try {
-                    TrainSummary s = ranks.get(r).get();
-                    if (r == 0) {
-                        lead = s;
-                    }
+                    results.add(ranks.get(r).get());
                 } catch (ExecutionException e) {
                     // A failing rank makes its peers fail on their next collective: report the root cause,
                     // the first failure that is not a communication error.
@@ -91,7 +105,7 @@ public final class LocalLauncher {
                 }
                 throw first;
             }
-            return lead;
+            return results;
         } finally {
             pool.shutdownNow();
         }
