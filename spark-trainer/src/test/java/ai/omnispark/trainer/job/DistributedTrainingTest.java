@@ -111,11 +111,10 @@ class DistributedTrainingTest {
         Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none", "train.max_steps=20"));
         Map<String, float[]> refW = weights(dir.resolve("ref/final_hf"));
         assertEquals(20, refLoss.size());
-        // TCP is the default transport; the in-process transport has an open defect (see the FSDP
-        // notes: in some jobs of a multi-job JVM its runs end ~5e-4 away) and is covered by the
-        // comm module's tests, not by these exact comparisons.
+        // The launcher's default transport (in-process for threads of one JVM) and TCP.
         String[][] layouts = {
             {"fsdp2", "train.world_size=2"},
+            {"fsdp2-tcp", "train.world_size=2", "train.comm_transport=tcp"},
             {"fsdp3", "train.world_size=3"},
             {"fsdp4", "train.world_size=4"},
             {"hsdp2x2", "train.world_size=4", "train.data_parallel_replicate_size=2"},
