@@ -75,7 +75,7 @@ final class DecoderBlock implements Segment {
             k = k.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
             v = v.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(1.0 / Math.sqrt(hd))
+        NDArray scores = Ops.scale(q.matMul(k.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(hd))
                 .add(call.batch().get(DecoderBatch.ATTENTION_MASK));
         NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),

@@ -1,6 +1,9 @@
 package ai.omnispark.models.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Activation;
@@ -18,9 +21,32 @@ public final class Ops {
         return (bias == null ? Linear.linear(x, weight) : Linear.linear(x, weight, bias)).singletonOrThrow();
     }
 
+    /**
+     * A 0-dim tensor of {@code like}'s dtype holding {@code value}, in memory libtorch owns.
+     *
+     * <p>Never use DJL's {@code op(Number)} overloads or {@code create} on a recorded path: they wrap
+     * a Java direct buffer that the garbage collector frees once the NDArray is closed, and autograd
+     * may have saved the tensor for backward (e.g. {@code mul} saves its other operand), which then
+     * reads freed memory. That was silent, rare gradient corruption; GraphLifetimeTest guards it.
+     */
+    public static NDArray constant(NDArray like, double value) {
+        NDManager manager = like.getManager();
+        if (like.getDataType() == DataType.FLOAT64) {
+            try (NDArray javaBacked = manager.create(value)) {
+                return javaBacked.duplicate();
+            }
+        }
+        return manager.full(new Shape(), (float) value, like.getDataType());
+    }
+
+    /** {@code x * s} for a constant s. */
+    public static NDArray scale(NDArray x, double s) {
+        return x.mul(constant(x, s));
+    }
+
     /** RMSNorm over the last axis: {@code w * x / sqrt(mean(x^2) + eps)}. */
     public static NDArray rmsNorm(NDArray x, NDArray weight, double eps) {
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(eps).sqrt();
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(constant(x, eps)).sqrt();
         return x.div(rms).mul(weight);
     }
 
