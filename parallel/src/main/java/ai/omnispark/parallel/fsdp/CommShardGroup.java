@@ -54,12 +54,12 @@ public final class CommShardGroup implements ShardGroup {
         if (replicate.size() == 1) {
             return rs::await;
         }
-        // With replicas the reduction completes before returning: overlapping the replica
-        // all-reduce with the next unit's backward gave run-to-run differences that are not
-        // understood yet (see the FSDP notes), while the plain FSDP path overlaps and is exact.
-        rs.await();
-        replicate.allReduce(shardArray, ReduceOp.SUM).await();
-        return () -> {};
+        // Queued behind the reduce-scatter on the same comm thread, so it sums the reduced shard.
+        Work ar = replicate.allReduce(shardArray, ReduceOp.SUM);
+        return () -> {
+            rs.await();
+            ar.await();
+        };
     }
 
     /**

@@ -8,6 +8,7 @@ import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
+import ai.omnispark.trainer.storage.OutputDirProbe;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -83,6 +84,7 @@ public final class OmniTrainer {
         ParallelPlan.from(run);
         TrainConfig config = TrainConfig.from(run, world);
         checkCluster(sc, world);
+        OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());
 
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);

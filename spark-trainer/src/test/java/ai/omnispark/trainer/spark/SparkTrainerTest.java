@@ -130,12 +130,26 @@ class SparkTrainerTest {
     }
 
     @Test
-    void impossibleSetupsAreRefusedBeforeLaunch() {
+    void impossibleSetupsAreRefusedBeforeLaunch() throws IOException {
         ConfigException slots = assertThrows(ConfigException.class,
                 () -> OmniTrainer.create(settings("x", "train.world_size=4")).fit(spark));
         assertTrue(slots.getMessage().contains("task slots"), slots.getMessage());
         ConfigException plan = assertThrows(ConfigException.class, () -> OmniTrainer.create(settings("y",
                 "train.world_size=2", "train.data_parallel_replicate_size=3")).fit(spark));
         assertTrue(plan.getMessage().contains("data_parallel_replicate_size"), plan.getMessage());
+
+        ConfigException unknown = assertThrows(ConfigException.class,
+                () -> OmniTrainer.create(settings("z", "train.learning_rate=1e-3")).fit(spark));
+        assertTrue(unknown.getMessage().contains("unknown key 'train.learning_rate'"), unknown.getMessage());
+
+        Path aFile = dir.resolve("not-a-directory");
+        Files.writeString(aFile, "x");
+        for (String outputDir : new String[] {aFile.toString(), aFile.resolve("below").toString(),
+            "hdfs://127.0.0.1:1/nobody-listens"}) {
+            ConfigException out = assertThrows(ConfigException.class,
+                    () -> OmniTrainer.create(settings("unused", "train.output_dir=" + outputDir)).fit(spark));
+            assertTrue(out.getMessage().startsWith("train.output_dir " + outputDir + " is"), out.getMessage());
+        }
+        assertTrue(!Files.exists(dir.resolve("unused")), "nothing was written for the refused runs");
     }
 }

@@ -96,7 +96,7 @@ class StandaloneClusterIT {
         List<String> sets = List.of("model.config_path=" + model, "data.train_path=synthetic://text",
                 "data.max_seq_len=64", "train.global_batch_size=8", "train.micro_batch_size=1", "train.lr=1e-3",
                 "train.max_steps=4", "train.threads=1", "train.world_size=4", "train.comm_timeout_s=120",
-                "train.save_steps=2", "train.eps=1e-3");
+                "train.save_steps=2");
         Path config = dir.resolve("run.yaml");
         Files.writeString(config, "train:\n  output_dir: " + dir.resolve("cluster") + "\n");
 
