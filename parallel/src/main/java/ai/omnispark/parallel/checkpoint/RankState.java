@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -36,7 +37,7 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
     }
 
     private static float[] owned(NDArray a, OwnedSlice o) {
-        return Arrays.copyOf(a.toType(DataType.FLOAT32, false).toFloatArray(), (int) o.length());
+        return HostCopy.floats(a.toType(DataType.FLOAT32, false), Math.toIntExact(o.length()));
     }
 
     /**

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
+import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -260,8 +261,7 @@ public final class FsdpParams implements ParamStore {
     @Override
     public float[] ownedWeights(String unit) {
         OwnedSlice o = owned(unit);
-        float[] all = shard(unit).toType(DataType.FLOAT32, false).toFloatArray();
-        return java.util.Arrays.copyOf(all, (int) o.length());
+        return HostCopy.floats(shard(unit).toType(DataType.FLOAT32, false), Math.toIntExact(o.length()));
     }
 
     @Override

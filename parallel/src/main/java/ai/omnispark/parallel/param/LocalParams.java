@@ -93,7 +93,8 @@ public final class LocalParams implements ParamStore {
 
     @Override
     public float[] ownedWeights(String unit) {
-        return weights(unit).toType(DataType.FLOAT32, false).toFloatArray();
+        NDArray w = weights(unit).toType(DataType.FLOAT32, false);
+        return HostCopy.floats(w, Math.toIntExact(w.size()));
     }
 
     @Override
