@@ -112,7 +112,9 @@ class DistributedTrainingTest {
             {"fsdp2-tcp", "train.world_size=2", "train.comm_transport=tcp"},
             {"fsdp3", "train.world_size=3"},
             {"fsdp4", "train.world_size=4"},
+            {"fsdp4-tcp", "train.world_size=4", "train.comm_transport=tcp"},
             {"hsdp2x2", "train.world_size=4", "train.data_parallel_replicate_size=2"},
+            {"hsdp2x2-tcp", "train.world_size=4", "train.data_parallel_replicate_size=2", "train.comm_transport=tcp"},
             {"ddp2", "train.world_size=2", "train.data_parallel_mode=ddp"},
             {"fsdp2-keep", "train.world_size=2", "train.enable_full_shard=false"},
         };
