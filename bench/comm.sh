@@ -9,8 +9,8 @@
 # python3-torch for bench/peers/gloo_comm.py. Each repeat runs one JVM that alternates the
 # transports case by case, then the gloo peer over the same cases, so that machine load hits all
 # of them alike. Raw JSON lines go to stderr; stdout gets a markdown table of the medians per case
-# and each transport's speed-up over gloo (gloo's median time / its median time, which is also the
-# ratio of bus bandwidths).
+# and each transport's speed-up over gloo: per repeat gloo's time / its time (equivalently the
+# ratio of bus bandwidths), median over the repeats.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TRANSPORT=tcp,inproc; WORLD=2,4; OPS=all_reduce,all_gather,reduce_scatter,all_to_all; SIZES=64M
@@ -36,8 +36,10 @@ import json, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
+    # in file order, so the i-th entry of every case comes from repeat i
     runs.setdefault((r["op"], r["world"], r["bytes"], r["transport"]), []).append(r)
-print(f"medians of {sys.argv[2]} alternating runs")
+print(f"medians of {sys.argv[2]} alternating runs; vs gloo = median over repeats of gloo's time / "
+      "this transport's time in the same repeat")
 print("| op | world | bytes | transport | time_ms | busbw_GBps | vs gloo |")
 print("|---|---|---|---|---|---|---|")
 for key in sorted(runs):
@@ -45,7 +47,7 @@ for key in sorted(runs):
     ms = statistics.median(r["time_ms"] for r in runs[key])
     bus = statistics.median(r["busbw_GBps"] for r in runs[key])
     gloo = runs.get((op, world, nbytes, "gloo"))
-    ratio = "" if not gloo or transport == "gloo" else \
-        "%.2fx" % (statistics.median(r["time_ms"] for r in gloo) / ms)
+    ratio = "" if not gloo or transport == "gloo" else "%.2fx" % statistics.median(
+        g["time_ms"] / r["time_ms"] for g, r in zip(gloo, runs[key]))
     print(f"| {op} | {world} | {nbytes} | {transport} | {ms:.1f} | {bus:.3f} | {ratio} |")
 PY
