@@ -1,48 +1,53 @@
 #!/usr/bin/env bash
 # Side-by-side collective benchmark: OmniSpark's TCP and in-process transports against PyTorch gloo.
 #
-#   bench/comm.sh [--world 2,4] [--ops all_reduce,all_gather,reduce_scatter,all_to_all]
-#                 [--sizes 64M] [--repeats 3]
+#   bench/comm.sh [--transport tcp,inproc] [--world 2,4]
+#                 [--op all_reduce,all_gather,reduce_scatter,all_to_all] [--sizes 64M]
+#                 [--repeats 3] [--warmup 2] [--iters 5]
 #
-# Needs `mvn -B -o -q -pl parallel compile` (or package) first and Debian's python3-torch.
-# The three runs alternate `repeats` times so that machine load hits all of them alike; the last
-# lines are medians per case and the ratios against gloo. Raw JSON lines go to stderr.
+# Needs `mvn -B -DskipTests package` first (it runs `bin/omnispark bench comm`) and Debian's
+# python3-torch for bench/peers/gloo_comm.py. Each repeat runs one JVM that alternates the
+# transports case by case, then the gloo peer over the same cases, so that machine load hits all
+# of them alike. Raw JSON lines go to stderr; stdout gets a markdown table of the medians per case
+# and each transport's speed-up over gloo: per repeat gloo's time / its time (equivalently the
+# ratio of bus bandwidths), median over the repeats.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-WORLD=2,4; OPS=all_reduce,all_gather,reduce_scatter,all_to_all; SIZES=64M; REPEATS=3
+TRANSPORT=tcp,inproc; WORLD=2,4; OPS=all_reduce,all_gather,reduce_scatter,all_to_all; SIZES=64M
+REPEATS=3; WARMUP=2; ITERS=5
 while [ $# -gt 0 ]; do
+  if [ $# -lt 2 ]; then echo "comm.sh: $1 needs a value" >&2; exit 2; fi
   case "$1" in
-    --world) WORLD="$2";; --ops) OPS="$2";; --sizes) SIZES="$2";; --repeats) REPEATS="$2";;
-    *) echo "unknown option $1" >&2; exit 2;;
+    --transport) TRANSPORT="$2";; --world) WORLD="$2";; --op|--ops) OPS="$2";; --sizes) SIZES="$2";;
+    --repeats) REPEATS="$2";; --warmup) WARMUP="$2";; --iters) ITERS="$2";;
+    *) echo "comm.sh: unknown flag $1" >&2; exit 2;;
   esac; shift 2
 done
-CPFILE="$HERE/parallel/target/comm-bench.classpath"
-if [ ! -f "$CPFILE" ]; then
-  (cd "$HERE/parallel" && mvn -B -o -q dependency:build-classpath -Dmdep.outputFile="$CPFILE" >/dev/null)
-fi
-JAVA=(java -Xmx8g -Dai.djl.offline=true -cp "$HERE/parallel/target/classes:$(cat "$CPFILE")"
-      ai.omnispark.parallel.comm.CommBench --world "$WORLD" --ops "$OPS" --sizes "$SIZES")
-OUT="$(mktemp)"
+COMMON=(--world "$WORLD" --op "$OPS" --sizes "$SIZES" --warmup "$WARMUP" --iters "$ITERS")
+OUT="$(mktemp)"; trap 'rm -f "$OUT"' EXIT
 for i in $(seq "$REPEATS"); do
-  "${JAVA[@]}" --transport tcp 2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
-  "${JAVA[@]}" --transport inproc 2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
-  /usr/bin/python3 "$HERE/bench/peers/gloo_comm.py" --world "$WORLD" --ops "$OPS" --sizes "$SIZES" \
-    2>/dev/null | grep -o '{.*}' | tee -a "$OUT" >&2
+  "$HERE/bin/omnispark" bench comm --transport "$TRANSPORT" "${COMMON[@]}" 2>/dev/null \
+    | grep '^{' | tee -a "$OUT" >&2
+  /usr/bin/python3 "$HERE/bench/peers/gloo_comm.py" "${COMMON[@]}" 2>/dev/null \
+    | grep '^{' | tee -a "$OUT" >&2
 done
-/usr/bin/python3 - "$OUT" <<'PY'
+/usr/bin/python3 - "$OUT" "$REPEATS" <<'PY'
 import json, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
+    # in file order, so the i-th entry of every case comes from repeat i
     runs.setdefault((r["op"], r["world"], r["bytes"], r["transport"]), []).append(r)
-print("| op | world | bytes | transport | median ms | bus GB/s | vs gloo |")
+print(f"medians of {sys.argv[2]} alternating runs; vs gloo = median over repeats of gloo's time / "
+      "this transport's time in the same repeat")
+print("| op | world | bytes | transport | time_ms | busbw_GBps | vs gloo |")
 print("|---|---|---|---|---|---|---|")
 for key in sorted(runs):
     op, world, nbytes, transport = key
-    ms = statistics.median(r["ms"] for r in runs[key])
-    bus = statistics.median(r["bus_gbps"] for r in runs[key])
+    ms = statistics.median(r["time_ms"] for r in runs[key])
+    bus = statistics.median(r["busbw_GBps"] for r in runs[key])
     gloo = runs.get((op, world, nbytes, "gloo"))
-    ratio = "" if not gloo or transport == "gloo" else "%.2fx" % (statistics.median(r["ms"] for r in gloo) / ms)
+    ratio = "" if not gloo or transport == "gloo" else "%.2fx" % statistics.median(
+        g["time_ms"] / r["time_ms"] for g, r in zip(gloo, runs[key]))
     print(f"| {op} | {world} | {nbytes} | {transport} | {ms:.1f} | {bus:.3f} | {ratio} |")
 PY
-rm -f "$OUT"

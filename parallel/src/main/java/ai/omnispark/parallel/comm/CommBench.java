@@ -5,105 +5,70 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.io.PrintStream;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
  * Times collectives of float32 buffers with every rank a thread of this JVM (over loopback
- * sockets for TCP) and prints one JSON line per case, with bus bandwidth as nccl-tests defines it:
- * all-reduce moves 2(n-1)/n of the buffer per rank, all-gather, reduce-scatter and all-to-all
- * (n-1)/n. {@code bytes} is the all-reduce buffer, the all-gather output, the reduce-scatter
- * input and the all-to-all buffer.
+ * sockets for TCP) and prints one JSON line per case ({@link CommBenchResult}). {@code bytes} is,
+ * as in nccl-tests, the all-reduce buffer, the all-gather output, the reduce-scatter input and the
+ * all-to-all buffer, rounded down to a whole number of elements per rank.
  *
  * <pre>
- * CommBench [--transport tcp|inproc] [--world 2,4] [--ops all_reduce,all_gather,reduce_scatter,all_to_all]
- *           [--sizes 64M] [--warmup 2] [--iters 5] [--chunk 1M]
+ * CommBench [--transport tcp|inproc] [--world 2,4] [--op all_reduce|all_gather|reduce_scatter|all_to_all]
+ *           [--sizes 1M,16M,64M] [--warmup 2] [--iters 5] [--chunk 256K]
  * </pre>
  */
 public final class CommBench {
     private CommBench() {}
 
     public static void main(String[] args) throws Exception {
-        String transport = "tcp";
-        String worlds = "2,4";
-        String ops = "all_reduce,all_gather,reduce_scatter";
-        String sizes = "64M";
-        int warmup = 2;
-        int iters = 5;
-        int chunk = CommConfig.DEFAULT_CHUNK_BYTES;
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--transport":
-                    transport = args[i + 1];
-                    break;
-                case "--world":
-                    worlds = args[i + 1];
-                    break;
-                case "--ops":
-                case "--op":
-                    ops = args[i + 1];
-                    break;
-                case "--sizes":
-                    sizes = args[i + 1];
-                    break;
-                case "--warmup":
-                    warmup = Integer.parseInt(args[i + 1]);
-                    break;
-                case "--iters":
-                    iters = Integer.parseInt(args[i + 1]);
-                    break;
-                case "--chunk":
-                    chunk = (int) parseSize(args[i + 1]);
-                    break;
-                default:
-                    throw new IllegalArgumentException("unknown option " + args[i]);
-            }
-        }
-        Transport t = transport.startsWith("in") ? Transport.IN_PROCESS : Transport.TCP;
-        for (String w : worlds.split(",")) {
-            for (String op : ops.split(",")) {
-                for (String s : sizes.split(",")) {
-                    long bytes = parseSize(s);
-                    double ms = run(t, Integer.parseInt(w.trim()), op.trim(), bytes, warmup, iters, chunk);
-                    int n = Integer.parseInt(w.trim());
-                    double factor = op.trim().equals("all_reduce") ? 2.0 * (n - 1) / n : (double) (n - 1) / n;
-                    double algbw = bytes / (ms * 1e6);
-                    System.out.println(String.format(Locale.ROOT,
-                            "{\"op\":\"%s\",\"transport\":\"%s\",\"world\":%d,\"bytes\":%d,\"ms\":%.3f,"
-                                    + "\"algbw_gbps\":%.3f,\"bus_gbps\":%.3f}",
-                            op.trim(), t == Transport.TCP ? "tcp" : "inproc", n, bytes, ms, algbw,
-                            algbw * factor));
+        run(args, System.out);
+    }
+
+    /** Runs every case of {@code args}; IllegalArgumentException naming a bad flag or value. */
+    public static void run(String[] args, PrintStream out) throws Exception {
+        CommBenchArgs a = CommBenchArgs.parse(args);
+        for (int world : a.worlds) {
+            for (String op : a.ops) {
+                for (long size : a.sizes) {
+                    long bytes = effectiveBytes(op, world, size);
+                    for (Transport t : a.transports) {
+                        double ms = time(t, world, op, bytes, a.warmup, a.iters, a.chunkBytes);
+                        out.println(new CommBenchResult(name(t), world, op, bytes, ms).json());
+                        out.flush();
+                    }
                 }
             }
         }
     }
 
-    static long parseSize(String s) {
-        s = s.trim().toUpperCase(Locale.ROOT);
-        long mult = 1;
-        if (s.endsWith("K")) {
-            mult = 1L << 10;
-        } else if (s.endsWith("M")) {
-            mult = 1L << 20;
-        } else if (s.endsWith("G")) {
-            mult = 1L << 30;
+    static String name(Transport t) {
+        return t == Transport.IN_PROCESS ? "inproc" : "tcp";
+    }
+
+    /** The bytes actually moved: whole float32 elements, and for the split ops whole blocks per rank. */
+    static long effectiveBytes(String op, int world, long size) {
+        long elems = size / 4;
+        if (!op.equals("all_reduce")) {
+            elems = elems / world * world;
         }
-        if (mult > 1) {
-            s = s.substring(0, s.length() - 1);
+        if (elems == 0) {
+            throw new IllegalArgumentException("bench comm: --sizes " + size + " bytes is less than "
+                    + "one float32 per rank for " + op + " at world " + world);
         }
-        return Long.parseLong(s) * mult;
+        return elems * 4;
     }
 
     /** Mean milliseconds per op, the slowest rank's. */
-    static double run(Transport transport, int world, String op, long bytes, int warmup, int iters,
-            int chunk)
-            throws Exception {
+    static double time(Transport transport, int world, String op, long bytes, int warmup, int iters,
+            int chunk) throws Exception {
         List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
@@ -140,15 +105,15 @@ public final class CommBench {
                     break;
                 case "all_gather":
                     a = m.ones(new Shape(elems / n), DataType.FLOAT32);
-                    b = m.zeros(new Shape(elems / n * n), DataType.FLOAT32);
+                    b = m.zeros(new Shape(elems), DataType.FLOAT32);
                     break;
                 case "reduce_scatter":
-                    a = m.ones(new Shape(elems / n * n), DataType.FLOAT32);
+                    a = m.ones(new Shape(elems), DataType.FLOAT32);
                     b = m.zeros(new Shape(elems / n), DataType.FLOAT32);
                     break;
                 case "all_to_all":
-                    a = m.ones(new Shape(elems / n * n), DataType.FLOAT32);
-                    b = m.zeros(new Shape(elems / n * n), DataType.FLOAT32);
+                    a = m.ones(new Shape(elems), DataType.FLOAT32);
+                    b = m.zeros(new Shape(elems), DataType.FLOAT32);
                     break;
                 default:
                     throw new IllegalArgumentException("unknown op " + op);

@@ -7,8 +7,9 @@ import java.util.Arrays;
 /**
  * Ranks that are threads of one JVM. Each op posts its buffers, meets the others at a barrier,
  * then reads their memory directly: no serialization and no intermediate copies. All-reduce is
- * split so every rank reduces its own 1/n segment (one fused pass over all inputs) and then copies the others'
- * finished segments, so the work is spread over the ranks' comm threads.
+ * split so every rank reduces its own 1/n segment in one fused pass over all inputs and writes
+ * the result into every rank's buffer, so the work is spread over the ranks' comm threads and
+ * each byte is read and written once.
  */
 final class InProcessCommunicator extends AbstractCommunicator {
     private final InProcessGroup group;
@@ -131,22 +132,14 @@ final class InProcessCommunicator extends AbstractCommunicator {
             Post[] all = meet(post("allReduce", buf, dtype, op, null, null, -1));
             int e = Buffers.elementBytes(dtype);
             long count = buf.remaining() / e;
-            Reducer reducer = lane.reducer();
-            ByteBuffer mine = segment(buf, count, rank, e);
             ByteBuffer[] parts = new ByteBuffer[size];
             for (int r = 0; r < size; r++) {
                 parts[r] = segment(all[r].buf, count, rank, e);
             }
-            reducer.combine(mine, parts, dtype, op);
-            if (op == ReduceOp.AVG) {
-                reducer.divide(mine, dtype, size);
-            }
-            group.await("allReduce", rank);
-            for (int r = 0; r < size; r++) {
-                if (r != rank) {
-                    Buffers.copy(segment(all[r].buf, count, r, e), segment(buf, count, r, e));
-                }
-            }
+            // This rank alone touches segment `rank` of every buffer: it combines the segment
+            // from all inputs and writes the result into all of them while the tile is in cache,
+            // so no rank has to re-read another's finished segment afterwards.
+            lane.reducer().combine(parts, parts, dtype, op, op == ReduceOp.AVG ? size : 1);
             group.await("allReduce", rank);
         });
     }
@@ -179,15 +172,12 @@ final class InProcessCommunicator extends AbstractCommunicator {
         guarded(() -> {
             Post[] all = meet(post("reduceScatter", in, dtype, op, null, null, -1));
             int n = out.remaining();
-            Reducer reducer = lane.reducer();
             ByteBuffer[] parts = new ByteBuffer[size];
             for (int r = 0; r < size; r++) {
                 parts[r] = Buffers.slice(all[r].buf, (long) rank * n, n);
             }
-            reducer.combine(out, parts, dtype, op);
-            if (op == ReduceOp.AVG) {
-                reducer.divide(out, dtype, size);
-            }
+            lane.reducer().combine(new ByteBuffer[] {out}, parts, dtype, op,
+                    op == ReduceOp.AVG ? size : 1);
             group.await("reduceScatter", rank);
         });
     }

@@ -7,7 +7,7 @@ import java.nio.ByteBuffer;
  * this rank sends a segment to its right neighbour and receives one from its left. Each segment
  * is cut into the same number of chunks, and chunk c of step s+1 (which forwards what step s
  * received) may leave as soon as chunk c of step s has arrived and been combined, so sending,
- * receiving and reducing overlap.
+ * receiving and reducing overlap. Everything runs on the comm thread that pumps the flows.
  */
 abstract class Ring {
     final int size;
@@ -18,10 +18,7 @@ abstract class Ring {
     private final long[] segOff;
     private final long[] segLen;
     private int received;
-    private final java.util.concurrent.atomic.AtomicInteger completed =
-            new java.util.concurrent.atomic.AtomicInteger();
-    /** The completion the send flow is blocked on, or -1; lets completions skip needless wakeups. */
-    private volatile int awaited = -1;
+    private int completed;
     private int total;
 
     /** Segments are given in elements: offsets and lengths of {@code size} segments. */
@@ -69,21 +66,16 @@ abstract class Ring {
     abstract ByteBuffer recvInto(int step, int segment, long byteOff, long byteLen);
 
     /**
-     * A received chunk is complete; combine it if this pass reduces. Must call {@link #complete}
-     * once the chunk may be forwarded, now or later from another thread.
+     * A received chunk is complete; combine it if this pass reduces, then call {@link #complete}
+     * once the chunk may be forwarded.
      */
     void arrived(int step, int segment, long byteOff, long byteLen) {
         complete();
     }
 
-    /**
-     * The oldest arrived chunk not yet completed is ready to forward. Returns whether the pump may
-     * be waiting for exactly this (so a completion from another thread must wake it).
-     */
-    final boolean complete() {
-        int c = completed.incrementAndGet();
-        int a = awaited;
-        return c == total || (a >= 0 && c > a);
+    /** The oldest arrived chunk not yet completed is ready to forward. */
+    final void complete() {
+        completed++;
     }
 
     private long[] chunk(int segment, int c) {
@@ -103,13 +95,8 @@ abstract class Ring {
                 if (k >= total) {
                     return null;
                 }
-                int need = k - chunksPerStep;
-                if (k >= chunksPerStep && completed.get() <= need) {
-                    awaited = need;
-                    // re-check after publishing, so a completion in between cannot be missed
-                    if (completed.get() <= need) {
-                        return null;
-                    }
+                if (k >= chunksPerStep && completed <= k - chunksPerStep) {
+                    return null; // forwards a chunk that has not arrived yet
                 }
                 int step = k / chunksPerStep;
                 int seg = sendSegment(step);
@@ -153,21 +140,6 @@ abstract class Ring {
                 return received == total;
             }
         };
-        // Holds the pass open until every arrived chunk has been combined.
-        Flow completion = new Flow(leftPeer, leftGlobal, false) {
-            @Override
-            ByteBuffer next() {
-                return null;
-            }
-
-            @Override
-            void moved() {}
-
-            @Override
-            boolean finished() {
-                return completed.get() == total;
-            }
-        };
-        return new Flow[] {send, recv, completion};
+        return new Flow[] {send, recv};
     }
 }

@@ -21,8 +21,8 @@ final class TcpLinks {
     private final byte[][] jvmIds;
     private final Selector selector;
     private final long timeoutNanos;
-    private final ReduceWorker worker;
     private ByteBuffer scratch;
+    private ByteBuffer staging;
     private volatile boolean aborted;
 
     TcpLinks(int rank, SocketChannel[] channels, byte[][] jvmIds, Duration timeout)
@@ -32,7 +32,6 @@ final class TcpLinks {
         this.jvmIds = jvmIds;
         this.timeoutNanos = timeout.toNanos();
         this.selector = Selector.open();
-        this.worker = new ReduceWorker(rank);
         this.keys = new SelectionKey[channels.length];
         for (int r = 0; r < channels.length; r++) {
             if (r != rank) {
@@ -56,21 +55,23 @@ final class TcpLinks {
         return true;
     }
 
-    ReduceWorker worker() {
-        return worker;
-    }
-
-    /** Wakes the pump when something other than a socket has made progress possible. */
-    void wakeup() {
-        selector.wakeup();
-    }
-
     /** A direct buffer of at least {@code bytes}, reused across ops (comm thread only). */
     ByteBuffer scratch(long bytes) {
         if (scratch == null || scratch.capacity() < bytes) {
             scratch = Buffers.allocate(Math.max(bytes, 1));
         }
         return Buffers.slice(scratch, 0, bytes);
+    }
+
+    /**
+     * A direct buffer of at least {@code bytes} (one chunk) where received chunks wait to be
+     * combined, reused across ops (comm thread only); small, so that it stays in cache.
+     */
+    ByteBuffer staging(long bytes) {
+        if (staging == null || staging.capacity() < bytes) {
+            staging = Buffers.allocate(Math.max(bytes, 1));
+        }
+        return Buffers.slice(staging, 0, bytes);
     }
 
     /**
@@ -191,7 +192,6 @@ final class TcpLinks {
     /** Releases the selector after the comm thread has stopped. */
     void close() {
         abort();
-        worker.close();
         TcpRendezvous.closeQuietly(selector);
     }
 }

@@ -132,7 +132,7 @@ class CollectiveTest {
         }
     }
 
-    private void allReduce(Cluster c, DataType dt, int n, ReduceOp op, String what) throws Exception {
+    static void allReduce(Cluster c, DataType dt, int n, ReduceOp op, String what) throws Exception {
         List<double[]> got = c.run((r, comm, m) -> {
             NDArray a = array(m, dt, values(r, n));
             comm.allReduce(a, op).await();
@@ -153,7 +153,7 @@ class CollectiveTest {
         }
     }
 
-    private void allGather(Cluster c, DataType dt, int n, String what) throws Exception {
+    static void allGather(Cluster c, DataType dt, int n, String what) throws Exception {
         List<double[]> got = c.run((r, comm, m) -> {
             try (NDManager s = m.newSubManager()) {
                 NDArray in = array(s, dt, values(r, n));
@@ -171,7 +171,7 @@ class CollectiveTest {
         }
     }
 
-    private void reduceScatter(Cluster c, DataType dt, int n, ReduceOp op, String what) throws Exception {
+    static void reduceScatter(Cluster c, DataType dt, int n, ReduceOp op, String what) throws Exception {
         int total = n * c.world;
         List<double[]> got = c.run((r, comm, m) -> {
             try (NDManager s = m.newSubManager()) {
@@ -194,7 +194,7 @@ class CollectiveTest {
         }
     }
 
-    private void allToAll(Cluster c, DataType dt, int n, String what) throws Exception {
+    static void allToAll(Cluster c, DataType dt, int n, String what) throws Exception {
         int block = n / c.world;
         List<double[]> got = c.run((r, comm, m) -> {
             try (NDManager s = m.newSubManager()) {

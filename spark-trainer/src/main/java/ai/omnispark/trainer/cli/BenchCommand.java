@@ -21,7 +21,7 @@ final class BenchCommand {
             case "data":
                 return benchData(rest, out);
             case "comm":
-                ai.omnispark.parallel.comm.CommBench.main(rest);
+                ai.omnispark.parallel.comm.CommBench.run(rest, out);
                 return 0;
             default:
                 throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, data, comm");

@@ -1,0 +1,31 @@
+package ai.omnispark.parallel.comm;
+
+import ai.djl.ndarray.types.DataType;
+import java.time.Duration;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The reducing collectives on arrays long enough to cross many reducer tiles (8192 elements) and,
+ * over TCP, many chunks of the staging buffer with uneven segment ends, against answers computed
+ * here. CollectiveTest's arrays fit in one tile.
+ */
+class LargeCollectiveTest {
+
+    @ParameterizedTest(name = "{0} world={1} chunk={2}")
+    @CsvSource({"IN_PROCESS, 3, 65536", "TCP, 2, 4096", "TCP, 3, 65536", "TCP, 4, 12288"})
+    void reducingOpsMatchLocalAnswers(Transport transport, int world, int chunk) throws Exception {
+        int n = 5 * 8192 + 3; // neither whole tiles nor whole chunks, nor divisible by the world
+        try (Cluster c = Cluster.start(transport, world, Duration.ofSeconds(30), chunk)) {
+            for (DataType dt : CollectiveTest.DTYPES) {
+                for (ReduceOp op : ReduceOp.values()) {
+                    String what = transport + " world=" + world + " " + dt + " " + op;
+                    CollectiveTest.allReduce(c, dt, n, op, what + " allReduce");
+                    CollectiveTest.reduceScatter(c, dt, n, op, what + " reduceScatter");
+                }
+                CollectiveTest.allGather(c, dt, n, transport + " " + dt + " allGather");
+                CollectiveTest.allToAll(c, dt, n - n % world, transport + " " + dt + " allToAll");
+            }
+        }
+    }
+}
