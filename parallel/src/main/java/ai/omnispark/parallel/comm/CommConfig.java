@@ -16,6 +16,7 @@ public final class CommConfig {
     private final Duration timeout;
     private final Transport transport;
     private final int chunkBytes;
+    private final boolean localSockets;
 
     private CommConfig(Builder b) {
         this.rank = b.rank;
@@ -25,6 +26,7 @@ public final class CommConfig {
         this.timeout = b.timeout;
         this.transport = b.transport;
         this.chunkBytes = b.chunkBytes;
+        this.localSockets = b.localSockets;
     }
 
     public static Builder builder() {
@@ -62,6 +64,14 @@ public final class CommConfig {
         return chunkBytes;
     }
 
+    /**
+     * Whether sockets to ranks on this host may be Unix domain sockets instead of loopback TCP
+     * (see {@link LocalSockets}); false forces TCP everywhere.
+     */
+    public boolean localSockets() {
+        return localSockets;
+    }
+
     public static final class Builder {
         private int rank = -1;
         private int worldSize = -1;
@@ -70,6 +80,7 @@ public final class CommConfig {
         private Duration timeout = DEFAULT_TIMEOUT;
         private Transport transport = Transport.AUTO;
         private int chunkBytes = DEFAULT_CHUNK_BYTES;
+        private boolean localSockets = true;
 
         public Builder rank(int rank) {
             this.rank = rank;
@@ -103,6 +114,12 @@ public final class CommConfig {
 
         public Builder chunkBytes(int chunkBytes) {
             this.chunkBytes = chunkBytes;
+            return this;
+        }
+
+        /** Default true; false keeps same-host links on TCP (for comparisons and odd setups). */
+        public Builder localSockets(boolean localSockets) {
+            this.localSockets = localSockets;
             return this;
         }
 
@@ -142,6 +159,6 @@ public final class CommConfig {
     public String toString() {
         return "CommConfig{rank=" + rank + ", worldSize=" + worldSize + ", peers=" + peers
                 + ", secret=<" + secret.length + " bytes>, timeout=" + timeout + ", transport="
-                + transport + ", chunkBytes=" + chunkBytes + "}";
+                + transport + ", chunkBytes=" + chunkBytes + ", localSockets=" + localSockets + "}";
     }
 }

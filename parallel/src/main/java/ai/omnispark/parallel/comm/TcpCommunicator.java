@@ -43,6 +43,11 @@ final class TcpCommunicator extends AbstractCommunicator {
         return new TcpCommunicator(config.rank(), global, links, lane, config.chunkBytes(), true);
     }
 
+    /** Whether this communicator's link to group rank {@code peer} is a Unix domain socket. */
+    boolean overLocalSocket(int peer) {
+        return links.overLocalSocket(global[peer]);
+    }
+
     @Override
     protected Communicator newSplit(int[] ranks, int index) {
         int[] g = new int[ranks.length];

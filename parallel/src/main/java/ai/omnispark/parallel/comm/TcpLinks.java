@@ -44,6 +44,15 @@ final class TcpLinks {
         return channels.length;
     }
 
+    /** Whether the connection to {@code peer} is a Unix domain socket (tests, logs). */
+    boolean overLocalSocket(int peer) {
+        try {
+            return channels[peer].getRemoteAddress() instanceof java.net.UnixDomainSocketAddress;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Whether every peer runs in this JVM. */
     boolean allInThisJvm() {
         byte[] me = JvmId.get();
