@@ -19,15 +19,17 @@ final class Cluster implements AutoCloseable {
     final Transport transport;
     final Communicator[] comms;
     final NDManager[] managers;
+    final List<CommConfig> configs;
     private final ExecutorService threads;
 
     interface RankBody<T> {
         T run(int rank, Communicator comm, NDManager manager) throws Exception;
     }
 
-    private Cluster(int world, Transport transport, Communicator[] comms, ExecutorService threads) {
-        this.world = world;
-        this.transport = transport;
+    private Cluster(List<CommConfig> configs, Communicator[] comms, ExecutorService threads) {
+        this.configs = configs;
+        this.world = configs.size();
+        this.transport = configs.get(0).transport();
         this.comms = comms;
         this.threads = threads;
         this.managers = new NDManager[world];
@@ -36,8 +38,19 @@ final class Cluster implements AutoCloseable {
         }
     }
 
+    /** Same-host links over TCP, as the transport's name says; see the overload for Unix sockets. */
     static Cluster start(Transport transport, int world, Duration timeout, int chunkBytes) {
-        List<CommConfig> configs = configs(transport, world, timeout, chunkBytes);
+        return start(transport, world, timeout, chunkBytes, false);
+    }
+
+    static Cluster start(Transport transport, int world, Duration timeout, int chunkBytes,
+            boolean localSockets) {
+        return start(configs(transport, world, timeout, chunkBytes, localSockets));
+    }
+
+    /** Starts one rank per config, all at once. */
+    static Cluster start(List<CommConfig> configs) {
+        int world = configs.size();
         ExecutorService threads = Executors.newFixedThreadPool(world);
         List<Future<Communicator>> made = new ArrayList<>();
         for (CommConfig c : configs) {
@@ -57,17 +70,23 @@ final class Cluster implements AutoCloseable {
             threads.shutdownNow();
             throw new IllegalStateException("cluster did not start", e);
         }
-        return new Cluster(world, transport, comms, threads);
+        return new Cluster(configs, comms, threads);
     }
 
     static List<CommConfig> configs(Transport transport, int world, Duration timeout, int chunkBytes) {
+        return configs(transport, world, timeout, chunkBytes, false);
+    }
+
+    static List<CommConfig> configs(Transport transport, int world, Duration timeout, int chunkBytes,
+            boolean localSockets) {
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
         List<String> peers = transport == Transport.IN_PROCESS ? List.of() : FreePorts.loopback(world);
         List<CommConfig> out = new ArrayList<>();
         for (int r = 0; r < world; r++) {
             out.add(CommConfig.builder().rank(r).worldSize(world).peers(peers).secret(secret)
-                    .timeout(timeout).transport(transport).chunkBytes(chunkBytes).build());
+                    .timeout(timeout).transport(transport).chunkBytes(chunkBytes)
+                    .localSockets(localSockets).build());
         }
         return out;
     }

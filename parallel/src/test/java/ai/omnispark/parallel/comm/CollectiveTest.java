@@ -16,7 +16,8 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every op × dtype × world size × even/uneven size on both CPU transports, each result compared
+ * Every op × dtype × world size × even/uneven size on both CPU transports (TCP both over loopback
+ * and over Unix domain sockets), each result compared
  * with the answer computed here from all ranks' inputs. Chunks are 64 bytes so that small arrays
  * still cross many chunk and segment boundaries of the pipelined ring.
  */
@@ -29,9 +30,12 @@ class CollectiveTest {
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (Transport t : new Transport[] {Transport.IN_PROCESS, Transport.TCP}) {
-            for (int world : new int[] {2, 3, 4}) {
-                for (Op op : Op.values()) {
-                    out.add(Arguments.of(t, world, op));
+            for (boolean localSockets : t == Transport.TCP ? new boolean[] {false, true}
+                    : new boolean[] {false}) {
+                for (int world : new int[] {2, 3, 4}) {
+                    for (Op op : Op.values()) {
+                        out.add(Arguments.of(t, world, op, localSockets));
+                    }
                 }
             }
         }
@@ -87,14 +91,16 @@ class CollectiveTest {
         return acc;
     }
 
-    @ParameterizedTest(name = "{0} world={1} {2}")
+    @ParameterizedTest(name = "{0} world={1} {2} localSockets={3}")
     @MethodSource("cases")
-    void opMatchesLocalAnswer(Transport transport, int world, Op op) throws Exception {
-        try (Cluster c = Cluster.start(transport, world, Duration.ofSeconds(20), CHUNK)) {
+    void opMatchesLocalAnswer(Transport transport, int world, Op op, boolean localSockets)
+            throws Exception {
+        try (Cluster c = Cluster.start(transport, world, Duration.ofSeconds(20), CHUNK, localSockets)) {
+            LocalSocketsTest.assertLinks(c, localSockets);
             for (DataType dt : DTYPES) {
                 // even: whole chunks and segments; uneven: neither; 0 and 1: edge cases
                 for (int n : new int[] {16 * world, 37, 1, 0}) {
-                    String what = transport + " world=" + world + " " + op + " " + dt + " n=" + n;
+                    String what = transport + (localSockets ? "/unix" : "") + " world=" + world + " " + op + " " + dt + " n=" + n;
                     switch (op) {
                         case ALL_REDUCE:
                             for (ReduceOp r : ReduceOp.values()) {

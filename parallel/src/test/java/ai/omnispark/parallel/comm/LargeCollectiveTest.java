@@ -12,11 +12,14 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class LargeCollectiveTest {
 
-    @ParameterizedTest(name = "{0} world={1} chunk={2}")
-    @CsvSource({"IN_PROCESS, 3, 65536", "TCP, 2, 4096", "TCP, 3, 65536", "TCP, 4, 12288"})
-    void reducingOpsMatchLocalAnswers(Transport transport, int world, int chunk) throws Exception {
+    @ParameterizedTest(name = "{0} world={1} chunk={2} localSockets={3}")
+    @CsvSource({"IN_PROCESS, 3, 65536, false", "TCP, 2, 4096, false", "TCP, 3, 65536, false",
+            "TCP, 4, 12288, false", "TCP, 3, 4096, true", "TCP, 4, 12288, true"})
+    void reducingOpsMatchLocalAnswers(Transport transport, int world, int chunk,
+            boolean localSockets) throws Exception {
         int n = 5 * 8192 + 3; // neither whole tiles nor whole chunks, nor divisible by the world
-        try (Cluster c = Cluster.start(transport, world, Duration.ofSeconds(30), chunk)) {
+        try (Cluster c = Cluster.start(transport, world, Duration.ofSeconds(30), chunk, localSockets)) {
+            LocalSocketsTest.assertLinks(c, localSockets);
             for (DataType dt : CollectiveTest.DTYPES) {
                 for (ReduceOp op : ReduceOp.values()) {
                     String what = transport + " world=" + world + " " + dt + " " + op;

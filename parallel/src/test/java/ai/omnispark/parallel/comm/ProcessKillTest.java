@@ -19,27 +19,29 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * A rank that is a separate JVM is killed (SIGKILL: its sockets close) or frozen (SIGSTOP: its
  * sockets stay open and silent) mid-collective; every other rank must fail within the timeout
- * plus one second, naming the op and itself.
+ * plus one second, naming the op and itself, over loopback TCP and over Unix domain sockets.
  */
 class ProcessKillTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(3);
 
-    @ParameterizedTest
-    @ValueSource(strings = {"KILL", "STOP"})
-    void otherRanksFailWithinTheTimeout(String signal) throws Exception {
+    @ParameterizedTest(name = "SIG{0} localSockets={1}")
+    @CsvSource({"KILL, false", "STOP, false", "KILL, true", "STOP, true"})
+    void otherRanksFailWithinTheTimeout(String signal, boolean localSockets) throws Exception {
         int world = 3;
-        List<CommConfig> configs = Cluster.configs(Transport.TCP, world, TIMEOUT, 256 << 10);
+        List<CommConfig> configs =
+                Cluster.configs(Transport.TCP, world, TIMEOUT, 256 << 10, localSockets);
         CommConfig last = configs.get(world - 1);
         Process child = new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), RankProcess.class.getName(),
                 String.valueOf(world - 1), String.valueOf(world), String.join(",", last.peers()),
-                HexFormat.of().formatHex(last.secret()), String.valueOf(TIMEOUT.toMillis()))
+                HexFormat.of().formatHex(last.secret()), String.valueOf(TIMEOUT.toMillis()),
+                String.valueOf(localSockets))
                 .redirectErrorStream(true).start();
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
@@ -65,6 +67,7 @@ class ProcessKillTest {
             for (int r = 0; r < world - 1; r++) {
                 long[] res = ranks.get(r).get(30, TimeUnit.SECONDS);
                 long ms = (res[0] - killedAt) / 1_000_000;
+                assertTrue(res[1] != 2, "rank " + r + " did not use the expected kind of socket");
                 assertTrue(res[1] == 1, "rank " + r + " failed without a CommException naming it");
                 assertTrue(ms < TIMEOUT.toMillis() + 1000,
                         "rank " + r + " failed " + ms + " ms after SIG" + signal);
@@ -80,6 +83,11 @@ class ProcessKillTest {
     private static long[] loopUntilFailure(CommConfig c) {
         ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.nativeOrder());
         try (Communicator comm = Communicators.create(c)) {
+            for (int p = 0; p < comm.size(); p++) {
+                if (p != c.rank() && ((TcpCommunicator) comm).overLocalSocket(p) != c.localSockets()) {
+                    return new long[] {System.nanoTime(), 2}; // wrong path: fail the test, not hang
+                }
+            }
             while (true) {
                 comm.allReduce(buf, DataType.FLOAT32, ReduceOp.SUM).await();
             }

@@ -11,7 +11,7 @@ import java.util.HexFormat;
  * One TCP rank in its own JVM, for tests that kill or freeze a whole process. Joins, prints
  * "ready" after its first all-reduce and then all-reduces until it fails or is killed.
  *
- * <p>args: rank worldSize host:port,host:port,... secretHex timeoutMillis
+ * <p>args: rank worldSize host:port,host:port,... secretHex timeoutMillis [localSockets]
  */
 public final class RankProcess {
     private RankProcess() {}
@@ -20,7 +20,8 @@ public final class RankProcess {
         CommConfig c = CommConfig.builder().rank(Integer.parseInt(args[0]))
                 .worldSize(Integer.parseInt(args[1])).peers(Arrays.asList(args[2].split(",")))
                 .secret(HexFormat.of().parseHex(args[3]))
-                .timeout(Duration.ofMillis(Long.parseLong(args[4]))).transport(Transport.TCP).build();
+                .timeout(Duration.ofMillis(Long.parseLong(args[4]))).transport(Transport.TCP)
+                .localSockets(args.length > 5 && Boolean.parseBoolean(args[5])).build();
         ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.nativeOrder());
         try (Communicator comm = Communicators.create(c)) {
             for (long i = 0; ; i++) {

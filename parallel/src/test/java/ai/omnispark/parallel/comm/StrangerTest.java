@@ -1,6 +1,7 @@
 package ai.omnispark.parallel.comm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,9 +10,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,18 +23,25 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Connections that cannot prove the job secret are refused and the job carries on. */
+/**
+ * Connections that cannot prove the job secret are refused and the job carries on, whether they
+ * come to rank 0's TCP port or to its Unix domain socket.
+ */
 class StrangerTest {
 
-    @Test
-    void strangersAreRefusedAndTheJobIsUnaffected() throws Exception {
+    @ParameterizedTest(name = "localSockets={0}")
+    @ValueSource(booleans = {false, true})
+    void strangersAreRefusedAndTheJobIsUnaffected(boolean localSockets) throws Exception {
         int world = 3;
-        List<CommConfig> configs = Cluster.configs(Transport.TCP, world, Duration.ofSeconds(20), 1 << 20);
+        List<CommConfig> configs = Cluster.configs(Transport.TCP, world, Duration.ofSeconds(20),
+                1 << 20, localSockets);
         String[] rank0 = configs.get(0).peers().get(0).split(":");
-        java.net.InetSocketAddress target =
-                new java.net.InetSocketAddress(rank0[0], Integer.parseInt(rank0[1]));
+        SocketAddress target = localSockets
+                ? UnixDomainSocketAddress.of(LocalSocketsTest.pathOf(configs.get(0), 0))
+                : new java.net.InetSocketAddress(rank0[0], Integer.parseInt(rank0[1]));
         ExecutorService pool = Executors.newFixedThreadPool(world);
         List<Future<Communicator>> made = new ArrayList<>();
         try {
@@ -50,21 +61,13 @@ class StrangerTest {
 
             // 2: replays the protocol shape with a forged proof claiming to be rank 2
             try (SocketChannel ch = connect(target)) {
-                ch.configureBlocking(true);
                 ByteBuffer hello = ByteBuffer.allocate(40).putInt(0x4f534331).putInt(world)
                         .put(new byte[32]);
-                ch.write(hello.flip());
-                ByteBuffer reply = ByteBuffer.allocate(84);
-                while (reply.hasRemaining() && ch.read(reply) >= 0) {
-                    // read rank 0's challenge
-                }
+                Io.writeFully(ch, hello.flip(), in5s());
+                Io.readFully(ch, ByteBuffer.allocate(84), in5s()); // rank 0's challenge
                 ByteBuffer forged = ByteBuffer.allocate(52).putInt(2).put(new byte[16]).put(new byte[32]);
-                ch.write(forged.flip());
-                ch.socket().setSoTimeout(5000);
-                int r = ch.socket().getInputStream().read();
-                assertTrue(r == -1, "a forged proof must be answered by closing, got " + r);
-            } catch (java.net.SocketException closedOnUs) {
-                // reset by rank 0: also a refusal
+                Io.writeFully(ch, forged.flip(), in5s());
+                assertClosedByRank0(ch, "a forged proof");
             }
 
             // 3: something else entirely (a full hello's worth of it, so rank 0 can judge at once)
@@ -72,11 +75,8 @@ class StrangerTest {
                 byte[] http = new byte[40];
                 byte[] get = "GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
                 System.arraycopy(get, 0, http, 0, get.length);
-                ch.write(ByteBuffer.wrap(http));
-                ch.socket().setSoTimeout(5000);
-                assertTrue(ch.socket().getInputStream().read() == -1);
-            } catch (java.net.SocketException closedOnUs) {
-                // reset by rank 0: also a refusal
+                Io.writeFully(ch, ByteBuffer.wrap(http), in5s());
+                assertClosedByRank0(ch, "a stranger's bytes");
             }
 
             // the real rank 2 joins and the job works
@@ -85,6 +85,16 @@ class StrangerTest {
             Communicator[] comms = new Communicator[world];
             for (int r = 0; r < world; r++) {
                 comms[r] = made.get(r).get(30, TimeUnit.SECONDS);
+            }
+            for (int r = 0; r < world; r++) {
+                for (int p = 0; p < world; p++) {
+                    assertTrue(p == r || ((TcpCommunicator) comms[r]).overLocalSocket(p) == localSockets,
+                            "rank " + r + " to " + p);
+                }
+            }
+            if (localSockets) {
+                assertFalse(Files.exists(LocalSocketsTest.pathOf(configs.get(0), 0)),
+                        "rank 0's socket file outlived the rendezvous");
             }
             List<Future<float[]>> results = new ArrayList<>();
             for (int r = 0; r < world; r++) {
@@ -108,12 +118,35 @@ class StrangerTest {
         }
     }
 
-    private static SocketChannel connect(java.net.InetSocketAddress target) throws Exception {
+    private static long in5s() {
+        return System.nanoTime() + 5_000_000_000L;
+    }
+
+    /** Rank 0 must answer by closing (end of stream or reset), never with data or silence. */
+    private static void assertClosedByRank0(SocketChannel ch, String what) {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        try {
+            Io.readFully(ch, one, in5s());
+            throw new AssertionError(what + " must be answered by closing, got " + one.get(0));
+        } catch (java.net.SocketTimeoutException e) {
+            throw new AssertionError(what + " was neither refused nor answered within 5 s", e);
+        } catch (IOException closedOnUs) {
+            // end of stream or reset by rank 0: a refusal
+        }
+    }
+
+    /** Connects (non-blocking, as the rendezvous does) once rank 0 listens. */
+    private static SocketChannel connect(SocketAddress target) throws Exception {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (true) {
             try {
-                return SocketChannel.open(target);
-            } catch (java.net.ConnectException notYet) {
+                if (target instanceof UnixDomainSocketAddress) {
+                    return LocalSockets.connect(((UnixDomainSocketAddress) target).getPath(), 5_000);
+                }
+                SocketChannel ch = SocketChannel.open(target);
+                ch.configureBlocking(false);
+                return ch;
+            } catch (IOException notYet) { // refused, or the socket file is not there yet
                 if (System.nanoTime() > deadline) {
                     throw notYet;
                 }
