@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side collective benchmark: OmniSpark's TCP and in-process transports against PyTorch gloo.
+# Side-by-side collective benchmark: OmniSpark's TCP (loopback), Unix-socket and in-process
+# transports against PyTorch gloo.
 #
-#   bench/comm.sh [--transport tcp,inproc] [--world 2,4]
+#   bench/comm.sh [--transport tcp,uds,inproc] [--world 2,4]
 #                 [--op all_reduce,all_gather,reduce_scatter,all_to_all] [--sizes 64M]
 #                 [--repeats 3] [--warmup 2] [--iters 5]
 #
@@ -13,7 +14,7 @@
 # ratio of bus bandwidths), median over the repeats.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TRANSPORT=tcp,inproc; WORLD=2,4; OPS=all_reduce,all_gather,reduce_scatter,all_to_all; SIZES=64M
+TRANSPORT=tcp,uds,inproc; WORLD=2,4; OPS=all_reduce,all_gather,reduce_scatter,all_to_all; SIZES=64M
 REPEATS=3; WARMUP=2; ITERS=5
 while [ $# -gt 0 ]; do
   if [ $# -lt 2 ]; then echo "comm.sh: $1 needs a value" >&2; exit 2; fi

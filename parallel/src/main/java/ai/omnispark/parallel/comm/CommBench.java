@@ -15,13 +15,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Times collectives of float32 buffers with every rank a thread of this JVM (over loopback
- * sockets for TCP) and prints one JSON line per case ({@link CommBenchResult}). {@code bytes} is,
+ * Times collectives of float32 buffers with every rank a thread of this JVM (over loopback TCP
+ * for tcp, over Unix domain sockets for uds) and prints one JSON line per case ({@link CommBenchResult}). {@code bytes} is,
  * as in nccl-tests, the all-reduce buffer, the all-gather output, the reduce-scatter input and the
  * all-to-all buffer, rounded down to a whole number of elements per rank.
  *
  * <pre>
- * CommBench [--transport tcp|inproc] [--world 2,4] [--op all_reduce|all_gather|reduce_scatter|all_to_all]
+ * CommBench [--transport tcp|uds|inproc] [--world 2,4] [--op all_reduce|all_gather|reduce_scatter|all_to_all]
  *           [--sizes 1M,16M,64M] [--warmup 2] [--iters 5] [--chunk 256K]
  * </pre>
  */
@@ -39,18 +39,14 @@ public final class CommBench {
             for (String op : a.ops) {
                 for (long size : a.sizes) {
                     long bytes = effectiveBytes(op, world, size);
-                    for (Transport t : a.transports) {
+                    for (BenchTransport t : a.transports) {
                         double ms = time(t, world, op, bytes, a.warmup, a.iters, a.chunkBytes);
-                        out.println(new CommBenchResult(name(t), world, op, bytes, ms).json());
+                        out.println(new CommBenchResult(t.label, world, op, bytes, ms).json());
                         out.flush();
                     }
                 }
             }
         }
-    }
-
-    static String name(Transport t) {
-        return t == Transport.IN_PROCESS ? "inproc" : "tcp";
     }
 
     /** The bytes actually moved: whole float32 elements, and for the split ops whole blocks per rank. */
@@ -67,9 +63,9 @@ public final class CommBench {
     }
 
     /** Mean milliseconds per op, the slowest rank's. */
-    static double time(Transport transport, int world, String op, long bytes, int warmup, int iters,
+    static double time(BenchTransport transport, int world, String op, long bytes, int warmup, int iters,
             int chunk) throws Exception {
-        List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
+        List<String> peers = transport.transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
         ExecutorService pool = Executors.newFixedThreadPool(world);
@@ -77,8 +73,8 @@ public final class CommBench {
             List<Future<Double>> fs = new ArrayList<>();
             for (int r = 0; r < world; r++) {
                 CommConfig c = CommConfig.builder().rank(r).worldSize(world).peers(peers)
-                        .secret(secret).transport(transport).timeout(Duration.ofSeconds(120))
-                        .chunkBytes(chunk).build();
+                        .secret(secret).transport(transport.transport).localSockets(transport.localSockets)
+                        .timeout(Duration.ofSeconds(120)).chunkBytes(chunk).build();
                 fs.add(pool.submit(() -> rank(c, op, bytes, warmup, iters)));
             }
             double worst = 0;
@@ -91,11 +87,25 @@ public final class CommBench {
         }
     }
 
+    /** A number labelled uds must not silently be TCP (e.g. no Unix sockets here), nor vice versa. */
+    private static void checkLinks(Communicator comm, boolean localSockets) {
+        if (comm instanceof TcpCommunicator) {
+            TcpCommunicator t = (TcpCommunicator) comm;
+            for (int p = 0; p < t.size(); p++) {
+                if (p != t.rank() && t.overLocalSocket(p) != localSockets) {
+                    throw new IllegalStateException("rank " + t.rank() + " reached rank " + p
+                            + (localSockets ? " over TCP, not a Unix socket" : " over a Unix socket"));
+                }
+            }
+        }
+    }
+
     private static double rank(CommConfig c, String op, long bytes, int warmup, int iters) {
         int n = c.worldSize();
         long elems = bytes / 4;
         try (Communicator comm = Communicators.create(c);
                 NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+            checkLinks(comm, c.localSockets());
             NDArray a;
             NDArray b;
             switch (op) {

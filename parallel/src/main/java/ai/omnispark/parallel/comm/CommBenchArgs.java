@@ -11,11 +11,11 @@ import java.util.Locale;
  */
 final class CommBenchArgs {
     static final List<String> OPS = List.of("all_reduce", "all_gather", "reduce_scatter", "all_to_all");
-    static final String USAGE = "usage: bench comm [--transport tcp|inproc] [--world 2,4] "
+    static final String USAGE = "usage: bench comm [--transport tcp|uds|inproc[,...]] [--world 2,4] "
             + "[--op all_reduce|all_gather|reduce_scatter|all_to_all[,...]] [--sizes 1M,16M,64M] "
             + "[--warmup 2] [--iters 5] [--chunk 256K]";
 
-    final List<Transport> transports;
+    final List<BenchTransport> transports;
     final List<Integer> worlds;
     final List<String> ops;
     final List<Long> sizes;
@@ -23,7 +23,7 @@ final class CommBenchArgs {
     final int iters;
     final int chunkBytes;
 
-    private CommBenchArgs(List<Transport> transports, List<Integer> worlds, List<String> ops,
+    private CommBenchArgs(List<BenchTransport> transports, List<Integer> worlds, List<String> ops,
             List<Long> sizes, int warmup, int iters, int chunkBytes) {
         this.transports = List.copyOf(transports);
         this.worlds = List.copyOf(worlds);
@@ -36,7 +36,7 @@ final class CommBenchArgs {
 
     /** Parses {@code args}; IllegalArgumentException naming the flag on anything unexpected. */
     static CommBenchArgs parse(String[] args) {
-        List<Transport> transports = List.of(Transport.TCP);
+        List<BenchTransport> transports = List.of(BenchTransport.TCP);
         List<Integer> worlds = List.of(2, 4);
         List<String> ops = OPS;
         List<Long> sizes = List.of(64L << 20);
@@ -102,19 +102,22 @@ final class CommBenchArgs {
         return out;
     }
 
-    private static List<Transport> transports(String value) {
-        List<Transport> out = new ArrayList<>();
+    private static List<BenchTransport> transports(String value) {
+        List<BenchTransport> out = new ArrayList<>();
         for (String t : items("--transport", value)) {
             switch (t.toLowerCase(Locale.ROOT)) {
                 case "tcp":
-                    out.add(Transport.TCP);
+                    out.add(BenchTransport.TCP);
+                    break;
+                case "uds":
+                    out.add(BenchTransport.UDS);
                     break;
                 case "inproc":
                 case "in_process":
-                    out.add(Transport.IN_PROCESS);
+                    out.add(BenchTransport.INPROC);
                     break;
                 default:
-                    throw bad("--transport must be tcp or inproc, got '" + t + "'");
+                    throw bad("--transport must be tcp, uds or inproc, got '" + t + "'");
             }
         }
         return out;

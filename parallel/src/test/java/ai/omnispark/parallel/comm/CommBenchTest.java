@@ -19,13 +19,18 @@ class CommBenchTest {
     void parsesTheIssueFlagsAndCommaLists() {
         CommBenchArgs a = CommBenchArgs.parse(new String[] {"--transport", "inproc", "--world", "3",
                 "--op", "all_to_all", "--sizes", "1M,16M,64M"});
-        assertEquals(List.of(Transport.IN_PROCESS), a.transports);
+        assertEquals(List.of(BenchTransport.INPROC), a.transports);
         assertEquals(List.of(3), a.worlds);
         assertEquals(List.of("all_to_all"), a.ops);
         assertEquals(List.of(1L << 20, 16L << 20, 64L << 20), a.sizes);
-        CommBenchArgs b = CommBenchArgs.parse(new String[] {"--transport", "tcp,inproc",
+        CommBenchArgs b = CommBenchArgs.parse(new String[] {"--transport", "tcp,uds,inproc",
                 "--world", "2,4", "--ops", "all_reduce,reduce_scatter", "--sizes", "4096"});
-        assertEquals(List.of(Transport.TCP, Transport.IN_PROCESS), b.transports);
+        assertEquals(List.of(BenchTransport.TCP, BenchTransport.UDS, BenchTransport.INPROC),
+                b.transports);
+        // tcp stays honest loopback TCP; uds is the same transport over Unix sockets
+        assertEquals(false, BenchTransport.TCP.localSockets);
+        assertEquals(true, BenchTransport.UDS.localSockets);
+        assertEquals(Transport.TCP, BenchTransport.UDS.transport);
         assertEquals(List.of(2, 4), b.worlds);
         assertEquals(List.of("all_reduce", "reduce_scatter"), b.ops);
         assertEquals(List.of(4096L), b.sizes);
@@ -76,12 +81,12 @@ class CommBenchTest {
     void printsOneJsonObjectPerLinePerCase() throws Exception {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         try (PrintStream out = new PrintStream(buf, true, StandardCharsets.UTF_8)) {
-            CommBench.run(new String[] {"--transport", "tcp,inproc", "--world", "2", "--op",
+            CommBench.run(new String[] {"--transport", "tcp,uds,inproc", "--world", "2", "--op",
                     "all_reduce,all_to_all", "--sizes", "64K", "--warmup", "0", "--iters", "1"}, out);
         }
         String[] lines = buf.toString(StandardCharsets.UTF_8).trim().split("\n");
-        assertEquals(4, lines.length, String.join("\n", lines));
-        Pattern p = Pattern.compile("\\{\"transport\":\"(tcp|inproc)\",\"world\":2,\"op\":\"(\\w+)\","
+        assertEquals(6, lines.length, String.join("\n", lines));
+        Pattern p = Pattern.compile("\\{\"transport\":\"(tcp|uds|inproc)\",\"world\":2,\"op\":\"(\\w+)\","
                 + "\"bytes\":65536,\"time_ms\":[0-9.]+,\"algbw_GBps\":[0-9.]+,\"busbw_GBps\":[0-9.]+}");
         for (String line : lines) {
             Matcher m = p.matcher(line);
