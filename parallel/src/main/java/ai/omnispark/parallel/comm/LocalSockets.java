@@ -163,7 +163,7 @@ final class LocalSockets {
         }
         try {
             Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
-            restrict(dir, OWNER_ONLY_DIR); // the umask may have narrowed it further, never widened
+            restrict(dir, OWNER_ONLY_DIR); // exactly, whatever the umask: the other ranks check it
         } catch (java.nio.file.FileAlreadyExistsException e) {
             // made by another rank of this job, or planted: use it only if nobody else can write it
             PosixFileAttributes attrs = Files.readAttributes(dir, PosixFileAttributes.class,
