@@ -79,7 +79,7 @@ final class BenchFsdp {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
         // In-process on purpose: the numbers measure FSDP, not a socket.
-        return LocalLauncher.onRanks(world, Transport.IN_PROCESS, Duration.ofMinutes(10), (rank, comm) -> {
+        return LocalLauncher.onRanks(world, Transport.IN_PROCESS, false, Duration.ofMinutes(10), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
                 DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));

@@ -52,7 +52,7 @@ public final class Keys {
             new Key("train.load_checkpoint_path", Type.STRING, "", "a global_step_N folder to resume from, or auto = the latest under output_dir"),
             new Key("train.max_restarts", Type.INT, 0L, "relaunch a failed job this many times, resuming from the latest checkpoint"),
             new Key("debug.fail_at_step", Type.INT, 0L, "tests only: the last rank fails before this step, in the first attempt only"),
-            new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, else TCP) | in_process | tcp"),
+            new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, Unix domain sockets between JVMs of one host, else TCP) | in_process | unix (sockets, Unix domain ones on one host) | tcp (TCP even on one host)"),
             new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"));
 
     private static final Map<String, Key> BY_NAME = index();

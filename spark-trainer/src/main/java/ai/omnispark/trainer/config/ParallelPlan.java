@@ -9,15 +9,25 @@ package ai.omnispark.trainer.config;
 public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicateSize, boolean fullShard) {
     public enum Mode { FSDP, DDP, NONE }
 
-    /** {@code train.comm_transport} as the comm layer's enum. */
+    /**
+     * {@code train.comm_transport} as the comm layer's enum: {@code unix} and {@code tcp} are both
+     * the socket transport, told apart by {@link #localSockets}.
+     */
     public static ai.omnispark.parallel.comm.Transport transport(Settings s) {
         String t = s.string("train.comm_transport");
         return switch (t) {
             case "auto" -> ai.omnispark.parallel.comm.Transport.AUTO;
             case "in_process" -> ai.omnispark.parallel.comm.Transport.IN_PROCESS;
-            case "tcp" -> ai.omnispark.parallel.comm.Transport.TCP;
-            default -> throw new ConfigException("train.comm_transport must be auto, in_process or tcp, got '" + t + "'");
+            case "unix", "tcp" -> ai.omnispark.parallel.comm.Transport.TCP;
+            default -> throw new ConfigException("train.comm_transport must be auto, in_process, unix or tcp, got '"
+                    + t + "'");
         };
+    }
+
+    /** Whether same-host ranks in different JVMs use Unix domain sockets: all but {@code tcp}. */
+    public static boolean localSockets(Settings s) {
+        transport(s);
+        return !"tcp".equals(s.string("train.comm_transport"));
     }
 
     public static ParallelPlan from(Settings s) {

@@ -37,7 +37,8 @@ public final class LocalLauncher {
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
         Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
         Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
-        List<TrainSummary> summaries = onRanks(world, transport, timeout, (rank, comm) -> RankJob.run(settings,
+        boolean localSockets = ai.omnispark.trainer.config.ParallelPlan.localSockets(settings);
+        List<TrainSummary> summaries = onRanks(world, transport, localSockets, timeout, (rank, comm) -> RankJob.run(settings,
                 new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));
         return summaries.get(0);
     }
@@ -50,10 +51,12 @@ public final class LocalLauncher {
 
     /**
      * Runs {@code task} on {@code world} ranks, threads of this JVM joined by a communicator over
-     * {@code transport} (TCP on loopback, or in-process for anything else); one rank runs on the
-     * calling thread without one. Returns the results by rank, or throws the root failure.
+     * {@code transport} (sockets on loopback, Unix domain ones if {@code localSockets}, or in-process
+     * for anything else); one rank runs on the calling thread without one. Returns the results by
+     * rank, or throws the root failure.
      */
-    public static <T> List<T> onRanks(int world, Transport transport, Duration timeout, RankTask<T> task)
+    public static <T> List<T> onRanks(int world, Transport transport, boolean localSockets, Duration timeout,
+            RankTask<T> task)
             throws Exception {
         if (world == 1) {
             return List.of(task.run(0, null));
@@ -73,7 +76,7 @@ public final class LocalLauncher {
                 ranks.add(pool.submit(() -> {
                     Thread.currentThread().setName("omnispark-rank-" + rank);
                     CommConfig comm = CommConfig.builder().rank(rank).worldSize(world).secret(secret)
-                            .timeout(timeout).peers(peers)
+                            .timeout(timeout).peers(peers).localSockets(localSockets)
                             .transport(transport == Transport.TCP ? Transport.TCP : Transport.IN_PROCESS).build();
                     try (Communicator c = Communicators.create(comm)) {
                         return task.run(rank, c);

@@ -56,7 +56,8 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
             String[] peers = ctx.allGather(host + ":" + port);
             CommConfig config = CommConfig.builder().rank(rank).worldSize(world).peers(List.of(peers))
                     .secret(secret).timeout(Duration.ofSeconds(settings.integer("train.comm_timeout_s")))
-                    .transport(ai.omnispark.trainer.config.ParallelPlan.transport(settings)).build();
+                    .transport(ai.omnispark.trainer.config.ParallelPlan.transport(settings))
+                    .localSockets(ai.omnispark.trainer.config.ParallelPlan.localSockets(settings)).build();
             int threads = settings.intValue("train.threads") > 0 ? settings.intValue("train.threads")
                     : Math.max(1, ctx.cpus());
             Device device = gpu(ctx);

@@ -106,10 +106,11 @@ class DistributedTrainingTest {
         Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none", "train.max_steps=20"));
         Map<String, float[]> refW = weights(dir.resolve("ref/final_hf"));
         assertEquals(20, refLoss.size());
-        // The launcher's default transport (in-process for threads of one JVM) and TCP.
+        // The launcher's default transport (in-process for threads of one JVM), TCP and Unix sockets.
         String[][] layouts = {
             {"fsdp2", "train.world_size=2"},
             {"fsdp2-tcp", "train.world_size=2", "train.comm_transport=tcp"},
+            {"fsdp2-unix", "train.world_size=2", "train.comm_transport=unix"},
             {"fsdp3", "train.world_size=3"},
             {"fsdp4", "train.world_size=4"},
             {"fsdp4-tcp", "train.world_size=4", "train.comm_transport=tcp"},
