@@ -115,6 +115,9 @@ class StandaloneClusterIT {
             submit.add("--set");
             submit.add(s);
         }
+        // The executors share this host, where the default would pick Unix domain sockets: force TCP.
+        submit.add("--set");
+        submit.add("train.comm_transport=tcp");
         ProcessBuilder pb = new ProcessBuilder(submit).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("submit.log").toFile());
         pb.environment().put("SPARK_HOME", home.toString());
