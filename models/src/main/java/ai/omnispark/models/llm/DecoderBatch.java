@@ -53,9 +53,9 @@ public final class DecoderBatch {
             }
         }
         Batch batch = new Batch();
-        batch.put(INPUT_IDS, scope.create(ids, new Shape(rows, seqLen)));
-        batch.put(LABELS, scope.create(targets));
-        batch.put(LABEL_MASK, scope.create(labelMask).toType(dtype, false));
+        batch.put(INPUT_IDS, owned(scope.create(ids, new Shape(rows, seqLen))));
+        batch.put(LABELS, owned(scope.create(targets)));
+        batch.put(LABEL_MASK, owned(scope.create(labelMask).toType(dtype, false)));
         batch.put(ATTENTION_MASK, attentionMask(scope, dtype, rows, seqLen, docIds));
         NDArray[] rope = rope(scope, config, dtype, rows, seqLen, positionIds);
         batch.put(COS, rope[0]);
@@ -113,6 +113,18 @@ public final class DecoderBatch {
         }
         Shape shape = new Shape(rows, 1, seqLen, hd);
         return new NDArray[] {
-            scope.create(cos, shape).toType(dtype, false), scope.create(sin, shape).toType(dtype, false)};
+            owned(scope.create(cos, shape).toType(dtype, false)), owned(scope.create(sin, shape).toType(dtype, false))};
+    }
+
+    /**
+     * A copy in libtorch-owned memory. {@code create} wraps a Java direct buffer that the garbage
+     * collector may free once its NDArray is closed, and autograd saves some batch tensors for
+     * backward (the embedding's ids, the labels' gather, the mask's mul): owned copies keep a
+     * batch valid for as long as any graph refers to it (see Ops.constant).
+     */
+    private static NDArray owned(NDArray maybeJavaBacked) {
+        NDArray copy = maybeJavaBacked.duplicate();
+        maybeJavaBacked.close();
+        return copy;
     }
 }
