@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Batch;
 
 /**
@@ -53,9 +54,11 @@ public final class DecoderBatch {
             }
         }
         Batch batch = new Batch();
-        batch.put(INPUT_IDS, owned(scope.create(ids, new Shape(rows, seqLen))));
-        batch.put(LABELS, owned(scope.create(targets)));
-        batch.put(LABEL_MASK, owned(scope.create(labelMask).toType(dtype, false)));
+        // Owned copies: autograd saves some batch tensors (the embedding's ids, the labels'
+        // gather, the mask's mul), so they must not live in GC-managed Java buffers.
+        batch.put(INPUT_IDS, Ops.owned(scope.create(ids, new Shape(rows, seqLen)), DataType.INT64));
+        batch.put(LABELS, Ops.owned(scope.create(targets), DataType.INT64));
+        batch.put(LABEL_MASK, Ops.owned(scope.create(labelMask), dtype));
         batch.put(ATTENTION_MASK, attentionMask(scope, dtype, rows, seqLen, docIds));
         NDArray[] rope = rope(scope, config, dtype, rows, seqLen, positionIds);
         batch.put(COS, rope[0]);
@@ -113,18 +116,6 @@ public final class DecoderBatch {
         }
         Shape shape = new Shape(rows, 1, seqLen, hd);
         return new NDArray[] {
-            owned(scope.create(cos, shape).toType(dtype, false)), owned(scope.create(sin, shape).toType(dtype, false))};
-    }
-
-    /**
-     * A copy in libtorch-owned memory. {@code create} wraps a Java direct buffer that the garbage
-     * collector may free once its NDArray is closed, and autograd saves some batch tensors for
-     * backward (the embedding's ids, the labels' gather, the mask's mul): owned copies keep a
-     * batch valid for as long as any graph refers to it (see Ops.constant).
-     */
-    private static NDArray owned(NDArray maybeJavaBacked) {
-        NDArray copy = maybeJavaBacked.duplicate();
-        maybeJavaBacked.close();
-        return copy;
+            Ops.owned(scope.create(cos, shape), dtype), Ops.owned(scope.create(sin, shape), dtype)};
     }
 }

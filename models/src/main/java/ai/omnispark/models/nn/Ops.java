@@ -1,9 +1,7 @@
 package ai.omnispark.models.nn;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Activation;
@@ -30,13 +28,17 @@ public final class Ops {
      * reads freed memory. That was silent, rare gradient corruption; GraphLifetimeTest guards it.
      */
     public static NDArray constant(NDArray like, double value) {
-        NDManager manager = like.getManager();
-        if (like.getDataType() == DataType.FLOAT64) {
-            try (NDArray javaBacked = manager.create(value)) {
-                return javaBacked.duplicate();
-            }
+        return owned(like.getManager().create(value), like.getDataType());
+    }
+
+    /**
+     * {@code javaBacked} (an array DJL's {@code create} built over a Java buffer) as {@code dtype},
+     * copied into memory libtorch owns; closes {@code javaBacked}. See {@link #constant} for why.
+     */
+    public static NDArray owned(NDArray javaBacked, DataType dtype) {
+        try (javaBacked) {
+            return javaBacked.getDataType() == dtype ? javaBacked.duplicate() : javaBacked.toType(dtype, false);
         }
-        return manager.full(new Shape(), (float) value, like.getDataType());
     }
 
     /** {@code x * s} for a constant s. */

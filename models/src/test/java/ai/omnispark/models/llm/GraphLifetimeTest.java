@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.Segment;
@@ -17,8 +18,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,32 +30,22 @@ import org.junit.jupiter.api.Test;
  * gradients must equal, bit for bit, those of an undisturbed run.
  */
 class GraphLifetimeTest {
-    private static RankContext rank;
-
-    @BeforeAll
-    static void start() {
-        rank = RankContext.single(1);
-        rank.bindThread();
-    }
-
-    @AfterAll
-    static void stop() {
-        rank.close();
-    }
-
     @Test
     void gradientsSurviveCollectionsBetweenForwardAndBackward() {
-        for (String family : new String[] {"qwen3", "qwen2", "llama"}) {
-            DecoderConfig config = TinyModels.tiny(family, false);
-            float[][] quiet = gradients(config, false);
-            float[][] disturbed = gradients(config, true);
-            for (int u = 0; u < quiet.length; u++) {
-                assertArrayEquals(quiet[u], disturbed[u], 0f, family + " unit " + u);
+        try (RankContext rank = RankContext.single(1)) {
+            rank.bindThread();
+            for (String family : new String[] {"qwen3", "qwen2", "llama"}) {
+                DecoderConfig config = TinyModels.tiny(family, false);
+                float[][] quiet = gradients(rank, config, false);
+                float[][] disturbed = gradients(rank, config, true);
+                for (int u = 0; u < quiet.length; u++) {
+                    assertArrayEquals(quiet[u], disturbed[u], 0f, family + " unit " + u);
+                }
             }
         }
     }
 
-    private static float[][] gradients(DecoderConfig config, boolean disturb) {
+    private static float[][] gradients(RankContext rank, DecoderConfig config, boolean disturb) {
         DecoderLM model = new DecoderLM(config);
         int seq = 9;
         int[][] rows = TinyModels.packedRows(seq, config.vocabSize(), 3);
@@ -68,7 +57,7 @@ class GraphLifetimeTest {
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 5);
                 NDManager scope = rank.manager().newSubManager()) {
             Batch batch = TinyModels.batch(scope, config, DataType.FLOAT32, seq, rows);
-            NDList seeds = new NDList(scope.full(new ai.djl.ndarray.types.Shape(), 1f, DataType.FLOAT32));
+            NDList seeds = new NDList(scope.full(new Shape(), 1f, DataType.FLOAT32));
             new SegmentEngine(segments, model.units(), Recompute.none())
                     .forwardBackward(scope, batch, new NDList(), seeds, params);
             float[][] grads = new float[model.units().size()][];
