@@ -6,9 +6,11 @@ import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.nio.ShortBuffer;
+import java.util.function.Function;
+import java.util.function.IntFunction;
 
 /**
- * Element-wise combination of two byte ranges, on the comm thread of both transports.
+ * Element-wise combination of byte ranges, on the comm thread of both transports.
  *
  * <p>Plain Java rather than libtorch on purpose: libtorch's adds run on its OpenMP pool, and
  * OpenMP teams started from several comm threads (one per rank in a JVM) spin-wait on the cores
@@ -29,27 +31,6 @@ final class Reducer {
     private final long[] lb = new long[TILE];
     private final short[] sb = new short[TILE];
 
-    /** dst = dst op src element-wise (AVG sums); both start at position 0 and have equal length. */
-    void reduceInto(ByteBuffer dst, ByteBuffer src, DataType dtype, ReduceOp op) {
-        combine(new ByteBuffer[] {dst}, new ByteBuffer[] {dst, src}, dtype, op, 1);
-    }
-
-    /**
-     * dst = srcs[0] op srcs[1] op ... element-wise (AVG sums), one pass per tile: each source is
-     * read once and dst written once, rather than n-1 read-modify-write passes over dst. dst may
-     * be one of the sources; all start at position 0 and have equal length.
-     */
-    void combine(ByteBuffer dst, ByteBuffer[] srcs, DataType dtype, ReduceOp op) {
-        combine(new ByteBuffer[] {dst}, srcs, dtype, op, 1);
-    }
-
-    /** Turns a sum into a mean over {@code ranks}; integer types truncate toward zero. */
-    void divide(ByteBuffer buf, DataType dtype, int ranks) {
-        if (ranks > 1) {
-            combine(new ByteBuffer[] {buf}, new ByteBuffer[] {buf}, dtype, ReduceOp.SUM, ranks);
-        }
-    }
-
     /**
      * Every dst = (srcs[0] op srcs[1] op ...) / divisor element-wise, tile by tile: each source is
      * read once and the combined tile, still in cache, is written to every destination. Writing
@@ -68,57 +49,33 @@ final class Reducer {
         }
         boolean max = op == ReduceOp.MAX;
         switch (dtype) {
-            case FLOAT32: {
-                FloatBuffer[] out = new FloatBuffer[dsts.length];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = dsts[i].asFloatBuffer();
-                }
-                FloatBuffer[] in = new FloatBuffer[srcs.length];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = srcs[i].asFloatBuffer();
-                }
-                floats(out, in, max, divisor);
+            case FLOAT32:
+                floats(views(dsts, ByteBuffer::asFloatBuffer, FloatBuffer[]::new),
+                        views(srcs, ByteBuffer::asFloatBuffer, FloatBuffer[]::new), max, divisor);
                 return;
-            }
-            case INT32: {
-                IntBuffer[] out = new IntBuffer[dsts.length];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = dsts[i].asIntBuffer();
-                }
-                IntBuffer[] in = new IntBuffer[srcs.length];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = srcs[i].asIntBuffer();
-                }
-                ints(out, in, max, divisor);
+            case INT32:
+                ints(views(dsts, ByteBuffer::asIntBuffer, IntBuffer[]::new),
+                        views(srcs, ByteBuffer::asIntBuffer, IntBuffer[]::new), max, divisor);
                 return;
-            }
-            case INT64: {
-                LongBuffer[] out = new LongBuffer[dsts.length];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = dsts[i].asLongBuffer();
-                }
-                LongBuffer[] in = new LongBuffer[srcs.length];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = srcs[i].asLongBuffer();
-                }
-                longs(out, in, max, divisor);
+            case INT64:
+                longs(views(dsts, ByteBuffer::asLongBuffer, LongBuffer[]::new),
+                        views(srcs, ByteBuffer::asLongBuffer, LongBuffer[]::new), max, divisor);
                 return;
-            }
-            case FLOAT16: {
-                ShortBuffer[] out = new ShortBuffer[dsts.length];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = dsts[i].asShortBuffer();
-                }
-                ShortBuffer[] in = new ShortBuffer[srcs.length];
-                for (int i = 0; i < in.length; i++) {
-                    in[i] = srcs[i].asShortBuffer();
-                }
-                halves(out, in, max, divisor);
+            case FLOAT16:
+                halves(views(dsts, ByteBuffer::asShortBuffer, ShortBuffer[]::new),
+                        views(srcs, ByteBuffer::asShortBuffer, ShortBuffer[]::new), max, divisor);
                 return;
-            }
             default:
                 throw new IllegalArgumentException("unsupported dtype " + dtype);
         }
+    }
+
+    private static <T> T[] views(ByteBuffer[] bytes, Function<ByteBuffer, T> view, IntFunction<T[]> array) {
+        T[] out = array.apply(bytes.length);
+        for (int i = 0; i < out.length; i++) {
+            out[i] = view.apply(bytes[i]);
+        }
+        return out;
     }
 
     private static void check(int bytes, ByteBuffer b) {

@@ -66,9 +66,7 @@ final class TcpLinks {
 
     /** A direct buffer of at least {@code bytes}, reused across ops (comm thread only). */
     ByteBuffer scratch(long bytes) {
-        if (scratch == null || scratch.capacity() < bytes) {
-            scratch = Buffers.allocate(Math.max(bytes, 1));
-        }
+        scratch = atLeast(scratch, bytes);
         return Buffers.slice(scratch, 0, bytes);
     }
 
@@ -77,10 +75,12 @@ final class TcpLinks {
      * combined, reused across ops (comm thread only); small, so that it stays in cache.
      */
     ByteBuffer staging(long bytes) {
-        if (staging == null || staging.capacity() < bytes) {
-            staging = Buffers.allocate(Math.max(bytes, 1));
-        }
+        staging = atLeast(staging, bytes);
         return Buffers.slice(staging, 0, bytes);
+    }
+
+    private static ByteBuffer atLeast(ByteBuffer current, long bytes) {
+        return current != null && current.capacity() >= bytes ? current : Buffers.allocate(Math.max(bytes, 1));
     }
 
     /**

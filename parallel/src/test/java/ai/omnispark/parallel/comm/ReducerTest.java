@@ -84,13 +84,12 @@ class ReducerTest {
     }
 
     @Test
-    void reduceIntoAndDivideMatchElementwiseAnswers() {
+    void aMeanIntoOneOfItsSourcesMatchesElementwiseAnswers() {
         Reducer reducer = new Reducer();
         for (DataType dt : CollectiveTest.DTYPES) {
             ByteBuffer dst = fill(dt, 0);
-            reducer.reduceInto(dst, fill(dt, 1), dt, ReduceOp.SUM);
-            reducer.reduceInto(dst, fill(dt, 2), dt, ReduceOp.SUM);
-            reducer.divide(dst, dt, 3);
+            reducer.combine(new ByteBuffer[] {dst}, new ByteBuffer[] {dst, fill(dt, 1), fill(dt, 2)}, dt,
+                    ReduceOp.SUM, 3);
             for (int i = 0; i < N; i++) {
                 double expected = CollectiveTest.combine(ReduceOp.AVG,
                         new double[] {value(0, i), value(1, i), value(2, i)}, dt);
