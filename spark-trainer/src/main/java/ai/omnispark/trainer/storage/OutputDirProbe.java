@@ -44,10 +44,9 @@ public final class OutputDirProbe {
                 out.write(1);
             }
             fs.delete(probe, false);
+        } catch (ConfigException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
-            if (e instanceof ConfigException c) {
-                throw c;
-            }
             throw new ConfigException("train.output_dir " + outputDir + " is not writable from the driver: "
                     + e.getClass().getSimpleName() + ": " + firstLine(e.getMessage()));
         }
