@@ -23,6 +23,7 @@ import java.util.concurrent.Future;
  * <pre>
  * CommBench [--transport tcp|uds|inproc] [--world 2,4] [--op all_reduce|all_gather|reduce_scatter|all_to_all]
  *           [--sizes 1M,16M,64M] [--warmup 2] [--iters 5] [--chunk 256K]
+ *           [--tcp-congestion auto|system|reno|...]
  * </pre>
  */
 public final class CommBench {
@@ -40,7 +41,7 @@ public final class CommBench {
                 for (long size : a.sizes) {
                     long bytes = effectiveBytes(op, world, size);
                     for (BenchTransport t : a.transports) {
-                        double ms = time(t, world, op, bytes, a.warmup, a.iters, a.chunkBytes);
+                        double ms = time(t, world, op, bytes, a);
                         out.println(new CommBenchResult(t.label, world, op, bytes, ms).json());
                         out.flush();
                     }
@@ -63,8 +64,8 @@ public final class CommBench {
     }
 
     /** Mean milliseconds per op, the slowest rank's. */
-    static double time(BenchTransport transport, int world, String op, long bytes, int warmup, int iters,
-            int chunk) throws Exception {
+    static double time(BenchTransport transport, int world, String op, long bytes, CommBenchArgs a)
+            throws Exception {
         List<String> peers = transport.transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
@@ -74,8 +75,9 @@ public final class CommBench {
             for (int r = 0; r < world; r++) {
                 CommConfig c = CommConfig.builder().rank(r).worldSize(world).peers(peers)
                         .secret(secret).transport(transport.transport).localSockets(transport.localSockets)
-                        .timeout(Duration.ofSeconds(120)).chunkBytes(chunk).build();
-                fs.add(pool.submit(() -> rank(c, op, bytes, warmup, iters)));
+                        .timeout(Duration.ofSeconds(120)).chunkBytes(a.chunkBytes)
+                        .tcpCongestion(a.tcpCongestion).build();
+                fs.add(pool.submit(() -> rank(c, op, bytes, a.warmup, a.iters)));
             }
             double worst = 0;
             for (Future<Double> f : fs) {

@@ -13,7 +13,7 @@ final class CommBenchArgs {
     static final List<String> OPS = List.of("all_reduce", "all_gather", "reduce_scatter", "all_to_all");
     static final String USAGE = "usage: bench comm [--transport tcp|uds|inproc[,...]] [--world 2,4] "
             + "[--op all_reduce|all_gather|reduce_scatter|all_to_all[,...]] [--sizes 1M,16M,64M] "
-            + "[--warmup 2] [--iters 5] [--chunk 256K]";
+            + "[--warmup 2] [--iters 5] [--chunk 256K] [--tcp-congestion auto|system|<algorithm>]";
 
     final List<BenchTransport> transports;
     final List<Integer> worlds;
@@ -22,9 +22,10 @@ final class CommBenchArgs {
     final int warmup;
     final int iters;
     final int chunkBytes;
+    final String tcpCongestion;
 
     private CommBenchArgs(List<BenchTransport> transports, List<Integer> worlds, List<String> ops,
-            List<Long> sizes, int warmup, int iters, int chunkBytes) {
+            List<Long> sizes, int warmup, int iters, int chunkBytes, String tcpCongestion) {
         this.transports = List.copyOf(transports);
         this.worlds = List.copyOf(worlds);
         this.ops = List.copyOf(ops);
@@ -32,6 +33,7 @@ final class CommBenchArgs {
         this.warmup = warmup;
         this.iters = iters;
         this.chunkBytes = chunkBytes;
+        this.tcpCongestion = tcpCongestion;
     }
 
     /** Parses {@code args}; IllegalArgumentException naming the flag on anything unexpected. */
@@ -43,6 +45,7 @@ final class CommBenchArgs {
         int warmup = 2;
         int iters = 5;
         int chunk = CommConfig.DEFAULT_CHUNK_BYTES;
+        String congestion = TcpCongestion.AUTO;
         for (int i = 0; i < args.length; i += 2) {
             String flag = args[i];
             if (!flag.startsWith("--")) {
@@ -79,11 +82,18 @@ final class CommBenchArgs {
                         throw bad("--chunk must be at least 16 bytes, got '" + value + "'");
                     }
                     break;
+                case "--tcp-congestion":
+                    if (!TcpCongestion.isValidSetting(value)) {
+                        throw bad("--tcp-congestion must be auto, system or an algorithm name "
+                                + "such as reno, got '" + value + "'");
+                    }
+                    congestion = value;
+                    break;
                 default:
                     throw bad("unknown flag " + flag);
             }
         }
-        return new CommBenchArgs(transports, worlds, ops, sizes, warmup, iters, chunk);
+        return new CommBenchArgs(transports, worlds, ops, sizes, warmup, iters, chunk, congestion);
     }
 
     private static IllegalArgumentException bad(String why) {

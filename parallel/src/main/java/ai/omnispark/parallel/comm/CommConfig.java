@@ -17,6 +17,7 @@ public final class CommConfig {
     private final Transport transport;
     private final int chunkBytes;
     private final boolean localSockets;
+    private final String tcpCongestion;
 
     private CommConfig(Builder b) {
         this.rank = b.rank;
@@ -27,6 +28,7 @@ public final class CommConfig {
         this.transport = b.transport;
         this.chunkBytes = b.chunkBytes;
         this.localSockets = b.localSockets;
+        this.tcpCongestion = b.tcpCongestion;
     }
 
     public static Builder builder() {
@@ -72,6 +74,14 @@ public final class CommConfig {
         return localSockets;
     }
 
+    /**
+     * TCP congestion control of the links: {@code auto} (Reno on loopback links, the system's
+     * elsewhere; see {@link TcpCongestion}), {@code system}, or an algorithm for every TCP link.
+     */
+    public String tcpCongestion() {
+        return tcpCongestion;
+    }
+
     public static final class Builder {
         private int rank = -1;
         private int worldSize = -1;
@@ -81,6 +91,7 @@ public final class CommConfig {
         private Transport transport = Transport.AUTO;
         private int chunkBytes = DEFAULT_CHUNK_BYTES;
         private boolean localSockets = true;
+        private String tcpCongestion = TcpCongestion.AUTO;
 
         public Builder rank(int rank) {
             this.rank = rank;
@@ -123,6 +134,12 @@ public final class CommConfig {
             return this;
         }
 
+        /** auto (default), system, or an algorithm name such as reno, cubic or bbr. */
+        public Builder tcpCongestion(String tcpCongestion) {
+            this.tcpCongestion = tcpCongestion;
+            return this;
+        }
+
         public CommConfig build() {
             if (worldSize < 1) {
                 throw new IllegalArgumentException("worldSize must be >= 1, got " + worldSize);
@@ -143,6 +160,10 @@ public final class CommConfig {
             if (chunkBytes < 16) {
                 throw new IllegalArgumentException("chunkBytes must be >= 16, got " + chunkBytes);
             }
+            if (!TcpCongestion.isValidSetting(tcpCongestion)) {
+                throw new IllegalArgumentException("tcpCongestion must be auto, system or an "
+                        + "algorithm name such as reno or cubic, got '" + tcpCongestion + "'");
+            }
             if (transport != Transport.IN_PROCESS && peers.size() != worldSize) {
                 throw new IllegalArgumentException("transport " + transport + " needs "
                         + worldSize + " peer addresses, got " + peers.size() + ": " + peers);
@@ -159,6 +180,7 @@ public final class CommConfig {
     public String toString() {
         return "CommConfig{rank=" + rank + ", worldSize=" + worldSize + ", peers=" + peers
                 + ", secret=<" + secret.length + " bytes>, timeout=" + timeout + ", transport="
-                + transport + ", chunkBytes=" + chunkBytes + ", localSockets=" + localSockets + "}";
+                + transport + ", chunkBytes=" + chunkBytes + ", localSockets=" + localSockets
+                + ", tcpCongestion=" + tcpCongestion + "}";
     }
 }

@@ -48,6 +48,11 @@ final class TcpCommunicator extends AbstractCommunicator {
         return links.overLocalSocket(global[peer]);
     }
 
+    /** The TCP congestion control on this communicator's link to group rank {@code peer}. */
+    String congestionControl(int peer) {
+        return links.congestionControl(global[peer]);
+    }
+
     @Override
     protected Communicator newSplit(int[] ranks, int index) {
         int[] g = new int[ranks.length];

@@ -53,6 +53,11 @@ final class TcpLinks {
         }
     }
 
+    /** The TCP congestion control the kernel runs on the link to {@code peer} (tests, logs). */
+    String congestionControl(int peer) {
+        return TcpCongestion.current(channels[peer]);
+    }
+
     /** Whether every peer runs in this JVM. */
     boolean allInThisJvm() {
         byte[] me = JvmId.get();

@@ -6,12 +6,12 @@ import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
-import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.CommOptions;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
@@ -79,7 +79,7 @@ final class BenchFsdp {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
         // In-process on purpose: the numbers measure FSDP, not a socket.
-        return LocalLauncher.onRanks(world, Transport.IN_PROCESS, false, Duration.ofMinutes(10), (rank, comm) -> {
+        return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
                 DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));

@@ -35,7 +35,7 @@ public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicat
         if (world < 1) {
             throw new ConfigException("train.world_size must be >= 1, got " + world);
         }
-        transport(s);
+        CommOptions.from(s); // every train.comm_* key checked before anything launches
         String modeName = s.string("train.data_parallel_mode");
         Mode mode;
         switch (modeName) {

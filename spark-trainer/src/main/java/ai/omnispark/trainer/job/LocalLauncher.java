@@ -5,11 +5,11 @@ import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
 import ai.omnispark.parallel.comm.FreePorts;
 import ai.omnispark.parallel.comm.Transport;
+import ai.omnispark.trainer.config.CommOptions;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.loop.StepListener;
 import java.io.PrintStream;
 import java.security.SecureRandom;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -35,10 +35,7 @@ public final class LocalLauncher {
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
-        Transport transport = ai.omnispark.trainer.config.ParallelPlan.transport(settings);
-        Duration timeout = Duration.ofSeconds(settings.integer("train.comm_timeout_s"));
-        boolean localSockets = ai.omnispark.trainer.config.ParallelPlan.localSockets(settings);
-        List<TrainSummary> summaries = onRanks(world, transport, localSockets, timeout, (rank, comm) -> RankJob.run(settings,
+        List<TrainSummary> summaries = onRanks(world, CommOptions.from(settings), (rank, comm) -> RankJob.run(settings,
                 new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));
         return summaries.get(0);
     }
@@ -50,20 +47,21 @@ public final class LocalLauncher {
     }
 
     /**
-     * Runs {@code task} on {@code world} ranks, threads of this JVM joined by a communicator over
-     * {@code transport} (sockets on loopback, Unix domain ones if {@code localSockets}, or in-process
-     * for anything else); one rank runs on the calling thread without one. Returns the results by
+     * Runs {@code task} on {@code world} ranks, threads of this JVM joined by a communicator as
+     * {@code options} say (a TCP transport means sockets on loopback, Unix domain ones if
+     * {@code localSockets}; anything else is in-process); one rank runs on the calling thread
+     * without one. Returns the results by
      * rank, or throws the root failure.
      */
-    public static <T> List<T> onRanks(int world, Transport transport, boolean localSockets, Duration timeout,
-            RankTask<T> task)
+    public static <T> List<T> onRanks(int world, CommOptions options, RankTask<T> task)
             throws Exception {
         if (world == 1) {
             return List.of(task.run(0, null));
         }
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        List<String> peers = transport == Transport.TCP ? FreePorts.loopback(world) : List.of();
+        boolean sockets = options.transport() == Transport.TCP;
+        List<String> peers = sockets ? FreePorts.loopback(world) : List.of();
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);
             t.setDaemon(true);
@@ -75,9 +73,9 @@ public final class LocalLauncher {
                 int rank = r;
                 ranks.add(pool.submit(() -> {
                     Thread.currentThread().setName("omnispark-rank-" + rank);
-                    CommConfig comm = CommConfig.builder().rank(rank).worldSize(world).secret(secret)
-                            .timeout(timeout).peers(peers).localSockets(localSockets)
-                            .transport(transport == Transport.TCP ? Transport.TCP : Transport.IN_PROCESS).build();
+                    CommConfig comm = options.applyTo(CommConfig.builder()).rank(rank).worldSize(world)
+                            .secret(secret).peers(peers)
+                            .transport(sockets ? Transport.TCP : Transport.IN_PROCESS).build();
                     try (Communicator c = Communicators.create(comm)) {
                         return task.run(rank, c);
                     }

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.io.Serializable;
-import java.time.Duration;
 import java.util.List;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
@@ -54,10 +53,9 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
             String host = hostOf(ctx.getTaskInfos()[rank].address());
             int port = FreePorts.on(host);
             String[] peers = ctx.allGather(host + ":" + port);
-            CommConfig config = CommConfig.builder().rank(rank).worldSize(world).peers(List.of(peers))
-                    .secret(secret).timeout(Duration.ofSeconds(settings.integer("train.comm_timeout_s")))
-                    .transport(ai.omnispark.trainer.config.ParallelPlan.transport(settings))
-                    .localSockets(ai.omnispark.trainer.config.ParallelPlan.localSockets(settings)).build();
+            CommConfig config = ai.omnispark.trainer.config.CommOptions.from(settings)
+                    .applyTo(CommConfig.builder()).rank(rank).worldSize(world).peers(List.of(peers))
+                    .secret(secret).build();
             int threads = settings.intValue("train.threads") > 0 ? settings.intValue("train.threads")
                     : Math.max(1, ctx.cpus());
             Device device = gpu(ctx);

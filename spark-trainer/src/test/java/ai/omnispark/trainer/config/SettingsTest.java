@@ -1,6 +1,7 @@
 package ai.omnispark.trainer.config;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,5 +59,24 @@ class SettingsTest {
         assertTrue(msg.contains("model.config_path") && msg.contains("model.model_path"), msg);
         msg = error(base(), List.of("data.max_seq_len=0"));
         assertTrue(msg.contains("data.max_seq_len"), msg);
+    }
+
+    @Test
+    void commOptionsReachTheCommConfigAndBadOnesAreNamed() {
+        Settings s = Settings.fromTree(base(), List.of("train.comm_transport=tcp",
+                "train.comm_tcp_congestion=cubic", "train.comm_timeout_s=7"), "test.yaml");
+        ai.omnispark.parallel.comm.CommConfig c = CommOptions.from(s)
+                .applyTo(ai.omnispark.parallel.comm.CommConfig.builder()).rank(0).worldSize(1)
+                .secret(new byte[] {1}).peers(List.of("127.0.0.1:1")).build();
+        assertEquals("cubic", c.tcpCongestion());
+        assertEquals(ai.omnispark.parallel.comm.Transport.TCP, c.transport());
+        assertFalse(c.localSockets());
+        assertEquals(java.time.Duration.ofSeconds(7), c.timeout());
+        assertEquals("auto", CommOptions.from(Settings.fromTree(base(), List.of(), "test.yaml")).tcpCongestion());
+        for (String bad : new String[] {"Reno", "no such", ""}) {
+            String msg = assertThrows(ConfigException.class, () -> ParallelPlan.from(Settings.fromTree(base(),
+                    List.of("train.world_size=2", "train.comm_tcp_congestion=" + bad), "test.yaml"))).getMessage();
+            assertTrue(msg.contains("train.comm_tcp_congestion") && msg.contains("'" + bad + "'"), msg);
+        }
     }
 }
