@@ -34,6 +34,8 @@ class CommBenchTest {
         assertEquals(List.of(2, 4), b.worlds);
         assertEquals(List.of("all_reduce", "reduce_scatter"), b.ops);
         assertEquals(List.of(4096L), b.sizes);
+        assertEquals(TcpCongestion.AUTO, b.tcpCongestion);
+        assertEquals("system", CommBenchArgs.parse(new String[] {"--tcp-congestion", "system"}).tcpCongestion);
     }
 
     @Test
@@ -48,6 +50,7 @@ class CommBenchTest {
         assertBad("--iters", new String[] {"--iters"});
         assertBad("--iters", new String[] {"--iters", "0"});
         assertBad("stray", new String[] {"stray"});
+        assertBad("--tcp-congestion", new String[] {"--tcp-congestion", "Reno!"});
     }
 
     private static void assertBad(String named, String[] args) {
