@@ -19,9 +19,10 @@ import java.util.regex.Pattern;
  * <p>Why: on loopback there is no network to pace or probe, yet a paced algorithm still pays for
  * it per byte. With BBR (this machine's default) a loopback stream cost 0.65-0.80 CPU-s per GB,
  * with Reno 0.42-0.57 (1 MiB and 256 KiB writes, 4 MiB buffers, C test), and the 64 MiB 4-rank
- * all-reduce ran ~1.3x faster. {@link #AUTO} therefore picks Reno for links whose peer is a
- * loopback address and leaves other links to the system's choice, which is the operator's call
- * for their fabric. A named algorithm applies to every TCP link; {@link #SYSTEM} touches none.
+ * all-reduce ran ~1.3x faster. {@link #AUTO} therefore picks Reno for links whose peer is on
+ * this host (a loopback address or one of this host's own, which the kernel also routes over
+ * loopback) and leaves other links to the system's choice, which is the operator's call for
+ * their fabric. A named algorithm applies to every TCP link; {@link #SYSTEM} touches none.
  * Reno is built into every kernel and allowed for unprivileged processes.
  */
 final class TcpCongestion {
@@ -34,7 +35,7 @@ final class TcpCongestion {
     private static final int EPERM = 1;
     private static final int ENOENT = 2;
 
-    /** null: leave the system's choice. */
+    /** For links to this host; null: leave the system's choice. */
     private final String loopback;
     private final String remote;
 
@@ -79,8 +80,8 @@ final class TcpCongestion {
 
     /** Applies the policy to a connected TCP channel. */
     void apply(SocketChannel ch) throws IOException {
-        String name = ((InetSocketAddress) ch.getRemoteAddress()).getAddress().isLoopbackAddress()
-                ? loopback : remote;
+        // An address of this host is routed over the loopback device too, not only 127.0.0.0/8.
+        String name = LocalSockets.isThisHost((InetSocketAddress) ch.getRemoteAddress()) ? loopback : remote;
         if (name != null) {
             try {
                 set(ch, name);

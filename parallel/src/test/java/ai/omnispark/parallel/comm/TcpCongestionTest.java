@@ -10,16 +10,20 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.sun.jna.Platform;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.NetworkInterface;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Loopback TCP links run Reno unless told otherwise, a named algorithm is what the kernel then
+ * TCP links to this host (loopback or its own addresses) run Reno unless told otherwise, a named algorithm is what the kernel then
  * runs, and a name this host lacks fails the rendezvous with the reason instead of being ignored.
  * The settings are read back from the kernel (getsockopt), not from our own bookkeeping.
  */
@@ -27,9 +31,13 @@ class TcpCongestionTest {
     private static final Path SYSTEM_DEFAULT = Path.of("/proc/sys/net/ipv4/tcp_congestion_control");
 
     private static List<CommConfig> configs(int world, String congestion) {
+        return configs(FreePorts.loopback(world), congestion);
+    }
+
+    private static List<CommConfig> configs(List<String> peers, String congestion) {
+        int world = peers.size();
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        List<String> peers = FreePorts.loopback(world);
         List<CommConfig> out = new ArrayList<>();
         for (int r = 0; r < world; r++) {
             out.add(CommConfig.builder().rank(r).worldSize(world).peers(peers).secret(secret)
@@ -70,6 +78,34 @@ class TcpCongestionTest {
             for (float[] s : sums) {
                 assertArrayEquals(expected, s, 0f);
             }
+        }
+    }
+
+    /** A non-loopback IPv4 address of this host, or null. */
+    private static String ownAddress() throws Exception {
+        for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress a : Collections.list(nif.getInetAddresses())) {
+                if (nif.isUp() && a instanceof Inet4Address && !a.isLoopbackAddress()) {
+                    return a.getHostAddress();
+                }
+            }
+        }
+        return null;
+    }
+
+    @Test
+    void linksToThisHostsOwnAddressAlsoRunReno() throws Exception {
+        assumeTrue(Platform.isLinux(), "per-socket congestion control is Linux only");
+        String host = ownAddress();
+        assumeTrue(host != null, "this host has no non-loopback IPv4 address");
+        int p0 = FreePorts.on(host);
+        int p1 = FreePorts.on(host);
+        while (p1 == p0) {
+            p1 = FreePorts.on(host);
+        }
+        List<String> peers = List.of(host + ":" + p0, host + ":" + p1);
+        try (Cluster c = Cluster.start(configs(peers, TcpCongestion.AUTO))) {
+            assertEveryLink(c, "reno"); // the kernel routes them over loopback too
         }
     }
 

@@ -53,7 +53,7 @@ public final class Keys {
             new Key("train.max_restarts", Type.INT, 0L, "relaunch a failed job this many times, resuming from the latest checkpoint"),
             new Key("debug.fail_at_step", Type.INT, 0L, "tests only: the last rank fails before this step, in the first attempt only"),
             new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, Unix domain sockets between JVMs of one host, else TCP) | in_process | unix (sockets, Unix domain ones on one host) | tcp (TCP even on one host)"),
-            new Key("train.comm_tcp_congestion", Type.STRING, "auto", "TCP congestion control of the collective links: auto (reno on loopback links, where pacing only costs CPU; the system's elsewhere) | system | an algorithm the host allows, e.g. reno, cubic, bbr"),
+            new Key("train.comm_tcp_congestion", Type.STRING, "auto", "TCP congestion control of the collective links: auto (reno on links to this host, which go over loopback, where pacing only costs CPU; the system's elsewhere) | system | an algorithm the host allows, e.g. reno, cubic, bbr"),
             new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"));
 
     private static final Map<String, Key> BY_NAME = index();
