@@ -15,11 +15,16 @@ import java.util.List;
 public final class FreePorts {
     private FreePorts() {}
 
-    /**
-     * {@code n} distinct {@code 127.0.0.1:port} addresses; all are held open until every one is
-     * chosen, so none repeats.
-     */
+    /** {@code n} distinct {@code 127.0.0.1:port} addresses (see {@link #on(String, int)}). */
     public static List<String> loopback(int n) {
+        return on("127.0.0.1", n);
+    }
+
+    /**
+     * {@code n} distinct {@code host:port} addresses; all are held open until every one is chosen,
+     * so none repeats.
+     */
+    public static List<String> on(String host, int n) {
         List<ServerSocket> held = new ArrayList<>();
         List<String> out = new ArrayList<>();
         try {
@@ -27,12 +32,12 @@ public final class FreePorts {
                 ServerSocket s = new ServerSocket();
                 held.add(s);
                 s.setReuseAddress(true);
-                s.bind(new InetSocketAddress("127.0.0.1", 0));
-                out.add("127.0.0.1:" + s.getLocalPort());
+                s.bind(new InetSocketAddress(host, 0));
+                out.add(host + ":" + s.getLocalPort());
             }
             return out;
         } catch (IOException e) {
-            throw new UncheckedIOException("no free loopback port", e);
+            throw new UncheckedIOException("no free port on " + host, e);
         } finally {
             closeAll(held);
         }

@@ -43,9 +43,17 @@ final class TcpCommunicator extends AbstractCommunicator {
         return new TcpCommunicator(config.rank(), global, links, lane, config.chunkBytes(), true);
     }
 
-    /** Whether this communicator's link to group rank {@code peer} is a Unix domain socket. */
-    boolean overLocalSocket(int peer) {
-        return links.overLocalSocket(global[peer]);
+    /**
+     * Fails unless every link of this rank is a Unix domain socket ({@code localSockets}) or every
+     * one is TCP, so that a number or a test labelled one kind is not silently the other.
+     */
+    void checkLinks(boolean localSockets) {
+        for (int p = 0; p < size; p++) {
+            if (p != rank && links.overLocalSocket(global[p]) != localSockets) {
+                throw new IllegalStateException("rank " + rank + " reached rank " + p
+                        + (localSockets ? " over TCP, not a Unix socket" : " over a Unix socket, not TCP"));
+            }
+        }
     }
 
     /** The TCP congestion control on this communicator's link to group rank {@code peer}. */
