@@ -35,6 +35,11 @@ public final class CommConfig {
         return new Builder();
     }
 
+    /** Whether {@link Builder#tcpCongestion} would take {@code setting}. */
+    public static boolean isValidTcpCongestion(String setting) {
+        return TcpCongestion.isValidSetting(setting);
+    }
+
     public int rank() {
         return rank;
     }
@@ -75,7 +80,7 @@ public final class CommConfig {
     }
 
     /**
-     * TCP congestion control of the links: {@code auto} (Reno on loopback links, the system's
+     * TCP congestion control of the links: {@code auto} (Reno on links to this host, the system's
      * elsewhere; see {@link TcpCongestion}), {@code system}, or an algorithm for every TCP link.
      */
     public String tcpCongestion() {
@@ -160,7 +165,7 @@ public final class CommConfig {
             if (chunkBytes < 16) {
                 throw new IllegalArgumentException("chunkBytes must be >= 16, got " + chunkBytes);
             }
-            if (!TcpCongestion.isValidSetting(tcpCongestion)) {
+            if (!isValidTcpCongestion(tcpCongestion)) {
                 throw new IllegalArgumentException("tcpCongestion must be auto, system or an "
                         + "algorithm name such as reno or cubic, got '" + tcpCongestion + "'");
             }

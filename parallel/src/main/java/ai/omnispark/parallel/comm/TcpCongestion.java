@@ -11,6 +11,8 @@ import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The TCP congestion control of the collective links (Linux: {@code setsockopt(TCP_CONGESTION)}
@@ -26,6 +28,7 @@ import java.util.regex.Pattern;
  * Reno is built into every kernel and allowed for unprivileged processes.
  */
 final class TcpCongestion {
+    private static final Logger LOG = LoggerFactory.getLogger(TcpCongestion.class);
     static final String AUTO = "auto";
     static final String SYSTEM = "system";
     private static final String LOOPBACK_CHOICE = "reno";
@@ -56,7 +59,7 @@ final class TcpCongestion {
      *
      * @return the policy, or throws IllegalStateException naming the problem for a named algorithm
      */
-    static TcpCongestion resolve(String setting, org.slf4j.Logger log) {
+    static TcpCongestion resolve(String setting) {
         if (SYSTEM.equals(setting)) {
             return new TcpCongestion(null, null);
         }
@@ -72,7 +75,7 @@ final class TcpCongestion {
             return AUTO.equals(setting) ? new TcpCongestion(wanted, null) : new TcpCongestion(wanted, wanted);
         }
         if (AUTO.equals(setting)) {
-            log.info("loopback TCP links keep the system's congestion control: {}", problem);
+            LOG.info("TCP links to this host keep the system's congestion control: {}", problem);
             return new TcpCongestion(null, null);
         }
         throw new IllegalStateException(problem);

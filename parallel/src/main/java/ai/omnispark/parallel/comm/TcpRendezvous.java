@@ -41,7 +41,7 @@ final class TcpRendezvous {
         this.jvmIds = new byte[world][];
         this.deadline = System.nanoTime() + config.timeout().toNanos();
         try {
-            this.congestion = TcpCongestion.resolve(config.tcpCongestion(), LOG);
+            this.congestion = TcpCongestion.resolve(config.tcpCongestion());
         } catch (IllegalStateException e) {
             throw new CommException("rendezvous", rank, -1, e.getMessage(), e);
         }

@@ -12,10 +12,7 @@ public record CommOptions(Transport transport, boolean localSockets, Duration ti
 
     public static CommOptions from(Settings s) {
         String congestion = s.string("train.comm_tcp_congestion");
-        try {
-            CommConfig.builder().rank(0).worldSize(1).secret(new byte[] {1}).transport(Transport.IN_PROCESS)
-                    .tcpCongestion(congestion).build();
-        } catch (IllegalArgumentException e) {
+        if (!CommConfig.isValidTcpCongestion(congestion)) {
             throw new ConfigException("train.comm_tcp_congestion must be auto, system or an algorithm name "
                     + "such as reno or cubic, got '" + congestion + "'");
         }
