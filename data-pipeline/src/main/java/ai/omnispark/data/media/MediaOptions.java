@@ -95,10 +95,13 @@ public record MediaOptions(int patchSize, int mergeSize, long minPixels, long ma
         }
     }
 
-    /** Refuses a video whose container holds more than {@link #maxVideoFrames} frames. */
-    void checkVideoFrames(String what, long frames) throws MediaTooLargeException {
+    /**
+     * Refuses a video of more than {@link #maxVideoFrames} frames; {@code source} says where the
+     * count comes from ("the container declares", "decoding reached").
+     */
+    void checkVideoFrames(String source, long frames) throws MediaTooLargeException {
         if (frames > maxVideoFrames) {
-            throw new MediaTooLargeException(what + " of " + frames + " frames is over data.max_video_frames="
+            throw new MediaTooLargeException(source + " " + frames + " frames, over data.max_video_frames="
                     + maxVideoFrames);
         }
     }

@@ -34,7 +34,7 @@ public final class VideoDecoder {
             grabber.start();
             // The container's header is all that has been read so far: refuse before decoding.
             options.checkFrameSize("a video frame", grabber.getImageHeight(), grabber.getImageWidth());
-            options.checkVideoFrames("a video", FfmpegFrames.claimedVideoFrames(grabber));
+            options.checkVideoFrames("the container declares", FfmpegFrames.claimedVideoFrames(grabber));
             long stepMicros = Math.round(1_000_000 / options.fps());
             long next = 0;
             long decoded = 0;
@@ -42,7 +42,7 @@ public final class VideoDecoder {
             while (frames.size() < options.maxFrames() && (frame = grabber.grabImage()) != null) {
                 // A header may understate its frames; the count decoded is bounded all the same.
                 if (++decoded > options.maxVideoFrames()) {
-                    options.checkVideoFrames("a video that decoded to at least", decoded);
+                    options.checkVideoFrames("decoding reached", decoded);
                 }
                 long ts = grabber.getTimestamp();
                 if (ts + 500 < next) {

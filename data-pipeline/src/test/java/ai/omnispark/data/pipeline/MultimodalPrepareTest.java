@@ -209,7 +209,8 @@ class MultimodalPrepareTest {
         Manifest manifest = result.manifest();
         assertEquals(Map.of("undecodable_video", 1L, "media_too_large", 1L), manifest.rejectedByReason());
         String absurd = rejectDetails(out, "media_too_large").get("absurd");
-        assertTrue(absurd != null && absurd.contains("2000000000 frames is over data.max_video_frames"), absurd);
+        assertTrue(absurd != null
+                && absurd.contains("the container declares 2000000000 frames, over data.max_video_frames"), absurd);
         assertEquals(2, manifest.videos());
         // a: 2 s at 2 fps capped at 4 frames; b: 0.7 s gives frames at 0 and 0.5 s.
         assertEquals(4 + 2, manifest.frames());
