@@ -200,4 +200,16 @@ class MediaDecoderTest {
         assertTrue(pixels.getMessage().contains("84x56 = 4704 pixels is over data.max_decoded_pixels=4703"),
                 pixels.getMessage());
     }
+
+    /** A header that understates its frames does not lift the cap: decoding counts them too. */
+    @Test
+    void videoUnderstatingItsFramesStopsAtTheCapWhileDecoding() throws Exception {
+        byte[] mp4 = MediaFixtures.withClaimedFrames(MediaFixtures.mp4(tmp, 20, 56, 56, 10), 5);
+        MediaOptions options = new MediaOptions(14, 2, 56 * 56, 28 * 28 * 64, 2.0, 4, 2);
+        // At 2 fps from 10 fps the 4 kept frames are 0, 5, 10 and 15, so 16 frames must be decoded.
+        assertEquals(4, new VideoDecoder(options.withLimits(mp4.length, 56 * 56, 16)).decode(mp4).frames());
+        MediaTooLargeException e = assertThrows(MediaTooLargeException.class,
+                () -> new VideoDecoder(options.withLimits(mp4.length, 56 * 56, 15)).decode(mp4));
+        assertTrue(e.getMessage().contains("decoding reached 16 frames, over data.max_video_frames=15"), e.getMessage());
+    }
 }
