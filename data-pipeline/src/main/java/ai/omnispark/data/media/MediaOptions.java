@@ -46,7 +46,7 @@ public record MediaOptions(int patchSize, int mergeSize, long minPixels, long ma
             throw new IllegalArgumentException("data.max_media_bytes must be in [1, " + MAX_ARRAY_BYTES
                     + "] (one Java array holds the encoded bytes), got " + maxMediaBytes);
         }
-        // A frame is held as 3 bytes (or one int) per pixel in one Java array.
+        // A decoded frame is one Java byte array of up to 4 bytes (RGBA) per pixel.
         if (maxDecodedPixels < 1 || maxDecodedPixels > MAX_ARRAY_BYTES / 4) {
             throw new IllegalArgumentException("data.max_decoded_pixels must be in [1, " + MAX_ARRAY_BYTES / 4
                     + "] (one Java array holds a decoded frame), got " + maxDecodedPixels);

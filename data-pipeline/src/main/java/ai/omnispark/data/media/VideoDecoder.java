@@ -15,7 +15,7 @@ import org.bytedeco.javacv.FrameGrabber;
  * resizes them all to the first frame's {@link SmartResize} size and returns uint8 RGB THWC. The
  * frame count is padded to a multiple of the temporal patch by repeating the last frame, as the
  * vision tower merges frames in pairs. The frame size and the container's frame count are checked
- * against {@link MediaOptions}' limits before any frame is decoded.
+ * against {@link MediaOptions}' limits before the first frame is grabbed.
  */
 public final class VideoDecoder {
     private final MediaOptions options;
@@ -41,9 +41,7 @@ public final class VideoDecoder {
             Frame frame;
             while (frames.size() < options.maxFrames() && (frame = grabber.grabImage()) != null) {
                 // A header may understate its frames; the count decoded is bounded all the same.
-                if (++decoded > options.maxVideoFrames()) {
-                    options.checkVideoFrames("decoding reached", decoded);
-                }
+                options.checkVideoFrames("decoding reached", ++decoded);
                 long ts = grabber.getTimestamp();
                 if (ts + 500 < next) {
                     continue;
