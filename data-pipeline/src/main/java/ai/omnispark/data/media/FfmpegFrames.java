@@ -5,6 +5,8 @@ import java.awt.image.DataBufferByte;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import org.bytedeco.ffmpeg.avformat.AVFormatContext;
+import org.bytedeco.ffmpeg.avformat.AVStream;
 import org.bytedeco.ffmpeg.global.avutil;
 import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
@@ -17,15 +19,18 @@ final class FfmpegFrames {
      * The first picture of {@code bytes}, for image formats the JDK's ImageIO lacks (WebP among
      * them): FFmpeg decodes those natively, so no extra ImageIO plugin is needed.
      */
-    static BufferedImage firstImage(byte[] bytes) throws IOException {
+    static BufferedImage firstImage(byte[] bytes, MediaOptions limits) throws IOException {
         avutil.av_log_set_level(avutil.AV_LOG_QUIET);
         try (FFmpegFrameGrabber grabber = new FFmpegFrameGrabber(new ByteArrayInputStream(bytes), bytes.length)) {
             grabber.setPixelFormat(avutil.AV_PIX_FMT_BGR24);
             grabber.start();
+            // FFmpeg cannot subsample while decoding: a picture over the cap is refused from its header.
+            limits.checkFrameSize("an image", grabber.getImageHeight(), grabber.getImageWidth());
             Frame frame = grabber.grabImage();
             if (frame == null) {
                 throw new IOException("no picture in these " + bytes.length + " bytes");
             }
+            limits.checkFrameSize("an image", frame.imageHeight, frame.imageWidth);
             BufferedImage image = bgr(frame);
             grabber.stop();
             return image;
@@ -33,6 +38,29 @@ final class FfmpegFrames {
             throw new IOException("neither ImageIO nor FFmpeg recognise these " + bytes.length + " bytes: "
                     + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The frames the container of a started grabber says its video streams hold: the largest
+     * stream's {@code nb_frames}, or where a format does not record that, its duration × frame rate.
+     */
+    static long claimedVideoFrames(FFmpegFrameGrabber grabber) {
+        AVFormatContext format = grabber.getFormatContext();
+        long claimed = 0;
+        for (int i = 0; i < format.nb_streams(); i++) {
+            AVStream stream = format.streams(i);
+            if (stream.codecpar().codec_type() != avutil.AVMEDIA_TYPE_VIDEO) {
+                continue;
+            }
+            long frames = stream.nb_frames();
+            if (frames <= 0) {
+                // Microseconds × frames per second, in double: a hostile duration must not overflow.
+                double estimate = Math.ceil(grabber.getLengthInTime() / 1e6 * grabber.getVideoFrameRate());
+                frames = estimate > 0 ? (long) Math.min(estimate, Long.MAX_VALUE) : 0;
+            }
+            claimed = Math.max(claimed, frames);
+        }
+        return claimed;
     }
 
     /**

@@ -14,7 +14,8 @@ import org.bytedeco.javacv.FrameGrabber;
  * Decodes a video with FFmpeg (JavaCV), samples frames at {@code fps} up to {@code maxFrames},
  * resizes them all to the first frame's {@link SmartResize} size and returns uint8 RGB THWC. The
  * frame count is padded to a multiple of the temporal patch by repeating the last frame, as the
- * vision tower merges frames in pairs.
+ * vision tower merges frames in pairs. The frame size and the container's frame count are checked
+ * against {@link MediaOptions}' limits before the first frame is grabbed.
  */
 public final class VideoDecoder {
     private final MediaOptions options;
@@ -31,14 +32,22 @@ public final class VideoDecoder {
         try (FFmpegFrameGrabber grabber = new FFmpegFrameGrabber(new ByteArrayInputStream(bytes), bytes.length)) {
             grabber.setPixelFormat(avutil.AV_PIX_FMT_BGR24);
             grabber.start();
+            // The container's header is all that has been read so far: refuse before decoding.
+            options.checkFrameSize("a video frame", grabber.getImageHeight(), grabber.getImageWidth());
+            options.checkVideoFrames("the container declares", FfmpegFrames.claimedVideoFrames(grabber));
             long stepMicros = Math.round(1_000_000 / options.fps());
             long next = 0;
+            long decoded = 0;
             Frame frame;
             while (frames.size() < options.maxFrames() && (frame = grabber.grabImage()) != null) {
+                // A header may understate its frames; the count decoded is bounded all the same.
+                options.checkVideoFrames("decoding reached", ++decoded);
                 long ts = grabber.getTimestamp();
                 if (ts + 500 < next) {
                     continue;
                 }
+                // A stream may change size mid-way; the header was checked, each frame is too.
+                options.checkFrameSize("a video frame", frame.imageHeight, frame.imageWidth);
                 BufferedImage image = FfmpegFrames.bgr(frame);
                 if (frames.isEmpty()) {
                     int[] size = SmartResize.of(image.getHeight(), image.getWidth(), options.factor(),
@@ -53,6 +62,8 @@ public final class VideoDecoder {
                 }
             }
             grabber.stop();
+        } catch (MediaTooLargeException e) {
+            throw e;
         } catch (FrameGrabber.Exception | RuntimeException e) {
             throw new IOException("ffmpeg could not decode the video: " + e.getMessage(), e);
         } catch (Exception e) {

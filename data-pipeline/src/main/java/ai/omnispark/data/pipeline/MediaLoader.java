@@ -11,17 +11,22 @@ import org.apache.hadoop.fs.Path;
 /** Fetches the bytes of a media reference through the Hadoop FileSystem (local, HDFS, S3A). */
 final class MediaLoader {
     private final Configuration conf;
+    private final long maxBytes;
 
-    MediaLoader(Configuration conf) {
+    /** {@code maxBytes}: the most bytes one medium may have ({@code data.max_media_bytes}). */
+    MediaLoader(Configuration conf, long maxBytes) {
         this.conf = conf;
+        this.maxBytes = maxBytes;
     }
 
     /**
      * The bytes of {@code ref}; a relative path is resolved against the directory of
      * {@code sourceFile} (the input file the record came from), as datasets ship media beside it.
+     * A medium over {@code data.max_media_bytes} is rejected before it is read.
      */
     byte[] load(MediaRef ref, String sourceFile) throws SampleRejected {
         if (ref.bytes() != null) {
+            checkSize("the inline medium", ref.bytes().length);
             return ref.bytes();
         }
         Path path = new Path(ref.path());
@@ -30,13 +35,27 @@ final class MediaLoader {
         }
         try {
             FileSystem fs = path.getFileSystem(conf);
+            checkSize(path.toString(), fs.getFileStatus(path).getLen());
             try (InputStream in = fs.open(path)) {
-                return in.readAllBytes();
+                // The file may have grown since its length was read: never read past the cap.
+                byte[] bytes = in.readNBytes((int) maxBytes);
+                if (in.read() >= 0) {
+                    throw new SampleRejected(RejectReason.MEDIA_TOO_LARGE, path + " grew past data.max_media_bytes="
+                            + maxBytes + " while it was read");
+                }
+                return bytes;
             }
         } catch (FileNotFoundException e) {
             throw new SampleRejected(RejectReason.MISSING_FILE, "no file at " + path);
         } catch (IOException | RuntimeException e) {
             throw new SampleRejected(RejectReason.MISSING_FILE, "cannot read " + path + ": " + e.getMessage());
+        }
+    }
+
+    private void checkSize(String what, long bytes) throws SampleRejected {
+        if (bytes > maxBytes) {
+            throw new SampleRejected(RejectReason.MEDIA_TOO_LARGE, what + " of " + bytes
+                    + " bytes is over data.max_media_bytes=" + maxBytes);
         }
     }
 }

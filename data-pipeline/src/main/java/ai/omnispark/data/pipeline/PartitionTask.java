@@ -61,7 +61,8 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
 
     private PartitionStats process(Iterator<Row> rows, int partition, Configuration conf, FileSystem fs, Path dir,
             Tokenizer tokenizer) throws IOException {
-        SampleBuilder builder = new SampleBuilder(config, tokenizer, new MediaLoader(conf));
+        MediaLoader loader = new MediaLoader(conf, config.media().maxMediaBytes());
+        SampleBuilder builder = new SampleBuilder(config, tokenizer, loader);
         DocumentPacker packer = new DocumentPacker(config.maxSeqLen(), tokenizer.padId(), config.overflow());
         ObjectMapper json = new ObjectMapper();
         Path shardPath = new Path(dir, String.format("part-%05d.arrow", partition));

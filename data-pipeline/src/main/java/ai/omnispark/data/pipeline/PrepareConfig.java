@@ -77,6 +77,9 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         m.put("fps", media.fps());
         m.put("max_frames", media.maxFrames());
         m.put("temporal_patch_size", media.temporalPatchSize());
+        m.put("max_media_bytes", media.maxMediaBytes());
+        m.put("max_decoded_pixels", media.maxDecodedPixels());
+        m.put("max_video_frames", media.maxVideoFrames());
         m.put("image_token_id", imageTokenId);
         m.put("video_token_id", videoTokenId);
         m.put("tokenizer_path", tokenizerPath == null ? "" : tokenizerPath);

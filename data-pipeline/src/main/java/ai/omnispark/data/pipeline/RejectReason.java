@@ -10,6 +10,8 @@ public enum RejectReason {
     BAD_MESSAGES,
     TOO_LONG,
     MISSING_FILE,
+    /** Over {@code data.max_media_bytes}, {@code data.max_decoded_pixels} or {@code data.max_video_frames}. */
+    MEDIA_TOO_LARGE,
     UNDECODABLE_IMAGE,
     UNDECODABLE_VIDEO;
 

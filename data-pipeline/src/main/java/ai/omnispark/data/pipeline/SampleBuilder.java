@@ -3,6 +3,7 @@ package ai.omnispark.data.pipeline;
 import ai.omnispark.data.media.ImageDecoder;
 import ai.omnispark.data.media.Media;
 import ai.omnispark.data.media.MediaOptions;
+import ai.omnispark.data.media.MediaTooLargeException;
 import ai.omnispark.data.media.VideoDecoder;
 import ai.omnispark.data.pack.Document;
 import ai.omnispark.data.tokenizer.Tokenizer;
@@ -71,6 +72,9 @@ final class SampleBuilder {
             Media m;
             try {
                 m = video ? videos.decode(bytes) : images.decode(bytes);
+            } catch (MediaTooLargeException e) {
+                throw new SampleRejected(RejectReason.MEDIA_TOO_LARGE,
+                        (ref.path() != null ? ref.path() + ": " : "") + e.getMessage());
             } catch (IOException e) {
                 throw new SampleRejected(video ? RejectReason.UNDECODABLE_VIDEO : RejectReason.UNDECODABLE_IMAGE,
                         (ref.path() != null ? ref.path() + ": " : "") + e.getMessage());

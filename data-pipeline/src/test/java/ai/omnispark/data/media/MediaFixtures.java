@@ -5,8 +5,12 @@ import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.zip.CRC32;
+import java.util.zip.Deflater;
 import javax.imageio.ImageIO;
 import org.bytedeco.ffmpeg.global.avcodec;
 import org.bytedeco.ffmpeg.global.avutil;
@@ -86,5 +90,60 @@ public final class MediaFixtures {
             throw new IOException("could not encode the test WebP: " + e, e);
         }
         return Files.readAllBytes(file);
+    }
+
+    /**
+     * A well-formed PNG that claims {@code width × height} RGB pixels but carries the compressed
+     * data of a single row: a decoder that trusts the header allocates the whole raster first.
+     */
+    public static byte[] pngClaiming(int width, int height) {
+        ByteBuffer ihdr = ByteBuffer.allocate(13).putInt(width).putInt(height)
+                .put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        Deflater deflater = new Deflater();
+        deflater.setInput(new byte[1 + 3 * Math.min(width, 1024)]);
+        deflater.finish();
+        byte[] idat = new byte[4096];
+        int idatLength = deflater.deflate(idat);
+        deflater.end();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'});
+        pngChunk(out, "IHDR", ihdr.array(), 13);
+        pngChunk(out, "IDAT", idat, idatLength);
+        pngChunk(out, "IEND", new byte[0], 0);
+        return out.toByteArray();
+    }
+
+    /** length, type, data, CRC-32 over type and data: PNG's chunk layout. */
+    private static void pngChunk(ByteArrayOutputStream out, String type, byte[] data, int length) {
+        byte[] typeBytes = type.getBytes(StandardCharsets.US_ASCII);
+        CRC32 crc = new CRC32();
+        crc.update(typeBytes);
+        crc.update(data, 0, length);
+        out.writeBytes(ByteBuffer.allocate(4).putInt(length).array());
+        out.writeBytes(typeBytes);
+        out.write(data, 0, length);
+        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+    }
+
+    /**
+     * {@code mp4} with the sample count of its one time-to-sample ({@code stts}) entry set to
+     * {@code frames}: the container then claims that many frames while holding its real ones.
+     */
+    public static byte[] withClaimedFrames(byte[] mp4, int frames) {
+        byte[] out = mp4.clone();
+        byte[] stts = "stts".getBytes(StandardCharsets.US_ASCII);
+        for (int i = 4; i + 16 <= out.length; i++) {
+            if (out[i] == stts[0] && out[i + 1] == stts[1] && out[i + 2] == stts[2] && out[i + 3] == stts[3]) {
+                ByteBuffer box = ByteBuffer.wrap(out, i + 4, 12);
+                box.getInt(); // version and flags
+                int entries = box.getInt();
+                if (entries != 1) {
+                    throw new IllegalStateException("expected one stts entry in the fixture video, found " + entries);
+                }
+                box.putInt(frames);
+                return out;
+            }
+        }
+        throw new IllegalStateException("the fixture video has no stts box");
     }
 }

@@ -13,7 +13,9 @@ import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.ByteTokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.awt.Color;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,6 +24,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -58,6 +62,23 @@ class MultimodalPrepareTest {
         return Arrays.stream(tokens).filter(t -> t == id).count();
     }
 
+    /** The detail of each rejected record with {@code reason}, by the record's text. */
+    private static Map<String, String> rejectDetails(Path dataset, String reason) throws Exception {
+        Map<String, String> details = new TreeMap<>();
+        try (Stream<Path> files = Files.list(dataset.resolve("rejected"))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".jsonl")).toList()) {
+                for (String line : Files.readAllLines(f)) {
+                    JsonNode node = JSON.readTree(line);
+                    if (node.get("reason").asText().equals(reason)) {
+                        details.put(JSON.readTree(node.get("record").asText()).get("text").asText(),
+                                node.get("detail").asText());
+                    }
+                }
+            }
+        }
+        return details;
+    }
+
     @Test
     void imagesAreResizedStoredAndCountedAsTokens() throws Exception {
         Path media = Files.createDirectories(tmp.resolve("media"));
@@ -73,6 +94,11 @@ class MultimodalPrepareTest {
         byte[] noise = new byte[2000];
         new SplittableRandom(7).nextBytes(noise);
         Files.write(media.resolve("noise.png"), noise);
+        // Sparse: 1 GB long, nothing written.
+        try (RandomAccessFile huge = new RandomAccessFile(media.resolve("huge.png").toFile(), "rw")) {
+            huge.setLength(1L << 30);
+        }
+        Files.write(media.resolve("claims.png"), MediaFixtures.pngClaiming(100_000, 100_000));
 
         List<String> lines = new ArrayList<>();
         lines.add(JSON.createObjectNode().put("image", "media/img0.png").put("text", "caption zero").toString());
@@ -89,18 +115,26 @@ class MultimodalPrepareTest {
         lines.add(JSON.createObjectNode().put("image", "media/truncated.png").put("text", "broken").toString());
         lines.add(JSON.createObjectNode().put("image", "media/noise.png").put("text", "noise").toString());
         lines.add(JSON.createObjectNode().put("image", "media/nowhere.png").put("text", "missing").toString());
+        lines.add(JSON.createObjectNode().put("image", "media/huge.png").put("text", "huge").toString());
+        lines.add(JSON.createObjectNode().put("image", "media/claims.png").put("text", "claims").toString());
         Path input = tmp.resolve("image_text.jsonl");
         Files.write(input, lines);
 
         Path out = tmp.resolve("images");
         PrepareResult result = PreparePipeline.run(spark, PrepareConfig.builder().inputPath(input.toString())
                 .dataType(DataType.IMAGE_TEXT).media(OPTIONS).maxSeqLen(160).rowsPerBatch(2).numShards(2)
-                .maxRejectRatio(0.5).outputPath(out.toString()).build());
+                .maxRejectRatio(0.6).outputPath(out.toString()).build());
         Manifest manifest = result.manifest();
-        assertEquals(7, manifest.inputRecords());
+        assertEquals(9, manifest.inputRecords());
         assertEquals(4, manifest.documents());
         assertEquals(4, manifest.images());
-        assertEquals(Map.of("undecodable_image", 2L, "missing_file", 1L), manifest.rejectedByReason());
+        assertEquals(Map.of("undecodable_image", 2L, "missing_file", 1L, "media_too_large", 2L),
+                manifest.rejectedByReason());
+        Map<String, String> tooLarge = rejectDetails(out, "media_too_large");
+        assertEquals(List.of("claims", "huge"), List.copyOf(tooLarge.keySet()));
+        assertTrue(tooLarge.get("huge").contains("1073741824 bytes is over data.max_media_bytes"), tooLarge.get("huge"));
+        assertTrue(tooLarge.get("claims").startsWith("media/claims.png: ")
+                && tooLarge.get("claims").contains("over data.max_decoded_pixels"), tooLarge.get("claims"));
 
         Map<String, Integer> expectedImage = Map.of("caption zero", 0, "caption one", 1, "caption two", 2);
         int seen = 0;
@@ -158,10 +192,13 @@ class MultimodalPrepareTest {
         byte[] noise = new byte[5000];
         new SplittableRandom(3).nextBytes(noise);
         Files.write(media.resolve("noise.mp4"), noise);
+        Files.write(media.resolve("absurd.mp4"),
+                MediaFixtures.withClaimedFrames(MediaFixtures.mp4(tmp, 20, 56, 56, 10), 2_000_000_000));
         List<String> lines = List.of(
                 JSON.createObjectNode().put("video", "videos/a.mp4").put("text", "a fading square.").toString(),
                 JSON.createObjectNode().put("video", "videos/b.mp4").put("text", "a short clip.").toString(),
-                JSON.createObjectNode().put("video", "videos/noise.mp4").put("text", "noise").toString());
+                JSON.createObjectNode().put("video", "videos/noise.mp4").put("text", "noise").toString(),
+                JSON.createObjectNode().put("video", "videos/absurd.mp4").put("text", "absurd").toString());
         Path input = tmp.resolve("video_text.jsonl");
         Files.write(input, lines);
 
@@ -170,7 +207,10 @@ class MultimodalPrepareTest {
                 .dataType(DataType.VIDEO_TEXT).media(OPTIONS).maxSeqLen(128).rowsPerBatch(2)
                 .maxRejectRatio(0.5).outputPath(out.toString()).build());
         Manifest manifest = result.manifest();
-        assertEquals(Map.of("undecodable_video", 1L), manifest.rejectedByReason());
+        assertEquals(Map.of("undecodable_video", 1L, "media_too_large", 1L), manifest.rejectedByReason());
+        String absurd = rejectDetails(out, "media_too_large").get("absurd");
+        assertTrue(absurd != null
+                && absurd.contains("the container declares 2000000000 frames, over data.max_video_frames"), absurd);
         assertEquals(2, manifest.videos());
         // a: 2 s at 2 fps capped at 4 frames; b: 0.7 s gives frames at 0 and 0.5 s.
         assertEquals(4 + 2, manifest.frames());

@@ -129,7 +129,13 @@ class PreparePipelineTest {
         assertNotEquals(manifest.fingerprint(), changed.manifest().fingerprint());
         assertEquals(expected, decodedDocuments(PreparedShards.rows(out)));
 
-        // All data-parallel ranks together read every row of the prepared dataset once.
+        // All data-parallel ranks together read every row of the prepared dataset once: the rows
+        // they read, as a multiset of row contents, are exactly the rows plain Arrow finds in the
+        // shards (a count alone would let one rank repeat a row another rank should have read).
+        Map<String, Integer> stored = new HashMap<>();
+        for (ShardRow row : PreparedShards.rows(out)) {
+            stored.merge(java.util.Arrays.toString(row.row().inputIds()), 1, Integer::sum);
+        }
         FileSystem fs = FileSystem.getLocal(new Configuration()).getRawFileSystem();
         Map<String, Integer> seen = new HashMap<>();
         for (int rank = 0; rank < 2; rank++) {
@@ -141,7 +147,21 @@ class PreparePipelineTest {
                 }
             }
         }
-        assertEquals(changed.rows(), seen.values().stream().mapToInt(Integer::intValue).sum());
+        assertEquals(changed.rows(), stored.values().stream().mapToInt(Integer::intValue).sum());
+        List<Integer> misread = new ArrayList<>();
+        for (String row : stored.keySet()) {
+            int extra = seen.getOrDefault(row, 0) - stored.get(row);
+            if (extra != 0) {
+                misread.add(extra);
+            }
+        }
+        for (String row : seen.keySet()) {
+            if (!stored.containsKey(row)) {
+                misread.add(seen.get(row));
+            }
+        }
+        assertTrue(misread.isEmpty(), misread.size() + " distinct rows were read more (+) or less (-) often than the "
+                + "shards hold them: " + misread);
     }
 
     @Test

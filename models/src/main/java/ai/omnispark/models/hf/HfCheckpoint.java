@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.llm.HfNames;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -141,13 +142,37 @@ public final class HfCheckpoint {
             }
             for (String name : tensors.keySet()) {
                 if (!used.contains(name)) {
-                    if (name.equals("lm_head.weight") && config.tieWordEmbeddings()) {
+                    if (name.equals(HfNames.LM_HEAD) && config.tieWordEmbeddings()) {
+                        checkTiedHead(reader, file);
                         continue;
                     }
                     throw new IOException(file + " has tensor " + name + ", which a " + config.family()
                             + " model of this config does not have");
                 }
             }
+        }
+    }
+
+    /**
+     * A tied model has one matrix for embedding and head; a folder that also stores a head must
+     * store that same matrix, or loading would silently drop trained head weights.
+     */
+    private static void checkTiedHead(SafeTensorsReader reader, Path file) throws IOException {
+        TensorInfo head = reader.info(HfNames.LM_HEAD);
+        TensorInfo embed = reader.info(HfNames.EMBED);
+        String refusal = file + " has " + HfNames.LM_HEAD + " ";
+        String why = ", but config.json says tie_word_embeddings: true, so the model has one matrix for both and "
+                + "this head would be dropped; remove " + HfNames.LM_HEAD + " or set tie_word_embeddings to false";
+        if (!java.util.Arrays.equals(head.shape(), embed.shape()) || head.dtype() != embed.dtype()) {
+            throw new IOException(refusal + head.dtype() + java.util.Arrays.toString(head.shape()) + " and "
+                    + HfNames.EMBED + " " + embed.dtype() + java.util.Arrays.toString(embed.shape()) + why);
+        }
+        int mismatch = reader.read(HfNames.LM_HEAD).mismatch(reader.read(HfNames.EMBED));
+        if (mismatch >= 0) {
+            long element = mismatch / head.dtype().byteSize();
+            long columns = head.shape()[head.shape().length - 1];
+            throw new IOException(refusal + "differing from " + HfNames.EMBED + " (first at row "
+                    + element / columns + ", column " + element % columns + ")" + why);
         }
     }
 

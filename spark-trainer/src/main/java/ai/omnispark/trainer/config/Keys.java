@@ -46,7 +46,7 @@ public final class Keys {
             new Key("train.data_parallel_shard_size", Type.INT, 0L, "ranks a unit is sharded over; 0 = world_size / replicate size"),
             new Key("train.data_parallel_replicate_size", Type.INT, 1L, "replicas of the shard group (HSDP when > 1)"),
             new Key("train.enable_full_shard", Type.BOOL, true, "free gathered parameters after forward and gather again in backward"),
-            new Key("train.enable_mixed_precision", Type.BOOL, false, "fp16 compute with fp32 master weights (GPU only)"),
+            new Key("train.enable_mixed_precision", Type.BOOL, false, "not implemented yet (training runs in fp32); true is refused"),
             new Key("train.save_total_limit", Type.INT, 0L, "keep only the newest K checkpoints; 0 = keep all"),
             new Key("train.async_save", Type.BOOL, false, "write checkpoints from a background thread while training goes on"),
             new Key("train.load_checkpoint_path", Type.STRING, "", "a global_step_N folder to resume from, or auto = the latest under output_dir"),

@@ -46,8 +46,8 @@ public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicat
                     + modeName + "'");
         }
         if (s.flag("train.enable_mixed_precision")) {
-            throw new ConfigException("train.enable_mixed_precision needs a GPU (fp16 compute); on CPU training "
-                    + "runs in fp32, so leave it false");
+            throw new ConfigException("train.enable_mixed_precision is not implemented yet: training runs in fp32 "
+                    + "on CPUs and GPUs alike, so leave it false");
         }
         int replicate = s.intValue("train.data_parallel_replicate_size");
         int shard = s.intValue("train.data_parallel_shard_size");

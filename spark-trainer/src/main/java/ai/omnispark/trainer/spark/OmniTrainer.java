@@ -172,6 +172,7 @@ public final class OmniTrainer {
     }
 
     private static void checkCluster(SparkContext sc, int world) {
+        GpuRanks.check(sc.getConf(), world);
         if (sc.getConf().getBoolean("spark.dynamicAllocation.enabled", false)) {
             throw new ConfigException("spark.dynamicAllocation.enabled is true; a barrier stage needs a fixed set of "
                     + "executors: set it to false");

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,8 +37,10 @@ class S3aStorageTest {
     @Test
     void savesResumesAndExportsThroughS3a() throws Exception {
         Path jar = Path.of("target", "s3proxy", "s3proxy.jar").toAbsolutePath();
-        Assumptions.assumeTrue(Files.isRegularFile(jar), "S3Proxy is not at " + jar
-                + "; the build copies it there in generate-test-resources (run the test through Maven)");
+        if (!Files.isRegularFile(jar)) {
+            UnavailableServer.skipOrFail("S3Proxy is not at " + jar
+                    + "; the build copies it there in generate-test-resources (run the test through Maven)");
+        }
         int port = freePort();
         String endpoint = "http://127.0.0.1:" + port;
         Path props = work.resolve("s3proxy.properties");
@@ -58,7 +59,7 @@ class S3aStorageTest {
                 props.toString())).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
             if (!awaitPort(server, port, 60_000)) {
-                Assumptions.abort("S3Proxy " + jar + " did not listen on 127.0.0.1:" + port + " within 60 s (alive: "
+                UnavailableServer.skipOrFail("S3Proxy " + jar + " did not listen on 127.0.0.1:" + port + " within 60 s (alive: "
                         + server.isAlive() + "); its log " + log + " ends:\n" + tail(log));
             }
             AmazonS3 s3 = AmazonS3ClientBuilder.standard()
