@@ -45,9 +45,7 @@ public final class PreparePipeline {
         }
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         try {
-            List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
-            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
-            String fingerprint = Fingerprint.of(config, inputs);
+            String fingerprint = fingerprint(config, conf);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
             if (done.isPresent()) {
                 return done.get();
@@ -63,6 +61,24 @@ public final class PreparePipeline {
         } catch (IOException e) {
             throw new UncheckedIOException("prepare of " + config.inputPath() + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The dataset already at {@code config.outputPath()} when its manifest matches what a run over
+     * {@code config.inputPath()} would produce now; empty when it is missing or stale. Needs no
+     * Spark, so a scheduler can tell "nothing to do" without starting a session.
+     */
+    public static Optional<PrepareResult> current(PrepareConfig config, Configuration conf) throws IOException {
+        if (config.inputPath() == null || config.inputPath().isBlank()) {
+            throw new IllegalArgumentException("data.train_path (the input) is required");
+        }
+        return upToDate(config, conf, fingerprint(config, conf));
+    }
+
+    private static String fingerprint(PrepareConfig config, Configuration conf) throws IOException {
+        List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
+        inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+        return Fingerprint.of(config, inputs);
     }
 
     /**
