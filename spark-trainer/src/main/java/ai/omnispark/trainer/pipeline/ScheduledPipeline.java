@@ -203,10 +203,15 @@ public final class ScheduledPipeline {
         return fs.exists(new Path(dir, "config.json")) && fs.exists(new Path(dir, "model.safetensors"));
     }
 
-    /** Every setting but where training resumes from: a rerun with the same file and --set values matches. */
+    /**
+     * Every setting that shapes the result: not where training resumes from, how often it may
+     * restart, or test-only fault injection, so a rerun after a failure matches the failed run.
+     */
     static String fingerprint(Settings s) {
         Map<String, Object> values = new TreeMap<>(s.asMap());
         values.remove("train.load_checkpoint_path");
+        values.remove("train.max_restarts");
+        values.keySet().removeIf(k -> k.startsWith("debug."));
         try {
             byte[] d = MessageDigest.getInstance("SHA-256")
                     .digest(JSON.writeValueAsString(values).getBytes(StandardCharsets.UTF_8));
