@@ -120,7 +120,9 @@ public final class PreparePipeline {
         FileSystem fs = out.getFileSystem(conf);
         Optional<Manifest> existing = Manifest.read(fs, out);
         if (existing.isPresent() && existing.get().fingerprint().equals(fingerprint)) {
-            return Optional.of(new PrepareResult(new Path(out, Manifest.FILE_NAME).toString(), existing.get(), true));
+            // Qualified, as a fresh run names it: callers key checkpoints and logs on this path.
+            return Optional.of(new PrepareResult(new Path(fs.makeQualified(out), Manifest.FILE_NAME).toString(),
+                    existing.get(), true));
         }
         // Publishing replaces the output directory, so it must be ours (a dataset) or empty: a
         // mistyped output path must not delete someone's files.
