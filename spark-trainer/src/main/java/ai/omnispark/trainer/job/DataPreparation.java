@@ -87,11 +87,7 @@ public final class DataPreparation {
     public static PrepareResult prepare(SparkSession spark, Settings s, PrintStream log) throws IOException {
         PrepareConfig config = config(s);
         Configuration hadoop = spark.sparkContext().hadoopConfiguration();
-        Path in = new Path(config.inputPath());
-        org.apache.hadoop.fs.FileStatus[] inputs = in.getFileSystem(hadoop).globStatus(in);
-        if (inputs == null || inputs.length == 0) {
-            throw new ConfigException("data.train_path " + in + " matches no file");
-        }
+        checkInput(config, hadoop);
         Path out = new Path(config.outputPath());
         boolean hadManifest = Manifest.read(out.getFileSystem(hadoop), out).isPresent();
         if (PreparePipeline.current(config, hadoop).isEmpty()) {
@@ -103,6 +99,15 @@ public final class DataPreparation {
                 + result.rows() + " packed rows, " + result.documents() + " documents, " + result.rejected()
                 + " rejected)");
         return result;
+    }
+
+    /** A missing input is a configuration error, not a failed job: the path is named. */
+    public static void checkInput(PrepareConfig config, Configuration hadoop) throws IOException {
+        Path in = new Path(config.inputPath());
+        org.apache.hadoop.fs.FileStatus[] inputs = in.getFileSystem(hadoop).globStatus(in);
+        if (inputs == null || inputs.length == 0) {
+            throw new ConfigException("data.train_path " + in + " matches no file");
+        }
     }
 
     /**

@@ -109,6 +109,7 @@ public final class ScheduledPipeline {
         stage = "prepare";
         PrepareConfig prepareConfig = DataPreparation.config(settings);
         report.put("dataset", prepareConfig.outputPath());
+        DataPreparation.checkInput(prepareConfig, hadoop);
         Optional<PrepareResult> current = PreparePipeline.current(prepareConfig, hadoop);
         String configFingerprint = fingerprint(settings);
         Optional<PipelineState> state = PipelineState.read(fs, output);

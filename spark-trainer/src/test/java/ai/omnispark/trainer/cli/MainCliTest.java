@@ -122,6 +122,18 @@ class MainCliTest {
             assertEquals(kind[1].equals("image_text") ? records : 0, m.get("images").asLong());
             assertEquals(kind[1].equals("video_text") ? records : 0, m.get("videos").asLong());
             assertEquals(kind[1].equals("video_text") ? 4 * records : 0, m.get("frames").asLong());
+            // Byte tokenizer: a caption is its UTF-8 bytes plus EOS; a 112x112 image is (112/28)^2 = 16
+            // placeholders, a video (4 frames / temporal patch 2) x 16 = 32.
+            long placeholders = switch (kind[1]) {
+                case "image_text" -> 16;
+                case "video_text" -> 32;
+                default -> 0;
+            };
+            long captionBytes = 0;
+            for (String line : Files.readAllLines(input)) {
+                captionBytes += JSON.readTree(line).get("text").asText().getBytes(StandardCharsets.UTF_8).length;
+            }
+            assertEquals(captionBytes + records * (1 + placeholders), m.get("tokens").asLong(), kind[1]);
 
             Run again = main(argv);
             assertEquals(0, again.code(), again.err());

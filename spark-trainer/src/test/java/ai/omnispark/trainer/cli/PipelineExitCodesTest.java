@@ -115,6 +115,12 @@ class PipelineExitCodesTest {
         Run noExport = pipeline("config", "train.save_hf_weights=false");
         assertEquals(2, noExport.code(), noExport.out());
         assertTrue(noExport.out().contains("train.save_hf_weights must stay true"), noExport.out());
+
+        Run noInput = pipeline("no-input", "data.train_path=" + dir.resolve("not-there.jsonl"));
+        assertEquals(2, noInput.code(), noInput.out());
+        assertEquals("prepare", noInput.lastJson().get("failed_step").asText());
+        assertTrue(noInput.out().contains("data.train_path " + dir.resolve("not-there.jsonl") + " matches no file"),
+                noInput.out());
     }
 
     @Test
