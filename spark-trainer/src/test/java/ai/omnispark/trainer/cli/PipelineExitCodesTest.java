@@ -1,10 +1,14 @@
 package ai.omnispark.trainer.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.omnispark.parallel.safetensors.SafeTensorsReader;
+import ai.omnispark.parallel.safetensors.TensorInfo;
 import ai.omnispark.trainer.cli.MainCliTest.Run;
+import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.testing.TinyModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -12,7 +16,9 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -58,7 +64,40 @@ class PipelineExitCodesTest {
         return out;
     }
 
-    /** 4 after the restarts are used up; 0 when the rerun resumes and finishes; 0 and nothing run after that. */
+    static Map<String, float[]> weights(Path hf) throws IOException {
+        Map<String, float[]> w = new LinkedHashMap<>();
+        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
+            for (TensorInfo t : r.tensors()) {
+                w.put(t.name(), r.readFloats(t.name()));
+            }
+        }
+        return w;
+    }
+
+    @Test
+    void aFreshRunExits0AfterEveryStep() throws IOException {
+        Run r = pipeline("fresh");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("pipeline: wrote the synthetic text sample to "), r.out());
+        assertTrue(r.out().contains("data: no manifest at " + dir.resolve("fresh/data")), r.out());
+        JsonNode j = r.lastJson();
+        assertEquals("done", j.get("status").asText());
+        assertEquals(List.of("sample", "prepare", "train", "export"), strings(j.get("ran")));
+        assertEquals(List.of(), strings(j.get("skipped")));
+        assertEquals(4, j.get("steps").asLong());
+        assertEquals(0, j.get("exit_code").asInt());
+        assertEquals(TrainingData.SYNTHETIC_DOCUMENTS,
+                Files.readAllLines(dir.resolve("fresh/sample/text.jsonl")).size());
+        assertTrue(Files.isRegularFile(dir.resolve("fresh/final_hf/config.json")));
+        JsonNode state = MainCliTest.JSON.readTree(dir.resolve("fresh/pipeline_state.json").toFile());
+        assertEquals("done", state.get("status").asText());
+        assertEquals(4, state.get("steps").asLong());
+    }
+
+    /**
+     * 4 after the restarts are used up; 0 when the rerun resumes and finishes, with the weights of
+     * an uninterrupted run; 0 and nothing run after that.
+     */
     @Test
     void failedTrainingExits4ThenTheRerunResumesAndTheNextDoesNothing() throws IOException {
         Run failed = pipeline("resume", "debug.fail_at_step=3", "train.max_restarts=0");
@@ -85,6 +124,16 @@ class PipelineExitCodesTest {
         Path hf = dir.resolve("resume/final_hf");
         assertTrue(Files.isRegularFile(hf.resolve("model.safetensors")));
         long exportedAt = Files.getLastModifiedTime(hf.resolve("model.safetensors")).toMillis();
+        // Reference: the same settings without a failure. CPU runs are bit-reproducible, and the
+        // resumed run restores weights, optimizer moments and the data cursor from global_step_2.
+        Run uninterrupted = pipeline("uninterrupted");
+        assertEquals(0, uninterrupted.code(), uninterrupted.out() + uninterrupted.err());
+        Map<String, float[]> expected = weights(dir.resolve("uninterrupted/final_hf"));
+        Map<String, float[]> actual = weights(hf);
+        assertEquals(expected.keySet(), actual.keySet());
+        for (String name : expected.keySet()) {
+            assertArrayEquals(expected.get(name), actual.get(name), 1e-6f, name);
+        }
 
         Run again = pipeline("resume");
         assertEquals(0, again.code(), again.out() + again.err());
