@@ -25,7 +25,7 @@ final class PrepareCommand {
             throw new ConfigException("prepare takes one CONFIG file, got " + args.positional);
         }
         Settings settings = Settings.load(Path.of(args.positional.get(0)), args.sets);
-        DataPreparation.config(settings);
+        DataPreparation.config(settings); // a bad data.* value fails here, before Spark starts
         SparkSession spark = TrainingJob.session(settings);
         try {
             PrepareResult result = DataPreparation.prepare(spark, settings, out);

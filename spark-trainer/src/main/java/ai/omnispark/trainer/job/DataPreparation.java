@@ -35,6 +35,9 @@ public final class DataPreparation {
 
     /** The prepare step's settings for {@code data.train_path} (checked; a bad value is a {@link ConfigException}). */
     public static PrepareConfig config(Settings s) {
+        if (s.string("data.train_path").isBlank()) {
+            throw new ConfigException("data.train_path is not set: the raw records to prepare");
+        }
         try {
             MediaOptions d = MediaOptions.DEFAULTS;
             MediaOptions media = new MediaOptions(d.patchSize(), d.mergeSize(), s.integer("data.min_pixels"),
