@@ -94,9 +94,20 @@ public record Manifest(
 
     /** One JSON line, for logs and the CLI. */
     public String summaryLine(String manifestPath) {
+        try {
+            return new ObjectMapper().writeValueAsString(summary(manifestPath));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The counts a person checks after a prepare run, in the order {@link #summaryLine} prints them. */
+    public Map<String, Object> summary(String manifestPath) {
         Map<String, Object> summary = new java.util.LinkedHashMap<>();
         summary.put("event", "prepare_end");
         summary.put("manifest", manifestPath);
+        summary.put("data_type", dataType);
+        summary.put("input_records", inputRecords);
         summary.put("rows", rows);
         summary.put("documents", documents);
         summary.put("tokens", tokens);
@@ -106,10 +117,7 @@ public record Manifest(
         summary.put("rejected", rejected);
         summary.put("rejected_by_reason", rejectedByReason);
         summary.put("shards", shards.size());
-        try {
-            return new ObjectMapper().writeValueAsString(summary);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        summary.put("fingerprint", fingerprint);
+        return summary;
     }
 }

@@ -45,9 +45,7 @@ public final class PreparePipeline {
         }
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         try {
-            List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
-            inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
-            String fingerprint = Fingerprint.of(config, inputs);
+            String fingerprint = fingerprint(config, conf);
             Optional<PrepareResult> done = upToDate(config, conf, fingerprint);
             if (done.isPresent()) {
                 return done.get();
@@ -63,6 +61,24 @@ public final class PreparePipeline {
         } catch (IOException e) {
             throw new UncheckedIOException("prepare of " + config.inputPath() + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The dataset already at {@code config.outputPath()} when its manifest matches what a run over
+     * {@code config.inputPath()} would produce now; empty when it is missing or stale. Needs no
+     * Spark, so a scheduler can tell "nothing to do" without starting a session.
+     */
+    public static Optional<PrepareResult> current(PrepareConfig config, Configuration conf) throws IOException {
+        if (config.inputPath() == null || config.inputPath().isBlank()) {
+            throw new IllegalArgumentException("data.train_path (the input) is required");
+        }
+        return upToDate(config, conf, fingerprint(config, conf));
+    }
+
+    private static String fingerprint(PrepareConfig config, Configuration conf) throws IOException {
+        List<String> inputs = new ArrayList<>(Fingerprint.listInputs(config.inputPath(), conf));
+        inputs.add("tokenizer:" + TokenizerLoader.describe(config, conf));
+        return Fingerprint.of(config, inputs);
     }
 
     /**
@@ -104,7 +120,9 @@ public final class PreparePipeline {
         FileSystem fs = out.getFileSystem(conf);
         Optional<Manifest> existing = Manifest.read(fs, out);
         if (existing.isPresent() && existing.get().fingerprint().equals(fingerprint)) {
-            return Optional.of(new PrepareResult(new Path(out, Manifest.FILE_NAME).toString(), existing.get(), true));
+            // Qualified, as a fresh run names it: callers key checkpoints and logs on this path.
+            return Optional.of(new PrepareResult(new Path(fs.makeQualified(out), Manifest.FILE_NAME).toString(),
+                    existing.get(), true));
         }
         // Publishing replaces the output directory, so it must be ours (a dataset) or empty: a
         // mistyped output path must not delete someone's files.

@@ -23,4 +23,15 @@ public record PrepareResult(String manifestPath, Manifest manifest, boolean skip
     public long rejected() {
         return manifest.rejected();
     }
+
+    /** {@link Manifest#summaryLine} plus {@code skipped}: what the {@code prepare} command prints. */
+    public String summaryLine() {
+        java.util.Map<String, Object> summary = manifest.summary(manifestPath);
+        summary.put("skipped", skipped);
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(summary);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 }

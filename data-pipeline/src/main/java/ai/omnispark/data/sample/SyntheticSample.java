@@ -37,17 +37,30 @@ public final class SyntheticSample {
 
     /** Writes {@code count} records of each kind under {@code dir}; the same seed gives the same files. */
     public static void write(Path dir, int count, long seed) throws IOException {
+        write(dir, count, count, seed);
+    }
+
+    /**
+     * Writes {@code textCount} captions and {@code mediaCount} image and video records: text is
+     * cheap and a language model wants thousands, while each MP4 costs an encoder run. The media
+     * do not depend on {@code textCount}.
+     */
+    public static void write(Path dir, int textCount, int mediaCount, long seed) throws IOException {
+        if (textCount < 0 || mediaCount < 0) {
+            throw new IllegalArgumentException("sample counts must be >= 0, got " + textCount + " texts and "
+                    + mediaCount + " media");
+        }
         Files.createDirectories(dir.resolve("images"));
         Files.createDirectories(dir.resolve("videos"));
         ObjectMapper json = new ObjectMapper();
         SplittableRandom random = new SplittableRandom(seed);
         List<String> text = new ArrayList<>();
-        for (String doc : SyntheticText.documents(seed, count)) {
+        for (String doc : SyntheticText.documents(seed, textCount)) {
             text.add(json.writeValueAsString(Map.of("text", doc)));
         }
         List<String> images = new ArrayList<>();
         List<String> videos = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
+        for (int i = 0; i < mediaCount; i++) {
             SyntheticText.Scene scene = SyntheticText.scene(random);
             String png = String.format("images/%05d.png", i);
             ImageIO.write(frame(scene, 0), "png", dir.resolve(png).toFile());

@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
@@ -123,6 +124,9 @@ class PreparePipelineTest {
         PrepareResult again = PreparePipeline.run(spark, config);
         assertTrue(again.skipped(), "same inputs, same config: nothing to do");
         assertEquals(manifest, again.manifest());
+        assertEquals(result.manifestPath(), again.manifestPath(), "a skipped run names the same manifest");
+        assertEquals(Optional.of(again), PreparePipeline.current(config, spark.sparkContext().hadoopConfiguration()),
+                "current() agrees with run() without running Spark");
 
         PrepareResult changed = PreparePipeline.run(spark, config.toBuilder().rowsPerBatch(3).build());
         assertFalse(changed.skipped());

@@ -13,8 +13,11 @@ public final class Main {
             "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
             "  score --model HF_DIR (--text T | --ids 1,2,3)   log-prob of each token given its prefix",
             "  export-hf --checkpoint CKPT_DIR --out DIR   a global_step_N (any rank count) as a HF folder",
-            "  sample --out DIR                        write the bundled synthetic sample",
+            "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
+            "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
+            "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
             "  bench train --config CONFIG             time training steps against PyTorch",
+            "  bench data [--dir DIR] [--samples N]    prepare throughput per modality, then the shard reader",
             "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state, step time, async vs sync save",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
             "                                          time collectives; JSON lines (docs/comm.md)",
@@ -40,6 +43,10 @@ public final class Main {
                     return ScoreCommand.run(rest, out);
                 case "export-hf":
                     return ExportHfCommand.run(rest, out);
+                case "prepare":
+                    return PrepareCommand.run(rest, out, err);
+                case "pipeline":
+                    return PipelineCommand.run(rest, out);
                 case "sample":
                     return SampleCommand.run(rest, out);
                 case "bench":

@@ -5,4 +5,9 @@ public class ConfigException extends IllegalArgumentException {
     public ConfigException(String message) {
         super(message);
     }
+
+    /** Keeps the cause, so a caller can still tell an unreachable host from a wrong value. */
+    public ConfigException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -18,7 +18,7 @@ import java.util.List;
 public final class TrainingData {
     /** {@code data.train_path} value that means the bundled synthetic text, generated in memory. */
     public static final String SYNTHETIC_TEXT = "synthetic://text";
-    static final int SYNTHETIC_DOCUMENTS = 2000;
+    public static final int SYNTHETIC_DOCUMENTS = 2000;
 
     private TrainingData() {}
 

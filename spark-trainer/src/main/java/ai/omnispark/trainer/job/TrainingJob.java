@@ -19,11 +19,13 @@ public final class TrainingJob {
     /**
      * Trains through a Spark barrier stage: on the cluster of {@code spark-submit} when a master is
      * configured, otherwise in Spark local mode with {@code train.world_size} ranks (default 2).
+     * Raw {@code data.train_path} is prepared first when its manifest is missing or stale.
      */
     public static TrainSummary run(Settings settings, PrintStream out) throws Exception {
         SparkSession spark = session(settings);
         try {
-            return OmniTrainer.create(settings).console(out).fit(spark);
+            Settings prepared = DataPreparation.ensurePrepared(spark, settings, out);
+            return OmniTrainer.create(prepared).console(out).fit(spark);
         } finally {
             if (System.getProperty("spark.master") == null) {
                 spark.stop();
@@ -32,7 +34,7 @@ public final class TrainingJob {
     }
 
     /** The session of spark-submit, or a local one sized to the world (the embedded default). */
-    static SparkSession session(Settings settings) {
+    public static SparkSession session(Settings settings) {
         if (System.getProperty("spark.master") != null) {
             return SparkSession.builder().appName("omnispark").getOrCreate();
         }

@@ -4,6 +4,7 @@ import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.job.DataPreparation;
 import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
@@ -58,19 +59,12 @@ public final class OmniTrainer {
 
     /**
      * Prepares {@code rows} (columns named by {@code data.text_keys}, or {@code messages} for
-     * conversations) into Arrow shards under {@code OUTPUT_DIR/data} with the data pipeline, then
+     * conversations) into Arrow shards under {@code data.output_path} (default {@code OUTPUT_DIR/data}), then
      * trains on them. A rerun over unchanged data and settings reuses the shards.
      */
     public TrainSummary fit(SparkSession spark, Dataset<Row> rows) throws Exception {
-        String prepared = new org.apache.hadoop.fs.Path(settings.string("train.output_dir"), "data").toString();
-        PrepareConfig config = PrepareConfig.builder()
-                .inputPath("dataframe")
-                .dataType(ai.omnispark.data.pipeline.DataType.parse(settings.string("data.data_type")))
-                .textKeys(List.of(settings.string("data.text_keys").split(",")))
-                .maxSeqLen(settings.intValue("data.max_seq_len"))
-                .tokenizerPath(settings.string("model.tokenizer_path"))
-                .outputPath(prepared)
-                .build();
+        PrepareConfig config = DataPreparation.config(settings.with("data.train_path", "dataframe"));
+        String prepared = config.outputPath();
         PrepareResult result = PreparePipeline.run(spark, rows, config);
         console.println("data " + (result.skipped() ? "already prepared" : "prepared") + " at " + prepared + ": "
                 + result.rows() + " packed rows");
@@ -195,7 +189,8 @@ public final class OmniTrainer {
         }
     }
 
-    private static boolean isConfigError(Throwable e) {
+    /** True when {@code e} or a cause is a {@link ConfigException}, also one a Spark task failed with. */
+    public static boolean isConfigError(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof ConfigException) {
                 return true;

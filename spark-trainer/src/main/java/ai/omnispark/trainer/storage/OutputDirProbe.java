@@ -48,7 +48,7 @@ public final class OutputDirProbe {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new ConfigException("train.output_dir " + outputDir + " is not writable from the driver: "
-                    + e.getClass().getSimpleName() + ": " + firstLine(e.getMessage()));
+                    + e.getClass().getSimpleName() + ": " + firstLine(e.getMessage()), e);
         }
     }
 

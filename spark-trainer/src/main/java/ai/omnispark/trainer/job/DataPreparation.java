@@ -1,0 +1,135 @@
+package ai.omnispark.trainer.job;
+
+import ai.omnispark.data.arrow.Manifest;
+import ai.omnispark.data.media.MediaOptions;
+import ai.omnispark.data.pack.DocumentPacker;
+import ai.omnispark.data.pipeline.DataType;
+import ai.omnispark.data.pipeline.InputFormat;
+import ai.omnispark.data.pipeline.PrepareConfig;
+import ai.omnispark.data.pipeline.PreparePipeline;
+import ai.omnispark.data.pipeline.PrepareResult;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.data.ShardRows;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.List;
+import java.util.Locale;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The driver-side bridge from {@code data.*} settings to the data pipeline's prepare step: which
+ * input is raw, where its shards go, and running the step with a log line that says why it ran.
+ */
+public final class DataPreparation {
+    private DataPreparation() {}
+
+    /** {@code data.output_path}, or {@code OUTPUT_DIR/data} when it is empty. */
+    public static String outputPath(Settings s) {
+        String out = s.string("data.output_path");
+        return out.isBlank() ? new Path(s.string("train.output_dir"), "data").toString() : out;
+    }
+
+    /** The prepare step's settings for {@code data.train_path} (checked; a bad value is a {@link ConfigException}). */
+    public static PrepareConfig config(Settings s) {
+        if (s.string("data.train_path").isBlank()) {
+            throw new ConfigException("data.train_path is not set: the raw records to prepare");
+        }
+        try {
+            MediaOptions d = MediaOptions.DEFAULTS;
+            MediaOptions media = new MediaOptions(d.patchSize(), d.mergeSize(), s.integer("data.min_pixels"),
+                    s.integer("data.max_pixels"), s.number("data.fps"), s.intValue("data.max_frames"),
+                    d.temporalPatchSize());
+            return PrepareConfig.builder()
+                    .inputPath(s.string("data.train_path"))
+                    .format(InputFormat.parse(s.string("data.format")))
+                    .dataType(DataType.parse(s.string("data.data_type")))
+                    .textKeys(List.of(s.string("data.text_keys").split(",")))
+                    .messagesKey(s.string("data.messages_key"))
+                    .imageKey(s.string("data.image_key"))
+                    .videoKey(s.string("data.video_key"))
+                    .maxSeqLen(s.intValue("data.max_seq_len"))
+                    .rowsPerBatch(s.intValue("data.rows_per_batch"))
+                    .overflow(overflow(s.string("data.overflow")))
+                    .maxRejectRatio(s.number("data.max_reject_ratio"))
+                    .numShards(s.intValue("data.num_shards"))
+                    .media(media)
+                    .tokenizerPath(s.string("model.tokenizer_path"))
+                    .outputPath(outputPath(s))
+                    .build();
+        } catch (ConfigException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * True when {@code data.train_path} is raw records (not the in-memory synthetic sample, not
+     * already a prepared dataset), so training needs the prepare step first.
+     */
+    public static boolean isRaw(Settings s, Configuration hadoop) throws IOException {
+        String path = s.string("data.train_path");
+        if (path.isBlank()) {
+            throw new ConfigException("data.train_path is not set");
+        }
+        if (path.equals(TrainingData.SYNTHETIC_TEXT)) {
+            return false;
+        }
+        Path p = new Path(path);
+        return !ShardRows.isDataset(p.getFileSystem(hadoop), p);
+    }
+
+    /**
+     * Runs the prepare step (skipped when the manifest's fingerprint matches) and says on
+     * {@code log} whether the manifest was missing, stale or current.
+     */
+    public static PrepareResult prepare(SparkSession spark, Settings s, PrintStream log) throws IOException {
+        PrepareConfig config = config(s);
+        Configuration hadoop = spark.sparkContext().hadoopConfiguration();
+        checkInput(config, hadoop);
+        Path out = new Path(config.outputPath());
+        boolean hadManifest = Manifest.read(out.getFileSystem(hadoop), out).isPresent();
+        if (PreparePipeline.current(config, hadoop).isEmpty()) {
+            log.println("data: " + (hadManifest ? "the manifest at " + out + " is stale (the input or the data "
+                    + "settings changed)" : "no manifest at " + out) + "; preparing " + config.inputPath());
+        }
+        PrepareResult result = PreparePipeline.run(spark, config);
+        log.println("data: " + (result.skipped() ? "up to date" : "prepared") + " at " + out + " ("
+                + result.rows() + " packed rows, " + result.documents() + " documents, " + result.rejected()
+                + " rejected)");
+        return result;
+    }
+
+    /** A missing input is a configuration error, not a failed job: the path is named. */
+    public static void checkInput(PrepareConfig config, Configuration hadoop) throws IOException {
+        Path in = new Path(config.inputPath());
+        org.apache.hadoop.fs.FileStatus[] inputs = in.getFileSystem(hadoop).globStatus(in);
+        if (inputs == null || inputs.length == 0) {
+            throw new ConfigException("data.train_path " + in + " matches no file");
+        }
+    }
+
+    /**
+     * Settings whose {@code data.train_path} a rank can stream: raw input is prepared first (see
+     * {@link #prepare}) and replaced by its dataset; anything else is returned unchanged.
+     */
+    public static Settings ensurePrepared(SparkSession spark, Settings s, PrintStream log) throws IOException {
+        if (!isRaw(s, spark.sparkContext().hadoopConfiguration())) {
+            return s;
+        }
+        PrepareResult result = prepare(spark, s, log);
+        return s.with("data.train_path", new Path(result.manifestPath()).getParent().toString());
+    }
+
+    private static DocumentPacker.Overflow overflow(String value) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "truncate" -> DocumentPacker.Overflow.TRUNCATE;
+            case "reject" -> DocumentPacker.Overflow.REJECT;
+            default -> throw new ConfigException("data.overflow must be truncate or reject, got '" + value + "'");
+        };
+    }
+}
