@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
 import ai.omnispark.parallel.param.HostCopy;
+import ai.omnispark.parallel.param.ManagedBytes;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -276,6 +277,11 @@ public final class FsdpParams implements ParamStore {
             s.set(new NDIndex(":"), tmp.create(java.util.Arrays.copyOf(values, (int) o.localLength()))
                     .toType(dtype, false));
         }
+    }
+
+    @Override
+    public long heldBytes() {
+        return ManagedBytes.of(manager);
     }
 
     /**

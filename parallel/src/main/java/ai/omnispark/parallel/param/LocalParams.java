@@ -161,6 +161,11 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
+    public long heldBytes() {
+        return ManagedBytes.of(manager);
+    }
+
+    @Override
     public void close() {
         manager.close();
     }

@@ -41,6 +41,12 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** Bytes of master weights, gradients and optimizer state this rank holds, counted from live tensors. */
     long stateBytes(AdamW optimizer);
 
+    /**
+     * Bytes of every tensor this store holds, whatever it is for (weights, gradients, decay masks,
+     * leftovers), counted from its manager: what {@link #stateBytes} does not show.
+     */
+    long heldBytes();
+
     @Override
     void close();
 }
