@@ -3,20 +3,12 @@ package ai.omnispark.parallel.comm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
+import ai.omnispark.parallel.runtime.TensorMemory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Views of tensor memory and byte ranges of it. */
 final class Buffers {
-    /**
-     * libtorch's {@code is_contiguous}, which DJL 0.33 calls inside {@code getByteBuffer} but does not
-     * expose; looked up once, read-only.
-     */
-    private static final Method IS_CONTIGUOUS = isContiguousMethod();
-    private static final Object TORCH = torchLibrary();
-
     private Buffers() {}
 
     /** Bytes per element of the dtypes the communicators carry; rejects the others. */
@@ -51,46 +43,21 @@ final class Buffers {
             throw new IllegalArgumentException(what + " is on " + array.getDevice()
                     + "; the CPU transports need CPU tensors (CUDA tensors need NCCL)");
         }
-        if (!isContiguous((PtNDArray) array)) {
+        if (!TensorMemory.isContiguous(array)) {
             throw new IllegalArgumentException(what + " of shape " + array.getShape() + " is not contiguous in "
                     + "memory (a transposed or strided view?); the communicators work on the tensor's own memory, "
                     + "so pass a contiguous tensor (copy the view first and copy the result back)");
+        }
+        long bytes = array.size() * elementBytes(array.getDataType());
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + " has " + bytes + " bytes; a CPU transport views at most 2 GiB "
+                    + "of one tensor (Java buffers are int-sized): shard the unit over more ranks or split it");
         }
         ByteBuffer b = ((PtNDArray) array).toByteBuffer(true);
         if (!b.isDirect()) {
             throw new IllegalStateException(what + ": libtorch returned a heap copy, not a view");
         }
         return b.order(ByteOrder.nativeOrder());
-    }
-
-    static boolean isContiguous(PtNDArray array) {
-        try {
-            return (Boolean) IS_CONTIGUOUS.invoke(TORCH, array.getHandle());
-        } catch (IllegalAccessException | InvocationTargetException e) {
-            throw new IllegalStateException("cannot ask libtorch whether a tensor is contiguous", e);
-        }
-    }
-
-    private static Method isContiguousMethod() {
-        try {
-            Method m = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary").getDeclaredMethod("torchIsContiguous",
-                    long.class);
-            m.setAccessible(true);
-            return m;
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            throw new ExceptionInInitializerError("this DJL has no PyTorchLibrary.torchIsContiguous(long), "
-                    + "which the communicators need to refuse non-contiguous tensors: " + e);
-        }
-    }
-
-    private static Object torchLibrary() {
-        try {
-            java.lang.reflect.Field f = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary").getDeclaredField("LIB");
-            f.setAccessible(true);
-            return f.get(null);
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            throw new ExceptionInInitializerError("this DJL has no PyTorchLibrary.LIB: " + e);
-        }
     }
 
     /** A caller's buffer from position to limit, checked to be direct and whole elements. */
