@@ -238,6 +238,13 @@ public final class FsdpParams implements ParamStore {
     }
 
     @Override
+    public void joinFullWeights(String unit) {
+        try (NDManager scope = manager.newSubManager()) {
+            fullWeights(unit, scope);
+        }
+    }
+
+    @Override
     public void loadFullWeights(String unit, NDArray flat) {
         long n = layouts.get(unit).numel();
         if (flat.size() != n) {

@@ -74,6 +74,11 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
+    public void joinFullWeights(String unit) {
+        weights(unit); // whole on every rank: nothing to take part in
+    }
+
+    @Override
     public void loadFullWeights(String unit, NDArray flat) {
         NDArray w = weights(unit);
         if (flat.size() != w.size()) {

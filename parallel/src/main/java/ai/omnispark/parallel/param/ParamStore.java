@@ -26,6 +26,13 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** The full flat weights of {@code unit}, gathered if sharded, as a copy owned by {@code scope}. */
     NDArray fullWeights(String unit, NDManager scope);
 
+    /**
+     * This rank's part in another rank's {@link #fullWeights} of {@code unit}, keeping nothing: a
+     * no-op where every rank holds whole weights, the same collective (results freed at once) where
+     * they are sharded. Lets only the rank that writes a gathered copy hold one.
+     */
+    void joinFullWeights(String unit);
+
     /** Overwrites the whole of {@code unit}'s weights (import); {@code flat} is in the unit's layout. */
     void loadFullWeights(String unit, NDArray flat);
 

@@ -166,9 +166,14 @@ final class BenchFsdp {
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         long before = threads.getCurrentThreadAllocatedBytes();
         RankState state = RankState.capture(params, trainer.optimizer());
-        SafeTensorsWriter hf = HfCheckpoint.weights(model, params, ctx.manager(), SafeDType.F32);
+        SafeTensorsWriter hf = null;
+        if (ctx.rank() == 0) {
+            hf = HfCheckpoint.weights(model, params, ctx.manager(), SafeDType.F32);
+        } else {
+            HfCheckpoint.joinWeights(model, params);
+        }
         long bytes = threads.getCurrentThreadAllocatedBytes() - before;
-        if (state.model().isEmpty() || hf == null) {
+        if (state.model().isEmpty() || (ctx.rank() == 0 && hf == null)) {
             throw new IllegalStateException("nothing was snapshot");
         }
         return bytes;
