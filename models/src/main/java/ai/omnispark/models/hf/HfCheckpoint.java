@@ -2,11 +2,11 @@ package ai.omnispark.models.hf;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.ParamStore;

@@ -105,6 +105,42 @@ class HfRoundTripTest {
     }
 
     /**
+     * An F16 export holds each weight rounded to half precision: within half an F16 ulp of the fp32
+     * weight (2^-11 relative for normal halves, 2^-25 absolute below them), and importing it gives
+     * exactly the stored halves as decoded by hand.
+     */
+    @Test
+    void halfPrecisionExportRoundsEachWeightOnce(@TempDir Path dir) throws IOException {
+        DecoderLM model = new DecoderLM(config("qwen3", false, false));
+        try (LocalParams a = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 17);
+                LocalParams b = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 99)) {
+            HfCheckpoint.export(model, a, rank.manager(), dir, SafeDType.F16);
+            HfCheckpoint.load(model, b, rank.manager(), dir);
+            try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve(HfCheckpoint.WEIGHTS))) {
+                for (UnitLayout unit : model.units()) {
+                    float[] original = a.weights(unit.name()).toFloatArray();
+                    float[] imported = b.weights(unit.name()).toFloatArray();
+                    for (ParamSpec p : unit.params()) {
+                        assertEquals(SafeDType.F16, reader.info(p.name()).dtype(), p.name());
+                        ByteBuffer halves = reader.read(p.name());
+                        for (int i = 0; i < p.numel(); i++) {
+                            int at = (int) unit.offset(p.name()) + i;
+                            int bits = halves.getShort() & 0xFFFF;
+                            int e = (bits >>> 10) & 0x1F;
+                            int m = bits & 0x3FF;
+                            double magnitude = e == 0 ? m * Math.pow(2, -24) : Math.pow(2, e - 15) * (1 + m / 1024.0);
+                            double stored = (bits & 0x8000) != 0 ? -magnitude : magnitude;
+                            assertEquals(stored, imported[at], 0.0, p.name() + "[" + i + "] imported");
+                            double bound = Math.max(Math.abs(original[at]) * 0x1p-11, 0x1p-25);
+                            assertEquals(original[at], stored, bound, p.name() + "[" + i + "] rounded once");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * A HF folder written independently of the model code, tensor by tensor, in HF naming, with
      * every element stored in {@code dtype}'s own encoding (F16 and BF16 as 16-bit patterns). Returns
      * each tensor's values as decoded by hand in float64 from those bits.

@@ -84,7 +84,7 @@ public final class LocalParams implements ParamStore {
         if (flat.size() != w.size()) {
             throw new IllegalArgumentException("unit " + unit + " has " + w.size() + " elements, got " + flat.size());
         }
-        w.set(new ai.djl.ndarray.index.NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
+        w.set(new NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
     }
 
     @Override
@@ -171,7 +171,7 @@ public final class LocalParams implements ParamStore {
         }
         long start = layout.offset(param);
         NDArray w = weights(unit);
-        w.set(new ai.djl.ndarray.index.NDIndex("{}:{}", start, start + spec.numel()),
+        w.set(new NDIndex("{}:{}", start, start + spec.numel()),
                 value.toType(w.getDataType(), false).flatten());
     }
 
