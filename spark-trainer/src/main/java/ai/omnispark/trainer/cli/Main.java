@@ -15,7 +15,8 @@ public final class Main {
             "  export-hf --checkpoint CKPT_DIR --out DIR   a global_step_N (any rank count) as a HF folder",
             "  sample --out DIR                        write the bundled synthetic sample",
             "  bench train --config CONFIG             time training steps against PyTorch",
-            "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state, step time, async vs sync save",
+            "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state and held tensor bytes, checkpoint",
+            "                                          snapshot heap, step time, async vs sync save",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
             "                                          time collectives; JSON lines (docs/comm.md)",
             "  help                                    this text");
