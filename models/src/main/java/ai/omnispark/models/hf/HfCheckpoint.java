@@ -2,16 +2,20 @@ package ai.omnispark.models.hf;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.models.llm.HfNames;
+import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsReader;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
+import ai.omnispark.parallel.safetensors.TensorBytes;
 import ai.omnispark.parallel.safetensors.TensorInfo;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -48,8 +52,10 @@ public final class HfCheckpoint {
     }
 
     /**
-     * Gathers the full weights under their HF names, in {@code dtype} (F32 or F16). Under FSDP this
-     * is a collective: every rank of the shard group must call it.
+     * Gathers the full weights under their HF names, in {@code dtype} (F32 or F16), as a host copy
+     * (a unit at a time, each parameter copied in parts, so a tensor of any size that fits in
+     * memory works). Under FSDP this is a collective: the other ranks of the shard group call
+     * {@link #joinWeights} at the same point.
      */
     public static SafeTensorsWriter weights(DecoderLM model, ParamStore params, NDManager manager, SafeDType dtype) {
         if (dtype != SafeDType.F32 && dtype != SafeDType.F16) {
@@ -57,17 +63,47 @@ public final class HfCheckpoint {
         }
         SafeTensorsWriter writer = new SafeTensorsWriter();
         writer.metadata(Map.of("format", "pt"));
-        try (NDManager scope = manager.newSubManager()) {
-            for (UnitLayout unit : model.units()) {
+        for (UnitLayout unit : model.units()) {
+            try (NDManager scope = manager.newSubManager()) {
                 NDArray flat = params.fullWeights(unit.name(), scope);
                 for (ParamSpec p : unit.params()) {
                     long start = unit.offset(p.name());
-                    NDArray slice = flat.get(start + ":" + (start + p.numel()));
-                    writer.add(p.name(), dtype, p.shape().getShape(), bytes(slice, dtype));
+                    writer.add(p.name(), dtype, p.shape().getShape(), hostCopy(flat, start, p, dtype));
                 }
             }
         }
         return writer;
+    }
+
+    /**
+     * A rank that does not write the HF weights takes part in {@link #weights}' gathers (under FSDP)
+     * without keeping a copy.
+     */
+    public static void joinWeights(DecoderLM model, ParamStore params) {
+        for (UnitLayout unit : model.units()) {
+            params.joinFullWeights(unit.name());
+        }
+    }
+
+    /** Elements {@code [start, start + p.numel())} of {@code flat} as {@code dtype}'s little-endian bytes. */
+    private static TensorBytes hostCopy(NDArray flat, long start, ParamSpec p, SafeDType dtype) {
+        int n = HostCopy.arrayLength(p.name(), p.numel());
+        NDArray fp32 = flat.toType(DataType.FLOAT32, false);
+        if (dtype == SafeDType.F32) {
+            float[] values = new float[n];
+            HostCopy.read(fp32, start, values, 0, n);
+            return TensorBytes.ofFloats(values);
+        }
+        short[] halves = new short[n];
+        for (int done = 0; done < n; ) {
+            int part = Math.min(HostCopy.CHUNK, n - done);
+            try (NDArray slice = fp32.get(new NDIndex("{}:{}", start + done, start + done + part));
+                    NDArray half = slice.toType(DataType.FLOAT16, true)) {
+                half.toByteBuffer().order(ByteOrder.nativeOrder()).asShortBuffer().get(halves, done, part);
+            }
+            done += part;
+        }
+        return TensorBytes.ofShorts(halves);
     }
 
     /** Writes an HF folder: weights, config.json and generation_config.json. */
@@ -83,27 +119,6 @@ public final class HfCheckpoint {
         try (OutputStream out = sink.create("generation_config.json")) {
             out.write(HfConfig.generationConfig(config).toPrettyString().getBytes(StandardCharsets.UTF_8));
         }
-    }
-
-    private static ByteBuffer bytes(NDArray values, SafeDType dtype) {
-        DataType target = dtype == SafeDType.F16 ? DataType.FLOAT16 : DataType.FLOAT32;
-        NDArray typed = values.toType(target, false);
-        ByteBuffer raw = typed.toByteBuffer();
-        ByteBuffer le = ByteBuffer.allocate(raw.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-        raw.order(ByteOrder.nativeOrder());
-        if (ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
-            le.put(raw);
-        } else if (dtype == SafeDType.F16) {
-            while (raw.hasRemaining()) {
-                le.putShort(raw.getShort());
-            }
-        } else {
-            while (raw.hasRemaining()) {
-                le.putFloat(raw.getFloat());
-            }
-        }
-        le.flip();
-        return le;
     }
 
     /**
@@ -124,21 +139,24 @@ public final class HfCheckpoint {
             }
             Set<String> used = new HashSet<>();
             for (UnitLayout unit : model.units()) {
-                float[] flat = new float[Math.toIntExact(unit.numel())];
-                for (ParamSpec p : unit.params()) {
-                    TensorInfo info = tensors.get(p.name());
-                    if (info == null) {
-                        throw new IOException(file + " lacks tensor " + p.name());
+                // The unit is assembled in a libtorch-owned tensor a part at a time: no Java array
+                // or DJL buffer of a whole tensor, so a tensor of any size that fits in memory loads.
+                try (NDManager unitScope = scope.newSubManager()) {
+                    NDArray flat = unitScope.zeros(new Shape(unit.numel()), DataType.FLOAT32);
+                    for (ParamSpec p : unit.params()) {
+                        TensorInfo info = tensors.get(p.name());
+                        if (info == null) {
+                            throw new IOException(file + " lacks tensor " + p.name());
+                        }
+                        if (!java.util.Arrays.equals(info.shape(), p.shape().getShape())) {
+                            throw new IOException(file + ": tensor " + p.name() + " has shape "
+                                    + java.util.Arrays.toString(info.shape()) + ", the config needs " + p.shape());
+                        }
+                        copyInto(reader, info, flat, unit.offset(p.name()), file);
+                        used.add(p.name());
                     }
-                    if (!java.util.Arrays.equals(info.shape(), p.shape().getShape())) {
-                        throw new IOException(file + ": tensor " + p.name() + " has shape "
-                                + java.util.Arrays.toString(info.shape()) + ", the config needs " + p.shape());
-                    }
-                    float[] values = floats(reader.read(p.name()), info.dtype(), p.name(), file);
-                    System.arraycopy(values, 0, flat, Math.toIntExact(unit.offset(p.name())), values.length);
-                    used.add(p.name());
+                    params.loadFullWeights(unit.name(), flat);
                 }
-                params.loadFullWeights(unit.name(), scope.create(flat));
             }
             for (String name : tensors.keySet()) {
                 if (!used.contains(name)) {
@@ -167,12 +185,45 @@ public final class HfCheckpoint {
             throw new IOException(refusal + head.dtype() + java.util.Arrays.toString(head.shape()) + " and "
                     + HfNames.EMBED + " " + embed.dtype() + java.util.Arrays.toString(embed.shape()) + why);
         }
-        int mismatch = reader.read(HfNames.LM_HEAD).mismatch(reader.read(HfNames.EMBED));
+        long bytes = head.byteLength();
+        int partBytes = (int) Math.min(bytes, (long) LOAD_PART * Float.BYTES);
+        ByteBuffer headPart = ByteBuffer.allocate(Math.max(1, partBytes));
+        ByteBuffer embedPart = ByteBuffer.allocate(Math.max(1, partBytes));
+        long mismatch = -1;
+        for (long done = 0; done < bytes && mismatch < 0; done += partBytes) {
+            int n = (int) Math.min(partBytes, bytes - done);
+            headPart.clear().limit(n);
+            embedPart.clear().limit(n);
+            reader.readInto(HfNames.LM_HEAD, done, headPart);
+            reader.readInto(HfNames.EMBED, done, embedPart);
+            int at = headPart.flip().mismatch(embedPart.flip());
+            mismatch = at < 0 ? -1 : done + at;
+        }
         if (mismatch >= 0) {
             long element = mismatch / head.dtype().byteSize();
             long columns = head.shape()[head.shape().length - 1];
             throw new IOException(refusal + "differing from " + HfNames.EMBED + " (first at row "
                     + element / columns + ", column " + element % columns + ")" + why);
+        }
+    }
+
+    /** Elements per part when importing: 32 MiB of fp32. */
+    private static final int LOAD_PART = 1 << 23;
+
+    /** Decodes tensor {@code info} to fp32 in Java, a part at a time, into {@code flat} from {@code at}. */
+    private static void copyInto(SafeTensorsReader reader, TensorInfo info, NDArray flat, long at, Path file)
+            throws IOException {
+        int size = info.dtype().byteSize();
+        long numel = info.numel();
+        ByteBuffer part = ByteBuffer.allocate((int) Math.min(LOAD_PART, Math.max(1, numel)) * size);
+        for (long done = 0; done < numel; ) {
+            int n = (int) Math.min(LOAD_PART, numel - done);
+            part.clear().limit(n * size);
+            reader.readInto(info.name(), done * size, part);
+            part.flip();
+            float[] values = floats(part, info.dtype(), info.name(), file);
+            HostCopy.write(values, 0, n, flat, at + done);
+            done += n;
         }
     }
 

@@ -104,8 +104,49 @@ class HfRoundTripTest {
         }
     }
 
-    /** A HF folder written independently of the model code, tensor by tensor, in HF naming and F16. */
-    private static void writeRandomHfFolder(Path dir, String family, SplittableRandom random) throws IOException {
+    /**
+     * An F16 export holds each weight rounded to half precision: within half an F16 ulp of the fp32
+     * weight (2^-11 relative for normal halves, 2^-25 absolute below them), and importing it gives
+     * exactly the stored halves as decoded by hand.
+     */
+    @Test
+    void halfPrecisionExportRoundsEachWeightOnce(@TempDir Path dir) throws IOException {
+        DecoderLM model = new DecoderLM(config("qwen3", false, false));
+        try (LocalParams a = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 17);
+                LocalParams b = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 99)) {
+            HfCheckpoint.export(model, a, rank.manager(), dir, SafeDType.F16);
+            HfCheckpoint.load(model, b, rank.manager(), dir);
+            try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve(HfCheckpoint.WEIGHTS))) {
+                for (UnitLayout unit : model.units()) {
+                    float[] original = a.weights(unit.name()).toFloatArray();
+                    float[] imported = b.weights(unit.name()).toFloatArray();
+                    for (ParamSpec p : unit.params()) {
+                        assertEquals(SafeDType.F16, reader.info(p.name()).dtype(), p.name());
+                        ByteBuffer halves = reader.read(p.name());
+                        for (int i = 0; i < p.numel(); i++) {
+                            int at = (int) unit.offset(p.name()) + i;
+                            int bits = halves.getShort() & 0xFFFF;
+                            int e = (bits >>> 10) & 0x1F;
+                            int m = bits & 0x3FF;
+                            double magnitude = e == 0 ? m * Math.pow(2, -24) : Math.pow(2, e - 15) * (1 + m / 1024.0);
+                            double stored = (bits & 0x8000) != 0 ? -magnitude : magnitude;
+                            assertEquals(stored, imported[at], 0.0, p.name() + "[" + i + "] imported");
+                            double bound = Math.max(Math.abs(original[at]) * 0x1p-11, 0x1p-25);
+                            assertEquals(original[at], stored, bound, p.name() + "[" + i + "] rounded once");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * A HF folder written independently of the model code, tensor by tensor, in HF naming, with
+     * every element stored in {@code dtype}'s own encoding (F16 and BF16 as 16-bit patterns). Returns
+     * each tensor's values as decoded by hand in float64 from those bits.
+     */
+    private static java.util.Map<String, double[]> writeRandomHfFolder(Path dir, String family, SafeDType dtype,
+            SplittableRandom random) throws IOException {
         Files.createDirectories(dir);
         ObjectMapper json = new ObjectMapper();
         ObjectNode c = json.createObjectNode();
@@ -120,70 +161,118 @@ class HfRoundTripTest {
         c.put("rope_theta", 500000.0);
         c.put("tie_word_embeddings", false);
         c.put("hidden_act", "silu");
+        c.put("torch_dtype", dtype == SafeDType.F16 ? "float16" : dtype == SafeDType.BF16 ? "bfloat16" : "float32");
         json.writeValue(dir.resolve("config.json").toFile(), c);
         SafeTensorsWriter w = new SafeTensorsWriter();
+        java.util.Map<String, double[]> expected = new java.util.LinkedHashMap<>();
         int hd = 8;
-        add(w, "model.embed_tokens.weight", random, 40, 16);
-        add(w, "lm_head.weight", random, 40, 16);
-        add(w, "model.norm.weight", random, 16);
+        add(w, expected, dtype, "model.embed_tokens.weight", random, 40, 16);
+        add(w, expected, dtype, "lm_head.weight", random, 40, 16);
+        add(w, expected, dtype, "model.norm.weight", random, 16);
         for (int i = 0; i < 2; i++) {
             String p = "model.layers." + i + ".";
-            add(w, p + "input_layernorm.weight", random, 16);
-            add(w, p + "post_attention_layernorm.weight", random, 16);
-            add(w, p + "self_attn.q_proj.weight", random, 2 * hd, 16);
-            add(w, p + "self_attn.k_proj.weight", random, hd, 16);
-            add(w, p + "self_attn.v_proj.weight", random, hd, 16);
-            add(w, p + "self_attn.o_proj.weight", random, 16, 2 * hd);
+            add(w, expected, dtype, p + "input_layernorm.weight", random, 16);
+            add(w, expected, dtype, p + "post_attention_layernorm.weight", random, 16);
+            add(w, expected, dtype, p + "self_attn.q_proj.weight", random, 2 * hd, 16);
+            add(w, expected, dtype, p + "self_attn.k_proj.weight", random, hd, 16);
+            add(w, expected, dtype, p + "self_attn.v_proj.weight", random, hd, 16);
+            add(w, expected, dtype, p + "self_attn.o_proj.weight", random, 16, 2 * hd);
             if (family.equals("qwen2")) {
-                add(w, p + "self_attn.q_proj.bias", random, 2 * hd);
-                add(w, p + "self_attn.k_proj.bias", random, hd);
-                add(w, p + "self_attn.v_proj.bias", random, hd);
+                add(w, expected, dtype, p + "self_attn.q_proj.bias", random, 2 * hd);
+                add(w, expected, dtype, p + "self_attn.k_proj.bias", random, hd);
+                add(w, expected, dtype, p + "self_attn.v_proj.bias", random, hd);
             }
             if (family.equals("qwen3")) {
-                add(w, p + "self_attn.q_norm.weight", random, hd);
-                add(w, p + "self_attn.k_norm.weight", random, hd);
+                add(w, expected, dtype, p + "self_attn.q_norm.weight", random, hd);
+                add(w, expected, dtype, p + "self_attn.k_norm.weight", random, hd);
             }
-            add(w, p + "mlp.gate_proj.weight", random, 20, 16);
-            add(w, p + "mlp.up_proj.weight", random, 20, 16);
-            add(w, p + "mlp.down_proj.weight", random, 16, 20);
+            add(w, expected, dtype, p + "mlp.gate_proj.weight", random, 20, 16);
+            add(w, expected, dtype, p + "mlp.up_proj.weight", random, 20, 16);
+            add(w, expected, dtype, p + "mlp.down_proj.weight", random, 16, 20);
         }
         w.write(dir.resolve("model.safetensors"));
+        return expected;
     }
 
-    private static void add(SafeTensorsWriter w, String name, SplittableRandom random, long... shape) {
-        long n = 1;
+    /**
+     * Random elements as raw bit patterns of {@code dtype}: F32 from a Gaussian; F16 and BF16 with a
+     * random sign, mantissa and an exponent giving magnitudes of about 1e-5 to 2 (F16 includes
+     * subnormals). The expected value is decoded from the fields in float64, sign x 2^e x 1.m.
+     */
+    private static void add(SafeTensorsWriter w, java.util.Map<String, double[]> expected, SafeDType dtype,
+            String name, SplittableRandom random, long... shape) {
+        int n = 1;
         for (long d : shape) {
-            n *= d;
+            n *= (int) d;
         }
-        ByteBuffer b = ByteBuffer.allocate((int) n * 4).order(ByteOrder.LITTLE_ENDIAN);
+        double[] values = new double[n];
+        ByteBuffer b = ByteBuffer.allocate(n * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < n; i++) {
-            b.putFloat((float) (random.nextGaussian() * 0.2));
+            switch (dtype) {
+                case F32 -> {
+                    float v = (float) (random.nextGaussian() * 0.2);
+                    b.putFloat(v);
+                    values[i] = v;
+                }
+                case F16 -> {
+                    int sign = random.nextInt(2);
+                    int exponent = random.nextInt(0, 16); // 0: subnormal; 15: [1, 2)
+                    int mantissa = random.nextInt(1 << 10);
+                    b.putShort((short) (sign << 15 | exponent << 10 | mantissa));
+                    double magnitude = exponent == 0 ? mantissa * Math.pow(2, -24)
+                            : Math.pow(2, exponent - 15) * (1 + mantissa / 1024.0);
+                    values[i] = sign == 1 ? -magnitude : magnitude;
+                }
+                case BF16 -> {
+                    int sign = random.nextInt(2);
+                    int exponent = random.nextInt(110, 128); // 2^-17 .. [1, 2)
+                    int mantissa = random.nextInt(1 << 7);
+                    b.putShort((short) (sign << 15 | exponent << 7 | mantissa));
+                    double magnitude = Math.pow(2, exponent - 127) * (1 + mantissa / 128.0);
+                    values[i] = sign == 1 ? -magnitude : magnitude;
+                }
+                default -> throw new IllegalArgumentException("no test encoding for " + dtype);
+            }
         }
         b.flip();
-        w.add(name, SafeDType.F32, shape, b);
+        w.add(name, dtype, shape, b);
+        expected.put(name, values);
     }
 
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"llama", "qwen2", "qwen3"})
-    void importsAHfFolderWrittenByHand(String family, @TempDir Path dir) throws IOException {
-        writeRandomHfFolder(dir, family, new SplittableRandom(family.hashCode()));
+    /**
+     * Every stored value of F32, F16 and BF16 is exactly representable in fp32, so the imported
+     * weights must equal the hand-decoded float64 values exactly (tolerance 0). BF16 is decoded in
+     * Java: a BF16 tensor on DJL's CPU engine would kill the JVM.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"llama,F32", "qwen2,F32", "qwen3,F32", "llama,F16", "qwen2,F16", "qwen3,BF16", "llama,BF16"})
+    void importsAHfFolderWrittenByHand(String family, SafeDType dtype, @TempDir Path dir) throws IOException {
+        java.util.Map<String, double[]> expected = writeRandomHfFolder(dir, family, dtype,
+                new SplittableRandom(family.hashCode() + dtype.ordinal()));
+        try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve("model.safetensors"))) {
+            for (TensorInfo t : reader.tensors()) {
+                assertEquals(dtype, t.dtype(), t.name() + " is stored as " + dtype);
+            }
+        }
         DecoderConfig config = HfConfig.read(dir);
         assertEquals(family, config.family());
         assertEquals(8, config.headDim());
         DecoderLM model = new DecoderLM(config);
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0)) {
             HfCheckpoint.load(model, params, rank.manager(), dir);
-            try (SafeTensorsReader reader = SafeTensorsReader.open(dir.resolve("model.safetensors"))) {
-                for (UnitLayout unit : model.units()) {
-                    float[] flat = params.weights(unit.name()).toFloatArray();
-                    for (ParamSpec p : unit.params()) {
-                        float[] expected = reader.readFloats(p.name());
-                        float[] actual = java.util.Arrays.copyOfRange(flat, (int) unit.offset(p.name()),
-                                (int) (unit.offset(p.name()) + p.numel()));
-                        assertArrayEquals(expected, actual, p.name());
+            int checked = 0;
+            for (UnitLayout unit : model.units()) {
+                float[] flat = params.weights(unit.name()).toFloatArray();
+                for (ParamSpec p : unit.params()) {
+                    double[] want = expected.get(p.name());
+                    assertEquals(p.numel(), want.length, p.name());
+                    for (int i = 0; i < want.length; i++) {
+                        assertEquals(want[i], flat[(int) unit.offset(p.name()) + i], 0.0, p.name() + "[" + i + "]");
                     }
+                    checked++;
                 }
             }
+            assertEquals(expected.size(), checked, "every tensor of the folder is a parameter of the model");
             float[] out = logits(model, params, new int[] {3, 4, 39});
             assertEquals(3 * 40, out.length);
             for (float v : out) {
@@ -194,7 +283,7 @@ class HfRoundTripTest {
 
     @Test
     void missingOrMisshapedTensorsAreNamed(@TempDir Path dir) throws IOException {
-        writeRandomHfFolder(dir, "llama", new SplittableRandom(1));
+        writeRandomHfFolder(dir, "llama", SafeDType.F32, new SplittableRandom(1));
         DecoderConfig wrong = DecoderConfig.builder().family("llama").vocabSize(40).hiddenSize(16).intermediateSize(22)
                 .numLayers(2).numHeads(2).numKvHeads(1).tieWordEmbeddings(false).build();
         DecoderLM model = new DecoderLM(wrong);

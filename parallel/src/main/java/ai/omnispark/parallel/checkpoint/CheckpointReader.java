@@ -1,5 +1,6 @@
 package ai.omnispark.parallel.checkpoint;
 
+import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -78,7 +79,7 @@ public final class CheckpointReader {
             throw new IOException(indexFile + ": " + key + " has " + t.get("numel").asLong()
                     + " elements, the model has " + numel);
         }
-        float[] out = new float[(int) want.length()];
+        float[] out = null;
         long covered = 0;
         // Replicas (DDP, HSDP) save the same slice more than once; any one copy will do.
         java.util.Set<String> seen = new java.util.HashSet<>();
@@ -107,6 +108,12 @@ public final class CheckpointReader {
                 throw new IOException("checkpoint file " + new Path(new Path(dir, kind), fileName)
                         + " does not hold " + key + " [" + s.get("begin") + ", " + s.get("end") + ") as its index says");
             }
+            if (slice.begin() == want.begin() && slice.end() == want.end()) {
+                return slice; // saved with the same sharding: the slice read is the one wanted, no copy
+            }
+            if (out == null) {
+                out = new float[HostCopy.arrayLength(key, want.length())];
+            }
             System.arraycopy(slice.values(), (int) (b - slice.begin()), out, (int) (b - want.begin()), (int) (e - b));
             covered += e - b;
         }
@@ -114,7 +121,7 @@ public final class CheckpointReader {
             throw new IOException(indexFile + ": the slices of " + key + " cover " + covered + " of the "
                     + want.length() + " elements [" + want.begin() + ", " + want.end() + ") this rank needs");
         }
-        return new Slice(numel, want.begin(), out);
+        return new Slice(numel, want.begin(), out == null ? new float[0] : out);
     }
 
     private JsonNode readJson(Path file) throws IOException {

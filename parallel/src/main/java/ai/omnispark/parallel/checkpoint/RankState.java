@@ -3,12 +3,12 @@ package ai.omnispark.parallel.checkpoint;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -37,7 +37,7 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
     }
 
     private static float[] owned(NDArray a, OwnedSlice o) {
-        return HostCopy.floats(a.toType(DataType.FLOAT32, false), Math.toIntExact(o.length()));
+        return HostCopy.floats(a.toType(DataType.FLOAT32, false), HostCopy.arrayLength("optimizer state", o.length()));
     }
 
     /**
@@ -58,8 +58,13 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
             if (optimizerSteps > 0) {
                 OwnedSlice o = params.owned(u.name());
                 try (NDManager tmp = manager.newSubManager()) {
-                    NDArray m = tmp.create(Arrays.copyOf(optimizer.get(u.name() + EXP_AVG).values(), (int) o.localLength()));
-                    NDArray v = tmp.create(Arrays.copyOf(optimizer.get(u.name() + EXP_AVG_SQ).values(), (int) o.localLength()));
+                    // Zeros beyond the owned elements: the padding of FSDP's last shard.
+                    NDArray m = tmp.zeros(new Shape(o.localLength()), DataType.FLOAT32);
+                    NDArray v = tmp.zeros(new Shape(o.localLength()), DataType.FLOAT32);
+                    float[] mv = optimizer.get(u.name() + EXP_AVG).values();
+                    float[] vv = optimizer.get(u.name() + EXP_AVG_SQ).values();
+                    HostCopy.write(mv, 0, mv.length, m, 0);
+                    HostCopy.write(vv, 0, vv.length, v, 0);
                     adamw.setState(u.name(), m, v);
                 }
             }

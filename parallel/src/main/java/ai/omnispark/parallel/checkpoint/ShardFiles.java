@@ -9,19 +9,20 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.SeekableByteChannel;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.CheckedOutputStream;
+import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
  * One rank's slices as a safetensors file: each slice is a 1-D F32 tensor named by its key, and the
- * file's metadata records where it sits in the full tensor ({@code key -> "begin,total"}).
+ * file's metadata records where it sits in the full tensor ({@code key -> "begin,total"}). Files
+ * are written and read a part at a time, so their size is bounded by memory for the slices only.
  */
 final class ShardFiles {
     private ShardFiles() {}
@@ -34,9 +35,7 @@ final class ShardFiles {
         Map<String, String> meta = new LinkedHashMap<>();
         for (Map.Entry<String, Slice> e : slices.entrySet()) {
             Slice s = e.getValue();
-            ByteBuffer b = ByteBuffer.allocate(s.values().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-            b.asFloatBuffer().put(s.values());
-            writer.add(e.getKey(), SafeDType.F32, new long[] {s.values().length}, b);
+            writer.addFloats(e.getKey(), s.values());
             meta.put(e.getKey(), s.begin() + "," + s.total());
         }
         writer.metadata(meta);
@@ -49,7 +48,13 @@ final class ShardFiles {
         }
     }
 
-    /** Reads a whole shard file, checking its size and CRC-32 before parsing it. */
+    /** Bytes per read of a shard file: 1 MiB. */
+    private static final int READ_PART = 1 << 20;
+
+    /**
+     * Reads a whole shard file, checking its size and CRC-32 before parsing it: a first pass
+     * streams the file through the checksum, a second reads the slices straight into their arrays.
+     */
     static Map<String, Slice> read(FileSystem fs, Path file, long bytes, long crc32) throws IOException {
         if (!fs.exists(file)) {
             throw new IOException("checkpoint file " + file + " is missing");
@@ -58,28 +63,25 @@ final class ShardFiles {
         if (size != bytes) {
             throw new IOException("checkpoint file " + file + " has " + size + " bytes, the index says " + bytes);
         }
-        if (size > Integer.MAX_VALUE - 8) {
-            throw new IOException("checkpoint file " + file + " is over 2 GiB; shard the model over more ranks");
-        }
-        byte[] data = new byte[(int) size];
+        CRC32 crc = new CRC32();
         try (InputStream in = fs.open(file)) {
-            int off = 0;
-            while (off < data.length) {
-                int n = in.read(data, off, data.length - off);
-                if (n < 0) {
-                    throw new IOException("checkpoint file " + file + " ended after " + off + " bytes");
-                }
-                off += n;
+            byte[] part = new byte[READ_PART];
+            long read = 0;
+            for (int n; (n = in.read(part)) > 0; ) {
+                crc.update(part, 0, n);
+                read += n;
+            }
+            if (read != size) {
+                throw new IOException("checkpoint file " + file + " ended after " + read + " of its " + size + " bytes");
             }
         }
-        CRC32 crc = new CRC32();
-        crc.update(data);
         if (crc.getValue() != crc32) {
             throw new IOException("checkpoint file " + file + " is corrupt: CRC-32 " + Long.toHexString(crc.getValue())
                     + ", the index says " + Long.toHexString(crc32));
         }
         Map<String, Slice> out = new LinkedHashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(new BytesChannel(data), data.length, file.toString())) {
+        try (SafeTensorsReader r = SafeTensorsReader.open(new StreamChannel(fs.open(file), size), size,
+                file.toString())) {
             for (TensorInfo t : r.tensors()) {
                 String where = r.metadata().get(t.name());
                 if (where == null || t.dtype() != SafeDType.F32 || t.shape().length != 1) {
@@ -101,24 +103,32 @@ final class ShardFiles {
         return out;
     }
 
-    /** A read-only channel over bytes already in memory. */
-    private static final class BytesChannel implements SeekableByteChannel {
-        private final byte[] data;
+    /** A read-only channel over an open file of a Hadoop FileSystem, seeking where asked. */
+    private static final class StreamChannel implements SeekableByteChannel {
+        private final FSDataInputStream in;
+        private final long size;
+        private final byte[] part = new byte[READ_PART];
         private long position;
         private boolean open = true;
 
-        BytesChannel(byte[] data) {
-            this.data = data;
+        StreamChannel(FSDataInputStream in, long size) {
+            this.in = in;
+            this.size = size;
         }
 
         @Override
-        public int read(ByteBuffer dst) {
-            if (position >= data.length) {
+        public int read(ByteBuffer dst) throws IOException {
+            if (position >= size) {
                 return -1;
             }
-            int n = (int) Math.min(dst.remaining(), data.length - position);
-            dst.put(data, (int) position, n);
-            position += n;
+            if (in.getPos() != position) {
+                in.seek(position);
+            }
+            int n = in.read(part, 0, (int) Math.min(Math.min(part.length, dst.remaining()), size - position));
+            if (n > 0) {
+                dst.put(part, 0, n);
+                position += n;
+            }
             return n;
         }
 
@@ -140,7 +150,7 @@ final class ShardFiles {
 
         @Override
         public long size() {
-            return data.length;
+            return size;
         }
 
         @Override
@@ -154,8 +164,9 @@ final class ShardFiles {
         }
 
         @Override
-        public void close() {
+        public void close() throws IOException {
             open = false;
+            in.close();
         }
     }
 }

@@ -3,6 +3,7 @@ package ai.omnispark.parallel.comm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.omnispark.parallel.runtime.TensorMemory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -30,7 +31,8 @@ final class Buffers {
      * The tensor's own memory as a direct buffer. DJL 0.33's {@code toByteBuffer(true)} wraps the
      * libtorch data pointer without copying (JNI NewDirectByteBuffer), so writes through the
      * buffer land in the tensor; this is what keeps both transports free of serialization.
-     * A non-contiguous tensor would come back as a copy, which is why arrays must be contiguous.
+     * For a non-contiguous tensor DJL silently returns a buffer over a contiguous copy instead, and a
+     * collective would update the copy while the tensor kept its values: such tensors are refused.
      */
     static ByteBuffer view(NDArray array, String what) {
         if (!(array instanceof PtNDArray)) {
@@ -40,6 +42,16 @@ final class Buffers {
         if (!ai.djl.Device.Type.CPU.equals(array.getDevice().getDeviceType())) {
             throw new IllegalArgumentException(what + " is on " + array.getDevice()
                     + "; the CPU transports need CPU tensors (CUDA tensors need NCCL)");
+        }
+        if (!TensorMemory.isContiguous(array)) {
+            throw new IllegalArgumentException(what + " of shape " + array.getShape() + " is not contiguous in "
+                    + "memory (a transposed or strided view?); the communicators work on the tensor's own memory, "
+                    + "so pass a contiguous tensor (copy the view first and copy the result back)");
+        }
+        long bytes = array.size() * elementBytes(array.getDataType());
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(what + " has " + bytes + " bytes; a CPU transport views at most 2 GiB "
+                    + "of one tensor (Java buffers are int-sized): shard the unit over more ranks or split it");
         }
         ByteBuffer b = ((PtNDArray) array).toByteBuffer(true);
         if (!b.isDirect()) {

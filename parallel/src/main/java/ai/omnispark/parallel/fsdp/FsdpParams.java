@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
 import ai.omnispark.parallel.param.HostCopy;
+import ai.omnispark.parallel.param.ManagedBytes;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -68,26 +69,30 @@ public final class FsdpParams implements ParamStore {
             long p = (n + size - 1) / size * size;
             padded.put(u.name(), p);
             long shardLen = p / size;
-            double[] init = u.initialValues(seed);
-            float[] mask = u.decayMask();
-            shards.put(u.name(), slice(init, shardLen).toType(dtype, false));
+            long start = group.rank() * shardLen;
+            long end = start + shardLen;
+            // Every rank computes the whole unit's initialisation (it is sequential per parameter)
+            // and keeps its own elements, a part at a time: no Java-backed copy is made or kept.
+            NDArray shard = manager.zeros(new Shape(shardLen), dtype);
+            u.initialValues(seed, HostCopy.CHUNK, (offset, values, length) -> {
+                long b = Math.max(offset, start);
+                long e = Math.min(offset + length, end);
+                if (b < e) {
+                    HostCopy.write(values, (int) (b - offset), (int) (e - b), shard, b - start);
+                }
+            });
+            shards.put(u.name(), shard);
             gradShards.put(u.name(), manager.zeros(new Shape(shardLen), dtype));
-            double[] maskD = new double[mask.length];
-            for (int i = 0; i < mask.length; i++) {
-                maskD[i] = mask[i];
+            NDArray mask = manager.zeros(new Shape(shardLen), dtype);
+            for (long[] r : u.decayRanges()) {
+                long b = Math.max(r[0], start);
+                long e = Math.min(r[1], end);
+                if (b < e) {
+                    HostCopy.fill(mask, b - start, e - start, 1);
+                }
             }
-            decayShards.put(u.name(), slice(maskD, shardLen).toType(dtype, false));
+            decayShards.put(u.name(), mask);
         }
-    }
-
-    private NDArray slice(double[] full, long shardLen) {
-        double[] mine = new double[(int) shardLen];
-        long start = group.rank() * shardLen;
-        for (int i = 0; i < shardLen; i++) {
-            long src = start + i;
-            mine[i] = src < full.length ? full[(int) src] : 0;
-        }
-        return manager.create(mine);
     }
 
     @Override
@@ -233,6 +238,13 @@ public final class FsdpParams implements ParamStore {
     }
 
     @Override
+    public void joinFullWeights(String unit) {
+        try (NDManager scope = manager.newSubManager()) {
+            fullWeights(unit, scope);
+        }
+    }
+
+    @Override
     public void loadFullWeights(String unit, NDArray flat) {
         long n = layouts.get(unit).numel();
         if (flat.size() != n) {
@@ -261,7 +273,8 @@ public final class FsdpParams implements ParamStore {
     @Override
     public float[] ownedWeights(String unit) {
         OwnedSlice o = owned(unit);
-        return HostCopy.floats(shard(unit).toType(DataType.FLOAT32, false), Math.toIntExact(o.length()));
+        return HostCopy.floats(shard(unit).toType(DataType.FLOAT32, false),
+                HostCopy.arrayLength("unit " + unit, o.length()));
     }
 
     @Override
@@ -272,10 +285,15 @@ public final class FsdpParams implements ParamStore {
                     + " elements, got " + values.length);
         }
         NDArray s = shard(unit);
-        try (NDManager tmp = manager.newSubManager()) {
-            s.set(new NDIndex(":"), tmp.create(java.util.Arrays.copyOf(values, (int) o.localLength()))
-                    .toType(dtype, false));
+        HostCopy.write(values, 0, values.length, s, 0);
+        if (o.localLength() > values.length) {
+            HostCopy.fill(s, values.length, o.localLength(), 0); // the padding of the last shard stays zero
         }
+    }
+
+    @Override
+    public long heldBytes() {
+        return ManagedBytes.of(manager);
     }
 
     /**

@@ -4,23 +4,38 @@ import java.util.SplittableRandom;
 
 /** How a parameter starts: deterministic from (seed, parameter name), whatever rank computes it. */
 public sealed interface Init {
-    /** Fills {@code out} with this parameter's initial values. */
-    void fill(double[] out, long seed, String name);
+    /**
+     * The parameter's initial values in order, produced a part at a time so that a parameter of any
+     * size is initialised without holding all of it in Java memory.
+     */
+    interface Values {
+        /** Writes the next {@code length} values into {@code out[0, length)}. */
+        void next(double[] out, int length);
+    }
+
+    Values values(long seed, String name);
+
+    /** Fills {@code out} with this parameter's initial values (its first {@code out.length}). */
+    default void fill(double[] out, long seed, String name) {
+        values(seed, name).next(out, out.length);
+    }
 
     record Normal(double std) implements Init {
         @Override
-        public void fill(double[] out, long seed, String name) {
+        public Values values(long seed, String name) {
             SplittableRandom random = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * name.hashCode()));
-            for (int i = 0; i < out.length; i++) {
-                out[i] = random.nextGaussian() * std;
-            }
+            return (out, length) -> {
+                for (int i = 0; i < length; i++) {
+                    out[i] = random.nextGaussian() * std;
+                }
+            };
         }
     }
 
     record Constant(double value) implements Init {
         @Override
-        public void fill(double[] out, long seed, String name) {
-            java.util.Arrays.fill(out, value);
+        public Values values(long seed, String name) {
+            return (out, length) -> java.util.Arrays.fill(out, 0, length, value);
         }
     }
 

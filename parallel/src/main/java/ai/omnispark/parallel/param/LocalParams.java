@@ -2,7 +2,9 @@ package ai.omnispark.parallel.param;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
 import java.util.ArrayList;
@@ -21,17 +23,26 @@ public final class LocalParams implements ParamStore {
     private final Map<String, NDArray> grads = new LinkedHashMap<>();
     private final Map<String, NDArray> decayMasks = new LinkedHashMap<>();
 
-    /** Creates every unit's weights from its deterministic initialisation. */
+    /**
+     * Creates every unit's weights from its deterministic initialisation, written into libtorch-owned
+     * tensors a part at a time: no Java-backed copy of a whole unit is made or kept, so a unit of any
+     * size that fits in memory can be built.
+     */
     public LocalParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed) {
         this.manager = parent.newSubManager();
         manager.setName("local-params");
         for (UnitLayout u : units) {
             layouts.put(u.name(), u);
-            double[] init = u.initialValues(seed);
-            NDArray w = manager.create(init).toType(dtype, false);
+            Shape shape = new Shape(u.numel());
+            NDArray w = manager.zeros(shape, dtype);
+            u.initialValues(seed, HostCopy.CHUNK, (offset, values, length) -> HostCopy.write(values, 0, length, w, offset));
             weights.put(u.name(), w);
-            grads.put(u.name(), manager.zeros(w.getShape(), dtype));
-            decayMasks.put(u.name(), manager.create(u.decayMask()).toType(dtype, false));
+            grads.put(u.name(), manager.zeros(shape, dtype));
+            NDArray mask = manager.zeros(shape, dtype);
+            for (long[] r : u.decayRanges()) {
+                HostCopy.fill(mask, r[0], r[1], 1);
+            }
+            decayMasks.put(u.name(), mask);
         }
     }
 
@@ -63,12 +74,17 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
+    public void joinFullWeights(String unit) {
+        weights(unit); // whole on every rank: nothing to take part in
+    }
+
+    @Override
     public void loadFullWeights(String unit, NDArray flat) {
         NDArray w = weights(unit);
         if (flat.size() != w.size()) {
             throw new IllegalArgumentException("unit " + unit + " has " + w.size() + " elements, got " + flat.size());
         }
-        w.set(new ai.djl.ndarray.index.NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
+        w.set(new NDIndex(":"), flat.toType(w.getDataType(), false).reshape(w.getShape()));
     }
 
     @Override
@@ -94,7 +110,7 @@ public final class LocalParams implements ParamStore {
     @Override
     public float[] ownedWeights(String unit) {
         NDArray w = weights(unit).toType(DataType.FLOAT32, false);
-        return HostCopy.floats(w, Math.toIntExact(w.size()));
+        return HostCopy.floats(w, HostCopy.arrayLength("unit " + unit, w.size()));
     }
 
     @Override
@@ -103,10 +119,9 @@ public final class LocalParams implements ParamStore {
         if (values.length != w.size()) {
             throw new IllegalArgumentException("unit " + unit + " has " + w.size() + " elements, got " + values.length);
         }
-        try (NDManager tmp = manager.newSubManager()) {
-            w.set(new ai.djl.ndarray.index.NDIndex(":"), tmp.create(values).toType(w.getDataType(), false));
-        }
+        HostCopy.write(values, 0, values.length, w, 0);
     }
+
 
     /** The master weights of {@code unit}, flat; writes to it change the model. */
     public NDArray weights(String unit) {
@@ -156,8 +171,13 @@ public final class LocalParams implements ParamStore {
         }
         long start = layout.offset(param);
         NDArray w = weights(unit);
-        w.set(new ai.djl.ndarray.index.NDIndex("{}:{}", start, start + spec.numel()),
+        w.set(new NDIndex("{}:{}", start, start + spec.numel()),
                 value.toType(w.getDataType(), false).flatten());
+    }
+
+    @Override
+    public long heldBytes() {
+        return ManagedBytes.of(manager);
     }
 
     @Override

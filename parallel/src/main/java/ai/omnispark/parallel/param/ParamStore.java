@@ -26,6 +26,13 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** The full flat weights of {@code unit}, gathered if sharded, as a copy owned by {@code scope}. */
     NDArray fullWeights(String unit, NDManager scope);
 
+    /**
+     * This rank's part in another rank's {@link #fullWeights} of {@code unit}, keeping nothing: a
+     * no-op where every rank holds whole weights, the same collective (results freed at once) where
+     * they are sharded. Lets only the rank that writes a gathered copy hold one.
+     */
+    void joinFullWeights(String unit);
+
     /** Overwrites the whole of {@code unit}'s weights (import); {@code flat} is in the unit's layout. */
     void loadFullWeights(String unit, NDArray flat);
 
@@ -40,6 +47,12 @@ public interface ParamStore extends UnitParams, AutoCloseable {
 
     /** Bytes of master weights, gradients and optimizer state this rank holds, counted from live tensors. */
     long stateBytes(AdamW optimizer);
+
+    /**
+     * Bytes of every tensor this store holds, whatever it is for (weights, gradients, decay masks,
+     * leftovers), counted from its manager: what {@link #stateBytes} does not show.
+     */
+    long heldBytes();
 
     @Override
     void close();

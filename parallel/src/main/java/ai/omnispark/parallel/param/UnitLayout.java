@@ -83,27 +83,49 @@ public final class UnitLayout {
         return views;
     }
 
-    /** The initial flat values of this unit, deterministic from {@code seed}. */
-    public double[] initialValues(long seed) {
-        double[] flat = new double[Math.toIntExact(numel)];
-        for (ParamSpec p : params) {
-            double[] values = new double[Math.toIntExact(p.numel())];
-            p.init().fill(values, seed, p.name());
-            System.arraycopy(values, 0, flat, Math.toIntExact(offsets.get(p.name())), values.length);
-        }
-        return flat;
+    /** Receives a unit's initial values a part at a time. */
+    @FunctionalInterface
+    public interface ChunkSink {
+        /** {@code values[0, length)} are elements {@code [offset, offset + length)} of the flat unit. */
+        void accept(long offset, float[] values, int length);
     }
 
-    /** 1 where weight decay applies, 0 elsewhere. */
-    public float[] decayMask() {
-        float[] mask = new float[Math.toIntExact(numel)];
+    /**
+     * The initial flat values of this unit, deterministic from {@code seed}, in order and at most
+     * {@code chunk} at a time: computed in float64 and rounded to float32, without ever holding the
+     * whole unit in Java memory. {@code values} is reused between calls.
+     */
+    public void initialValues(long seed, int chunk, ChunkSink sink) {
+        if (chunk <= 0) {
+            throw new IllegalArgumentException("chunk must be positive, got " + chunk);
+        }
+        double[] wide = new double[(int) Math.min(chunk, numel)];
+        float[] narrow = new float[wide.length];
         for (ParamSpec p : params) {
-            if (p.decay()) {
-                int start = Math.toIntExact(offsets.get(p.name()));
-                java.util.Arrays.fill(mask, start, start + Math.toIntExact(p.numel()), 1f);
+            Init.Values values = p.init().values(seed, p.name());
+            long start = offsets.get(p.name());
+            for (long done = 0; done < p.numel(); ) {
+                int n = (int) Math.min(wide.length, p.numel() - done);
+                values.next(wide, n);
+                for (int i = 0; i < n; i++) {
+                    narrow[i] = (float) wide[i];
+                }
+                sink.accept(start + done, narrow, n);
+                done += n;
             }
         }
-        return mask;
+    }
+
+    /** The element ranges {@code [begin, end)} of the flat unit where weight decay applies, ascending. */
+    public List<long[]> decayRanges() {
+        List<long[]> ranges = new ArrayList<>();
+        for (ParamSpec p : params) {
+            if (p.decay()) {
+                long start = offsets.get(p.name());
+                ranges.add(new long[] {start, start + p.numel()});
+            }
+        }
+        return ranges;
     }
 
     /** Whether any parameter of this unit is frozen (gets no update). */

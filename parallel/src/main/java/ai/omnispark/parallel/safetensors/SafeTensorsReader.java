@@ -25,6 +25,9 @@ import java.util.Map;
  * tensor's byte range matching its shape and lying inside the data section, no overlaps.
  */
 public final class SafeTensorsReader implements AutoCloseable {
+    /** Bytes per read when copying a tensor into an array: 4 MiB. */
+    private static final int READ_PART = 1 << 22;
+
     /** Headers larger than this are refused before allocation (the reference limit is 100 MB). */
     public static final long MAX_HEADER_BYTES = 100L * 1000 * 1000;
 
@@ -229,14 +232,46 @@ public final class SafeTensorsReader implements AutoCloseable {
         readFully(dataStart + t.begin(), dst);
     }
 
+    /**
+     * Reads bytes {@code [offset, offset + dst.remaining())} of the tensor's data into {@code dst}:
+     * a part of a tensor of any size.
+     */
+    public void readInto(String tensor, long offset, ByteBuffer dst) throws IOException {
+        TensorInfo t = info(tensor);
+        if (offset < 0 || offset + dst.remaining() > t.byteLength()) {
+            throw new IllegalArgumentException("bytes [" + offset + ", " + (offset + dst.remaining()) + ") are outside "
+                    + "tensor '" + tensor + "' of " + t.byteLength() + " bytes");
+        }
+        readFully(dataStart + t.begin() + offset, dst);
+    }
+
+    /** The whole F32 tensor, read a part at a time (so it may be over 2 GiB). */
     public float[] readFloats(String tensor) throws IOException {
+        TensorInfo t = info(tensor);
+        if (t.numel() > Integer.MAX_VALUE - 8) {
+            throw error("has tensor '" + tensor + "' of " + t.numel() + " elements, more than a Java array holds");
+        }
+        float[] out = new float[(int) t.numel()];
+        readFloats(tensor, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** Elements {@code [from, from + length)} of an F32 tensor into {@code out[at, at + length)}. */
+    public void readFloats(String tensor, long from, float[] out, int at, int length) throws IOException {
         TensorInfo t = info(tensor);
         if (t.dtype() != SafeDType.F32) {
             throw error("has tensor '" + tensor + "' of " + t.dtype().id() + ", not F32");
         }
-        float[] out = new float[(int) t.numel()];
-        read(tensor).asFloatBuffer().get(out);
-        return out;
+        ByteBuffer part = ByteBuffer.allocate((int) Math.min(READ_PART, Math.max(4, length * 4L)))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        for (int done = 0; done < length; ) {
+            int n = Math.min(part.capacity() / 4, length - done);
+            part.clear().limit(n * 4);
+            readInto(tensor, (from + done) * 4L, part);
+            part.flip();
+            part.asFloatBuffer().get(out, at + done, n);
+            done += n;
+        }
     }
 
     public double[] readDoubles(String tensor) throws IOException {

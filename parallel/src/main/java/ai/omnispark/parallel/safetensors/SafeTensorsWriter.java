@@ -21,7 +21,7 @@ import java.util.TreeMap;
 public final class SafeTensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private record Entry(SafeDType dtype, long[] shape, ByteBuffer data) {}
+    private record Entry(SafeDType dtype, long[] shape, long bytes, TensorBytes data) {}
 
     private final Map<String, Entry> tensors = new TreeMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
@@ -33,6 +33,32 @@ public final class SafeTensorsWriter {
 
     /** Adds a tensor; {@code data} holds exactly its little-endian bytes and is not copied. */
     public SafeTensorsWriter add(String name, SafeDType dtype, long[] shape, ByteBuffer data) {
+        long expected = bytes(name, dtype, shape);
+        if (data.remaining() != expected) {
+            throw new IllegalArgumentException("tensor '" + name + "' of shape " + java.util.Arrays.toString(shape)
+                    + " and " + dtype.id() + " needs " + expected + " bytes, got " + data.remaining());
+        }
+        return add(name, dtype, shape, TensorBytes.of(data));
+    }
+
+    /** Adds a 1-D F32 tensor of {@code values}, which are not copied and must not change until written. */
+    public SafeTensorsWriter addFloats(String name, float[] values) {
+        return add(name, SafeDType.F32, new long[] {values.length}, TensorBytes.ofFloats(values));
+    }
+
+    /**
+     * Adds a tensor whose bytes {@code data} produces when the file is written; the writer checks it
+     * produces exactly as many as the shape and dtype need.
+     */
+    public SafeTensorsWriter add(String name, SafeDType dtype, long[] shape, TensorBytes data) {
+        long bytes = bytes(name, dtype, shape);
+        if (tensors.put(name, new Entry(dtype, shape.clone(), bytes, data)) != null) {
+            throw new IllegalArgumentException("tensor '" + name + "' was added twice");
+        }
+        return this;
+    }
+
+    private static long bytes(String name, SafeDType dtype, long[] shape) {
         if (name == null || name.isEmpty() || name.equals("__metadata__")) {
             throw new IllegalArgumentException("invalid tensor name '" + name + "'");
         }
@@ -43,15 +69,7 @@ public final class SafeTensorsWriter {
             }
             numel = Math.multiplyExact(numel, d);
         }
-        long expected = Math.multiplyExact(numel, dtype.byteSize());
-        if (data.remaining() != expected) {
-            throw new IllegalArgumentException("tensor '" + name + "' of shape " + java.util.Arrays.toString(shape)
-                    + " and " + dtype.id() + " needs " + expected + " bytes, got " + data.remaining());
-        }
-        if (tensors.put(name, new Entry(dtype, shape.clone(), data.duplicate())) != null) {
-            throw new IllegalArgumentException("tensor '" + name + "' was added twice");
-        }
-        return this;
+        return Math.multiplyExact(numel, dtype.byteSize());
     }
 
     private byte[] header() throws IOException {
@@ -68,7 +86,7 @@ public final class SafeTensorsWriter {
             for (long d : e.getValue().shape()) {
                 shape.add(d);
             }
-            long len = e.getValue().data().remaining();
+            long len = e.getValue().bytes();
             var offs = t.putArray("data_offsets");
             offs.add(offset);
             offs.add(offset + len);
@@ -87,16 +105,41 @@ public final class SafeTensorsWriter {
         ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length);
         out.write(len.array());
         out.write(header);
-        byte[] chunk = new byte[1 << 16];
-        for (Entry e : tensors.values()) {
-            ByteBuffer data = e.data().duplicate();
-            while (data.hasRemaining()) {
-                int n = Math.min(chunk.length, data.remaining());
-                data.get(chunk, 0, n);
-                out.write(chunk, 0, n);
+        for (Map.Entry<String, Entry> e : tensors.entrySet()) {
+            CountingStream counted = new CountingStream(out);
+            e.getValue().data().writeTo(counted);
+            if (counted.count != e.getValue().bytes()) {
+                throw new IOException("tensor '" + e.getKey() + "' produced " + counted.count + " bytes, its header says "
+                        + e.getValue().bytes());
             }
         }
         out.flush();
+    }
+
+    /** Passes bytes through, counting them; closing it leaves the underlying stream open. */
+    private static final class CountingStream extends java.io.FilterOutputStream {
+        long count;
+
+        CountingStream(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            out.write(b);
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            count += len;
+        }
+
+        @Override
+        public void close() throws IOException {
+            flush();
+        }
     }
 
     public void write(Path file) throws IOException {

@@ -1,6 +1,7 @@
 package ai.omnispark.trainer.cli;
 
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
@@ -11,6 +12,8 @@ import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import ai.omnispark.trainer.config.CommOptions;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
@@ -32,8 +35,10 @@ import org.apache.hadoop.fs.FileSystem;
 
 /**
  * {@code bench fsdp --config CONFIG [--world 1,2,4] [--steps N]}: per world size, the per-rank state
- * (weights + gradients + AdamW moments, from live tensors) and the median step time, ranks as
- * threads over the in-process transport; then, on the largest world, how long an async checkpoint
+ * (weights + gradients + AdamW moments, from live tensors), every byte of tensors the parameter
+ * store holds (whatever they are for), the heap each rank allocates to snapshot a checkpoint with
+ * {@code hf_ckpt} weights, and the median step time, ranks as threads over the in-process
+ * transport; then, on the largest world, how long an async checkpoint
  * save blocks training against a synchronous save of the same state (medians of three after an
  * untimed first save).
  */
@@ -43,7 +48,8 @@ final class BenchFsdp {
 
     private BenchFsdp() {}
 
-    private record RankResult(long stateBytes, double stepMs, double syncSaveMs, double asyncBlockMs) {}
+    private record RankResult(long stateBytes, long heldBytes, long snapshotHeapBytes, double stepMs,
+            double syncSaveMs, double asyncBlockMs) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "world", "steps", "warmup"));
@@ -56,10 +62,14 @@ final class BenchFsdp {
         for (int world : worlds) {
             Settings s = base.with("train.world_size", world).with("train.micro_batch_size",
                     Math.max(1, base.intValue("train.global_batch_size") / world));
-            RankResult r0 = runWorld(s, world, steps, warmup, world == largest);
+            List<RankResult> ranks = runWorld(s, world, steps, warmup, world == largest);
+            RankResult r0 = ranks.get(0);
             ObjectNode o = JSON.createObjectNode();
             o.put("world", world);
             o.put("state_bytes_per_rank", r0.stateBytes());
+            o.put("held_tensor_bytes_per_rank", r0.heldBytes());
+            var snapshot = o.putArray("checkpoint_snapshot_heap_bytes_by_rank");
+            ranks.forEach(r -> snapshot.add(r.snapshotHeapBytes()));
             o.put("step_ms", r0.stepMs());
             out.println(o);
             if (world == largest) {
@@ -74,7 +84,7 @@ final class BenchFsdp {
         return 0;
     }
 
-    private static RankResult runWorld(Settings s, int world, int steps, int warmup, boolean saves) throws Exception {
+    private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves) throws Exception {
         TrainConfig config = TrainConfig.from(s, world);
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
@@ -103,6 +113,7 @@ final class BenchFsdp {
                         }
                     }
                     Arrays.sort(times);
+                    long snapshotHeap = snapshotHeapBytes(model, params, ctx, trainer);
                     double syncMs = 0;
                     double asyncMs = 0;
                     if (saves) {
@@ -139,9 +150,32 @@ final class BenchFsdp {
                             asyncMs = async[SAVE_REPEATS / 2];
                         }
                     }
-                    return new RankResult(peak, times[steps / 2], syncMs, asyncMs);
+                    return new RankResult(peak, params.heldBytes(), snapshotHeap, times[steps / 2], syncMs,
+                            asyncMs);
                 }
             }
-        }).get(0);
+        });
+    }
+
+    /**
+     * Heap this rank's thread allocates for what a checkpoint with {@code save_hf_weights} snapshots:
+     * its own slices and the gathered HF weights, as RankJob takes them.
+     */
+    private static long snapshotHeapBytes(DecoderLM model, ParamStore params, RankContext ctx, Trainer trainer) {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        RankState state = RankState.capture(params, trainer.optimizer());
+        SafeTensorsWriter hf = null;
+        if (ctx.rank() == 0) {
+            hf = HfCheckpoint.weights(model, params, ctx.manager(), SafeDType.F32);
+        } else {
+            HfCheckpoint.joinWeights(model, params);
+        }
+        long bytes = threads.getCurrentThreadAllocatedBytes() - before;
+        if (state.model().isEmpty() || (ctx.rank() == 0 && hf == null)) {
+            throw new IllegalStateException("nothing was snapshot");
+        }
+        return bytes;
     }
 }

@@ -18,7 +18,8 @@ public final class Main {
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
             "  bench train --config CONFIG             time training steps against PyTorch",
             "  bench data [--dir DIR] [--samples N]    prepare throughput per modality, then the shard reader",
-            "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state, step time, async vs sync save",
+            "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state and held tensor bytes, checkpoint",
+            "                                          snapshot heap, step time, async vs sync save",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
             "                                          time collectives; JSON lines (docs/comm.md)",
             "  help                                    this text");

@@ -185,12 +185,16 @@ public final class RankJob {
         return new CommShardGroup(shard, replicate, env.comm(), rank.manager());
     }
 
-    /** Gathers the full weights on every rank (a collective); returns rank 0's writer, a no-op elsewhere. */
+    /**
+     * Rank 0 gathers a host copy of the full weights and returns its writer; the other ranks only
+     * take part in the gathers (under FSDP) and keep nothing, returning a no-op.
+     */
     private static HfWriter writeHf(DecoderLM model, ParamStore params, RankContext rank, Env env) {
-        SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
         if (env.rank() != 0) {
+            HfCheckpoint.joinWeights(model, params);
             return (fs, dir) -> {};
         }
+        SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
         return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32,
                 name -> fs.create(new Path(dir, name), true));
     }
