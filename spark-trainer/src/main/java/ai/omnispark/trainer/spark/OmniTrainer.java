@@ -9,6 +9,7 @@ import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
 import ai.omnispark.trainer.storage.OutputDirProbe;
+import ai.omnispark.trainer.tensorboard.TensorBoardLog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -92,12 +93,18 @@ public final class OmniTrainer {
         String driverHost = sc.getConf().get("spark.driver.host", "localhost");
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
                 !run.string("train.load_checkpoint_path").isBlank());
+        String tensorboardDir = run.string("train.tensorboard_dir");
+        TensorBoardLog tensorboard = tensorboardDir.isBlank() ? null
+                : TensorBoardLog.open(tensorboardDir, sc.hadoopConfiguration());
         ProgressPrinter progress = new ProgressPrinter(console, config.logSteps(), System.console() != null);
         // Every step the driver heard of, across attempts: the summary covers the whole run.
         RunStats seen = new RunStats();
         try (ProgressServer server = new ProgressServer(driverHost, (r, total) -> {
             seen.add(r);
             metrics.onStep(r, total);
+            if (tensorboard != null) {
+                tensorboard.onStep(r, total);
+            }
             progress.onStep(r, total);
         }, console, secret)) {
             int maxRestarts = run.intValue("train.max_restarts");
@@ -127,7 +134,13 @@ public final class OmniTrainer {
                 }
             }
         } finally {
-            metrics.close();
+            try {
+                metrics.close();
+            } finally {
+                if (tensorboard != null) {
+                    tensorboard.close();
+                }
+            }
         }
     }
 
