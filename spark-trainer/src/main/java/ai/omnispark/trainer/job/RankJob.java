@@ -52,6 +52,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class RankJob {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The {@code tokenizer} of a checkpoint's extra state trained with the built-in byte tokenizer. */
+    public static final String TOKENIZER_BYTE = "byte";
 
     /**
      * @param comm the world communicator; null only when the world is one rank
@@ -138,15 +140,15 @@ public final class RankJob {
                         ckpt.poll();
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
-                            save(ckpt, r.step(), model, params, trainer, source, rank, config, fingerprint, env,
-                                    async && r.step() != total);
+                            save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
+                                    fingerprint, env, async && r.step() != total);
                         }
                     }
                     ckpt.finish();
                     String hfDir = null;
                     if (config.saveHfWeights()) {
                         Path hf = new Path(outputDir, "final_hf");
-                        writeHf(model, params, rank, env).write(fs, hf);
+                        writeHf(model, params, tokenizer, rank, env).write(fs, hf);
                         hfDir = hf.toString();
                     }
                     return stats.summary(outputDir.toString(), hfDir, env.worldSize(), env.attempt());
@@ -185,19 +187,23 @@ public final class RankJob {
         return new CommShardGroup(shard, replicate, env.comm(), rank.manager());
     }
 
-    /** Gathers the full weights on every rank (a collective); returns rank 0's writer, a no-op elsewhere. */
-    private static HfWriter writeHf(DecoderLM model, ParamStore params, RankContext rank, Env env) {
+    /**
+     * Gathers the full weights on every rank (a collective); returns rank 0's writer, a no-op
+     * elsewhere. The folder carries the tokenizer's files, so it tokenizes as training did.
+     */
+    private static HfWriter writeHf(DecoderLM model, ParamStore params, Tokenizer tokenizer, RankContext rank,
+            Env env) {
         SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
         if (env.rank() != 0) {
             return (fs, dir) -> {};
         }
-        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32,
+        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32, tokenizer.hfFiles(),
                 name -> fs.create(new Path(dir, name), true));
     }
 
-    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Trainer trainer,
-            RowSource source, RankContext rank, TrainConfig config, String fingerprint, Env env, boolean async)
-            throws IOException {
+    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
+            Settings settings, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
+            String fingerprint, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
         extra.put("global_step", step);
@@ -208,7 +214,10 @@ public final class RankJob {
         extra.put("seed", config.seed());
         extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
         extra.put("config_fingerprint", fingerprint);
-        HfWriter hf = config.saveHfWeights() ? writeHf(model, params, rank, env) : null;
+        // export-hf finds the tokenizer here when the checkpoint has no hf_ckpt/ carrying its files.
+        String tokenizerPath = settings.string("model.tokenizer_path");
+        extra.put("tokenizer", tokenizerPath.isBlank() ? TOKENIZER_BYTE : tokenizerPath);
+        HfWriter hf = config.saveHfWeights() ? writeHf(model, params, tokenizer, rank, env) : null;
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 
