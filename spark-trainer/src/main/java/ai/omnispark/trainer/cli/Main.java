@@ -14,6 +14,7 @@ public final class Main {
             "  score --model HF_DIR (--text T | --ids 1,2,3) [--tokenizer byte|FILE]   log-prob of each token given its prefix",
             "  export-hf --checkpoint CKPT_DIR --out DIR [--tokenizer byte|FILE]   a global_step_N (any rank count) as a HF folder",
             "  sample --out DIR                        write the bundled synthetic sample",
+            "  report RUN_DIR                          write RUN_DIR/report.html: curves, checkpoints, config",
             "  bench train --config CONFIG             time training steps against PyTorch",
             "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state, step time, async vs sync save",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
@@ -40,6 +41,8 @@ public final class Main {
                     return ScoreCommand.run(rest, out);
                 case "export-hf":
                     return ExportHfCommand.run(rest, out);
+                case "report":
+                    return ReportCommand.run(rest, out);
                 case "sample":
                     return SampleCommand.run(rest, out);
                 case "bench":

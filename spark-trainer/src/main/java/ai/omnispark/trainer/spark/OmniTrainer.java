@@ -93,6 +93,7 @@ public final class OmniTrainer {
         String driverHost = sc.getConf().get("spark.driver.host", "localhost");
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
                 !run.string("train.load_checkpoint_path").isBlank());
+        RunRecord record = RunRecord.start(run, world, sc.hadoopConfiguration());
         String tensorboardDir = run.string("train.tensorboard_dir");
         TensorBoardLog tensorboard = tensorboardDir.isBlank() ? null
                 : TensorBoardLog.open(tensorboardDir, sc.hadoopConfiguration());
@@ -115,16 +116,23 @@ public final class OmniTrainer {
                 try {
                     TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
                     server.drain(s.steps());
-                    if (seen.isEmpty()) {
-                        return new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
-                                s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
-                    }
-                    return new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
-                            seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                    TrainSummary summary = seen.isEmpty()
+                            ? new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
+                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt)
+                            : new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
+                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                    record.finished(summary);
+                    return summary;
                 } catch (Exception e) {
                     if (attempt >= maxRestarts || isConfigError(e)) {
+                        try {
+                            record.failed(e);
+                        } catch (java.io.IOException io) {
+                            e.addSuppressed(io);
+                        }
                         throw e;
                     }
+                    record.restart(attempt + 1, e);
                     console.println("omnispark: attempt " + (attempt + 1) + " failed (" + rootMessage(e)
                             + "); relaunching from the latest checkpoint, restart " + (attempt + 1) + " of "
                             + maxRestarts);
