@@ -26,7 +26,7 @@ final class ModelTokenizer {
         if (!spec.isBlank()) {
             t = named(spec);
         } else if (Files.isRegularFile(modelDir.resolve(HfTokenizerFiles.TOKENIZER_JSON))) {
-            t = HfTokenizer.load(modelDir, null, null);
+            t = load(modelDir);
         } else {
             throw new ConfigException(modelDir + " has no " + HfTokenizerFiles.TOKENIZER_JSON + " (exported before "
                     + "tokenizers travelled with models?): pass --tokenizer TOKENIZER_JSON, or --tokenizer byte for "
@@ -46,7 +46,16 @@ final class ModelTokenizer {
             throw new ConfigException("tokenizer " + spec + " does not exist (give a tokenizer.json, a folder with one, "
                     + "or byte)");
         }
-        return HfTokenizer.load(p, null, null);
+        return load(p);
+    }
+
+    /** A tokenizer file that cannot be used is a bad input, named in the message, not a crash. */
+    private static HfTokenizer load(Path p) {
+        try {
+            return HfTokenizer.load(p, null, null);
+        } catch (IOException | RuntimeException e) {
+            throw new ConfigException("cannot use the tokenizer at " + p + ": " + e.getMessage());
+        }
     }
 
     static void checkFits(Tokenizer t, int vocabSize, String model) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.omnispark.data.arrow.Manifest;
 import ai.omnispark.data.sample.SyntheticSample;
 import ai.omnispark.trainer.cli.MainAccess;
 import ai.omnispark.trainer.testing.TinyModel;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
@@ -150,6 +152,34 @@ class RunReportTest {
             assertEquals(MediaSamples.MAX_SAMPLES, sources.size(), html);
             assertEquals(String.format("%ss/00000.%s", kind, kind.equals("image") ? "png" : "mp4"), sources.get(0));
         }
+    }
+
+    @Test
+    void aFolderThatIsNotARunIsRefused() {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int code = MainAccess.run(new String[] {"report", dir.resolve("nothing").toString()},
+                new PrintStream(buf, true, StandardCharsets.UTF_8));
+        assertEquals(2, code);
+        assertTrue(buf.toString(StandardCharsets.UTF_8).contains("has no metrics.jsonl: give the train.output_dir of a run"),
+                buf.toString(StandardCharsets.UTF_8));
+    }
+
+    /** A run on prepared image data finds its thumbnails through the raw input the manifest names. */
+    @Test
+    void aPreparedDatasetLeadsToItsRawInput() throws Exception {
+        Path data = dir.resolve("sample");
+        SyntheticSample.write(data, 2, 5);
+        Path prepared = dir.resolve("prepared");
+        Files.createDirectories(prepared);
+        new Manifest(Manifest.FORMAT_VERSION, "f", "image_text", 64, 8, 2, 2, 2, 100, 2, 0, 0, 0, Map.of(), List.of(),
+                JSON.createObjectNode(), Map.<String, Object>of("input_path", data.resolve("image_text.jsonl").toString(),
+                        "image_key", "image")).write(
+                org.apache.hadoop.fs.FileSystem.getLocal(new org.apache.hadoop.conf.Configuration()),
+                new org.apache.hadoop.fs.Path(prepared.toString()));
+        Path run = fakeRun("prepared-run", "plaintext", prepared.toString());
+        cli("report", run.toString());
+        String html = Files.readString(run.resolve("report.html"));
+        assertEquals(2, html.split("<img alt=\"image images/0000", -1).length - 1, html);
     }
 
     /** A run folder as training leaves it, without the training: metrics, run.json. */
