@@ -12,7 +12,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import ai.omnispark.data.pack.Document;
+import ai.omnispark.data.pipeline.ChatTemplate;
+import ai.omnispark.data.pipeline.Message;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,6 +73,30 @@ class HfTokenizerFilesTest {
         assertEquals("<pad>", config.get("added_tokens_decoder").get(String.valueOf(ByteTokenizer.PAD))
                 .get("content").asText());
         assertEquals(HfTokenizerFiles.CHATML_TEMPLATE, config.get("chat_template").asText());
+    }
+
+    /**
+     * The exported chat template renders conversations as training laid them out.
+     * {@code tokenizer/chatml-js-render.json} is the template rendered by HF's JavaScript Jinja
+     * (npm {@code @huggingface/jinja} 0.5.11, with {@code tokenizer/chat-template.mjs}); the data
+     * pipeline's {@link ChatTemplate} must give the same text for the same messages.
+     */
+    @Test
+    void theChatTemplateRendersTheLayoutTrainingUses() throws Exception {
+        JsonNode js = resource("tokenizer/chatml-js-render.json");
+        assertEquals(js.get("template_sha256").asText(),
+                sha256(HfTokenizerFiles.CHATML_TEMPLATE.getBytes(StandardCharsets.UTF_8)),
+                "CHATML_TEMPLATE changed since it was rendered: regenerate the table with chat-template.mjs");
+        List<Message> messages = new ArrayList<>();
+        for (JsonNode m : js.get("messages")) {
+            messages.add(new Message(m.get("role").asText(), m.get("content").asText()));
+        }
+        ByteTokenizer bytes = new ByteTokenizer();
+        Document doc = ChatTemplate.apply(bytes, messages, List.of(), null);
+        assertEquals(js.get("rendered").asText(), bytes.decode(doc.tokens()));
+        // With the generation prompt the text ends where the model's answer starts.
+        assertEquals(js.get("rendered_with_generation_prompt").asText(),
+                js.get("rendered").asText().substring(0, js.get("rendered").asText().indexOf("A small red circle")));
     }
 
     @Test
