@@ -23,7 +23,8 @@ import org.apache.hadoop.fs.RemoteIterator;
  */
 final class Fingerprint {
     /** Bump when the shard layout or preprocessing changes, so old datasets are rebuilt. */
-    static final String PIPELINE_VERSION = "omnispark-prepare-1";
+    /** 2: HF tokenizers no longer truncate documents at 512 tokens, so older shards are re-prepared. */
+    static final String PIPELINE_VERSION = "omnispark-prepare-2";
 
     private Fingerprint() {}
 

@@ -76,8 +76,10 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new IOException(name + " defines none of " + EOS_NAMES + " as an added token, so no EOS id is known");
         }
         Integer pad = first(added, PAD_NAMES);
+        // DJL truncates to a model max length of 512 unless told not to: documents are packed and
+        // split by the pipeline, so every token must come through.
         HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
-                Map.of("addSpecialTokens", "false"));
+                Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
         return new HfTokenizer(tokenizer, maxId + 1, eos, pad == null ? eos : pad, json, config, byId);
     }
 
