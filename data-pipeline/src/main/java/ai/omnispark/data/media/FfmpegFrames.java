@@ -12,14 +12,14 @@ import org.bytedeco.javacv.FFmpegFrameGrabber;
 import org.bytedeco.javacv.Frame;
 
 /** Frames out of FFmpeg as Java images. */
-final class FfmpegFrames {
+public final class FfmpegFrames {
     private FfmpegFrames() {}
 
     /**
      * The first picture of {@code bytes}, for image formats the JDK's ImageIO lacks (WebP among
      * them): FFmpeg decodes those natively, so no extra ImageIO plugin is needed.
      */
-    static BufferedImage firstImage(byte[] bytes, MediaOptions limits) throws IOException {
+    public static BufferedImage firstImage(byte[] bytes, MediaOptions limits) throws IOException {
         avutil.av_log_set_level(avutil.AV_LOG_QUIET);
         try (FFmpegFrameGrabber grabber = new FFmpegFrameGrabber(new ByteArrayInputStream(bytes), bytes.length)) {
             grabber.setPixelFormat(avutil.AV_PIX_FMT_BGR24);

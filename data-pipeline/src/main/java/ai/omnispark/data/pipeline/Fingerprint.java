@@ -22,8 +22,11 @@ import org.apache.hadoop.fs.RemoteIterator;
  * the same name needs a new output path or a deleted manifest.
  */
 final class Fingerprint {
-    /** Bump when the shard layout or preprocessing changes, so old datasets are rebuilt. */
-    static final String PIPELINE_VERSION = "omnispark-prepare-1";
+    /**
+     * Bump when the shard layout or preprocessing changes, so old datasets are rebuilt. 2: HF
+     * tokenizers no longer truncate documents at 512 tokens.
+     */
+    static final String PIPELINE_VERSION = "omnispark-prepare-2";
 
     private Fingerprint() {}
 

@@ -52,4 +52,10 @@ public final class ByteTokenizer implements Tokenizer {
     public int padId() {
         return PAD;
     }
+
+    /** A {@code tokenizer.json} that gives the same ids under HF's tokenizers library. */
+    @Override
+    public java.util.Map<String, byte[]> hfFiles() {
+        return HfTokenizerFiles.forBytes();
+    }
 }

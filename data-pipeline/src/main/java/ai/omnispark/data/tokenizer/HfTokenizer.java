@@ -22,16 +22,34 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     private final int vocabSize;
     private final int eosId;
     private final int padId;
+    /** The file as read, exported unchanged. */
+    private final byte[] json;
+    /** The {@code tokenizer_config.json} found beside it; null when there was none. */
+    private final byte[] config;
+    /** Added tokens by id. */
+    private final Map<Integer, String> added;
 
-    private HfTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, int eosId, int padId) {
+    private HfTokenizer(HuggingFaceTokenizer tokenizer, int vocabSize, int eosId, int padId, byte[] json,
+            byte[] config, Map<Integer, String> added) {
         this.tokenizer = tokenizer;
         this.vocabSize = vocabSize;
         this.eosId = eosId;
         this.padId = padId;
+        this.json = json;
+        this.config = config;
+        this.added = added;
     }
 
     /** Loads the bytes of a {@code tokenizer.json}; {@code name} only names it in messages. */
     public static HfTokenizer load(byte[] json, String name) throws IOException {
+        return load(json, null, name);
+    }
+
+    /**
+     * Loads the bytes of a {@code tokenizer.json} and of the {@code tokenizer_config.json} that
+     * goes with it (null if none; then {@link #hfFiles} writes one).
+     */
+    public static HfTokenizer load(byte[] json, byte[] config, String name) throws IOException {
         JsonNode root = new ObjectMapper().readTree(json);
         int maxId = -1;
         JsonNode vocab = root.path("model").path("vocab");
@@ -44,8 +62,10 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             maxId = vocab.size() - 1;
         }
         Map<String, Integer> added = new java.util.HashMap<>();
+        Map<Integer, String> byId = new java.util.TreeMap<>();
         for (JsonNode t : root.path("added_tokens")) {
             added.put(t.path("content").asText(), t.path("id").asInt());
+            byId.put(t.path("id").asInt(), t.path("content").asText());
             maxId = Math.max(maxId, t.path("id").asInt());
         }
         if (maxId < 0) {
@@ -56,13 +76,16 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
             throw new IOException(name + " defines none of " + EOS_NAMES + " as an added token, so no EOS id is known");
         }
         Integer pad = first(added, PAD_NAMES);
+        // DJL truncates to a model max length of 512 unless told not to: documents are packed and
+        // split by the pipeline, so every token must come through.
         HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(json),
-                Map.of("addSpecialTokens", "false"));
-        return new HfTokenizer(tokenizer, maxId + 1, eos, pad == null ? eos : pad);
+                Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
+        return new HfTokenizer(tokenizer, maxId + 1, eos, pad == null ? eos : pad, json, config, byId);
     }
 
     /**
-     * Loads {@code tokenizer.json} (or a folder holding one) with named special tokens.
+     * Loads {@code tokenizer.json} (or a folder holding one) with named special tokens, and the
+     * {@code tokenizer_config.json} beside it when there is one.
      *
      * @param eosToken the token ending each document; null to take the first known name
      * @param padToken the token filling row tails; null to reuse the end-of-document token
@@ -72,10 +95,12 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
         if (!java.nio.file.Files.isRegularFile(file)) {
             throw new IOException("no tokenizer.json at " + file);
         }
-        HfTokenizer t = load(java.nio.file.Files.readAllBytes(file), file.toString());
+        java.nio.file.Path configFile = file.resolveSibling(HfTokenizerFiles.TOKENIZER_CONFIG);
+        byte[] config = java.nio.file.Files.isRegularFile(configFile) ? java.nio.file.Files.readAllBytes(configFile) : null;
+        HfTokenizer t = load(java.nio.file.Files.readAllBytes(file), config, file.toString());
         int eos = eosToken == null ? t.eosId : t.singleId(eosToken, file.toString());
         int pad = padToken == null ? eos : t.singleId(padToken, file.toString());
-        return new HfTokenizer(t.tokenizer, t.vocabSize, eos, pad);
+        return new HfTokenizer(t.tokenizer, t.vocabSize, eos, pad, t.json, t.config, t.added);
     }
 
     private int singleId(String token, String name) throws IOException {
@@ -128,6 +153,19 @@ public final class HfTokenizer implements Tokenizer, AutoCloseable {
     @Override
     public int padId() {
         return padId;
+    }
+
+    /**
+     * The {@code tokenizer.json} as loaded, and its {@code tokenizer_config.json}: the one found
+     * beside it, unchanged, or else one naming the EOS and PAD tokens training used and ChatML.
+     */
+    @Override
+    public Map<String, byte[]> hfFiles() {
+        Map<String, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put(HfTokenizerFiles.TOKENIZER_JSON, json.clone());
+        files.put(HfTokenizerFiles.TOKENIZER_CONFIG, config != null ? config.clone()
+                : HfTokenizerFiles.config(null, added.get(eosId), added.getOrDefault(padId, added.get(eosId)), added));
+        return files;
     }
 
     @Override

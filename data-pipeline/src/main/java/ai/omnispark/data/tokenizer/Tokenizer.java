@@ -16,4 +16,10 @@ public interface Tokenizer {
 
     /** Id that fills the unused tail of a packed row. */
     int padId();
+
+    /**
+     * The files a Hugging Face model folder carries for this tokenizer, by name:
+     * {@code tokenizer.json} and {@code tokenizer_config.json} (see {@link HfTokenizerFiles}).
+     */
+    java.util.Map<String, byte[]> hfFiles();
 }

@@ -39,6 +39,17 @@ class HfTokenizerTest {
         }
     }
 
+    /** DJL defaults to truncating at a model max length of 512 (it warns so); documents must keep every token. */
+    @Test
+    void aTextLongerThan512TokensKeepsEveryToken() throws IOException {
+        Files.writeString(dir.resolve("tokenizer.json"), TOKENIZER_JSON);
+        try (HfTokenizer t = HfTokenizer.load(dir, "<eos>", null)) {
+            int[] ids = t.encode("a red circle ".repeat(400));
+            assertEquals(1200, ids.length);
+            assertArrayEquals(new int[] {4, 2, 3}, java.util.Arrays.copyOfRange(ids, 1197, 1200));
+        }
+    }
+
     @Test
     void missingFileAndUnknownEosAreClearErrors() throws IOException {
         IOException missing = assertThrows(IOException.class, () -> HfTokenizer.load(dir, "<eos>", null));

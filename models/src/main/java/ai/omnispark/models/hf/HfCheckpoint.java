@@ -109,6 +109,20 @@ public final class HfCheckpoint {
     /** Writes an HF folder: weights, config.json and generation_config.json. */
     public static void write(DecoderConfig config, SafeTensorsWriter weights, SafeDType dtype, FolderSink sink)
             throws IOException {
+        write(config, weights, dtype, Map.of(), sink);
+    }
+
+    /**
+     * Writes an HF folder with {@code extraFiles} besides the model's own: the tokenizer's
+     * {@code tokenizer.json} and {@code tokenizer_config.json}, which this module does not know.
+     */
+    public static void write(DecoderConfig config, SafeTensorsWriter weights, SafeDType dtype,
+            Map<String, byte[]> extraFiles, FolderSink sink) throws IOException {
+        for (Map.Entry<String, byte[]> f : extraFiles.entrySet()) {
+            try (OutputStream out = sink.create(f.getKey())) {
+                out.write(f.getValue());
+            }
+        }
         try (OutputStream out = sink.create(WEIGHTS)) {
             weights.write(out);
         }

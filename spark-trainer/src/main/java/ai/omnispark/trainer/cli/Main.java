@@ -11,11 +11,12 @@ public final class Main {
     static final String USAGE = String.join("\n",
             "usage: bin/omnispark COMMAND [ARGS]",
             "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
-            "  score --model HF_DIR (--text T | --ids 1,2,3)   log-prob of each token given its prefix",
-            "  export-hf --checkpoint CKPT_DIR --out DIR   a global_step_N (any rank count) as a HF folder",
+            "  score --model HF_DIR (--text T | --ids 1,2,3) [--tokenizer byte|FILE]   log-prob of each token given its prefix",
+            "  export-hf --checkpoint CKPT_DIR --out DIR [--tokenizer byte|FILE]   a global_step_N (any rank count) as a HF folder",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
+            "  report RUN_DIR                          write RUN_DIR/report.html: curves, checkpoints, config",
             "  bench train --config CONFIG             time training steps against PyTorch",
             "  bench data [--dir DIR] [--samples N]    prepare throughput per modality, then the shard reader",
             "  bench fsdp --config CONFIG [--world 1,2,4]   per-rank state and held tensor bytes, checkpoint",
@@ -48,6 +49,8 @@ public final class Main {
                     return PrepareCommand.run(rest, out, err);
                 case "pipeline":
                     return PipelineCommand.run(rest, out);
+                case "report":
+                    return ReportCommand.run(rest, out);
                 case "sample":
                     return SampleCommand.run(rest, out);
                 case "bench":

@@ -4,7 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderBatch;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.engine.Batch;
@@ -21,25 +22,39 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 
-/** {@code score --model HF_DIR (--text T | --ids 1,2,3)}: log-prob of each token given its prefix. */
+/**
+ * {@code score --model HF_DIR (--text T | --ids 1,2,3) [--tokenizer byte|TOKENIZER_JSON]}: log-prob
+ * of each token given its prefix. Text is tokenized with the tokenizer the model folder carries.
+ */
 final class ScoreCommand {
     private ScoreCommand() {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "threads"));
+        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "threads"));
         Path dir = Path.of(args.required("model"));
         if (args.options.containsKey("text") == args.options.containsKey("ids")) {
             throw new ConfigException("give exactly one of --text and --ids");
         }
+        int vocabSize = HfConfig.read(dir).vocabSize();
         int[] ids;
         if (args.options.containsKey("text")) {
-            ids = new ByteTokenizer().encode(args.options.get("text"));
+            Tokenizer tokenizer = ModelTokenizer.open(dir, args.option("tokenizer", ""), vocabSize);
+            try {
+                ids = tokenizer.encode(args.options.get("text"));
+            } finally {
+                ModelTokenizer.close(tokenizer);
+            }
         } else {
             try {
                 ids = java.util.Arrays.stream(args.options.get("ids").split(",")).map(String::trim)
                         .mapToInt(Integer::parseInt).toArray();
             } catch (NumberFormatException e) {
                 throw new ConfigException("--ids takes comma-separated integers, got '" + args.options.get("ids") + "'");
+            }
+            for (int id : ids) {
+                if (id < 0 || id >= vocabSize) {
+                    throw new ConfigException("--ids: " + id + " is outside the model's vocabulary [0, " + vocabSize + ")");
+                }
             }
         }
         if (ids.length == 0) {

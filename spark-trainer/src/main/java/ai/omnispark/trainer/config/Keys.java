@@ -53,6 +53,7 @@ public final class Keys {
             new Key("train.log_steps", Type.INT, 1L, "print a progress line every N steps"),
             new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward"),
             new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
+            new Key("train.tensorboard_dir", Type.STRING, "", "also write each step's metrics as TensorBoard scalars (event files) here; empty = off"),
             new Key("train.save_hf_weights", Type.BOOL, true, "write hf_ckpt/ in each checkpoint and OUTPUT_DIR/final_hf at the end"),
             new Key("train.world_size", Type.INT, 0L, "training ranks (barrier tasks); 0 = every task slot, 2 in local mode"),
             new Key("train.data_parallel_mode", Type.STRING, "fsdp", "fsdp | ddp | none (none needs world_size 1)"),

@@ -52,6 +52,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class RankJob {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The {@code tokenizer} of a checkpoint's extra state trained with the built-in byte tokenizer. */
+    public static final String TOKENIZER_BYTE = "byte";
 
     /**
      * @param comm the world communicator; null only when the world is one rank
@@ -138,15 +140,15 @@ public final class RankJob {
                         ckpt.poll();
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
-                            save(ckpt, r.step(), model, params, trainer, source, rank, config, fingerprint, env,
-                                    async && r.step() != total);
+                            save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
+                                    fingerprint, env, async && r.step() != total);
                         }
                     }
                     ckpt.finish();
                     String hfDir = null;
                     if (config.saveHfWeights()) {
                         Path hf = new Path(outputDir, "final_hf");
-                        writeHf(model, params, rank, env).write(fs, hf);
+                        writeHf(model, params, tokenizer, rank, env).write(fs, hf);
                         hfDir = hf.toString();
                     }
                     return stats.summary(outputDir.toString(), hfDir, env.worldSize(), env.attempt());
@@ -187,21 +189,23 @@ public final class RankJob {
 
     /**
      * Rank 0 gathers a host copy of the full weights and returns its writer; the other ranks only
-     * take part in the gathers (under FSDP) and keep nothing, returning a no-op.
+     * take part in the gathers (under FSDP) and keep nothing, returning a no-op. The folder carries
+     * the tokenizer's files, so it tokenizes as training did.
      */
-    private static HfWriter writeHf(DecoderLM model, ParamStore params, RankContext rank, Env env) {
+    private static HfWriter writeHf(DecoderLM model, ParamStore params, Tokenizer tokenizer, RankContext rank,
+            Env env) {
         if (env.rank() != 0) {
             HfCheckpoint.joinWeights(model, params);
             return (fs, dir) -> {};
         }
         SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
-        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32,
+        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32, tokenizer.hfFiles(),
                 name -> fs.create(new Path(dir, name), true));
     }
 
-    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Trainer trainer,
-            RowSource source, RankContext rank, TrainConfig config, String fingerprint, Env env, boolean async)
-            throws IOException {
+    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
+            Settings settings, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
+            String fingerprint, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
         extra.put("global_step", step);
@@ -212,7 +216,10 @@ public final class RankJob {
         extra.put("seed", config.seed());
         extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
         extra.put("config_fingerprint", fingerprint);
-        HfWriter hf = config.saveHfWeights() ? writeHf(model, params, rank, env) : null;
+        // export-hf finds the tokenizer here when the checkpoint has no hf_ckpt/ carrying its files.
+        String tokenizerPath = settings.string("model.tokenizer_path");
+        extra.put("tokenizer", tokenizerPath.isBlank() ? TOKENIZER_BYTE : tokenizerPath);
+        HfWriter hf = config.saveHfWeights() ? writeHf(model, params, tokenizer, rank, env) : null;
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 

@@ -10,6 +10,7 @@ import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
 import ai.omnispark.trainer.storage.OutputDirProbe;
+import ai.omnispark.trainer.tensorboard.TensorBoardLog;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.PrintStream;
@@ -86,12 +87,19 @@ public final class OmniTrainer {
         String driverHost = sc.getConf().get("spark.driver.host", "localhost");
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
                 !run.string("train.load_checkpoint_path").isBlank());
+        RunRecord record = RunRecord.start(run, world, sc.hadoopConfiguration());
+        String tensorboardDir = run.string("train.tensorboard_dir");
+        TensorBoardLog tensorboard = tensorboardDir.isBlank() ? null
+                : TensorBoardLog.open(tensorboardDir, sc.hadoopConfiguration());
         ProgressPrinter progress = new ProgressPrinter(console, config.logSteps(), System.console() != null);
         // Every step the driver heard of, across attempts: the summary covers the whole run.
         RunStats seen = new RunStats();
         try (ProgressServer server = new ProgressServer(driverHost, (r, total) -> {
             seen.add(r);
             metrics.onStep(r, total);
+            if (tensorboard != null) {
+                tensorboard.onStep(r, total);
+            }
             progress.onStep(r, total);
         }, console, secret)) {
             int maxRestarts = run.intValue("train.max_restarts");
@@ -102,16 +110,23 @@ public final class OmniTrainer {
                 try {
                     TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
                     server.drain(s.steps());
-                    if (seen.isEmpty()) {
-                        return new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
-                                s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
-                    }
-                    return new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
-                            seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                    TrainSummary summary = seen.isEmpty()
+                            ? new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
+                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt)
+                            : new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
+                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                    record.finished(summary);
+                    return summary;
                 } catch (Exception e) {
                     if (attempt >= maxRestarts || isConfigError(e)) {
+                        try {
+                            record.failed(e);
+                        } catch (java.io.IOException io) {
+                            e.addSuppressed(io);
+                        }
                         throw e;
                     }
+                    record.restart(attempt + 1, e);
                     console.println("omnispark: attempt " + (attempt + 1) + " failed (" + rootMessage(e)
                             + "); relaunching from the latest checkpoint, restart " + (attempt + 1) + " of "
                             + maxRestarts);
@@ -121,7 +136,13 @@ public final class OmniTrainer {
                 }
             }
         } finally {
-            metrics.close();
+            try {
+                metrics.close();
+            } finally {
+                if (tensorboard != null) {
+                    tensorboard.close();
+                }
+            }
         }
     }
 
