@@ -111,6 +111,41 @@ class SparkTrainerTest {
                 "one metrics line per step, the relaunch's for the repeated ones");
     }
 
+    /**
+     * The driver's end of the progress channel closes at step 3 of 30: training must go on to the
+     * end (before, rank 0's next write threw and killed the run), and the summary and console must
+     * say progress was lost.
+     */
+    @Test
+    void theDriversProgressSocketClosingMidRunLosesProgressNotTraining() throws Exception {
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary s = OmniTrainer.create(settings("lost", "train.max_steps=30", "train.world_size=2",
+                "train.save_hf_weights=false"))
+                .withProgressServer(server -> {
+                    Thread breaker = new Thread(() -> {
+                        long deadline = System.nanoTime() + 120_000_000_000L;
+                        while (server.lastStep() < 3 && System.nanoTime() < deadline) {
+                            try {
+                                Thread.sleep(5);
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                        server.dropConnections();
+                    });
+                    breaker.setDaemon(true);
+                    breaker.start();
+                })
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
+        String printed = console.toString(StandardCharsets.UTF_8);
+        assertEquals(30, s.steps(), printed);
+        assertEquals(0, s.restarts(), printed);
+        assertTrue(s.progressDropped() > 0, "progress_dropped " + s.progressDropped() + "\n" + printed);
+        assertTrue(printed.contains("progress lost"), printed);
+        assertTrue(s.toJsonLine().contains("\"progress_dropped\":" + s.progressDropped()), s.toJsonLine());
+        assertEquals("30", Files.readString(dir.resolve("lost/checkpoints/latest_checkpointed_iteration.txt")).trim());
+    }
+
     @Test
     void aDataFrameIsPreparedIntoArrowShardsAndTrainedOn() throws Exception {
         List<org.apache.spark.sql.Row> texts = new ArrayList<>();
