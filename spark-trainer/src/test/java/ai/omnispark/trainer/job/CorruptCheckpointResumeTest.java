@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.loop.StepResult;
+import ai.omnispark.trainer.testing.CheckpointDamage;
 import ai.omnispark.trainer.testing.TinyModel;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,19 +89,22 @@ class CorruptCheckpointResumeTest {
 
     @Test
     void aFlippedByteInTheNewestCheckpointFallsBackToTheOneBefore() throws Exception {
-        String console = fallsBackToStepTwo("flipped", step -> flipByte(step.resolve("model/shard-00001-of-00002.safetensors")));
+        String console = fallsBackToStepTwo("flipped",
+                step -> CheckpointDamage.flipByte(step.resolve("model/shard-00001-of-00002.safetensors")));
         assertTrue(console.contains("shard-00001-of-00002.safetensors") && console.contains("corrupt"), console);
     }
 
     @Test
     void aMissingShardFileFallsBackToTheOneBefore() throws Exception {
-        String console = fallsBackToStepTwo("missing", step -> delete(step.resolve("optimizer/shard-00000-of-00002.safetensors")));
+        String console = fallsBackToStepTwo("missing",
+                step -> CheckpointDamage.delete(step.resolve("optimizer/shard-00000-of-00002.safetensors")));
         assertTrue(console.contains("shard-00000-of-00002.safetensors") && console.contains("missing"), console);
     }
 
     @Test
     void aTruncatedIndexFallsBackToTheOneBefore() throws Exception {
-        String console = fallsBackToStepTwo("truncated", step -> truncate(step.resolve("model/index.json")));
+        String console = fallsBackToStepTwo("truncated",
+                step -> CheckpointDamage.truncate(step.resolve("model/index.json")));
         assertTrue(console.contains("index.json") && console.contains("not valid JSON"), console);
     }
 
@@ -109,7 +112,7 @@ class CorruptCheckpointResumeTest {
     void anExplicitlyChosenDamagedCheckpointFailsNamingTheFileBeforeAnyRankResumes() throws Exception {
         train(settings("explicit", "train.max_steps=4"));
         Path step4 = dir.resolve("explicit/checkpoints/global_step_4");
-        flipByte(step4.resolve("model/shard-00001-of-00002.safetensors"));
+        CheckpointDamage.flipByte(step4.resolve("model/shard-00001-of-00002.safetensors"));
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         Exception e = assertThrows(Exception.class, () -> LocalLauncher.run(
                 settings("explicit", "train.max_steps=6", "train.load_checkpoint_path=" + step4),
@@ -119,39 +122,6 @@ class CorruptCheckpointResumeTest {
                 e.toString());
         assertFalse(e.getMessage().contains("closed its communicator"), e.toString());
         assertFalse(printed.contains("resumed from"), printed);
-    }
-
-    /** Flips one byte in the tensor data and removes Hadoop's side checksum, as a copy to S3 would. */
-    static void flipByte(Path file) {
-        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
-            long at = f.length() - 5;
-            f.seek(at);
-            int b = f.read();
-            f.seek(at);
-            f.write(b ^ 0x01);
-            Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static void delete(Path file) {
-        try {
-            Files.delete(file);
-            Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static void truncate(Path file) {
-        try {
-            byte[] all = Files.readAllBytes(file);
-            Files.write(file, java.util.Arrays.copyOf(all, all.length / 2));
-            Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".crc"));
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        }
     }
 
     private static void copyTree(Path from, Path to) throws IOException {
