@@ -269,6 +269,16 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     private void prune() throws IOException {
+        if (attemptId != null) {
+            // Temporary directories of earlier attempts: no commit can use them any more (the fence).
+            for (FileStatus s : fs.listStatus(root)) {
+                String name = s.getPath().getName();
+                if (s.isDirectory() && name.startsWith(CheckpointPaths.TMP_PREFIX) && name.contains(".attempt-")
+                        && !name.endsWith(".attempt-" + attemptId)) {
+                    fs.delete(s.getPath(), true);
+                }
+            }
+        }
         if (keepLast <= 0) {
             return;
         }

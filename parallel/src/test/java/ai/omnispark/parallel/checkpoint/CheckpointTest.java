@@ -415,7 +415,7 @@ class CheckpointTest {
         assertEquals("3", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
         assertEquals(List.of(2L, 3L), Checkpointer.committedSteps(fs, root), "nothing pruned or added by attempt 1");
         try (ParamStore store = store(0, 1); AdamW adamw = new AdamW(manager, cfg())) {
-            new CheckpointReader(fs, Checkpointer.resolve(fs, root, "auto")).read(UNITS, store::owned)
+            new CheckpointReader(fs, CheckpointPaths.step(root, 3)).read(UNITS, store::owned)
                     .applyTo(store, adamw, manager);
             assertHolds(second, store, adamw, 3);
         }
@@ -443,5 +443,15 @@ class CheckpointTest {
         }
         assertFalse(fs.exists(CheckpointPaths.step(root, 5)));
         assertEquals("1", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
+        // Its files stayed in its own temporary directory, which attempt 2's first commit clears.
+        Path leftover = new Path(root, ".tmp_global_step_5.attempt-1-aaaa");
+        assertTrue(fs.exists(leftover));
+        asJob(2, 0, "2-bbbb", (rank, store, adamw, ckpt) -> {
+            install(new Truth(6), store, adamw, 6);
+            ckpt.save(6, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), null, UNITS, false);
+            return "saved";
+        });
+        assertFalse(fs.exists(leftover));
+        assertEquals(List.of(1L, 6L), Checkpointer.committedSteps(fs, root));
     }
 }

@@ -93,7 +93,9 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
                 .secret(secret).attempt(attempt).build();
         int threads = run.intValue("train.threads") > 0 ? run.intValue("train.threads") : Math.max(1, ctx.cpus());
         Device device = gpu(ctx);
-        ProgressSender sender = rank == 0 ? new ProgressSender(driverHost, progressPort, attempt, progressToken) : null;
+        // The driver's launch, not Spark's stage attempt, is what the progress server knows.
+        ProgressSender sender = rank == 0 ? new ProgressSender(driverHost, progressPort, driverAttempt, progressToken)
+                : null;
         TrainSummary s;
         try (Communicator comm = Communicators.create(config); Watchdog ignored = new Watchdog(ctx, comm)) {
             PrintStream console = sender != null ? sender.console() : new PrintStream(OutputStream.nullOutputStream());
