@@ -97,16 +97,23 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
         ProgressSender sender = rank == 0 ? new ProgressSender(driverHost, progressPort, driverAttempt, progressToken)
                 : null;
         TrainSummary s;
+        // The communicator closes last: peers learn of this rank's failure only after everything else
+        // here is done, so this task's own exception reaches Spark before Spark cancels it for theirs
+        // (a cancelled task's exception is reported as "killed", without its message).
         try (Communicator comm = Communicators.create(config); Watchdog ignored = new Watchdog(ctx, comm)) {
-            PrintStream console = sender != null ? sender.console() : new PrintStream(OutputStream.nullOutputStream());
-            if (sender != null && attempt > 0) {
-                console.println("attempt " + (attempt + 1) + ": resuming from the latest checkpoint");
-            }
-            s = RankJob.run(run, new RankJob.Env(rank, world, comm, threads, sender,
-                    SparkHadoopUtil.get().newConfiguration(SparkEnv.get().conf()), attempt, device, attemptId), console);
-        } finally {
-            if (sender != null) {
-                sender.close();
+            try {
+                PrintStream console = sender != null ? sender.console()
+                        : new PrintStream(OutputStream.nullOutputStream());
+                if (sender != null && attempt > 0) {
+                    console.println("attempt " + (attempt + 1) + ": resuming from the latest checkpoint");
+                }
+                s = RankJob.run(run, new RankJob.Env(rank, world, comm, threads, sender,
+                        SparkHadoopUtil.get().newConfiguration(SparkEnv.get().conf()), attempt, device, attemptId),
+                        console);
+            } finally {
+                if (sender != null) {
+                    sender.close();
+                }
             }
         }
         if (sender == null) {
