@@ -266,6 +266,10 @@ public final class OmniTrainer {
     }
 
     private static String rootMessage(Throwable e) {
+        if (e instanceof RankFailure) {
+            // already the root: its cause is only Spark's report of it
+            return e.getMessage().lines().findFirst().orElse(e.getMessage());
+        }
         Throwable t = e;
         while (t.getCause() != null) {
             t = t.getCause();

@@ -143,9 +143,8 @@ final class ProgressServer implements AutoCloseable {
     private void serve(Socket s) {
         int mine;
         try {
-            s.setSoTimeout(HELLO_TIMEOUT_MS);
             InputStream in = new java.io.BufferedInputStream(s.getInputStream());
-            mine = authenticate(in);
+            mine = authenticate(s, in);
             if (mine < 0) {
                 refused.incrementAndGet();
                 console.println("omnispark: refused a progress connection from " + s.getRemoteSocketAddress()
@@ -172,18 +171,33 @@ final class ProgressServer implements AutoCloseable {
         }
     }
 
-    /** The attempt the hello proves, or -1. Reads at most {@link #HELLO_LIMIT} bytes. */
-    private int authenticate(InputStream in) throws IOException {
-        Line line;
+    /**
+     * The attempt the hello proves, or -1. Reads at most {@link #HELLO_LIMIT} bytes within
+     * {@link #HELLO_TIMEOUT_MS} in all, however slowly they trickle in.
+     */
+    private int authenticate(Socket s, InputStream in) throws IOException {
+        long deadline = System.nanoTime() + HELLO_TIMEOUT_MS * 1_000_000L;
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
         try {
-            line = readLine(in, HELLO_LIMIT, false);
+            while (true) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0 || line.size() >= HELLO_LIMIT) {
+                    return -1;
+                }
+                s.setSoTimeout((int) left);
+                int b = in.read();
+                if (b < 0) {
+                    return -1;
+                }
+                if (b == '\n') {
+                    break;
+                }
+                line.write(b);
+            }
         } catch (SocketTimeoutException e) {
             return -1;
         }
-        if (line == null || line.tooLong()) {
-            return -1;
-        }
-        String hello = line.text();
+        String hello = line.toString(StandardCharsets.UTF_8);
         int space = hello.indexOf(' ');
         if (space <= 0) {
             return -1;
@@ -203,7 +217,7 @@ final class ProgressServer implements AutoCloseable {
 
     private void readLines(InputStream in, int mine) throws IOException {
         while (true) {
-            Line line = readLine(in, LINE_LIMIT, true);
+            Line line = readLine(in, LINE_LIMIT);
             if (line == null) {
                 return;
             }
@@ -240,15 +254,14 @@ final class ProgressServer implements AutoCloseable {
         }
     }
 
-    /** A line as read: its text, or null with {@code tooLong} when it went past the limit. */
+    /** A line as read: its text, or null with {@code tooLong} when it was longer than the limit. */
     private record Line(String text, boolean tooLong) {}
 
     /**
      * One {@code \n}-terminated line of at most {@code limit} bytes, or null at the end of the
-     * stream. A longer line is read to its end but not kept when {@code skipLong}; otherwise
-     * reading stops at the limit.
+     * stream. A longer line is read to its end without being kept.
      */
-    private static Line readLine(InputStream in, int limit, boolean skipLong) throws IOException {
+    private static Line readLine(InputStream in, int limit) throws IOException {
         ByteArrayOutputStream line = new ByteArrayOutputStream();
         boolean over = false;
         while (true) {
@@ -260,9 +273,6 @@ final class ProgressServer implements AutoCloseable {
                 return over ? new Line(null, true) : new Line(line.toString(StandardCharsets.UTF_8), false);
             }
             if (line.size() >= limit) {
-                if (!skipLong) {
-                    return new Line(null, true);
-                }
                 over = true;
                 line.reset();
                 continue;

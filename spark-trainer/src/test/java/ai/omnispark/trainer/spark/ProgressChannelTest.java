@@ -114,6 +114,31 @@ class ProgressChannelTest {
     }
 
     @Test
+    void aClientTricklingItsHelloIsClosedAfterTheHelloTimeoutInAll() throws Exception {
+        try (ProgressServer server = new ProgressServer("127.0.0.1", (r, total) -> {},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+                Socket slow = new Socket()) {
+            server.beginAttempt(0, token());
+            slow.connect(new InetSocketAddress("127.0.0.1", server.port()), 5000);
+            long start = System.nanoTime();
+            long closedAfterMs = -1;
+            OutputStream out = slow.getOutputStream();
+            for (int i = 0; i < 100 && closedAfterMs < 0; i++) { // one byte every 300 ms: 30 s if let be
+                try {
+                    out.write('0');
+                    out.flush();
+                    Thread.sleep(300);
+                } catch (IOException closed) {
+                    closedAfterMs = (System.nanoTime() - start) / 1_000_000;
+                }
+            }
+            assertTrue(closedAfterMs > 0, "a client trickling its hello was never closed");
+            assertTrue(closedAfterMs < ProgressServer.HELLO_TIMEOUT_MS + 3000, "closed after " + closedAfterMs + " ms");
+            assertEquals(1, server.refused());
+        }
+    }
+
+    @Test
     void linesOfAnOlderAttemptAreDroppedAndItsStragglersRefused() throws Exception {
         List<Long> heard = new CopyOnWriteArrayList<>();
         byte[] first = token();

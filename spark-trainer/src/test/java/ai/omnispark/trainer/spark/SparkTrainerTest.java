@@ -98,6 +98,9 @@ class SparkTrainerTest {
         TrainSummary restarted = OmniTrainer.create(settings("restarted", failing.toArray(new String[0])))
                 .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
         assertEquals(1, restarted.restarts(), console.toString(StandardCharsets.UTF_8));
+        assertTrue(console.toString(StandardCharsets.UTF_8).contains("attempt 1 failed (rank 1 of 2 (attempt 1): "
+                + "ai.omnispark.trainer.job.RankJob$InjectedFailure: debug.fail_at_step: rank 1 fails before step 7)"),
+                console.toString(StandardCharsets.UTF_8));
         assertEquals(12, restarted.steps());
         assertEquals(clean.initialLoss(), restarted.initialLoss());
         assertEquals(clean.finalLoss(), restarted.finalLoss());
