@@ -113,8 +113,11 @@ public final class Checkpointer implements AutoCloseable {
             }
         }
         if (sumAll.applyAsDouble(cleared) < 1) {
-            throw new IOException("checkpoint step " + step + ": rank 0 could not prepare " + tmp
-                    + (failure != null ? ": " + failure.getMessage() : ""), failure);
+            String message = "checkpoint step " + step + ": rank 0 could not prepare " + tmp;
+            if (failure == null) {
+                throw new PeerFailedException(message);
+            }
+            throw new IOException(message + ": " + failure.getMessage(), failure);
         }
         Future<?> write = writer.submit(() -> {
             writeRank(tmp, step, state, extra, hf);
@@ -198,8 +201,10 @@ public final class Checkpointer implements AutoCloseable {
         double all = sumAll.applyAsDouble(mine);
         if (all < 0) {
             pending = null;
-            throw new IOException("checkpoint step " + p.step() + " failed"
-                    + (failure != null ? " on rank " + rank + ": " + failure : " on another rank"), failure);
+            if (failure == null) {
+                throw new PeerFailedException("checkpoint step " + p.step() + " failed on another rank");
+            }
+            throw new IOException("checkpoint step " + p.step() + " failed on rank " + rank + ": " + failure, failure);
         }
         if (all < world) {
             return;
@@ -371,6 +376,18 @@ public final class Checkpointer implements AutoCloseable {
             throw new IOException("no checkpoint under " + root + " verifies: " + String.join("; ", problems));
         }
         return null;
+    }
+
+    /**
+     * A save this rank gave up because another rank's part of it failed: that rank reports the
+     * cause, so a launcher reports this one as an echo, not as the failure.
+     */
+    public static final class PeerFailedException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        PeerFailedException(String message) {
+            super(message);
+        }
     }
 
     /** Lets a write still under way (of a save that failed elsewhere) finish, so no file is written after close. */

@@ -329,13 +329,16 @@ class CheckpointTest {
                 ckpt.finish();
                 return "no error";
             } catch (IOException e) {
-                return e.getMessage();
+                return e.getClass().getSimpleName() + ": " + e.getMessage();
             }
         });
         for (String outcome : outcomes) {
             assertTrue(outcome.contains("checkpoint step 3 failed"), outcome);
         }
         assertTrue(outcomes.get(0).contains("disk full"));
+        // Rank 1 only echoes rank 0's failure, and says so by its type.
+        assertTrue(outcomes.get(0).startsWith("IOException: "), outcomes.get(0));
+        assertTrue(outcomes.get(1).startsWith("PeerFailedException: "), outcomes.get(1));
         assertFalse(fs.exists(CheckpointPaths.step(root, 3)));
         assertNull(Checkpointer.resolve(fs, root, "auto"));
     }

@@ -1,6 +1,7 @@
 package ai.omnispark.trainer.spark;
 
 import ai.djl.Device;
+import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
@@ -28,7 +29,7 @@ import scala.runtime.AbstractFunction1;
  * Java lambdas are not serializable Scala functions.
  *
  * <p>A rank's own failure is thrown as a {@link RankFailure}; one caused by a peer's (a collective
- * that found the peer gone) as the {@link CommException} it is, so the driver can report the cause
+ * that found the peer gone, a checkpoint another rank failed to write) as a {@link CommException}, so the driver can report the cause
  * rather than its echo. Once Spark cancels the task (its stage failed elsewhere), a watchdog closes
  * the communicator, so a rank blocked in a collective or about to start one ends at once instead of
  * running on beside the next attempt.
@@ -75,9 +76,12 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
         } catch (CommException e) {
             throw e;
         } catch (Exception e) {
-            for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
                 if (t instanceof CommException c) {
                     throw new CommException("training", rank, c.peer(), e.toString(), e);
+                }
+                if (t instanceof Checkpointer.PeerFailedException) {
+                    throw new CommException("checkpoint", rank, -1, e.toString(), e);
                 }
             }
             throw new RankFailure(rank, world, attempt, e);
