@@ -43,7 +43,7 @@ public final class CheckpointPaths {
     }
 
     /** The step of a {@code global_step_N} directory name, or -1 if it is not one. */
-    static long stepOf(String name) {
+    public static long stepOf(String name) {
         if (!name.startsWith(STEP_PREFIX)) {
             return -1;
         }

@@ -125,13 +125,6 @@ public final class CheckpointReader {
     }
 
     private JsonNode readJson(Path file) throws IOException {
-        if (!fs.exists(file)) {
-            throw new IOException("checkpoint file " + file + " is missing");
-        }
-        try (InputStream in = fs.open(file)) {
-            return JSON.readTree(in);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IOException("checkpoint file " + file + " is not valid JSON: " + e.getOriginalMessage());
-        }
+        return CheckpointVerifier.readJson(fs, file);
     }
 }

@@ -25,6 +25,9 @@ import org.apache.hadoop.fs.Path;
  * directory to {@code global_step_N} and only then updates {@code latest_checkpointed_iteration.txt}.
  * A crash at any point leaves the previous checkpoint committed and loadable.
  *
+ * <p>A checkpointer {@linkplain #fencedBy fenced} by a launch attempt writes into a temporary
+ * directory of its own and commits only while {@link AttemptFence} names its attempt.
+ *
  * <p>Ranks agree through {@code sumAll} (a sum over every rank of the job), which every rank calls
  * the same number of times: at the start of a save, and at each {@link #poll} while one is pending.
  */
@@ -38,6 +41,7 @@ public final class Checkpointer implements AutoCloseable {
     private final DoubleUnaryOperator sumAll;
     private final int keepLast;
     private final ExecutorService writer;
+    private String attemptId;
     private Pending pending;
 
     /** A save under way: first every rank's write, then (committing) rank 0's commit, both off the training thread. */
@@ -68,6 +72,20 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     /**
+     * Commits only while {@link AttemptFence} under the root names {@code attemptId}, and records the
+     * attempt in every index and extra state; null (the default) commits unfenced.
+     */
+    public Checkpointer fencedBy(String attemptId) {
+        this.attemptId = attemptId;
+        return this;
+    }
+
+    private Path tmpDir(long step) {
+        Path tmp = CheckpointPaths.tmp(root, step);
+        return attemptId == null ? tmp : new Path(root, tmp.getName() + ".attempt-" + attemptId);
+    }
+
+    /**
      * Saves {@code state} as step {@code step}. Waits for the previous save first. With
      * {@code async} the files are written by a background thread and committed at a later
      * {@link #poll}; otherwise this returns once the checkpoint is committed.
@@ -78,21 +96,28 @@ public final class Checkpointer implements AutoCloseable {
     public void save(long step, RankState state, ObjectNode extra, HfWriter hf, List<UnitLayout> layouts,
             boolean async) throws IOException {
         finish();
-        Path tmp = CheckpointPaths.tmp(root, step);
+        Path tmp = tmpDir(step);
         // Rank 0 clears a leftover of a crashed save of this step before anyone writes into it.
         int cleared = 1;
+        IOException failure = null;
         if (rank == 0) {
             try {
+                AttemptFence.check(fs, root, attemptId, "save checkpoints");
                 if (fs.exists(tmp)) {
                     fs.delete(tmp, true);
                 }
                 fs.mkdirs(tmp);
             } catch (IOException e) {
+                failure = e;
                 cleared = -2 * world;
             }
         }
         if (sumAll.applyAsDouble(cleared) < 1) {
-            throw new IOException("checkpoint step " + step + ": rank 0 could not prepare " + tmp);
+            String message = "checkpoint step " + step + ": rank 0 could not prepare " + tmp;
+            if (failure == null) {
+                throw new PeerFailedException(message);
+            }
+            throw new IOException(message + ": " + failure.getMessage(), failure);
         }
         Future<?> write = writer.submit(() -> {
             writeRank(tmp, step, state, extra, hf);
@@ -114,6 +139,9 @@ public final class Checkpointer implements AutoCloseable {
         e.put("rank", rank);
         e.put("world_size", world);
         e.put("optimizer_steps", state.optimizerSteps());
+        if (attemptId != null) {
+            e.put("attempt", attemptId);
+        }
         ObjectNode files = e.putObject("files");
         report(files.putObject(CheckpointPaths.MODEL), model, state.model());
         report(files.putObject(CheckpointPaths.OPTIMIZER), opt, state.optimizer());
@@ -173,8 +201,10 @@ public final class Checkpointer implements AutoCloseable {
         double all = sumAll.applyAsDouble(mine);
         if (all < 0) {
             pending = null;
-            throw new IOException("checkpoint step " + p.step() + " failed"
-                    + (failure != null ? " on rank " + rank + ": " + failure : " on another rank"), failure);
+            if (failure == null) {
+                throw new PeerFailedException("checkpoint step " + p.step() + " failed on another rank");
+            }
+            throw new IOException("checkpoint step " + p.step() + " failed on rank " + rank + ": " + failure, failure);
         }
         if (all < world) {
             return;
@@ -194,7 +224,7 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     private void commit(long step, List<UnitLayout> layouts) throws IOException {
-        Path tmp = CheckpointPaths.tmp(root, step);
+        Path tmp = tmpDir(step);
         List<JsonNode> extras = new ArrayList<>();
         for (int r = 0; r < world; r++) {
             Path f = new Path(new Path(tmp, CheckpointPaths.EXTRA_STATE), CheckpointPaths.extraStateFile(r));
@@ -208,11 +238,15 @@ public final class Checkpointer implements AutoCloseable {
                 reports.add(e.path("files").path(kind));
             }
             ObjectNode index = CheckpointIndex.build(kind, step, reports, layouts);
+            if (attemptId != null) {
+                index.put("attempt", attemptId);
+            }
             try (OutputStream out = fs.create(new Path(new Path(tmp, kind), CheckpointPaths.INDEX), true)) {
                 out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(index));
             }
         }
         Path target = CheckpointPaths.step(root, step);
+        AttemptFence.check(fs, root, attemptId, "commit " + target);
         if (fs.exists(target)) {
             // A complete but uncommitted save of this step (crash before the latest file moved): replace it.
             fs.delete(target, true);
@@ -220,6 +254,7 @@ public final class Checkpointer implements AutoCloseable {
         if (!fs.rename(tmp, target)) {
             throw new IOException("could not rename " + tmp + " to " + target);
         }
+        AttemptFence.check(fs, root, attemptId, "move " + CheckpointPaths.LATEST + " to step " + step);
         writeLatest(step);
         prune();
     }
@@ -239,6 +274,16 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     private void prune() throws IOException {
+        if (attemptId != null) {
+            // Temporary directories of earlier attempts: no commit can use them any more (the fence).
+            for (FileStatus s : fs.listStatus(root)) {
+                String name = s.getPath().getName();
+                if (s.isDirectory() && name.startsWith(CheckpointPaths.TMP_PREFIX) && name.contains(".attempt-")
+                        && !name.endsWith(".attempt-" + attemptId)) {
+                    fs.delete(s.getPath(), true);
+                }
+            }
+        }
         if (keepLast <= 0) {
             return;
         }
@@ -291,6 +336,58 @@ public final class Checkpointer implements AutoCloseable {
         }
         List<Long> steps = committedSteps(fs, root);
         return steps.isEmpty() ? null : CheckpointPaths.step(root, steps.get(steps.size() - 1));
+    }
+
+    /**
+     * Like {@link #resolve}, but only a checkpoint that {@linkplain CheckpointVerifier verifies}: with
+     * {@code auto}, the latest one first, then every older committed step, newest first, telling
+     * {@code skipped} which it passed over and why; null when there is none. An explicit path that
+     * does not verify is an error naming the damaged file.
+     */
+    public static Path resolveVerified(FileSystem fs, Path root, String spec, java.util.function.Consumer<String> skipped)
+            throws IOException {
+        if (!spec.equals("auto")) {
+            Path p = resolve(fs, root, spec);
+            CheckpointVerifier.verify(fs, p);
+            return p;
+        }
+        List<Path> candidates = new ArrayList<>();
+        Path latest = resolve(fs, root, spec);
+        if (latest != null) {
+            candidates.add(latest);
+        }
+        List<Long> steps = committedSteps(fs, root);
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            Path p = CheckpointPaths.step(root, steps.get(i));
+            if (!candidates.contains(p)) {
+                candidates.add(p);
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        for (Path p : candidates) {
+            String problem = fs.exists(p) ? CheckpointVerifier.problem(fs, p) : p + " does not exist";
+            if (problem == null) {
+                return p;
+            }
+            problems.add(problem);
+            skipped.accept("skipping " + p + ": " + problem);
+        }
+        if (!problems.isEmpty()) {
+            throw new IOException("no checkpoint under " + root + " verifies: " + String.join("; ", problems));
+        }
+        return null;
+    }
+
+    /**
+     * A save this rank gave up because another rank's part of it failed: that rank reports the
+     * cause, so a launcher reports this one as an echo, not as the failure.
+     */
+    public static final class PeerFailedException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        PeerFailedException(String message) {
+            super(message);
+        }
     }
 
     /** Lets a write still under way (of a save that failed elsewhere) finish, so no file is written after close. */

@@ -18,6 +18,7 @@ public final class CommConfig {
     private final int chunkBytes;
     private final boolean localSockets;
     private final String tcpCongestion;
+    private final int attempt;
 
     private CommConfig(Builder b) {
         this.rank = b.rank;
@@ -29,6 +30,7 @@ public final class CommConfig {
         this.chunkBytes = b.chunkBytes;
         this.localSockets = b.localSockets;
         this.tcpCongestion = b.tcpCongestion;
+        this.attempt = b.attempt;
     }
 
     public static Builder builder() {
@@ -87,6 +89,14 @@ public final class CommConfig {
         return tcpCongestion;
     }
 
+    /**
+     * The launch attempt of the job this rank belongs to; peers must be of the same attempt (the
+     * handshake carries and authenticates it), so a straggler of a failed attempt cannot join the next.
+     */
+    public int attempt() {
+        return attempt;
+    }
+
     public static final class Builder {
         private int rank = -1;
         private int worldSize = -1;
@@ -97,6 +107,7 @@ public final class CommConfig {
         private int chunkBytes = DEFAULT_CHUNK_BYTES;
         private boolean localSockets = true;
         private String tcpCongestion = TcpCongestion.AUTO;
+        private int attempt;
 
         public Builder rank(int rank) {
             this.rank = rank;
@@ -145,6 +156,12 @@ public final class CommConfig {
             return this;
         }
 
+        /** Default 0; see {@link CommConfig#attempt()}. */
+        public Builder attempt(int attempt) {
+            this.attempt = attempt;
+            return this;
+        }
+
         public CommConfig build() {
             if (worldSize < 1) {
                 throw new IllegalArgumentException("worldSize must be >= 1, got " + worldSize);
@@ -152,6 +169,9 @@ public final class CommConfig {
             if (rank < 0 || rank >= worldSize) {
                 throw new IllegalArgumentException(
                         "rank must be in [0, " + worldSize + "), got " + rank);
+            }
+            if (attempt < 0) {
+                throw new IllegalArgumentException("attempt must be >= 0, got " + attempt);
             }
             if (secret == null || secret.length == 0) {
                 throw new IllegalArgumentException("a non-empty job secret is required");
@@ -186,6 +206,6 @@ public final class CommConfig {
         return "CommConfig{rank=" + rank + ", worldSize=" + worldSize + ", peers=" + peers
                 + ", secret=<" + secret.length + " bytes>, timeout=" + timeout + ", transport="
                 + transport + ", chunkBytes=" + chunkBytes + ", localSockets=" + localSockets
-                + ", tcpCongestion=" + tcpCongestion + "}";
+                + ", tcpCongestion=" + tcpCongestion + ", attempt=" + attempt + "}";
     }
 }

@@ -12,29 +12,33 @@ import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Mutual HMAC-SHA256 challenge-response on a fresh connection. Each side sends a random nonce and
- * proves knowledge of the job secret by a MAC over both nonces, its rank, its JVM id and a role
- * label (so one side's proof cannot be replayed as the other's); the secret never crosses the wire.
+ * proves knowledge of the job secret by a MAC over both nonces, the launch attempt, its rank, its
+ * JVM id and a role label (so one side's proof cannot be replayed as the other's); the secret never
+ * crosses the wire. The attempt is sent in the clear too, so a peer of another attempt (a straggler
+ * of a failed launch) is refused with a message that says so, and authenticated, so it cannot lie.
  *
  * <pre>
- * connector -> acceptor : "OSC1" | world | nonceC
- * acceptor  -> connector: nonceA | rankA | jvmA | HMAC("acc"|world|rankA|jvmA|nonceC|nonceA)
- * connector -> acceptor : rankC | jvmC | HMAC("con"|world|rankC|jvmC|nonceA|nonceC)
+ * connector -> acceptor : "OSC2" | world | attempt | nonceC
+ * acceptor  -> connector: nonceA | rankA | jvmA | HMAC("acc"|world|attempt|rankA|jvmA|nonceC|nonceA)
+ * connector -> acceptor : rankC | jvmC | HMAC("con"|world|attempt|rankC|jvmC|nonceA|nonceC)
  * acceptor  -> connector: 1 (accepted)
  * </pre>
  */
 final class Handshake {
-    private static final int MAGIC = 0x4f534331; // "OSC1"
+    private static final int MAGIC = 0x4f534332; // "OSC2"
     private static final int NONCE = 32;
     private static final int MAC = 32;
     private static final int JVM = 16;
 
     private final byte[] secret;
     private final int worldSize;
+    private final int attempt;
     private final SecureRandom random = new SecureRandom();
 
-    Handshake(byte[] secret, int worldSize) {
+    Handshake(byte[] secret, int worldSize, int attempt) {
         this.secret = secret.clone();
         this.worldSize = worldSize;
+        this.attempt = attempt;
     }
 
     /** The authenticated peer: its rank and JVM id. */
@@ -51,7 +55,7 @@ final class Handshake {
     /** Runs the connector's side against the rank expected at the address. */
     Peer connect(SocketChannel ch, int myRank, int expectedRank, long deadline) throws IOException {
         byte[] nonceC = nonce();
-        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE).putInt(MAGIC).putInt(worldSize).put(nonceC);
+        ByteBuffer hello = ByteBuffer.allocate(12 + NONCE).putInt(MAGIC).putInt(worldSize).putInt(attempt).put(nonceC);
         Io.writeFully(ch, hello.flip(), deadline);
 
         ByteBuffer reply = ByteBuffer.allocate(NONCE + 4 + JVM + MAC);
@@ -84,16 +88,21 @@ final class Handshake {
      * to check, or throws if the other side does not know the secret.
      */
     Peer accept(SocketChannel ch, int myRank, long deadline) throws IOException {
-        ByteBuffer hello = ByteBuffer.allocate(8 + NONCE);
+        ByteBuffer hello = ByteBuffer.allocate(12 + NONCE);
         Io.readFully(ch, hello, deadline);
         hello.flip();
         int magic = hello.getInt();
         int world = hello.getInt();
+        int theirAttempt = hello.getInt();
         if (magic != MAGIC) {
             throw new IOException("not an OmniSpark comm connection (bad magic)");
         }
         if (world != worldSize) {
             throw new IOException("peer believes the world size is " + world + ", not " + worldSize);
+        }
+        if (theirAttempt != attempt) {
+            throw new IOException("peer is of launch attempt " + (theirAttempt + 1) + ", this rank of attempt "
+                    + (attempt + 1));
         }
         byte[] nonceC = take(hello, NONCE);
         byte[] nonceA = nonce();
@@ -130,7 +139,7 @@ final class Handshake {
             Mac m = Mac.getInstance("HmacSHA256");
             m.init(new SecretKeySpec(secret, "HmacSHA256"));
             m.update(role.getBytes(StandardCharsets.US_ASCII));
-            m.update(ByteBuffer.allocate(8).putInt(worldSize).putInt(rank).array());
+            m.update(ByteBuffer.allocate(12).putInt(worldSize).putInt(attempt).putInt(rank).array());
             m.update(jvm);
             m.update(first);
             m.update(second);

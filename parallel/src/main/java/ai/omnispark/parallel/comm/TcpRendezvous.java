@@ -18,10 +18,17 @@ import org.slf4j.LoggerFactory;
  * to every lower rank and accepts every higher one. Ranks on this host are reached over Unix
  * domain sockets where possible ({@link LocalSockets}), others over TCP. Connections that fail
  * the handshake, on either listener, are closed and logged and never join; the job goes on
- * waiting for the real peer.
+ * waiting for the real peer. Anyone who can reach a listener may connect, so handshakes before
+ * authentication are bounded: at most {@link #maxPendingHandshakes} at a time per rank (the others
+ * wait in the listen backlog), each for at most {@link #HANDSHAKE_TIMEOUT_NANOS}.
  */
 final class TcpRendezvous {
     private static final Logger LOG = LoggerFactory.getLogger(TcpRendezvous.class);
+    /**
+     * A real peer answers in milliseconds; a silent connection holds its slot this long at most
+     * (or a quarter of the rendezvous timeout, if shorter).
+     */
+    static final long HANDSHAKE_TIMEOUT_NANOS = 10_000_000_000L;
 
     private final CommConfig config;
     private final int rank;
@@ -31,12 +38,14 @@ final class TcpRendezvous {
     private final byte[][] jvmIds;
     private final long deadline;
     private final TcpCongestion congestion;
+    private final java.util.concurrent.Semaphore handshakeSlots;
 
     private TcpRendezvous(CommConfig config) {
         this.config = config;
         this.rank = config.rank();
         this.world = config.worldSize();
-        this.handshake = new Handshake(config.secret(), world);
+        this.handshake = new Handshake(config.secret(), world, config.attempt());
+        this.handshakeSlots = new java.util.concurrent.Semaphore(maxPendingHandshakes(rank, world));
         this.channels = new SocketChannel[world];
         this.jvmIds = new byte[world][];
         this.deadline = System.nanoTime() + config.timeout().toNanos();
@@ -50,6 +59,11 @@ final class TcpRendezvous {
     /** Blocks until every peer is connected and authenticated, or fails after the timeout. */
     static TcpLinks connect(CommConfig config) {
         return new TcpRendezvous(config).run();
+    }
+
+    /** Twice the peers that connect to {@code rank} (a Unix and a TCP try each), and at least 4. */
+    static int maxPendingHandshakes(int rank, int world) {
+        return Math.max(4, 2 * (world - 1 - rank));
     }
 
     static InetSocketAddress parse(String hostPort) {
@@ -212,13 +226,28 @@ final class TcpRendezvous {
 
     private void acceptLoop(ServerSocketChannel server) {
         while (server.isOpen()) {
+            // A connection is accepted only with a free handshake slot; until then it waits in the backlog.
+            try {
+                if (!handshakeSlots.tryAcquire(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    continue;
+                }
+            } catch (InterruptedException e) {
+                return;
+            }
             SocketChannel ch;
             try {
                 ch = server.accept();
             } catch (IOException e) {
+                handshakeSlots.release();
                 return; // closed once the mesh is complete or rendezvous failed
             }
-            Thread t = new Thread(() -> admit(ch), "omnispark-comm-handshake-" + rank);
+            Thread t = new Thread(() -> {
+                try {
+                    admit(ch);
+                } finally {
+                    handshakeSlots.release();
+                }
+            }, "omnispark-comm-handshake-" + rank);
             t.setDaemon(true);
             t.start();
         }
@@ -230,13 +259,15 @@ final class TcpRendezvous {
             boolean unix = ch.getRemoteAddress() instanceof UnixDomainSocketAddress;
             from = unix ? "a local unix socket" : String.valueOf(ch.getRemoteAddress());
             configure(ch, unix);
-            Handshake.Peer peer = handshake.accept(ch, rank, deadline);
+            long until = Math.min(deadline, System.nanoTime()
+                    + Math.min(HANDSHAKE_TIMEOUT_NANOS, config.timeout().toNanos() / 4));
+            Handshake.Peer peer = handshake.accept(ch, rank, until);
             synchronized (channels) {
                 if (peer.rank <= rank || peer.rank >= world || channels[peer.rank] != null) {
                     throw new IOException("authenticated peer claims rank " + peer.rank
                             + ", which is not expected to connect to rank " + rank);
                 }
-                Handshake.admit(ch, deadline);
+                Handshake.admit(ch, until);
                 channels[peer.rank] = ch;
                 jvmIds[peer.rank] = peer.jvmId;
                 channels.notifyAll();

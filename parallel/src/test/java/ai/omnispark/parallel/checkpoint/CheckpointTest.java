@@ -186,6 +186,11 @@ class CheckpointTest {
 
     /** Runs {@code body} on every rank of a {@code world}-rank job, as threads; returns their outcomes by rank. */
     private List<String> asJob(int world, int keepLast, RankBody body) throws Exception {
+        return asJob(world, keepLast, null, body);
+    }
+
+    /** As {@link #asJob(int, int, RankBody)}, with checkpointers fenced by {@code attempt}. */
+    private List<String> asJob(int world, int keepLast, String attempt, RankBody body) throws Exception {
         ThreadSum sum = new ThreadSum(world);
         ExecutorService pool = Executors.newFixedThreadPool(world);
         try {
@@ -194,7 +199,8 @@ class CheckpointTest {
                 int rank = r;
                 ranks.add(pool.submit(() -> {
                     try (ParamStore store = store(rank, world); AdamW adamw = new AdamW(manager, cfg());
-                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), keepLast)) {
+                            Checkpointer ckpt = new Checkpointer(fs, root, rank, world, sum.forRank(rank), keepLast)
+                                    .fencedBy(attempt)) {
                         return body.run(rank, store, adamw, ckpt);
                     }
                 }));
@@ -323,13 +329,16 @@ class CheckpointTest {
                 ckpt.finish();
                 return "no error";
             } catch (IOException e) {
-                return e.getMessage();
+                return e.getClass().getSimpleName() + ": " + e.getMessage();
             }
         });
         for (String outcome : outcomes) {
             assertTrue(outcome.contains("checkpoint step 3 failed"), outcome);
         }
         assertTrue(outcomes.get(0).contains("disk full"));
+        // Rank 1 only echoes rank 0's failure, and says so by its type.
+        assertTrue(outcomes.get(0).startsWith("IOException: "), outcomes.get(0));
+        assertTrue(outcomes.get(1).startsWith("PeerFailedException: "), outcomes.get(1));
         assertFalse(fs.exists(CheckpointPaths.step(root, 3)));
         assertNull(Checkpointer.resolve(fs, root, "auto"));
     }
@@ -364,5 +373,88 @@ class CheckpointTest {
                     .applyTo(store, adamw, manager);
             assertHolds(first, store, adamw, 1);
         }
+    }
+
+    /**
+     * Attempt 1 fails while one of its ranks sleeps; the driver claims the checkpoints for attempt 2,
+     * which saves step 3. The straggler then wakes and saves steps 3 and 4 with attempt 1's id: both
+     * saves must be refused, leaving {@code latest}, attempt 2's step 3 and the pruning untouched.
+     */
+    @Test
+    void aStragglerOfAnOlderAttemptCannotCommitOrMoveLatest() throws Exception {
+        AttemptFence.claim(fs, root, "1-aaaa");
+        Truth first = new Truth(2);
+        asJob(2, 0, "1-aaaa", (rank, store, adamw, ckpt) -> {
+            install(first, store, adamw, 2);
+            ckpt.save(2, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), null, UNITS, false);
+            return "saved";
+        });
+        AttemptFence.claim(fs, root, "2-bbbb");
+        Truth second = new Truth(3);
+        asJob(2, 0, "2-bbbb", (rank, store, adamw, ckpt) -> {
+            install(second, store, adamw, 3);
+            ckpt.save(3, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), null, UNITS, false);
+            return "saved";
+        });
+        assertEquals("2-bbbb", new ObjectMapper().readTree(fs.open(new Path(CheckpointPaths.step(root, 3),
+                "model/index.json"))).get("attempt").asText(), "the commit records its attempt");
+        for (long step : new long[] {3, 4}) {
+            List<String> outcomes = asJob(2, 1, "1-aaaa", (rank, store, adamw, ckpt) -> {
+                install(new Truth(100 + step), store, adamw, step);
+                try {
+                    ckpt.save(step, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), null,
+                            UNITS, false);
+                    return "saved";
+                } catch (IOException e) {
+                    return e.getMessage();
+                }
+            });
+            for (String outcome : outcomes) {
+                assertTrue(outcome.contains("checkpoint step " + step), outcome);
+            }
+            assertTrue(outcomes.get(0).contains("attempt 1-aaaa may no longer") && outcomes.get(0).contains("2-bbbb"),
+                    outcomes.get(0));
+        }
+        assertEquals("3", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
+        assertEquals(List.of(2L, 3L), Checkpointer.committedSteps(fs, root), "nothing pruned or added by attempt 1");
+        try (ParamStore store = store(0, 1); AdamW adamw = new AdamW(manager, cfg())) {
+            new CheckpointReader(fs, CheckpointPaths.step(root, 3)).read(UNITS, store::owned)
+                    .applyTo(store, adamw, manager);
+            assertHolds(second, store, adamw, 3);
+        }
+    }
+
+    /** The straggler passed the check at save time and is refused at commit, after it wrote its files. */
+    @Test
+    void aStragglerClaimedOutDuringItsWriteDoesNotCommit() throws Exception {
+        AttemptFence.claim(fs, root, "1-aaaa");
+        saveAsJob(new Truth(1), 2, 1, false, 0);
+        List<String> outcomes = asJob(2, 0, "1-aaaa", (rank, store, adamw, ckpt) -> {
+            install(new Truth(5), store, adamw, 5);
+            // The driver relaunches while this attempt writes (rank 0's hf writer runs after its shards).
+            HfWriter relaunch = (f, d) -> AttemptFence.claim(fs, root, "2-bbbb");
+            try {
+                ckpt.save(5, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), relaunch, UNITS,
+                        false);
+                return "saved";
+            } catch (IOException e) {
+                return e.getMessage();
+            }
+        });
+        for (String outcome : outcomes) {
+            assertTrue(outcome.contains("checkpoint step 5 failed"), outcome);
+        }
+        assertFalse(fs.exists(CheckpointPaths.step(root, 5)));
+        assertEquals("1", new String(fs.open(CheckpointPaths.latest(root)).readAllBytes()).trim());
+        // Its files stayed in its own temporary directory, which attempt 2's first commit clears.
+        Path leftover = new Path(root, ".tmp_global_step_5.attempt-1-aaaa");
+        assertTrue(fs.exists(leftover));
+        asJob(2, 0, "2-bbbb", (rank, store, adamw, ckpt) -> {
+            install(new Truth(6), store, adamw, 6);
+            ckpt.save(6, RankState.capture(store, adamw), new ObjectMapper().createObjectNode(), null, UNITS, false);
+            return "saved";
+        });
+        assertFalse(fs.exists(leftover));
+        assertEquals(List.of(1L, 6L), Checkpointer.committedSteps(fs, root));
     }
 }

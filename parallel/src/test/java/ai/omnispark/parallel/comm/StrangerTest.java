@@ -52,7 +52,7 @@ class StrangerTest {
             SocketChannel first = connect(target);
 
             // 1: speaks the protocol with the wrong secret: cannot verify rank 0, gives up
-            Handshake wrong = new Handshake("not the secret".getBytes(StandardCharsets.UTF_8), world);
+            Handshake wrong = new Handshake("not the secret".getBytes(StandardCharsets.UTF_8), world, 0);
             try (SocketChannel ch = first) {
                 assertThrows(IOException.class,
                         () -> wrong.connect(ch, 2, 0, System.nanoTime() + 5_000_000_000L));
@@ -60,7 +60,7 @@ class StrangerTest {
 
             // 2: replays the protocol shape with a forged proof claiming to be rank 2
             try (SocketChannel ch = connect(target)) {
-                ByteBuffer hello = ByteBuffer.allocate(40).putInt(0x4f534331).putInt(world)
+                ByteBuffer hello = ByteBuffer.allocate(44).putInt(0x4f534332).putInt(world).putInt(0)
                         .put(new byte[32]);
                 Io.writeFully(ch, hello.flip(), in5s());
                 Io.readFully(ch, ByteBuffer.allocate(84), in5s()); // rank 0's challenge
@@ -71,7 +71,7 @@ class StrangerTest {
 
             // 3: something else entirely (a full hello's worth of it, so rank 0 can judge at once)
             try (SocketChannel ch = connect(target)) {
-                byte[] http = new byte[40];
+                byte[] http = new byte[44];
                 byte[] get = "GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
                 System.arraycopy(get, 0, http, 0, get.length);
                 Io.writeFully(ch, ByteBuffer.wrap(http), in5s());

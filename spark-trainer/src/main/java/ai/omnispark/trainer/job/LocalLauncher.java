@@ -40,6 +40,12 @@ public final class LocalLauncher {
         return summaries.get(0);
     }
 
+    /** A failure caused by another rank's: a collective that found it gone, a save it failed. */
+    private static boolean isEcho(Exception e) {
+        return e instanceof ai.omnispark.parallel.comm.CommException
+                || e instanceof ai.omnispark.parallel.checkpoint.Checkpointer.PeerFailedException;
+    }
+
     /** What one rank does once its communicator is open (null in a world of one). */
     @FunctionalInterface
     public interface RankTask<T> {
@@ -88,12 +94,11 @@ public final class LocalLauncher {
                 try {
                     results.add(ranks.get(r).get());
                 } catch (ExecutionException e) {
-                    // A failing rank makes its peers fail on their next collective: report the root cause,
-                    // the first failure that is not a communication error.
+                    // A failing rank makes its peers fail on their next collective or save: report the
+                    // root cause, the first failure that is not such an echo.
                     Exception cause = e.getCause() instanceof Exception ex ? ex : e;
                     all.add(cause);
-                    boolean comm = cause instanceof ai.omnispark.parallel.comm.CommException;
-                    if (first == null || (!comm && first instanceof ai.omnispark.parallel.comm.CommException)) {
+                    if (first == null || (!isEcho(cause) && isEcho(first))) {
                         first = cause;
                     }
                 }

@@ -7,10 +7,12 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.HfWriter;
 import ai.omnispark.parallel.checkpoint.RankState;
+import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
@@ -58,9 +60,16 @@ public final class RankJob {
     /**
      * @param comm the world communicator; null only when the world is one rank
      * @param listener rank 0's per-step sink (progress, metrics); ignored on other ranks
+     * @param attemptId the launch attempt whose {@link ai.omnispark.parallel.checkpoint.AttemptFence}
+     *     must name it for a checkpoint to commit; null when the launcher does not fence
      */
     public record Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
-            Configuration hadoop, int attempt, ai.djl.Device device) {
+            Configuration hadoop, int attempt, ai.djl.Device device, String attemptId) {
+        public Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
+                Configuration hadoop, int attempt, ai.djl.Device device) {
+            this(rank, worldSize, comm, threads, listener, hadoop, attempt, device, null);
+        }
+
         public Env(int rank, int worldSize, Communicator comm, int threads, StepListener listener,
                 Configuration hadoop, int attempt) {
             this(rank, worldSize, comm, threads, listener, hadoop, attempt, ai.djl.Device.cpu());
@@ -121,8 +130,9 @@ public final class RankJob {
                 String fingerprint = fingerprint(settings, modelConfig);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
-                        settings.intValue("train.save_total_limit"))) {
-                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out);
+                        settings.intValue("train.save_total_limit")).fencedBy(env.attemptId())) {
+                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out,
+                            sumAll);
                     RunStats stats = new RunStats();
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
@@ -224,19 +234,81 @@ public final class RankJob {
     }
 
     private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
-            Trainer trainer, RowSource source, RankContext rank, String fingerprint, Env env, PrintStream out)
-            throws IOException {
+            Trainer trainer, RowSource source, RankContext rank, String fingerprint, Env env, PrintStream out,
+            DoubleUnaryOperator sumAll) throws IOException {
         String spec = settings.string("train.load_checkpoint_path");
         if (spec.isBlank()) {
             return;
         }
-        Path dir = Checkpointer.resolve(fs, checkpoints, spec);
+        Path dir = chooseCheckpoint(spec, fs, checkpoints, env, out, sumAll);
         if (dir == null) {
             if (env.rank() == 0) {
                 out.println("no checkpoint under " + checkpoints + " yet; starting fresh");
             }
             return;
         }
+        long step;
+        // Every rank loads, then all agree: no rank says "resumed" or trains while another failed to load.
+        Exception loadFailure = null;
+        try {
+            step = load(dir, fs, model, params, trainer, source, rank, fingerprint, env);
+        } catch (IOException | RuntimeException e) {
+            loadFailure = e;
+            step = -1;
+        }
+        double failed = sumAll.applyAsDouble(loadFailure == null ? 0 : 1);
+        if (loadFailure instanceof IOException e) {
+            throw e;
+        }
+        if (loadFailure instanceof RuntimeException e) {
+            throw e;
+        }
+        if (failed > 0) {
+            throw new CommException("resume", env.rank(), -1, (long) failed + " other rank(s) could not load " + dir
+                    + "; their own error says why");
+        }
+        if (env.rank() == 0) {
+            out.println("resumed from " + dir + " at step " + step);
+        }
+    }
+
+    /**
+     * Rank 0 picks the checkpoint (with {@code auto}, the newest that verifies) and tells every rank
+     * which, so all ranks load the same one and only one rank reads the whole checkpoint to verify it.
+     */
+    private static Path chooseCheckpoint(String spec, FileSystem fs, Path checkpoints, Env env, PrintStream out,
+            DoubleUnaryOperator sumAll) throws IOException {
+        Path chosen = null;
+        IOException failure = null;
+        if (env.rank() == 0) {
+            try {
+                chosen = Checkpointer.resolveVerified(fs, checkpoints, spec, out::println);
+            } catch (IOException e) {
+                failure = e;
+            }
+        }
+        // 0: none, -1: rank 0 failed, else 1 + the step (auto) or 1 (an explicit path every rank knows).
+        // Exact while sumAll is exact on integers: below 2^24 steps with a float32 reduction.
+        double mine = env.rank() != 0 ? 0 : failure != null ? -1
+                : chosen == null ? 0 : spec.equals("auto") ? 1 + CheckpointPaths.stepOf(chosen.getName()) : 1;
+        double code = sumAll.applyAsDouble(mine);
+        if (failure != null) {
+            throw failure;
+        }
+        if (code < 0) {
+            throw new CommException("resume", env.rank(), 0, "rank 0 could not choose a checkpoint to resume from; "
+                    + "its own error says why");
+        }
+        if (code == 0) {
+            return null;
+        }
+        return spec.equals("auto") ? CheckpointPaths.step(checkpoints, (long) code - 1)
+                : new Path(spec);
+    }
+
+    /** Loads {@code dir} into this rank's state; returns its step. */
+    private static long load(Path dir, FileSystem fs, DecoderLM model, ParamStore params, Trainer trainer,
+            RowSource source, RankContext rank, String fingerprint, Env env) throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);
         JsonNode extra = reader.extraState();
         String saved = extra.path("config_fingerprint").asText();
@@ -267,9 +339,7 @@ public final class RankJob {
         state.applyTo(params, trainer.optimizer(), rank.manager());
         trainer.restore(step);
         source.seek(new long[] {epoch, position});
-        if (env.rank() == 0) {
-            out.println("resumed from " + dir + " at step " + step);
-        }
+        return step;
     }
 
     /** What must not change between a checkpoint and the run that resumes it. */

@@ -3,9 +3,25 @@ package ai.omnispark.trainer.job;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-/** The last line a training run prints: {@code {"event":"train_end", ...}}. */
+/**
+ * The last line a training run prints: {@code {"event":"train_end", ...}}.
+ *
+ * @param progressDropped progress lines (steps, log lines) rank 0 could not deliver to the driver;
+ *     the steps among them are missing from the driver's console and {@code metrics.jsonl}
+ */
 public record TrainSummary(long steps, double initialLoss, double finalLoss, double tokensPerSecond,
-        double dataWaitFraction, String outputDir, String hfDir, int worldSize, int restarts) {
+        double dataWaitFraction, String outputDir, String hfDir, int worldSize, int restarts, long progressDropped) {
+
+    public TrainSummary(long steps, double initialLoss, double finalLoss, double tokensPerSecond,
+            double dataWaitFraction, String outputDir, String hfDir, int worldSize, int restarts) {
+        this(steps, initialLoss, finalLoss, tokensPerSecond, dataWaitFraction, outputDir, hfDir, worldSize, restarts, 0);
+    }
+
+    /** This summary, saying that {@code lines} progress lines were dropped. */
+    public TrainSummary withProgressDropped(long lines) {
+        return new TrainSummary(steps, initialLoss, finalLoss, tokensPerSecond, dataWaitFraction, outputDir, hfDir,
+                worldSize, restarts, lines);
+    }
 
     public String toJsonLine() {
         ObjectNode o = new ObjectMapper().createObjectNode();
@@ -23,6 +39,7 @@ public record TrainSummary(long steps, double initialLoss, double finalLoss, dou
         }
         o.put("world_size", worldSize);
         o.put("restarts", restarts);
+        o.put("progress_dropped", progressDropped);
         return o.toString();
     }
 }

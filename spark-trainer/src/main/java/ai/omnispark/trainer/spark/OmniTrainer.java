@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.spark;
 
+import ai.omnispark.parallel.checkpoint.AttemptFence;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
@@ -30,9 +31,16 @@ import scala.reflect.ClassTag$;
 
 /**
  * Trains on a Spark cluster: one barrier stage whose tasks are the ranks. The driver checks the
- * cluster can run it, hands each task the settings, a fresh job secret and the address of its
- * progress channel, prints progress, and relaunches a failed stage from the latest checkpoint up
- * to {@code train.max_restarts} times.
+ * cluster can run it, hands each task the settings, the attempt's own secret and progress token and
+ * the address of its progress channel, prints progress, and relaunches a failed stage from the
+ * latest checkpoint up to {@code train.max_restarts} times.
+ *
+ * <p>Spark aborts a failed barrier ResultStage rather than retrying it, so this relaunch is the only
+ * retry, and it fences the attempts apart: each has its own secret and progress token (a straggler
+ * of the last one can neither join the new mesh nor be heard), the driver claims the checkpoints
+ * for it ({@link AttemptFence}) before launching it, and it is launched only once every task of the
+ * previous attempt has ended ({@link AttemptTasks}; a bounded wait, then a clear failure). A failed
+ * run reports the first failing rank's own exception, not a peer's echo of it.
  *
  * <pre>
  * TrainSummary s = OmniTrainer.create(settings).fit(spark);
@@ -43,6 +51,7 @@ public final class OmniTrainer {
 
     private final Settings settings;
     private PrintStream console = System.out;
+    private java.util.function.Consumer<ProgressServer> progressServerHook = server -> {};
 
     private OmniTrainer(Settings settings) {
         this.settings = settings;
@@ -55,6 +64,12 @@ public final class OmniTrainer {
     /** Where progress and log lines go (the driver's console by default). */
     public OmniTrainer console(PrintStream out) {
         this.console = out;
+        return this;
+    }
+
+    /** Tests: hands over the driver's progress server once it listens, e.g. to break its connections. */
+    OmniTrainer withProgressServer(java.util.function.Consumer<ProgressServer> hook) {
+        this.progressServerHook = hook;
         return this;
     }
 
@@ -81,8 +96,12 @@ public final class OmniTrainer {
         checkCluster(sc, world);
         OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());
 
-        byte[] secret = new byte[32];
-        new SecureRandom().nextBytes(secret);
+        SecureRandom random = new SecureRandom();
+        org.apache.hadoop.fs.Path outputDir = new org.apache.hadoop.fs.Path(config.outputDir());
+        org.apache.hadoop.fs.FileSystem fs = outputDir.getFileSystem(sc.hadoopConfiguration());
+        org.apache.hadoop.fs.Path checkpoints = new org.apache.hadoop.fs.Path(fs.makeQualified(outputDir), "checkpoints");
+        // A rank blocked in a collective gives up after the comm timeout; give it a minute more to end.
+        long endWaitMs = (run.intValue("train.comm_timeout_s") + 60) * 1000L;
         String runName = "omnispark " + config.outputDir();
         String driverHost = sc.getConf().get("spark.driver.host", "localhost");
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
@@ -101,37 +120,65 @@ public final class OmniTrainer {
                 tensorboard.onStep(r, total);
             }
             progress.onStep(r, total);
-        }, console, secret)) {
+        }, console)) {
+            progressServerHook.accept(server);
             int maxRestarts = run.intValue("train.max_restarts");
             Settings attemptSettings = run;
             for (int attempt = 0; ; attempt++) {
-                sc.setJobGroup("omnispark-" + Integer.toHexString(config.outputDir().hashCode()),
-                        runName + " (attempt " + (attempt + 1) + ", " + world + " ranks)", true);
+                byte[] secret = new byte[32];
+                random.nextBytes(secret);
+                byte[] progressToken = new byte[32];
+                random.nextBytes(progressToken);
+                byte[] nonce = new byte[6];
+                random.nextBytes(nonce);
+                String attemptId = (attempt + 1) + "-" + java.util.HexFormat.of().formatHex(nonce);
+                AttemptFence.claim(fs, checkpoints, attemptId);
+                server.beginAttempt(attempt, progressToken);
+                String group = "omnispark-" + Integer.toHexString(config.outputDir().hashCode()) + "-" + attemptId;
+                sc.setJobGroup(group, runName + " (attempt " + (attempt + 1) + ", " + world + " ranks)", true);
+                AttemptTasks tasks = new AttemptTasks(group);
+                sc.addSparkListener(tasks);
                 try {
-                    TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
+                    TrainSummary s = launch(sc, attemptSettings, world,
+                            new BarrierRank(attemptSettings, secret, progressToken, driverHost, server.port(), attempt,
+                                    attemptId), attempt);
                     server.drain(s.steps());
+                    if (s.progressDropped() > 0) {
+                        console.println("omnispark: progress lost: rank 0 could not deliver " + s.progressDropped()
+                                + " progress lines; the console and metrics.jsonl miss the steps among them");
+                    }
                     TrainSummary summary = seen.isEmpty()
                             ? new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
-                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt)
+                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt, s.progressDropped())
                             : new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
-                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
+                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt,
+                                    s.progressDropped());
                     record.finished(summary);
                     return summary;
                 } catch (Exception e) {
-                    if (attempt >= maxRestarts || isConfigError(e)) {
-                        try {
-                            record.failed(e);
-                        } catch (java.io.IOException io) {
-                            e.addSuppressed(io);
-                        }
-                        throw e;
+                    List<Integer> stillRunning = tasks.awaitEnded(endWaitMs);
+                    Exception cause = rootCause(tasks, e, world);
+                    if (!stillRunning.isEmpty()) {
+                        cause = new IllegalStateException("attempt " + (attempt + 1) + " failed ("
+                                + rootMessage(cause) + ") and its rank(s) " + stillRunning + " are still running "
+                                + endWaitMs / 1000 + " s later; not relaunching while they could still write checkpoints",
+                                cause);
                     }
-                    record.restart(attempt + 1, e);
-                    console.println("omnispark: attempt " + (attempt + 1) + " failed (" + rootMessage(e)
+                    if (!stillRunning.isEmpty() || attempt >= maxRestarts || isConfigError(cause)) {
+                        try {
+                            record.failed(cause);
+                        } catch (java.io.IOException io) {
+                            cause.addSuppressed(io);
+                        }
+                        throw cause;
+                    }
+                    record.restart(attempt + 1, cause);
+                    console.println("omnispark: attempt " + (attempt + 1) + " failed (" + rootMessage(cause)
                             + "); relaunching from the latest checkpoint, restart " + (attempt + 1) + " of "
                             + maxRestarts);
                     attemptSettings = attemptSettings.with("train.load_checkpoint_path", "auto");
                 } finally {
+                    sc.removeSparkListener(tasks);
                     sc.clearJobGroup();
                 }
             }
@@ -146,14 +193,27 @@ public final class OmniTrainer {
         }
     }
 
-    private static TrainSummary launch(SparkContext sc, Settings settings, int world, byte[] secret,
-            String driverHost, int port, int attempt) throws Exception {
+    /**
+     * The failure to report for a failed attempt: the first failing rank's own exception (see
+     * {@link AttemptTasks#rootFailure}) with Spark's as its cause, or Spark's when no task failed.
+     */
+    private static Exception rootCause(AttemptTasks tasks, Exception sparkFailure, int world) {
+        AttemptTasks.Failure root = tasks.rootFailure();
+        if (root == null) {
+            return sparkFailure;
+        }
+        String message = root.className().equals(RankFailure.class.getName()) ? root.description()
+                : "rank " + root.rank() + " of " + world + ": " + root.className() + ": " + root.description();
+        return new RankFailure(message, sparkFailure);
+    }
+
+    private static TrainSummary launch(SparkContext sc, Settings settings, int world, BarrierRank body, int attempt)
+            throws Exception {
         List<Integer> slots = new ArrayList<>();
         for (int i = 0; i < world; i++) {
             slots.add(i);
         }
         JavaRDD<Integer> ranks = new JavaSparkContext(sc).parallelize(slots, world);
-        BarrierRank body = new BarrierRank(settings, secret, driverHost, port, attempt);
         Object results = ranks.rdd().barrier()
                 .mapPartitions(body, false, ClassTag$.MODULE$.apply(String.class))
                 .collect();
@@ -163,7 +223,8 @@ public final class OmniTrainer {
                 return new TrainSummary(o.get("steps").asLong(), o.get("initial_loss").asDouble(),
                         o.get("final_loss").asDouble(), o.get("tokens_per_s").asDouble(),
                         o.get("data_wait_fraction").asDouble(), o.get("output_dir").asText(),
-                        o.get("hf_dir").isNull() ? null : o.get("hf_dir").asText(), world, attempt);
+                        o.get("hf_dir").isNull() ? null : o.get("hf_dir").asText(), world, attempt,
+                        o.path("progress_dropped").asLong());
             }
         }
         throw new IllegalStateException("rank 0 returned no summary");
@@ -224,6 +285,10 @@ public final class OmniTrainer {
     }
 
     private static String rootMessage(Throwable e) {
+        if (e instanceof RankFailure) {
+            // already the root: its cause is only Spark's report of it
+            return e.getMessage().lines().findFirst().orElse(e.getMessage());
+        }
         Throwable t = e;
         while (t.getCause() != null) {
             t = t.getCause();

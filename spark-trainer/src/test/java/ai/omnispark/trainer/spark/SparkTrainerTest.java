@@ -98,6 +98,9 @@ class SparkTrainerTest {
         TrainSummary restarted = OmniTrainer.create(settings("restarted", failing.toArray(new String[0])))
                 .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
         assertEquals(1, restarted.restarts(), console.toString(StandardCharsets.UTF_8));
+        assertTrue(console.toString(StandardCharsets.UTF_8).contains("attempt 1 failed (rank 1 of 2 (attempt 1): "
+                + "ai.omnispark.trainer.job.RankJob$InjectedFailure: debug.fail_at_step: rank 1 fails before step 7)"),
+                console.toString(StandardCharsets.UTF_8));
         assertEquals(12, restarted.steps());
         assertEquals(clean.initialLoss(), restarted.initialLoss());
         assertEquals(clean.finalLoss(), restarted.finalLoss());
@@ -109,6 +112,76 @@ class SparkTrainerTest {
         }
         assertEquals(12, Files.readAllLines(dir.resolve("restarted/metrics.jsonl")).size(),
                 "one metrics line per step, the relaunch's for the repeated ones");
+    }
+
+    /**
+     * The driver's end of the progress channel closes at step 3 of 30: training must go on to the
+     * end (before, rank 0's next write threw and killed the run), and the summary and console must
+     * say progress was lost.
+     */
+    @Test
+    void theDriversProgressSocketClosingMidRunLosesProgressNotTraining() throws Exception {
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary s = OmniTrainer.create(settings("lost", "train.max_steps=30", "train.world_size=2",
+                "train.save_hf_weights=false"))
+                .withProgressServer(server -> {
+                    Thread breaker = new Thread(() -> {
+                        long deadline = System.nanoTime() + 120_000_000_000L;
+                        while (server.lastStep() < 3 && System.nanoTime() < deadline) {
+                            try {
+                                Thread.sleep(5);
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                        server.dropConnections();
+                    });
+                    breaker.setDaemon(true);
+                    breaker.start();
+                })
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
+        String printed = console.toString(StandardCharsets.UTF_8);
+        assertEquals(30, s.steps(), printed);
+        assertEquals(0, s.restarts(), printed);
+        assertTrue(s.progressDropped() > 0, "progress_dropped " + s.progressDropped() + "\n" + printed);
+        assertTrue(printed.contains("progress lost"), printed);
+        assertTrue(s.toJsonLine().contains("\"progress_dropped\":" + s.progressDropped()), s.toJsonLine());
+        assertEquals("30", Files.readString(dir.resolve("lost/checkpoints/latest_checkpointed_iteration.txt")).trim());
+    }
+
+    /**
+     * The last rank fails on its own while rank 0 then fails on the collective it was left alone in:
+     * the driver's error must be the failing rank's own exception, whichever task Spark heard of first.
+     */
+    @Test
+    void theDriverReportsTheFailingRanksOwnExceptionNotItsPeersEcho() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        Exception e = assertThrows(Exception.class, () -> OmniTrainer.create(settings("echo", "train.max_steps=6",
+                "train.world_size=2", "debug.fail_at_step=3", "train.save_hf_weights=false")).console(quiet).fit(spark));
+        assertTrue(e instanceof RankFailure, e.toString());
+        assertTrue(e.getMessage().startsWith("rank 1 of 2 (attempt 1): "), e.getMessage());
+        assertTrue(e.getMessage().contains("debug.fail_at_step: rank 1 fails before step 3"), e.getMessage());
+        assertTrue(!e.getMessage().contains("closed its communicator"), e.getMessage());
+    }
+
+    /** The scenario: one byte flipped in the newest checkpoint, then a resume with auto. */
+    @Test
+    void aResumeOverAFlippedByteFallsBackToTheCheckpointBefore() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        OmniTrainer.create(settings("flipped", "train.max_steps=4", "train.save_steps=2", "train.world_size=2",
+                "train.save_hf_weights=false")).console(quiet).fit(spark);
+        Path shard = dir.resolve("flipped/checkpoints/global_step_4/model/shard-00001-of-00002.safetensors");
+        ai.omnispark.trainer.testing.CheckpointDamage.flipByte(shard);
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        TrainSummary s = OmniTrainer.create(settings("flipped", "train.max_steps=6", "train.save_steps=2",
+                "train.world_size=2", "train.save_hf_weights=false", "train.load_checkpoint_path=auto"))
+                .console(new PrintStream(console, true, StandardCharsets.UTF_8)).fit(spark);
+        String printed = console.toString(StandardCharsets.UTF_8);
+        assertEquals(6, s.steps(), printed);
+        assertTrue(printed.contains("skipping ") && printed.contains("shard-00001-of-00002.safetensors")
+                && printed.contains("corrupt"), printed);
+        assertTrue(printed.contains("global_step_2 at step 2"), printed);
+        assertTrue(printed.indexOf("skipping ") < printed.indexOf("resumed from"), printed);
     }
 
     @Test

@@ -35,8 +35,10 @@ import org.apache.spark.sql.SparkSession;
  * The storage round trip both storage tests run against a remote file system root (an
  * {@code hdfs://} or {@code s3a://} URI): a 2-rank barrier job on local Spark saves at steps 2 and
  * 4, a second job resumes it from {@code auto} and trains steps 5 and 6, and {@code export-hf} of
- * the step-6 checkpoint must give exactly the run's {@code final_hf} weights. Every byte goes
- * through the Hadoop FileSystem of the URI, configured only by {@code spark.hadoop.*} settings.
+ * the step-6 checkpoint must give exactly the run's {@code final_hf} weights. Then one byte of the
+ * step-6 checkpoint is flipped on the store (which keeps no Hadoop {@code .crc} files) and a resume
+ * with {@code auto} must skip it, naming the file, and resume from step 4. Every byte goes through
+ * the Hadoop FileSystem of the URI, configured only by {@code spark.hadoop.*} settings.
  */
 final class StorageRoundTrip {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -144,6 +146,28 @@ final class StorageRoundTrip {
         for (String name : trained.keySet()) {
             assertArrayEquals(trained.get(name), fromCheckpoint.get(name), name);
         }
+
+        // 4. A flipped byte in the newest checkpoint: auto falls back to step 4 (one rank, no Spark needed).
+        Path shard = new Path(checkpoints, "global_step_6/model/shard-00001-of-00002.safetensors");
+        byte[] bytes;
+        try (InputStream in = fs.open(shard)) {
+            bytes = in.readAllBytes();
+        }
+        bytes[bytes.length - 5] ^= 0x01;
+        try (java.io.OutputStream out = fs.create(shard, true)) {
+            out.write(bytes);
+        }
+        ByteArrayOutputStream console4 = new ByteArrayOutputStream();
+        TrainSummary s4 = ai.omnispark.trainer.job.RankJob.run(settings(modelConfig, run, "train.max_steps=8",
+                "train.world_size=1", "train.load_checkpoint_path=auto"),
+                new ai.omnispark.trainer.job.RankJob.Env(0, 1, null, 1, null, conf, 0),
+                new PrintStream(console4, true, StandardCharsets.UTF_8));
+        String fourth = console4.toString(StandardCharsets.UTF_8);
+        assertTrue(fourth.contains("skipping ") && fourth.contains("global_step_6")
+                && fourth.contains("shard-00001-of-00002.safetensors") && fourth.contains("corrupt"), fourth);
+        assertTrue(fourth.contains("global_step_4 at step 4"), fourth);
+        assertEquals(8, s4.steps());
+        assertEquals("8", read(fs, new Path(checkpoints, "latest_checkpointed_iteration.txt")).trim());
     }
 
     private static Settings settings(java.nio.file.Path modelConfig, String outputDir, String... sets) {
