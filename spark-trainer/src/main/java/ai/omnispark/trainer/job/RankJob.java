@@ -27,6 +27,7 @@ import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.data.RowSource;
 import ai.omnispark.trainer.data.ShardRows;
+import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.StepListener;
 import ai.omnispark.trainer.loop.StepResult;
 import ai.omnispark.trainer.loop.Trainer;
@@ -103,7 +104,8 @@ public final class RankJob {
                             + " ids but the model's vocab_size is " + modelConfig.vocabSize());
                 }
                 RowSource source = rowSource(settings, tokenizer, config, env);
-                Trainer trainer = new Trainer(config, rank, model, params, source, sumAll, DataType.FLOAT32);
+                Trainer trainer = new Trainer(config, rank, model, params, source,
+                        group == null ? DataParallel.single() : DataParallel.over(group), DataType.FLOAT32);
                 if (lead) {
                     for (String line : trainer.describe()) {
                         out.println(line);
