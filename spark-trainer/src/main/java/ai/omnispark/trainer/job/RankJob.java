@@ -36,10 +36,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.function.DoubleUnaryOperator;
 import org.apache.hadoop.conf.Configuration;
@@ -82,6 +78,7 @@ public final class RankJob {
                     + " ranks were launched");
         }
         TrainConfig config = TrainConfig.from(settings, plan.worldSize());
+        ResumeConfig.allowChanges(settings); // a misspelt policy fails now, not at the first resume
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
@@ -118,11 +115,11 @@ public final class RankJob {
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
-                String fingerprint = fingerprint(settings, modelConfig);
+                ResumeConfig resumeConfig = ResumeConfig.of(settings, modelConfig, plan);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         settings.intValue("train.save_total_limit"))) {
-                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out);
+                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, resumeConfig, env, out);
                     RunStats stats = new RunStats();
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
@@ -140,7 +137,7 @@ public final class RankJob {
                         ckpt.poll();
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
-                            save(ckpt, r.step(), model, params, trainer, source, rank, config, fingerprint, env,
+                            save(ckpt, r.step(), model, params, trainer, source, rank, config, resumeConfig, env,
                                     async && r.step() != total);
                         }
                     }
@@ -198,7 +195,7 @@ public final class RankJob {
     }
 
     private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Trainer trainer,
-            RowSource source, RankContext rank, TrainConfig config, String fingerprint, Env env, boolean async)
+            RowSource source, RankContext rank, TrainConfig config, ResumeConfig resumeConfig, Env env, boolean async)
             throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
@@ -209,13 +206,13 @@ public final class RankJob {
                 .put("reshardable", source instanceof InMemoryRows);
         extra.put("seed", config.seed());
         extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
-        extra.put("config_fingerprint", fingerprint);
+        extra.set("resume_config", resumeConfig.toJson(JSON));
         HfWriter hf = config.saveHfWeights() ? writeHf(model, params, rank, env) : null;
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 
     private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
-            Trainer trainer, RowSource source, RankContext rank, String fingerprint, Env env, PrintStream out)
+            Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
             throws IOException {
         String spec = settings.string("train.load_checkpoint_path");
         if (spec.isBlank()) {
@@ -230,10 +227,17 @@ public final class RankJob {
         }
         CheckpointReader reader = new CheckpointReader(fs, dir);
         JsonNode extra = reader.extraState();
-        String saved = extra.path("config_fingerprint").asText();
-        if (!saved.equals(fingerprint)) {
-            throw new ConfigException("checkpoint " + dir + " was written with another model, data or batch "
-                    + "configuration (fingerprint " + saved + ", this run " + fingerprint + ")");
+        List<String> changed = resumeConfig.differences(extra.get("resume_config"));
+        if (!changed.isEmpty()) {
+            if (!ResumeConfig.allowChanges(settings)) {
+                throw new ConfigException("checkpoint " + dir + " was written with another model, data or parallel "
+                        + "configuration: " + String.join("; ", changed) + ". Resume with the checkpoint's settings, "
+                        + "or set train.resume_policy=allow_changes to resume anyway");
+            }
+            if (env.rank() == 0) {
+                out.println("resuming " + dir + " with a changed configuration (train.resume_policy=allow_changes): "
+                        + String.join("; ", changed));
+            }
         }
         RankState state = reader.read(model.units(), params::owned);
         long step = extra.get("global_step").asLong();
@@ -260,22 +264,6 @@ public final class RankJob {
         source.seek(new long[] {epoch, position});
         if (env.rank() == 0) {
             out.println("resumed from " + dir + " at step " + step);
-        }
-    }
-
-    /** What must not change between a checkpoint and the run that resumes it. */
-    static String fingerprint(Settings s, DecoderConfig model) {
-        StringBuilder b = new StringBuilder();
-        b.append(HfConfig.toJson(model, "float32"));
-        for (String key : List.of("data.train_path", "data.data_type", "data.max_seq_len", "data.text_keys",
-                "model.tokenizer_path", "train.seed", "train.global_batch_size")) {
-            b.append('\n').append(key).append('=').append(s.text(key));
-        }
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(b.toString().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d, 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

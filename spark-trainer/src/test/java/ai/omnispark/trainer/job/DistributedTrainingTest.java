@@ -168,7 +168,7 @@ class DistributedTrainingTest {
         // Saved by 2 ranks, resumed on 1 and on 4 (resharded): equal within the float tolerance.
         copy(dir.resolve("cut"), dir.resolve("cut-one"));
         Map<Long, Double> one = train(settings("cut-one", "train.max_steps=20", "train.save_steps=10",
-                "train.world_size=1", "train.load_checkpoint_path=auto"));
+                "train.world_size=1", "train.load_checkpoint_path=auto", "train.resume_policy=allow_changes"));
         assertSameRun("resume on 1", fullTail, fullW, one, weights(dir.resolve("cut-one/final_hf")));
         // Saved by HSDP 2x2 (each slice twice), resumed on FSDP 2.
         String[] hsdp = {"train.max_steps=20", "train.save_steps=10", "train.world_size=4",
@@ -177,20 +177,46 @@ class DistributedTrainingTest {
         Map<Long, Double> fromHsdp = new LinkedHashMap<>();
         Path hsdpCkpt = dir.resolve("hsdp-full/checkpoints/global_step_10").toAbsolutePath();
         fromHsdp.putAll(train(settings("hsdp-resumed", "train.max_steps=20", "train.world_size=2",
-                "train.load_checkpoint_path=" + hsdpCkpt)));
+                "train.load_checkpoint_path=" + hsdpCkpt, "train.resume_policy=allow_changes")));
         assertSameRun("hsdp 2x2 -> fsdp 2", fullTail, fullW, fromHsdp, weights(dir.resolve("hsdp-resumed/final_hf")));
         copy(dir.resolve("cut"), dir.resolve("cut-four"));
         Map<Long, Double> four = train(settings("cut-four", "train.max_steps=20", "train.save_steps=10",
-                "train.world_size=4", "train.load_checkpoint_path=auto"));
+                "train.world_size=4", "train.load_checkpoint_path=auto", "train.resume_policy=allow_changes"));
         assertSameRun("resume on 4", fullTail, fullW, four, weights(dir.resolve("cut-four/final_hf")));
     }
 
     @Test
-    void aChangedModelRefusesTheCheckpoint() throws Exception {
+    void aChangedConfigurationRefusesTheCheckpointNamingTheKeys() throws Exception {
         train(settings("fp", "train.max_steps=2", "train.save_steps=1"));
+        Path tied = Files.createDirectories(dir.resolve("tied"));
+        String[][] changes = {
+            {"data.max_seq_len=32", "data.max_seq_len: 64 -> 32"},
+            {"model.config_path=" + TinyModel.write(tied, true), "model.config.tie_word_embeddings: false -> true"},
+            {"train.world_size=2", "train.world_size: 1 -> 2"},
+        };
+        for (String[] change : changes) {
+            Exception e = assertThrows(Exception.class, () -> train(settings("fp", "train.max_steps=2",
+                    "train.load_checkpoint_path=auto", change[0])));
+            assertTrue(e.getMessage().contains(change[1]), change[0] + ": " + e.getMessage());
+            assertTrue(e.getMessage().contains("train.resume_policy=allow_changes"), e.getMessage());
+        }
+        // The plan's mode and group sizes count too, not only the world size.
         Exception e = assertThrows(Exception.class, () -> train(settings("fp", "train.max_steps=2",
-                "train.load_checkpoint_path=auto", "data.max_seq_len=32")));
-        assertTrue(e.getMessage().contains("fingerprint"), e.getMessage());
+                "train.load_checkpoint_path=auto", "train.world_size=2", "train.data_parallel_mode=ddp")));
+        assertTrue(e.getMessage().contains("train.data_parallel_mode: fsdp -> ddp")
+                && e.getMessage().contains("train.data_parallel_replicate_size: 1 -> 2"), e.getMessage());
+
+        // Allowed: the run resumes and prints what changed.
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        LocalLauncher.run(settings("fp", "train.max_steps=2", "train.load_checkpoint_path=auto",
+                "train.resume_policy=allow_changes", "train.world_size=2"), (r, total) -> {},
+                new PrintStream(printed, true), 0);
+        String log = printed.toString();
+        assertTrue(log.contains("with a changed configuration (train.resume_policy=allow_changes)")
+                && log.contains("train.world_size: 1 -> 2") && log.contains("resumed from"), log);
+
+        Exception policy = assertThrows(Exception.class, () -> train(settings("fp", "train.resume_policy=sometimes")));
+        assertTrue(policy.getMessage().contains("train.resume_policy is 'sometimes'"), policy.getMessage());
     }
 
     private static String[] concat(String[] a, String... b) {
