@@ -205,7 +205,9 @@ public final class RankJob {
                 .put("rank_position", cursor[1]).put("world_size", env.worldSize())
                 .put("reshardable", source instanceof InMemoryRows);
         extra.put("seed", config.seed());
-        extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
+        // This rank's generator (attention-dropout masks); data order is a function of train.seed and the epoch.
+        extra.putObject("rng").put("algorithm", "splitmix64").put("rank", env.rank())
+                .put("state", trainer.random().state());
         extra.set("resume_config", resumeConfig.toJson(JSON));
         HfWriter hf = config.saveHfWeights() ? writeHf(model, params, rank, env) : null;
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
@@ -261,6 +263,14 @@ public final class RankJob {
         }
         state.applyTo(params, trainer.optimizer(), rank.manager());
         trainer.restore(step);
+        JsonNode own = reader.extraState(env.rank());
+        JsonNode rng = own == null ? null : own.get("rng");
+        if (rng != null && rng.path("algorithm").asText().equals("splitmix64") && rng.has("state")) {
+            trainer.random().restore(rng.get("state").asLong());
+        } else {
+            out.println("rank " + env.rank() + ": checkpoint " + dir + " holds no generator state for this rank; "
+                    + "its random stream (dropout) starts afresh from train.seed");
+        }
         source.seek(new long[] {epoch, position});
         if (env.rank() == 0) {
             out.println("resumed from " + dir + " at step " + step);

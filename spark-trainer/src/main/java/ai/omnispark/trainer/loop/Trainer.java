@@ -13,6 +13,7 @@ import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.RankRandom;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.RowSource;
 import java.util.ArrayList;
@@ -37,6 +38,7 @@ public final class Trainer {
     private final long fewestRowsPerEpoch;
     private final long mostRowsPerEpoch;
     private final DataType dtype;
+    private final RankRandom random;
     private long step;
 
     /**
@@ -54,6 +56,7 @@ public final class Trainer {
         this.rows = rows;
         this.dataParallel = dataParallel;
         this.dtype = dtype;
+        this.random = new RankRandom(config.seed(), rank.rank());
         this.optimizer = new AdamW(rank.manager(), config.adamw());
         Recompute recompute = config.recompute()
                 ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
@@ -104,6 +107,11 @@ public final class Trainer {
         return rows;
     }
 
+    /** This rank's random stream (dropout masks); a checkpoint saves its state. */
+    public RankRandom random() {
+        return random;
+    }
+
     /** Runs steps until {@code untilStep} (exclusive) or the end, telling {@code listener} of each. */
     public void run(long untilStep, StepListener listener) {
         long end = Math.min(untilStep, totalSteps);
@@ -136,6 +144,8 @@ public final class Trainer {
             List<PackedRow> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
                 Batch batch = toBatch(scope, batchRows);
+                DecoderBatch.addAttentionDropout(batch, scope, model.config(), dtype, batchRows.size(),
+                        batchRows.get(0).length(), random);
                 NDList seeds = new NDList(scope.create(1.0 / (double) globalLossTokens).toType(dtype, false));
                 NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
                 lossSum += out.singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
