@@ -209,9 +209,11 @@ public final class Trainer {
         lines.add("steps " + totalSteps + ", micro-batches per step " + config.accumulationSteps());
         long used = rows.rowsPerEpoch();
         if (mostRowsPerEpoch > used) {
-            lines.add("data ranks hold " + fewestRowsPerEpoch + " to " + mostRowsPerEpoch + " packed rows per epoch: "
-                    + "every rank trains on its first " + used + " and drops the rest (up to "
-                    + (mostRowsPerEpoch - used) + " rows per rank per epoch), so all ranks run the same steps");
+            String held = fewestRowsPerEpoch == mostRowsPerEpoch ? Long.toString(fewestRowsPerEpoch)
+                    : fewestRowsPerEpoch + " to " + mostRowsPerEpoch;
+            lines.add("data ranks hold " + held + " packed rows per epoch: every rank trains on its first " + used
+                    + " (whole steps) and drops the rest (up to " + (mostRowsPerEpoch - used)
+                    + " rows per rank per epoch), so all ranks run the same steps");
         }
         return lines;
     }
