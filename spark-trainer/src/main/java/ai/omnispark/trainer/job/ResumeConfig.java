@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -43,7 +44,7 @@ record ResumeConfig(Map<String, String> values) {
         v.put("train.data_parallel_mode", plan.mode().name().toLowerCase());
         v.put("train.data_parallel_shard_size", Integer.toString(plan.shardSize()));
         v.put("train.data_parallel_replicate_size", Integer.toString(plan.replicateSize()));
-        return new ResumeConfig(v);
+        return new ResumeConfig(Collections.unmodifiableMap(v));
     }
 
     /** {@code train.resume_policy}, checked: true for allow_changes. */
