@@ -56,6 +56,7 @@ public final class HfConfig {
                 .attentionBias(root.path("attention_bias").asBoolean(false))
                 .maxPositionEmbeddings(root.path("max_position_embeddings").asInt(4096))
                 .initializerRange(root.path("initializer_range").asDouble(0.02))
+                .attentionDropout(root.path("attention_dropout").asDouble(0.0))
                 .bosTokenId(root.path("bos_token_id").asInt(-1))
                 .eosTokenId(root.path("eos_token_id").isArray()
                         ? root.path("eos_token_id").path(0).asInt(-1) : root.path("eos_token_id").asInt(-1));
@@ -114,7 +115,9 @@ public final class HfConfig {
         o.put("tie_word_embeddings", c.tieWordEmbeddings());
         if (!c.family().equals("qwen2")) {
             o.put("attention_bias", c.attentionBias());
-            o.put("attention_dropout", 0.0);
+        }
+        if (!c.family().equals("qwen2") || c.attentionDropout() > 0) {
+            o.put("attention_dropout", c.attentionDropout());
         }
         if (c.family().equals("llama")) {
             o.put("mlp_bias", false);

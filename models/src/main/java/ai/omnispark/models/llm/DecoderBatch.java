@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.runtime.RankRandom;
 
 /**
  * Turns packed rows (flattened row-major int arrays) into the side inputs of a decoder's segments:
@@ -64,6 +65,43 @@ public final class DecoderBatch {
         batch.put(COS, rope[0]);
         batch.put(SIN, rope[1]);
         return batch;
+    }
+
+    /** The batch key of layer {@code layer}'s attention-dropout mask. */
+    static String attentionDropoutMask(int layer) {
+        return "attention_dropout." + layer;
+    }
+
+    /**
+     * Adds a training step's attention-dropout masks (the model's {@code attention_dropout} p):
+     * per layer and (row, head, query, key), 0 with probability p, else 1/(1-p), drawn from the
+     * rank's generator. The masks ride on the batch rather than being drawn inside the block, so a
+     * recomputed block applies the same mask as its first forward, and a resumed run that restores
+     * the generator draws the same masks as the uninterrupted one. Drawn on the host, one number
+     * per attention score: fine for the small models it is used with today, too slow for large ones.
+     */
+    public static void addAttentionDropout(Batch batch, NDManager scope, DecoderConfig config, DataType dtype,
+            int rows, int seqLen, RankRandom random) {
+        double p = config.attentionDropout();
+        if (p == 0) {
+            return;
+        }
+        float keep = (float) (1.0 / (1.0 - p));
+        int heads = config.numHeads();
+        long size = (long) rows * heads * seqLen * seqLen;
+        if (size > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("attention_dropout masks of " + size + " scores per layer do not fit "
+                    + "one array; use a smaller micro-batch or sequence length");
+        }
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            float[] mask = new float[(int) size];
+            for (int i = 0; i < mask.length; i++) {
+                mask[i] = random.nextDouble() < p ? 0f : keep;
+            }
+            // Owned: the block's mul saves the mask for backward.
+            batch.put(attentionDropoutMask(layer),
+                    Ops.owned(scope.create(mask, new Shape(rows, heads, seqLen, seqLen)), dtype));
+        }
     }
 
     /** Number of positions whose label is not ignored. */

@@ -77,7 +77,12 @@ final class DecoderBlock implements Segment {
         }
         NDArray scores = Ops.scale(q.matMul(k.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(hd))
                 .add(call.batch().get(DecoderBatch.ATTENTION_MASK));
-        NDArray attn = scores.softmax(-1).matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
+        NDArray probs = scores.softmax(-1);
+        String dropout = DecoderBatch.attentionDropoutMask(layer);
+        if (call.batch().has(dropout)) {
+            probs = probs.mul(call.batch().get(dropout));
+        }
+        NDArray attn = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),
                 config.outputBias() ? p(call, "self_attn.o_proj.bias") : null);
         NDArray r = x.add(o);

@@ -20,7 +20,8 @@ public record DecoderConfig(
         int maxPositionEmbeddings,
         double initializerRange,
         int bosTokenId,
-        int eosTokenId) {
+        int eosTokenId,
+        double attentionDropout) {
 
     public DecoderConfig {
         if (!family.equals("llama") && !family.equals("qwen2") && !family.equals("qwen3")) {
@@ -45,6 +46,9 @@ public record DecoderConfig(
         }
         if (!(ropeTheta > 0)) {
             throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
+        }
+        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
+            throw new IllegalArgumentException("attention_dropout must be in [0, 1), got " + attentionDropout);
         }
     }
 
@@ -108,6 +112,7 @@ public record DecoderConfig(
         private double initializerRange = 0.02;
         private int bosTokenId = 256;
         private int eosTokenId = 257;
+        private double attentionDropout;
 
         public Builder family(String v) { family = v; return this; }
         public Builder vocabSize(int v) { vocabSize = v; return this; }
@@ -125,6 +130,7 @@ public record DecoderConfig(
         public Builder initializerRange(double v) { initializerRange = v; return this; }
         public Builder bosTokenId(int v) { bosTokenId = v; return this; }
         public Builder eosTokenId(int v) { eosTokenId = v; return this; }
+        public Builder attentionDropout(double v) { attentionDropout = v; return this; }
 
         public DecoderConfig build() {
             if (numHeads <= 0) {
@@ -137,7 +143,7 @@ public record DecoderConfig(
             int hd = headDim > 0 ? headDim : hiddenSize / numHeads;
             return new DecoderConfig(family, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads,
                     numKvHeads, hd, rmsNormEps, ropeTheta, tieWordEmbeddings, attentionBias,
-                    maxPositionEmbeddings, initializerRange, bosTokenId, eosTokenId);
+                    maxPositionEmbeddings, initializerRange, bosTokenId, eosTokenId, attentionDropout);
         }
     }
 }

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * collector once its NDArray is closed; if autograd had saved it, backward reads freed memory. The
  * training loop hit this as rare, silent gradient corruption. Here a collection plus a heap full of
  * NaN-filled direct buffers sits between every segment's forward and the backward, and the
- * gradients must equal, bit for bit, those of an undisturbed run.
+ * gradients must equal, bit for bit, those of an undisturbed run; with recompute on too, where
+ * every block's forward runs again inside the backward (and is disturbed again).
  */
 class GraphLifetimeTest {
     @Test
@@ -35,17 +36,21 @@ class GraphLifetimeTest {
         try (RankContext rank = RankContext.single(1)) {
             rank.bindThread();
             for (String family : new String[] {"qwen3", "qwen2", "llama"}) {
-                DecoderConfig config = TinyModels.tiny(family, false);
-                float[][] quiet = gradients(rank, config, false);
-                float[][] disturbed = gradients(rank, config, true);
-                for (int u = 0; u < quiet.length; u++) {
-                    assertArrayEquals(quiet[u], disturbed[u], 0f, family + " unit " + u);
+                for (boolean recompute : new boolean[] {false, true}) {
+                    // Llama with attention dropout: its masks ride on the batch and the mul saves them.
+                    DecoderConfig config = TinyModels.tiny(family, false, false, family.equals("llama") ? 0.3 : 0);
+                    float[][] quiet = gradients(rank, config, false, recompute);
+                    float[][] disturbed = gradients(rank, config, true, recompute);
+                    for (int u = 0; u < quiet.length; u++) {
+                        assertArrayEquals(quiet[u], disturbed[u], 0f, config.family() + " dropout=" + config.attentionDropout() + " recompute=" + recompute
+                                + " unit " + u);
+                    }
                 }
             }
         }
     }
 
-    private static float[][] gradients(RankContext rank, DecoderConfig config, boolean disturb) {
+    private static float[][] gradients(RankContext rank, DecoderConfig config, boolean disturb, boolean recompute) {
         DecoderLM model = new DecoderLM(config);
         int seq = 9;
         int[][] rows = TinyModels.packedRows(seq, config.vocabSize(), 3);
@@ -58,7 +63,7 @@ class GraphLifetimeTest {
                 NDManager scope = rank.manager().newSubManager()) {
             Batch batch = TinyModels.batch(scope, config, DataType.FLOAT32, seq, rows);
             NDList seeds = new NDList(scope.full(new Shape(), 1f, DataType.FLOAT32));
-            new SegmentEngine(segments, model.units(), Recompute.none())
+            new SegmentEngine(segments, model.units(), recompute ? Recompute.all() : Recompute.none())
                     .forwardBackward(scope, batch, new NDList(), seeds, params);
             float[][] grads = new float[model.units().size()][];
             int i = 0;

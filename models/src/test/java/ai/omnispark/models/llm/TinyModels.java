@@ -7,6 +7,7 @@ import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.runtime.RankRandom;
 import java.util.SplittableRandom;
 
 /** Tiny configs and packed batches shared by the model tests. */
@@ -14,8 +15,14 @@ final class TinyModels {
     private TinyModels() {}
 
     static DecoderConfig tiny(String family, boolean tied) {
+        return tiny(family, tied, false, 0);
+    }
+
+    /** With {@code attentionBias} (Llama: q/k/v and o_proj biases) and attention dropout p. */
+    static DecoderConfig tiny(String family, boolean tied, boolean attentionBias, double attentionDropout) {
         return DecoderConfig.builder().family(family).vocabSize(11).hiddenSize(8).intermediateSize(12)
                 .numLayers(2).numHeads(2).numKvHeads(1).headDim(4).tieWordEmbeddings(tied)
+                .attentionBias(attentionBias).attentionDropout(attentionDropout)
                 .initializerRange(0.5).ropeTheta(100).bosTokenId(1).eosTokenId(2).build();
     }
 
@@ -53,9 +60,13 @@ final class TinyModels {
         return new int[][] {ids, labels, pos, doc};
     }
 
+    /** With attention dropout, every call draws the same masks (a fresh generator of one seed). */
     static Batch batch(NDManager scope, DecoderConfig config, DataType dtype, int seqLen, int[][] rows) {
-        return DecoderBatch.build(scope, config, dtype, rows[0].length / seqLen, seqLen,
+        Batch batch = DecoderBatch.build(scope, config, dtype, rows[0].length / seqLen, seqLen,
                 rows[0], rows[1], rows[2], rows[3]);
+        DecoderBatch.addAttentionDropout(batch, scope, config, dtype, rows[0].length / seqLen, seqLen,
+                new RankRandom(17, 0));
+        return batch;
     }
 
     /** Mean token loss of the batch, forward only. */

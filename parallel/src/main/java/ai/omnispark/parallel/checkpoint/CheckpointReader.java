@@ -40,6 +40,12 @@ public final class CheckpointReader {
         return readJson(new Path(new Path(dir, CheckpointPaths.EXTRA_STATE), CheckpointPaths.extraStateFile(0)));
     }
 
+    /** The extra state rank {@code rank} wrote (its own data cursor, generator), or null if no such rank saved. */
+    public JsonNode extraState(int rank) throws IOException {
+        Path file = new Path(new Path(dir, CheckpointPaths.EXTRA_STATE), CheckpointPaths.extraStateFile(rank));
+        return fs.exists(file) ? readJson(file) : null;
+    }
+
     /**
      * The state a rank needs: for every unit, the slice {@code owned.apply(unit)}; with optimizer
      * moments when the save had taken an optimizer step.

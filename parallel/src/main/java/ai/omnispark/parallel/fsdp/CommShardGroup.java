@@ -186,8 +186,8 @@ public final class CommShardGroup implements ShardGroup {
     }
 
     /**
-     * Sums over every rank in float32, the widest type the transports reduce: enough for token counts
-     * below 2^24 and for loss and norm sums to about 1e-7 relative.
+     * Sums over every rank in float32, the widest floating type the transports reduce: loss and norm
+     * sums to about 1e-7 relative. Counts go through {@link #countAll}, exact in 64-bit integers.
      */
     @Override
     public double sumAll(double value) {
@@ -197,6 +197,31 @@ public final class CommShardGroup implements ShardGroup {
     @Override
     public double sumShards(double value) {
         return sum(shard, value);
+    }
+
+    @Override
+    public long countAll(long count) {
+        return reduce(world, count, ReduceOp.SUM);
+    }
+
+    /** The transports have no MIN: the minimum is minus the maximum of the negated values. */
+    @Override
+    public long minAll(long value) {
+        if (value == Long.MIN_VALUE) {
+            throw new IllegalArgumentException("minAll takes values above Long.MIN_VALUE, got " + value);
+        }
+        return -reduce(world, -value, ReduceOp.MAX);
+    }
+
+    private long reduce(Communicator over, long value, ReduceOp op) {
+        if (over.size() == 1) {
+            return value;
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            NDArray a = tmp.create(new long[] {value});
+            over.allReduce(a, op).await();
+            return a.getLong(0);
+        }
     }
 
     private double sum(Communicator over, double value) {

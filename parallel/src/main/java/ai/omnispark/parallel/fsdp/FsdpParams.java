@@ -111,6 +111,19 @@ public final class FsdpParams implements ParamStore {
 
 
 
+    /**
+     * This rank's slice of {@code unit}'s gradient summed over the ranks (finishing the reduction in
+     * flight), as the optimizer will see it; zeroed by the next step.
+     */
+    public NDArray gradShard(String unit) {
+        finishReduction();
+        NDArray g = gradShards.get(unit);
+        if (g == null) {
+            throw new IllegalArgumentException("no unit named " + unit + "; units are " + gradShards.keySet());
+        }
+        return g;
+    }
+
     /** Bytes of parameters, gradients and optimizer state this rank holds (live tensors). */
     @Override
     public long stateBytes(AdamW optimizer) {

@@ -31,6 +31,15 @@ public interface ShardGroup {
      */
     double sumShards(double value);
 
+    /**
+     * Sums a count (tokens, rows) over every rank of the job in 64-bit integers: exact at any size,
+     * where {@link #sumAll} is exact only below 2^24.
+     */
+    long countAll(long count);
+
+    /** The smallest of every rank's {@code value}: what all ranks can agree to do (steps, rows). */
+    long minAll(long value);
+
     /** A collective under way. */
     interface Pending {
         /** Waits for completion; rethrows the collective's failure. */

@@ -97,6 +97,14 @@ class CheckpointTest {
             public double sumShards(double value) {
                 throw new UnsupportedOperationException();
             }
+
+            public long countAll(long count) {
+                throw new UnsupportedOperationException();
+            }
+
+            public long minAll(long value) {
+                throw new UnsupportedOperationException();
+            }
         };
     }
 

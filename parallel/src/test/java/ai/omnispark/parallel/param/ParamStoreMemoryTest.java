@@ -67,6 +67,14 @@ class ParamStoreMemoryTest {
             public double sumShards(double value) {
                 throw new UnsupportedOperationException();
             }
+
+            public long countAll(long count) {
+                throw new UnsupportedOperationException();
+            }
+
+            public long minAll(long value) {
+                throw new UnsupportedOperationException();
+            }
         };
     }
 

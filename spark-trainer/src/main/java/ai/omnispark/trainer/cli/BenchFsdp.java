@@ -20,6 +20,7 @@ import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.job.LocalLauncher;
 import ai.omnispark.trainer.job.TrainingData;
+import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -102,7 +103,8 @@ final class BenchFsdp {
                         : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
                     InMemoryRows rows = new InMemoryRows(TrainingData.rows(s, TrainingData.tokenizer(s)),
                             config.seed(), rank, world);
-                    Trainer trainer = new Trainer(config, ctx, model, params, rows, sum, DataType.FLOAT32);
+                    Trainer trainer = new Trainer(config, ctx, model, params, rows,
+                            group == null ? DataParallel.single() : DataParallel.over(group), DataType.FLOAT32);
                     double[] times = new double[steps];
                     long peak = 0;
                     for (int i = 0; i < warmup + steps; i++) {

@@ -12,6 +12,7 @@ import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.job.TrainingJob;
+import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
 import ai.omnispark.trainer.model.LoadedModel;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -104,7 +105,7 @@ final class BenchTrain {
                 HfCheckpoint.export(loaded.model(), loaded.params(), rank.manager(), hf, SafeDType.F32);
                 writeBatch(batch, work.resolve("batch.json"));
                 Trainer trainer = new Trainer(config, rank, loaded.model(), loaded.params(),
-                        new InMemoryRows(batch, config.seed(), 0, 1), x -> x, DataType.FLOAT32);
+                        new InMemoryRows(batch, config.seed(), 0, 1), DataParallel.single(), DataType.FLOAT32);
                 double loss = trainer.evaluate(batch);
                 double[] times = new double[steps];
                 long tokens = 0;

@@ -64,6 +64,7 @@ public final class Keys {
             new Key("train.save_total_limit", Type.INT, 0L, "keep only the newest K checkpoints; 0 = keep all"),
             new Key("train.async_save", Type.BOOL, false, "write checkpoints from a background thread while training goes on"),
             new Key("train.load_checkpoint_path", Type.STRING, "", "a global_step_N folder to resume from, or auto = the latest under output_dir"),
+            new Key("train.resume_policy", Type.STRING, "strict", "strict (refuse a checkpoint whose model, data or parallel configuration differs, naming the keys) | allow_changes (resume anyway and print the differences)"),
             new Key("train.max_restarts", Type.INT, 0L, "relaunch a failed job this many times, resuming from the latest checkpoint"),
             new Key("debug.fail_at_step", Type.INT, 0L, "tests only: the last rank fails before this step, in the first attempt only"),
             new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, Unix domain sockets between JVMs of one host, else TCP) | in_process | unix (sockets, Unix domain ones on one host) | tcp (TCP even on one host)"),

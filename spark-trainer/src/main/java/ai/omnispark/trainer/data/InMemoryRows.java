@@ -15,7 +15,7 @@ public final class InMemoryRows implements RowSource {
     private final long seed;
     private final int dpRank;
     private final int dpSize;
-    private final int perRank;
+    private int perRank;
     private int epoch;
     private int index;
     private int[] order;
@@ -69,6 +69,18 @@ public final class InMemoryRows implements RowSource {
     @Override
     public long rowsPerEpoch() {
         return perRank;
+    }
+
+    @Override
+    public void limitRowsPerEpoch(long limit) {
+        if (limit < 1 || limit > perRank) {
+            throw new IllegalArgumentException("an epoch limit of " + limit + " rows does not fit the " + perRank
+                    + " rows this rank holds");
+        }
+        if (index > limit) {
+            throw new IllegalStateException("cannot limit an epoch to " + limit + " rows after reading " + index);
+        }
+        perRank = (int) limit;
     }
 
     @Override

@@ -11,6 +11,12 @@ public interface RowSource extends AutoCloseable {
     /** Rows one rank sees per epoch. */
     long rowsPerEpoch();
 
+    /**
+     * From now on, every epoch ends after its first {@code rows} rows (the rest are dropped), so
+     * that data-parallel ranks holding different counts stay in step. At most {@link #rowsPerEpoch()}.
+     */
+    void limitRowsPerEpoch(long rows);
+
     /** Where the next row comes from: (epoch, index within the epoch). */
     long[] cursor();
 

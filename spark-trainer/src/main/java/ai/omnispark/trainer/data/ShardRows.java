@@ -22,6 +22,7 @@ public final class ShardRows implements RowSource {
     private final Path dataset;
     private final ReaderOptions options;
     private ShardReader reader;
+    private long epochLimit = Long.MAX_VALUE;
 
     public ShardRows(FileSystem fs, Path dataset, long seed, int dpRank, int dpSize) throws IOException {
         this.fs = fs;
@@ -34,7 +35,12 @@ public final class ShardRows implements RowSource {
     public List<PackedRow> next(int count) {
         try {
             List<PackedRow> out = new ArrayList<>(count);
-            for (ShardRow r : reader.next(count)) {
+            for (int i = 0; i < count; i++) {
+                if (reader.cursor().position() >= epochLimit) {
+                    // The rest of this epoch is dropped: the next row is the first of the next epoch.
+                    reopen(new Cursor(reader.cursor().epoch() + 1, 0));
+                }
+                ShardRow r = reader.next();
                 if (!r.media().isEmpty()) {
                     throw new IllegalStateException(dataset + " holds image/video rows; the decoder LM trains on text "
                             + "only (prepare it with data.data_type plaintext or conversation)");
@@ -49,20 +55,41 @@ public final class ShardRows implements RowSource {
 
     @Override
     public long rowsPerEpoch() {
-        return reader.rowsPerEpoch();
+        return Math.min(reader.rowsPerEpoch(), epochLimit);
     }
 
     @Override
+    public void limitRowsPerEpoch(long rows) {
+        if (rows < 1 || rows > reader.rowsPerEpoch()) {
+            throw new IllegalArgumentException("an epoch limit of " + rows + " rows does not fit the "
+                    + reader.rowsPerEpoch() + " rows this rank reads of " + dataset);
+        }
+        if (reader.cursor().position() > rows) {
+            throw new IllegalStateException("cannot limit an epoch to " + rows + " rows at cursor " + reader.cursor());
+        }
+        epochLimit = rows;
+    }
+
+    /** The next row to train on: a cursor at the limit already names the next epoch's first row. */
+    @Override
     public long[] cursor() {
         Cursor c = reader.cursor();
-        return new long[] {c.epoch(), c.position()};
+        return c.position() >= epochLimit ? new long[] {c.epoch() + 1, 0} : new long[] {c.epoch(), c.position()};
     }
 
     @Override
     public void seek(long[] cursor) {
+        if (cursor.length != 2 || cursor[1] >= epochLimit) {
+            throw new IllegalArgumentException("data cursor " + java.util.Arrays.toString(cursor) + " does not fit "
+                    + rowsPerEpoch() + " rows per epoch of " + dataset);
+        }
+        reopen(new Cursor(cursor[0], cursor[1]));
+    }
+
+    private void reopen(Cursor at) {
         reader.close();
         try {
-            reader = ShardReader.open(fs, dataset, options, new Cursor(cursor[0], cursor[1]));
+            reader = ShardReader.open(fs, dataset, options, at);
         } catch (IOException e) {
             throw new UncheckedIOException("reopening " + dataset, e);
         }

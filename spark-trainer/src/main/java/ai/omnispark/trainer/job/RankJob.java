@@ -29,6 +29,7 @@ import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.data.RowSource;
 import ai.omnispark.trainer.data.ShardRows;
+import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.StepListener;
 import ai.omnispark.trainer.loop.StepResult;
 import ai.omnispark.trainer.loop.Trainer;
@@ -37,10 +38,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.function.DoubleUnaryOperator;
 import org.apache.hadoop.conf.Configuration;
@@ -92,6 +89,7 @@ public final class RankJob {
                     + " ranks were launched");
         }
         TrainConfig config = TrainConfig.from(settings, plan.worldSize());
+        ResumeConfig.allowChanges(settings); // a misspelt policy fails now, not at the first resume
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
@@ -114,7 +112,8 @@ public final class RankJob {
                             + " ids but the model's vocab_size is " + modelConfig.vocabSize());
                 }
                 RowSource source = rowSource(settings, tokenizer, config, env);
-                Trainer trainer = new Trainer(config, rank, model, params, source, sumAll, DataType.FLOAT32);
+                DataParallel dataParallel = group == null ? DataParallel.single() : DataParallel.over(group);
+                Trainer trainer = new Trainer(config, rank, model, params, source, dataParallel, DataType.FLOAT32);
                 if (lead) {
                     for (String line : trainer.describe()) {
                         out.println(line);
@@ -127,12 +126,12 @@ public final class RankJob {
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
-                String fingerprint = fingerprint(settings, modelConfig);
+                ResumeConfig resumeConfig = ResumeConfig.of(settings, modelConfig, plan);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         settings.intValue("train.save_total_limit")).fencedBy(env.attemptId())) {
-                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, fingerprint, env, out,
-                            sumAll);
+                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, resumeConfig, env, out,
+                            dataParallel);
                     RunStats stats = new RunStats();
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
@@ -151,7 +150,7 @@ public final class RankJob {
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
                             save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
-                                    fingerprint, env, async && r.step() != total);
+                                    resumeConfig, env, async && r.step() != total);
                         }
                     }
                     ckpt.finish();
@@ -215,7 +214,7 @@ public final class RankJob {
 
     private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
             Settings settings, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
-            String fingerprint, Env env, boolean async) throws IOException {
+            ResumeConfig resumeConfig, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
         extra.put("global_step", step);
@@ -224,8 +223,10 @@ public final class RankJob {
                 .put("rank_position", cursor[1]).put("world_size", env.worldSize())
                 .put("reshardable", source instanceof InMemoryRows);
         extra.put("seed", config.seed());
-        extra.put("rng", "none: data order is a function of train.seed and the epoch; no other randomness");
-        extra.put("config_fingerprint", fingerprint);
+        // This rank's generator (attention-dropout masks); data order is a function of train.seed and the epoch.
+        extra.putObject("rng").put("algorithm", "splitmix64").put("rank", env.rank())
+                .put("state", trainer.random().state());
+        extra.set("resume_config", resumeConfig.toJson(JSON));
         // export-hf finds the tokenizer here when the checkpoint has no hf_ckpt/ carrying its files.
         String tokenizerPath = settings.string("model.tokenizer_path");
         extra.put("tokenizer", tokenizerPath.isBlank() ? TOKENIZER_BYTE : tokenizerPath);
@@ -234,13 +235,13 @@ public final class RankJob {
     }
 
     private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
-            Trainer trainer, RowSource source, RankContext rank, String fingerprint, Env env, PrintStream out,
-            DoubleUnaryOperator sumAll) throws IOException {
+            Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out,
+            DataParallel dataParallel) throws IOException {
         String spec = settings.string("train.load_checkpoint_path");
         if (spec.isBlank()) {
             return;
         }
-        Path dir = chooseCheckpoint(spec, fs, checkpoints, env, out, sumAll);
+        Path dir = chooseCheckpoint(spec, fs, checkpoints, env, out, dataParallel);
         if (dir == null) {
             if (env.rank() == 0) {
                 out.println("no checkpoint under " + checkpoints + " yet; starting fresh");
@@ -251,12 +252,12 @@ public final class RankJob {
         // Every rank loads, then all agree: no rank says "resumed" or trains while another failed to load.
         Exception loadFailure = null;
         try {
-            step = load(dir, fs, model, params, trainer, source, rank, fingerprint, env);
+            step = load(dir, settings, fs, model, params, trainer, source, rank, resumeConfig, env, out);
         } catch (IOException | RuntimeException e) {
             loadFailure = e;
             step = -1;
         }
-        double failed = sumAll.applyAsDouble(loadFailure == null ? 0 : 1);
+        long failed = dataParallel.count(loadFailure == null ? 0 : 1);
         if (loadFailure instanceof IOException e) {
             throw e;
         }
@@ -264,7 +265,7 @@ public final class RankJob {
             throw e;
         }
         if (failed > 0) {
-            throw new CommException("resume", env.rank(), -1, (long) failed + " other rank(s) could not load " + dir
+            throw new CommException("resume", env.rank(), -1, failed + " other rank(s) could not load " + dir
                     + "; their own error says why");
         }
         if (env.rank() == 0) {
@@ -277,7 +278,7 @@ public final class RankJob {
      * which, so all ranks load the same one and only one rank reads the whole checkpoint to verify it.
      */
     private static Path chooseCheckpoint(String spec, FileSystem fs, Path checkpoints, Env env, PrintStream out,
-            DoubleUnaryOperator sumAll) throws IOException {
+            DataParallel dataParallel) throws IOException {
         Path chosen = null;
         IOException failure = null;
         if (env.rank() == 0) {
@@ -288,10 +289,9 @@ public final class RankJob {
             }
         }
         // 0: none, -1: rank 0 failed, else 1 + the step (auto) or 1 (an explicit path every rank knows).
-        // Exact while sumAll is exact on integers: below 2^24 steps with a float32 reduction.
-        double mine = env.rank() != 0 ? 0 : failure != null ? -1
+        long mine = env.rank() != 0 ? 0 : failure != null ? -1
                 : chosen == null ? 0 : spec.equals("auto") ? 1 + CheckpointPaths.stepOf(chosen.getName()) : 1;
-        double code = sumAll.applyAsDouble(mine);
+        long code = dataParallel.count(mine);
         if (failure != null) {
             throw failure;
         }
@@ -302,19 +302,27 @@ public final class RankJob {
         if (code == 0) {
             return null;
         }
-        return spec.equals("auto") ? CheckpointPaths.step(checkpoints, (long) code - 1)
+        return spec.equals("auto") ? CheckpointPaths.step(checkpoints, code - 1)
                 : new Path(spec);
     }
 
     /** Loads {@code dir} into this rank's state; returns its step. */
-    private static long load(Path dir, FileSystem fs, DecoderLM model, ParamStore params, Trainer trainer,
-            RowSource source, RankContext rank, String fingerprint, Env env) throws IOException {
+    private static long load(Path dir, Settings settings, FileSystem fs, DecoderLM model, ParamStore params,
+            Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
+            throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);
         JsonNode extra = reader.extraState();
-        String saved = extra.path("config_fingerprint").asText();
-        if (!saved.equals(fingerprint)) {
-            throw new ConfigException("checkpoint " + dir + " was written with another model, data or batch "
-                    + "configuration (fingerprint " + saved + ", this run " + fingerprint + ")");
+        List<String> changed = resumeConfig.differences(extra.get("resume_config"));
+        if (!changed.isEmpty()) {
+            if (!ResumeConfig.allowChanges(settings)) {
+                throw new ConfigException("checkpoint " + dir + " was written with another model, data or parallel "
+                        + "configuration: " + String.join("; ", changed) + ". Resume with the checkpoint's settings, "
+                        + "or set train.resume_policy=allow_changes to resume anyway");
+            }
+            if (env.rank() == 0) {
+                out.println("resuming " + dir + " with a changed configuration (train.resume_policy=allow_changes): "
+                        + String.join("; ", changed));
+            }
         }
         RankState state = reader.read(model.units(), params::owned);
         long step = extra.get("global_step").asLong();
@@ -338,23 +346,15 @@ public final class RankJob {
         }
         state.applyTo(params, trainer.optimizer(), rank.manager());
         trainer.restore(step);
+        JsonNode own = reader.extraState(env.rank());
+        JsonNode rng = own == null ? null : own.get("rng");
+        if (rng != null && rng.path("algorithm").asText().equals("splitmix64") && rng.has("state")) {
+            trainer.random().restore(rng.get("state").asLong());
+        } else {
+            out.println("rank " + env.rank() + ": checkpoint " + dir + " holds no generator state for this rank; "
+                    + "its random stream (dropout) starts afresh from train.seed");
+        }
         source.seek(new long[] {epoch, position});
         return step;
-    }
-
-    /** What must not change between a checkpoint and the run that resumes it. */
-    static String fingerprint(Settings s, DecoderConfig model) {
-        StringBuilder b = new StringBuilder();
-        b.append(HfConfig.toJson(model, "float32"));
-        for (String key : List.of("data.train_path", "data.data_type", "data.max_seq_len", "data.text_keys",
-                "model.tokenizer_path", "train.seed", "train.global_batch_size")) {
-            b.append('\n').append(key).append('=').append(s.text(key));
-        }
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(b.toString().getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(d, 0, 8);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

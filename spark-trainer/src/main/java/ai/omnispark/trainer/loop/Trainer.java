@@ -13,11 +13,11 @@ import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.RankRandom;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.RowSource;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.DoubleUnaryOperator;
 
 /**
  * The training loop of one rank, plain Java: draws the step's micro-batches, runs forward and
@@ -34,39 +34,57 @@ public final class Trainer {
     private final SegmentEngine engine;
     private final LrSchedule schedule;
     private final long totalSteps;
-    private final DoubleUnaryOperator sumOverDataParallel;
+    private final DataParallel dataParallel;
+    private final long fewestRowsPerEpoch;
+    private final long mostRowsPerEpoch;
     private final DataType dtype;
+    private final RankRandom random;
     private long step;
 
     /**
-     * @param sumOverDataParallel sums a per-rank number over the data-parallel ranks (identity on one)
+     * Agrees with the other data-parallel ranks on the rows of an epoch (a collective: every rank
+     * constructs its trainer at the same point), so all ranks plan the same steps and schedule.
+     *
+     * @param dataParallel sums and minima over the data-parallel ranks ({@link DataParallel#single()} on one)
      */
     public Trainer(TrainConfig config, RankContext rank, DecoderLM model, ParamStore params, RowSource rows,
-            DoubleUnaryOperator sumOverDataParallel, DataType dtype) {
+            DataParallel dataParallel, DataType dtype) {
         this.config = config;
         this.rank = rank;
         this.model = model;
         this.params = params;
         this.rows = rows;
-        this.sumOverDataParallel = sumOverDataParallel;
+        this.dataParallel = dataParallel;
         this.dtype = dtype;
+        this.random = new RankRandom(config.seed(), rank.rank());
         this.optimizer = new AdamW(rank.manager(), config.adamw());
         Recompute recompute = config.recompute()
                 ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
         this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
-        this.totalSteps = totalSteps(config, rows);
+        // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
+        // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
+        // steps the fewest rows allow (the tail is dropped, so no step mixes two epochs).
+        long own = rows.rowsPerEpoch();
+        long fewest = dataParallel.min(own);
+        this.fewestRowsPerEpoch = fewest;
+        this.mostRowsPerEpoch = -dataParallel.min(-own);
+        long rowsPerStep = (long) config.microBatchSize() * config.accumulationSteps();
+        long wholeSteps = fewest / rowsPerStep;
+        rows.limitRowsPerEpoch(wholeSteps > 0 ? wholeSteps * rowsPerStep : fewest);
+        this.totalSteps = totalSteps(config, fewest);
         long warmup = (long) Math.ceil(config.warmupRatio() * totalSteps);
         this.schedule = new LrSchedule(config.lr(), config.lrMin(), warmup, totalSteps, config.decay());
     }
 
-    static long totalSteps(TrainConfig config, RowSource rows) {
+    /** Steps of the run when every data-parallel rank reads {@code rowsPerEpoch} rows an epoch. */
+    static long totalSteps(TrainConfig config, long rowsPerEpoch) {
         if (config.maxSteps() > 0) {
             return config.maxSteps();
         }
         long rowsPerStep = (long) config.microBatchSize() * config.accumulationSteps();
-        long perEpoch = rows.rowsPerEpoch() / rowsPerStep;
+        long perEpoch = rowsPerEpoch / rowsPerStep;
         if (perEpoch == 0) {
-            throw new IllegalArgumentException("one epoch has " + rows.rowsPerEpoch() + " rows per rank, fewer than the "
+            throw new IllegalArgumentException("one epoch has " + rowsPerEpoch + " rows per rank, fewer than the "
                     + rowsPerStep + " a step needs (train.global_batch_size / data-parallel size); "
                     + "set train.max_steps or use more data");
         }
@@ -87,6 +105,11 @@ public final class Trainer {
 
     public RowSource rows() {
         return rows;
+    }
+
+    /** This rank's random stream (dropout masks); a checkpoint saves its state. */
+    public RankRandom random() {
+        return random;
     }
 
     /** Runs steps until {@code untilStep} (exclusive) or the end, telling {@code listener} of each. */
@@ -112,7 +135,7 @@ public final class Trainer {
                 localTokens += d >= 0 ? 1 : 0;
             }
         }
-        double globalLossTokens = sumOverDataParallel.applyAsDouble(localLossTokens);
+        long globalLossTokens = dataParallel.count(localLossTokens);
         if (globalLossTokens == 0) {
             throw new IllegalStateException("step " + step + " has no token with a label in the whole global batch");
         }
@@ -121,18 +144,20 @@ public final class Trainer {
             List<PackedRow> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
                 Batch batch = toBatch(scope, batchRows);
-                NDList seeds = new NDList(scope.create(1.0 / globalLossTokens).toType(dtype, false));
+                DecoderBatch.addAttentionDropout(batch, scope, model.config(), dtype, batchRows.size(),
+                        batchRows.get(0).length(), random);
+                NDList seeds = new NDList(scope.create(1.0 / (double) globalLossTokens).toType(dtype, false));
                 NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
                 lossSum += out.singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
             }
         }
-        double loss = sumOverDataParallel.applyAsDouble(lossSum) / globalLossTokens;
+        double loss = dataParallel.sum(lossSum) / globalLossTokens;
         double gradNorm = params.clipGradNorm(config.maxGradNorm());
         double lr = schedule.lr(step);
         params.step(optimizer, lr);
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
-        long tokens = (long) sumOverDataParallel.applyAsDouble(localTokens);
+        long tokens = dataParallel.count(localTokens);
         return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs);
     }
 
@@ -182,6 +207,14 @@ public final class Trainer {
         List<String> lines = new ArrayList<>();
         lines.add("model " + model.config().family() + " with " + model.config().parameterCount() + " parameters");
         lines.add("steps " + totalSteps + ", micro-batches per step " + config.accumulationSteps());
+        long used = rows.rowsPerEpoch();
+        if (mostRowsPerEpoch > used) {
+            String held = fewestRowsPerEpoch == mostRowsPerEpoch ? Long.toString(fewestRowsPerEpoch)
+                    : fewestRowsPerEpoch + " to " + mostRowsPerEpoch;
+            lines.add("data ranks hold " + held + " packed rows per epoch: every rank trains on its first " + used
+                    + " (whole steps) and drops the rest (up to " + (mostRowsPerEpoch - used)
+                    + " rows per rank per epoch), so all ranks run the same steps");
+        }
         return lines;
     }
 }

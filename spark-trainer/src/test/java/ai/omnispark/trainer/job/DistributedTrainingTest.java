@@ -26,10 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Trains a tiny Qwen3 on 1 rank and on 2, 3 and 4 ranks (FSDP, HSDP, DDP, keep-gathered), and
- * resumes interrupted runs, over 20 steps with gradient accumulation. Every loss must agree with
- * one rank within {@link #LOSS_TOLERANCE} relative and every final weight within
- * {@link #WEIGHT_TOLERANCE}; the layouts differ only in the order in which gradients are summed.
- * A resumed run must reproduce the uninterrupted one bit for bit.
+ * resumes interrupted runs, over 20 steps with gradient accumulation. Every loss and every
+ * step's gradient norm before clipping must agree with one rank within {@link #LOSS_TOLERANCE}
+ * relative, and every final weight within {@link #WEIGHT_TOLERANCE}; the layouts differ only in
+ * the order in which gradients are summed. The norm is what catches a wrong gradient scale (a sum
+ * where a mean belongs, replicas counted twice): AdamW is scale-invariant and clipping bounds the
+ * update, so losses and weights barely show it. A resumed run must reproduce the uninterrupted one
+ * bit for bit.
  */
 class DistributedTrainingTest {
     static final double WEIGHT_TOLERANCE = 1e-5;
@@ -59,12 +62,12 @@ class DistributedTrainingTest {
         return Settings.fromTree(null, all, "test");
     }
 
-    /** Runs a job in this JVM; returns rank 0's losses by step. */
-    private static Map<Long, Double> train(Settings s) throws Exception {
-        Map<Long, Double> losses = Collections.synchronizedMap(new LinkedHashMap<>());
+    /** Runs a job in this JVM; returns rank 0's step results by step. */
+    private static Map<Long, StepResult> train(Settings s) throws Exception {
+        Map<Long, StepResult> steps = Collections.synchronizedMap(new LinkedHashMap<>());
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-        LocalLauncher.run(s, (StepResult r, long total) -> losses.put(r.step(), r.loss()), quiet, 0);
-        return losses;
+        LocalLauncher.run(s, (StepResult r, long total) -> steps.put(r.step(), r), quiet, 0);
+        return steps;
     }
 
     private static Map<String, float[]> weights(Path hf) throws IOException {
@@ -77,15 +80,24 @@ class DistributedTrainingTest {
         return w;
     }
 
-    private static void assertSameRun(String what, Map<Long, Double> refLoss, Map<String, float[]> refW,
-            Map<Long, Double> loss, Map<String, float[]> w) {
-        assertEquals(refLoss.keySet(), loss.keySet(), what + ": steps");
+    private static void assertSameRun(String what, Map<Long, StepResult> ref, Map<String, float[]> refW,
+            Map<Long, StepResult> run, Map<String, float[]> w) {
+        assertEquals(ref.keySet(), run.keySet(), what + ": steps");
         double worstLoss = 0;
+        double worstNorm = 0;
         double worstWeight = 0;
-        for (long step : refLoss.keySet()) {
-            double rel = Math.abs(refLoss.get(step) - loss.get(step)) / Math.abs(refLoss.get(step));
+        for (long step : ref.keySet()) {
+            double refLoss = ref.get(step).loss();
+            double loss = run.get(step).loss();
+            double rel = Math.abs(refLoss - loss) / Math.abs(refLoss);
             worstLoss = Math.max(worstLoss, rel);
-            assertTrue(rel <= LOSS_TOLERANCE, what + ": step " + step + " loss " + loss.get(step) + " vs " + refLoss.get(step));
+            assertTrue(rel <= LOSS_TOLERANCE, what + ": step " + step + " loss " + loss + " vs " + refLoss);
+            double refNorm = ref.get(step).gradNorm();
+            double norm = run.get(step).gradNorm();
+            double relNorm = Math.abs(refNorm - norm) / Math.abs(refNorm);
+            worstNorm = Math.max(worstNorm, relNorm);
+            assertTrue(relNorm <= LOSS_TOLERANCE, what + ": step " + step + " gradient norm before clipping " + norm
+                    + " vs " + refNorm);
         }
         assertEquals(refW.keySet(), w.keySet(), what + ": tensors");
         for (String name : refW.keySet()) {
@@ -97,13 +109,13 @@ class DistributedTrainingTest {
                         what + ": " + name + "[" + i + "] " + b[i] + " vs " + a[i]);
             }
         }
-        System.out.printf("%s vs one rank: max loss difference %.2e relative, max weight difference %.2e%n",
-                what, worstLoss, worstWeight);
+        System.out.printf("%s vs one rank: max loss difference %.2e relative, grad norm %.2e relative, max weight "
+                + "difference %.2e%n", what, worstLoss, worstNorm, worstWeight);
     }
 
     @Test
     void everyLayoutMatchesOneRank() throws Exception {
-        Map<Long, Double> refLoss = train(settings("ref", "train.data_parallel_mode=none", "train.max_steps=20"));
+        Map<Long, StepResult> refLoss = train(settings("ref", "train.data_parallel_mode=none", "train.max_steps=20"));
         Map<String, float[]> refW = weights(dir.resolve("ref/final_hf"));
         assertEquals(20, refLoss.size());
         // The launcher's default transport (in-process for threads of one JVM), TCP and Unix sockets.
@@ -121,7 +133,7 @@ class DistributedTrainingTest {
         };
         for (String[] layout : layouts) {
             String[] sets = concat(java.util.Arrays.copyOfRange(layout, 1, layout.length), "train.max_steps=20");
-            Map<Long, Double> loss = train(settings(layout[0], sets));
+            Map<Long, StepResult> loss = train(settings(layout[0], sets));
             assertSameRun(layout[0], refLoss, refW, loss, weights(dir.resolve(layout[0] + "/final_hf")));
         }
     }
@@ -129,7 +141,7 @@ class DistributedTrainingTest {
     @Test
     void resumeReproducesTheUninterruptedRunAndReshards() throws Exception {
         String[] common = {"train.max_steps=20", "train.save_steps=10", "train.world_size=2"};
-        Map<Long, Double> full = train(settings("full", common));
+        Map<Long, StepResult> full = train(settings("full", common));
         Map<String, float[]> fullW = weights(dir.resolve("full/final_hf"));
         // export-hf of the 2-rank checkpoint of the last step gives the final weights exactly.
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
@@ -149,48 +161,76 @@ class DistributedTrainingTest {
 
         // Same world: bit-identical losses from step 11 on, and the same final weights.
         copy(dir.resolve("cut"), dir.resolve("cut-same"));
-        Map<Long, Double> resumed = train(settings("cut-same", concat(common, "train.load_checkpoint_path=auto")));
+        Map<Long, StepResult> resumed = train(settings("cut-same", concat(common, "train.load_checkpoint_path=auto")));
         List<Long> tail = new ArrayList<>();
         for (long step = 11; step <= 20; step++) {
             tail.add(step);
         }
         assertEquals(tail, new ArrayList<>(resumed.keySet()));
         for (long step = 11; step <= 20; step++) {
-            assertEquals(full.get(step), resumed.get(step), 0.0, "step " + step + " after resume");
+            assertEquals(full.get(step).loss(), resumed.get(step).loss(), 0.0, "step " + step + " loss after resume");
+            assertEquals(full.get(step).gradNorm(), resumed.get(step).gradNorm(), 0.0,
+                    "step " + step + " gradient norm after resume");
         }
         Map<String, float[]> resumedW = weights(dir.resolve("cut-same/final_hf"));
         for (String name : fullW.keySet()) {
             org.junit.jupiter.api.Assertions.assertArrayEquals(fullW.get(name), resumedW.get(name), 0f, name);
         }
-        Map<Long, Double> fullTail = new LinkedHashMap<>(full);
+        Map<Long, StepResult> fullTail = new LinkedHashMap<>(full);
         fullTail.keySet().removeIf(k -> k < 11);
 
         // Saved by 2 ranks, resumed on 1 and on 4 (resharded): equal within the float tolerance.
         copy(dir.resolve("cut"), dir.resolve("cut-one"));
-        Map<Long, Double> one = train(settings("cut-one", "train.max_steps=20", "train.save_steps=10",
-                "train.world_size=1", "train.load_checkpoint_path=auto"));
+        Map<Long, StepResult> one = train(settings("cut-one", "train.max_steps=20", "train.save_steps=10",
+                "train.world_size=1", "train.load_checkpoint_path=auto", "train.resume_policy=allow_changes"));
         assertSameRun("resume on 1", fullTail, fullW, one, weights(dir.resolve("cut-one/final_hf")));
         // Saved by HSDP 2x2 (each slice twice), resumed on FSDP 2.
         String[] hsdp = {"train.max_steps=20", "train.save_steps=10", "train.world_size=4",
             "train.data_parallel_replicate_size=2"};
         train(settings("hsdp-full", hsdp));
-        Map<Long, Double> fromHsdp = new LinkedHashMap<>();
+        Map<Long, StepResult> fromHsdp = new LinkedHashMap<>();
         Path hsdpCkpt = dir.resolve("hsdp-full/checkpoints/global_step_10").toAbsolutePath();
         fromHsdp.putAll(train(settings("hsdp-resumed", "train.max_steps=20", "train.world_size=2",
-                "train.load_checkpoint_path=" + hsdpCkpt)));
+                "train.load_checkpoint_path=" + hsdpCkpt, "train.resume_policy=allow_changes")));
         assertSameRun("hsdp 2x2 -> fsdp 2", fullTail, fullW, fromHsdp, weights(dir.resolve("hsdp-resumed/final_hf")));
         copy(dir.resolve("cut"), dir.resolve("cut-four"));
-        Map<Long, Double> four = train(settings("cut-four", "train.max_steps=20", "train.save_steps=10",
-                "train.world_size=4", "train.load_checkpoint_path=auto"));
+        Map<Long, StepResult> four = train(settings("cut-four", "train.max_steps=20", "train.save_steps=10",
+                "train.world_size=4", "train.load_checkpoint_path=auto", "train.resume_policy=allow_changes"));
         assertSameRun("resume on 4", fullTail, fullW, four, weights(dir.resolve("cut-four/final_hf")));
     }
 
     @Test
-    void aChangedModelRefusesTheCheckpoint() throws Exception {
+    void aChangedConfigurationRefusesTheCheckpointNamingTheKeys() throws Exception {
         train(settings("fp", "train.max_steps=2", "train.save_steps=1"));
+        Path tied = Files.createDirectories(dir.resolve("tied"));
+        String[][] changes = {
+            {"data.max_seq_len=32", "data.max_seq_len: 64 -> 32"},
+            {"model.config_path=" + TinyModel.write(tied, true), "model.config.tie_word_embeddings: false -> true"},
+            {"train.world_size=2", "train.world_size: 1 -> 2"},
+        };
+        for (String[] change : changes) {
+            Exception e = assertThrows(Exception.class, () -> train(settings("fp", "train.max_steps=2",
+                    "train.load_checkpoint_path=auto", change[0])));
+            assertTrue(e.getMessage().contains(change[1]), change[0] + ": " + e.getMessage());
+            assertTrue(e.getMessage().contains("train.resume_policy=allow_changes"), e.getMessage());
+        }
+        // The plan's mode and group sizes count too, not only the world size.
         Exception e = assertThrows(Exception.class, () -> train(settings("fp", "train.max_steps=2",
-                "train.load_checkpoint_path=auto", "data.max_seq_len=32")));
-        assertTrue(e.getMessage().contains("fingerprint"), e.getMessage());
+                "train.load_checkpoint_path=auto", "train.world_size=2", "train.data_parallel_mode=ddp")));
+        assertTrue(e.getMessage().contains("train.data_parallel_mode: fsdp -> ddp")
+                && e.getMessage().contains("train.data_parallel_replicate_size: 1 -> 2"), e.getMessage());
+
+        // Allowed: the run resumes and prints what changed.
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        LocalLauncher.run(settings("fp", "train.max_steps=2", "train.load_checkpoint_path=auto",
+                "train.resume_policy=allow_changes", "train.world_size=2"), (r, total) -> {},
+                new PrintStream(printed, true), 0);
+        String log = printed.toString();
+        assertTrue(log.contains("with a changed configuration (train.resume_policy=allow_changes)")
+                && log.contains("train.world_size: 1 -> 2") && log.contains("resumed from"), log);
+
+        Exception policy = assertThrows(Exception.class, () -> train(settings("fp", "train.resume_policy=sometimes")));
+        assertTrue(policy.getMessage().contains("train.resume_policy is 'sometimes'"), policy.getMessage());
     }
 
     private static String[] concat(String[] a, String... b) {
