@@ -12,6 +12,7 @@ import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.RowSource;
@@ -53,7 +54,7 @@ public final class Trainer {
         this.optimizer = new AdamW(rank.manager(), config.adamw());
         Recompute recompute = config.recompute()
                 ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
-        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute, rank.profiler());
         this.totalSteps = totalSteps(config, rows);
         long warmup = (long) Math.ceil(config.warmupRatio() * totalSteps);
         this.schedule = new LrSchedule(config.lr(), config.lrMin(), warmup, totalSteps, config.decay());
@@ -99,10 +100,19 @@ public final class Trainer {
 
     /** One optimizer step over the global batch. */
     public StepResult trainStep() {
+        try (Span span = rank.profiler().span("step", "train", "step", step + 1)) {
+            return runStep();
+        }
+    }
+
+    private StepResult runStep() {
         long start = System.nanoTime();
         int micro = config.microBatchSize();
         int accumulation = config.accumulationSteps();
-        List<PackedRow> stepRows = rows.next(micro * accumulation);
+        List<PackedRow> stepRows;
+        try (Span span = rank.profiler().span("data wait", "train")) {
+            stepRows = rows.next(micro * accumulation);
+        }
         double dataWaitMs = (System.nanoTime() - start) / 1e6;
         long localLossTokens = 0;
         long localTokens = 0;
@@ -127,9 +137,14 @@ public final class Trainer {
             }
         }
         double loss = sumOverDataParallel.applyAsDouble(lossSum) / globalLossTokens;
-        double gradNorm = params.clipGradNorm(config.maxGradNorm());
+        double gradNorm;
+        try (Span span = rank.profiler().span("clip grad norm", "train")) {
+            gradNorm = params.clipGradNorm(config.maxGradNorm());
+        }
         double lr = schedule.lr(step);
-        params.step(optimizer, lr);
+        try (Span span = rank.profiler().span("optimizer step", "train")) {
+            params.step(optimizer, lr);
+        }
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = (long) sumOverDataParallel.applyAsDouble(localTokens);

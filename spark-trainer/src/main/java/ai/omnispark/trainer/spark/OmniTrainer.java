@@ -9,6 +9,7 @@ import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
+import ai.omnispark.trainer.profile.ProfileFiles;
 import ai.omnispark.trainer.storage.OutputDirProbe;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -79,6 +80,7 @@ public final class OmniTrainer {
         TrainConfig config = TrainConfig.from(run, world);
         checkCluster(sc, world);
         OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());
+        ProfileFiles.prepare(run, sc.hadoopConfiguration());
 
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
@@ -102,6 +104,7 @@ public final class OmniTrainer {
                 try {
                     TrainSummary s = launch(sc, attemptSettings, world, secret, driverHost, server.port(), attempt);
                     server.drain(s.steps());
+                    ProfileFiles.merge(attemptSettings, sc.hadoopConfiguration(), world, console);
                     if (seen.isEmpty()) {
                         return new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
                                 s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt);
