@@ -61,7 +61,7 @@ public final class ProfileFiles {
     }
 
     private static Path mergeRanks(ProfileWindow window, Path outputDir, Configuration hadoop, int world,
-            PrintStream out) throws IOException { = new Path(settings.string("train.output_dir"));
+            PrintStream out) throws IOException {
         FileSystem fs = outputDir.getFileSystem(hadoop);
         List<ChromeTrace.Input> inputs = new ArrayList<>();
         List<Integer> missing = new ArrayList<>();
