@@ -146,6 +146,8 @@ final class BenchTrain {
                 ObjectNode o = JSON.createObjectNode();
                 o.put("impl", "omnispark");
                 o.put("threads", threads);
+                o.put("rows", batch.size());
+                o.put("seq_len", batch.get(0).length());
                 o.put("loss", loss);
                 o.put("tokens_per_s", tokens / (median / 1000));
                 o.put("step_ms", median);

@@ -32,6 +32,6 @@ public record ProfileWindow(boolean enabled, long startStep, long endStep) {
 
     @Override
     public String toString() {
-        return "steps " + (startStep + 1) + " to " + endStep;
+        return endStep == startStep + 1 ? "step " + endStep : "steps " + (startStep + 1) + " to " + endStep;
     }
 }
