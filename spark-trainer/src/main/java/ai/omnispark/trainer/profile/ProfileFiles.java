@@ -84,7 +84,8 @@ public final class ProfileFiles {
             });
         }
         if (inputs.isEmpty()) {
-            out.println("profile: no rank recorded " + window + " (the run did not run them)");
+            out.println("profile: nothing recorded: this run did not run " + window
+                    + " (it ended before, or resumed after)");
             return null;
         }
         Path merged = fs.makeQualified(new Path(new Path(outputDir, DIR), MERGED));
@@ -92,7 +93,7 @@ public final class ProfileFiles {
         try (OutputStream o = fs.create(merged, true)) {
             events = ChromeTrace.merge(inputs, o);
         }
-        out.println("profile: " + merged + " (" + window + ", " + inputs.size() + " ranks, " + events
+        out.println("profile: " + merged + " (" + window + ", " + inputs.size() + (inputs.size() == 1 ? " rank, " : " ranks, ") + events
                 + " events" + (missing.isEmpty() ? "" : "; no trace from ranks " + missing)
                 + "); open it in ui.perfetto.dev");
         return merged;

@@ -143,6 +143,36 @@ class ProfileTraceTest {
         assertTrue(log.toString(StandardCharsets.UTF_8).contains("profile: "), log.toString(StandardCharsets.UTF_8));
     }
 
+    /** A window the run ends inside is written at the end; one rank, no communicator. */
+    @Test
+    void windowPastTheLastStepIsWrittenWhenTheRunEnds() throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        LocalLauncher.run(settings("train.world_size=1", "train.data_parallel_mode=none", "train.save_steps=0",
+                "train.profile_start_step=2", "train.profile_end_step=10"), (r, total) -> { },
+                new PrintStream(log, true, StandardCharsets.UTF_8), 0);
+        JsonNode events = JSON.readTree(dir.resolve("out/profile/trace.json").toFile()).get("traceEvents");
+        Set<Long> steps = new TreeSet<>();
+        for (JsonNode e : events) {
+            assertEquals(0, e.get("pid").asInt());
+            if (e.get("name").asText().equals("step")) {
+                steps.add(e.path("args").path("step").asLong());
+            }
+        }
+        assertEquals(Set.of(3L), steps, "of steps 3 to 10, the 3-step run ran step 3");
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("steps 3 to 10, 1 rank, "), log.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void windowAfterTheRunRecordsNothingAndSaysSo() throws Exception {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        LocalLauncher.run(settings("train.world_size=1", "train.data_parallel_mode=none", "train.save_steps=0",
+                "train.max_steps=1", "train.profile_start_step=4", "train.profile_end_step=5"), (r, total) -> { },
+                new PrintStream(log, true, StandardCharsets.UTF_8), 0);
+        assertFalse(Files.exists(dir.resolve("out/profile/trace.json")));
+        assertTrue(log.toString(StandardCharsets.UTF_8).contains("profile: nothing recorded: this run did not run step 5"),
+                log.toString(StandardCharsets.UTF_8));
+    }
+
     @Test
     void profilingOffWritesNothing() throws Exception {
         LocalLauncher.run(settings("train.enable_profiling=false", "train.max_steps=1"), (r, total) -> { },
