@@ -127,8 +127,10 @@ class ProfileTraceTest {
         }
         // Units of the tiny Qwen3 (hidden 32, 4 heads / 2 KV of 8, intermediate 64, vocab 259, untied),
         // fp32, padded to a multiple of 2 ranks (all even already):
-        //   embed 259*32 = 8288; block 32 (norm) + 3 * 1024... = q 1024 + k 512 + v 512 + q/k norm 16 + o 1024
-        //   + post norm 32 + gate/up/down 3 * 2048 = 9296; head 32 + 259*32 = 8320.
+        //   embed 259*32 = 8288;
+        //   block: input norm 32 + q 32*32 + k 16*32 + v 16*32 + q/k norms 2*8 + o 32*32 + post norm 32
+        //          + gate, up, down 3 * 64*32 = 32 + 1024 + 512 + 512 + 16 + 1024 + 32 + 6144 = 9296;
+        //   head: final norm 32 + lm_head 259*32 = 8320.
         Set<Long> unitBytes = Set.of(8288L * 4, 9296L * 4, 8320L * 4);
         assertEquals(unitBytes, bytesByOp.get("allGather"), "all-gathers move whole units");
         assertEquals(unitBytes, bytesByOp.get("reduceScatter"), "reduce-scatters move whole unit gradients");
