@@ -48,7 +48,18 @@ final class TorchOps {
             throw new UncheckedIOException("cannot create a file for libtorch's op trace", e);
         }
         long before = System.nanoTime();
-        JniUtils.startProfile(false, true, false);
+        try {
+            JniUtils.startProfile(false, true, false);
+        } catch (RuntimeException e) {
+            // libtorch refuses a second recording on one thread: name the cause, leave no file behind
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw new IllegalStateException("cannot start libtorch's op trace on thread "
+                    + Thread.currentThread().getName() + ": " + e.getMessage(), e);
+        }
         long after = System.nanoTime();
         return new TorchOps(file, before + (after - before) / 2);
     }
