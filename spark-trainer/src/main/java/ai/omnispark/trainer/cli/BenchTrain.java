@@ -28,6 +28,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -40,6 +41,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class BenchTrain {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int PEER_TIMEOUT_MINUTES = 30;
 
     private BenchTrain() {}
 
@@ -228,16 +230,32 @@ final class BenchTrain {
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
         Process p = pb.start();
-        List<String> lines = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                lines.add(line);
+        List<String> output = Collections.synchronizedList(new ArrayList<>());
+        // read on a side thread, so that a peer that hangs with its output open is still timed out
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    output.add(line);
+                }
+            } catch (IOException e) {
+                output.add("(reading the peer's output failed: " + e + ")");
             }
-        }
-        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+        }, "omnispark-bench-peer-output");
+        reader.setDaemon(true);
+        reader.start();
+        boolean ended = p.waitFor(PEER_TIMEOUT_MINUTES, TimeUnit.MINUTES);
+        if (!ended) {
             p.destroyForcibly();
-            throw new IOException("the PyTorch peer failed:\n" + String.join("\n", lines));
+        }
+        reader.join(TimeUnit.SECONDS.toMillis(10));
+        List<String> lines;
+        synchronized (output) {
+            lines = new ArrayList<>(output);
+        }
+        if (!ended || p.exitValue() != 0) {
+            throw new IOException("the PyTorch peer " + (ended ? "failed (exit " + p.exitValue() + ")"
+                    : "did not finish in " + PEER_TIMEOUT_MINUTES + " minutes") + ":\n" + String.join("\n", lines));
         }
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).startsWith("{")) {

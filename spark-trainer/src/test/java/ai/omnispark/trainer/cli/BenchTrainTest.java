@@ -59,6 +59,57 @@ class BenchTrainTest {
         assertTrue(ops, "libtorch's ops are in the trace");
     }
 
+    /**
+     * The peer's peak RSS is printed beside ours. A stand-in peer (the real one needs Debian's
+     * python3-torch) reports 2048 bytes and a loss of 1.0, which does not match, so the run fails
+     * after printing the comparison; a peer that exits with an error is reported with its output.
+     */
+    @Test
+    void peerPeakRssIsComparedAndAFailingPeerIsReported() throws Exception {
+        Path fake = dir.resolve("fake-python");
+        Files.writeString(fake, "#!/bin/sh\necho 'warming up'\n"
+                + "echo '{\"impl\":\"fake\",\"loss\":1.0,\"step_ms\":10.0,\"peak_rss_bytes\":2048}'\n");
+        assertTrue(fake.toFile().setExecutable(true));
+        Path broken = dir.resolve("broken-python");
+        Files.writeString(broken, "#!/bin/sh\necho 'no torch here' >&2\nexit 3\n");
+        assertTrue(broken.toFile().setExecutable(true));
+        String home = System.getProperty("omnispark.home");
+        System.setProperty("omnispark.home", ".."); // the repository root, where bench/peers lives
+        try {
+            MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", config().toString(), "--threads", "1",
+                    "--steps", "1", "--warmup", "0", "--python", fake.toString());
+            assertEquals(1, r.code(), r.out() + r.err());
+            assertTrue(r.err().contains("loss differs"), r.err());
+            JsonNode ours = null;
+            JsonNode cmp = null;
+            for (String line : r.out().lines().filter(l -> l.startsWith("{")).toList()) {
+                JsonNode o = MainCliTest.JSON.readTree(line);
+                if (o.path("impl").asText().equals("omnispark")) {
+                    ours = o;
+                }
+                if (o.has("compare")) {
+                    cmp = o;
+                }
+            }
+            long javaRss = ours.get("peak_rss_bytes").asLong();
+            assertEquals(2048, cmp.get("pytorch_peak_rss_bytes").asLong());
+            assertEquals(javaRss, cmp.get("omnispark_peak_rss_bytes").asLong());
+            assertEquals(javaRss / 2048.0, cmp.get("peak_rss_ratio").asDouble(), 1e-9);
+
+            MainCliTest.Run failed = MainCliTest.main("bench", "train", "--config", config().toString(), "--threads",
+                    "1", "--steps", "1", "--warmup", "0", "--python", broken.toString());
+            assertTrue(failed.code() != 0);
+            assertTrue((failed.out() + failed.err()).contains("failed (exit 3)")
+                    && (failed.out() + failed.err()).contains("no torch here"), failed.out() + failed.err());
+        } finally {
+            if (home == null) {
+                System.clearProperty("omnispark.home");
+            } else {
+                System.setProperty("omnispark.home", home);
+            }
+        }
+    }
+
     @Test
     void badSeqLenIsRefusedByName() throws Exception {
         for (String bad : List.of("0", "many")) {
