@@ -5,12 +5,13 @@ Builds a Llama / Qwen2 / Qwen3 decoder from a HF folder written by OmniSpark's e
 model.safetensors, parsed by hand so no `transformers` or `safetensors` package is needed), computes
 the mean token loss of the same packed batch (document-aware causal mask, per-document positions),
 then times the same training step: one forward and backward over the whole batch, global grad-norm
-clipping and AdamW. Prints one JSON line.
+clipping and AdamW. Prints one JSON line, with the process's peak resident set size.
 """
 import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import struct
 import time
@@ -144,8 +145,11 @@ def main():
         if i >= a.warmup:
             times.append((time.perf_counter() - start) * 1000)
     step_ms = statistics.median(times)
+    # Linux reports ru_maxrss in KiB: this process's peak resident set, like the JVM's VmHWM
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
-                      "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms}))
+                      "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms,
+                      "peak_rss_bytes": peak_rss}))
 
 
 if __name__ == "__main__":

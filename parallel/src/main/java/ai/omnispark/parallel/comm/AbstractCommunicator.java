@@ -2,6 +2,7 @@ package ai.omnispark.parallel.comm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.parallel.profile.Tracer;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.Objects;
@@ -50,6 +51,11 @@ abstract class AbstractCommunicator implements Communicator {
     protected abstract void runRecv(ByteBuffer buf, DataType dtype, int peer);
 
     protected abstract void runBarrier();
+
+    @Override
+    public final void traceTo(Tracer tracer) {
+        lane.traceTo(Objects.requireNonNull(tracer, "tracer"));
+    }
 
     /** A communicator over {@code ranks} (validated), in which this rank has index {@code index}. */
     protected abstract Communicator newSplit(int[] ranks, int index);
@@ -118,7 +124,7 @@ abstract class AbstractCommunicator implements Communicator {
     public Work allReduce(ByteBuffer inOut, DataType dtype, ReduceOp op) {
         ByteBuffer b = Buffers.region(inOut, dtype, "allReduce inOut");
         Objects.requireNonNull(op, "op");
-        return submitSkippingSingle("allReduce", () -> runAllReduce(b, dtype, op));
+        return submitSkippingSingle("allReduce", b.remaining(), () -> runAllReduce(b, dtype, op));
     }
 
     @Override
@@ -130,7 +136,7 @@ abstract class AbstractCommunicator implements Communicator {
                     + ") x input elements: input " + count(in, dtype) + ", output "
                     + count(out, dtype));
         }
-        return submit("allGather", () -> {
+        return submit("allGather", out.remaining(), () -> {
             Buffers.copy(in, Buffers.slice(out, (long) rank * in.remaining(), in.remaining()));
             if (size > 1) {
                 runAllGather(in, out, dtype);
@@ -148,7 +154,7 @@ abstract class AbstractCommunicator implements Communicator {
                     + ") x output elements: input " + count(in, dtype) + ", output "
                     + count(out, dtype));
         }
-        return submit("reduceScatter", () -> {
+        return submit("reduceScatter", in.remaining(), () -> {
             if (size == 1) {
                 Buffers.copy(in, out);
             } else {
@@ -170,7 +176,7 @@ abstract class AbstractCommunicator implements Communicator {
                     + " (the block this rank keeps)");
         }
         int e = Buffers.elementBytes(dtype);
-        return submit("allToAllV", () -> {
+        return submit("allToAllV", in.remaining(), () -> {
             Buffers.copy(Buffers.slice(in, offset(send, rank) * e, send[rank] * e),
                     Buffers.slice(out, offset(recv, rank) * e, recv[rank] * e));
             if (size > 1) {
@@ -183,26 +189,26 @@ abstract class AbstractCommunicator implements Communicator {
     public Work broadcast(ByteBuffer inOut, DataType dtype, int root) {
         ByteBuffer b = Buffers.region(inOut, dtype, "broadcast inOut");
         checkRank("broadcast root", root);
-        return submitSkippingSingle("broadcast", () -> runBroadcast(b, dtype, root));
+        return submitSkippingSingle("broadcast", b.remaining(), () -> runBroadcast(b, dtype, root));
     }
 
     @Override
     public Work send(ByteBuffer input, DataType dtype, int peer) {
         ByteBuffer b = Buffers.region(input, dtype, "send input");
         checkPeer("send", peer);
-        return submit("send", () -> runSend(b, dtype, peer));
+        return submit("send", b.remaining(), () -> runSend(b, dtype, peer));
     }
 
     @Override
     public Work recv(ByteBuffer output, DataType dtype, int peer) {
         ByteBuffer b = Buffers.region(output, dtype, "recv output");
         checkPeer("recv", peer);
-        return submit("recv", () -> runRecv(b, dtype, peer));
+        return submit("recv", b.remaining(), () -> runRecv(b, dtype, peer));
     }
 
     @Override
     public Work barrier() {
-        return submitSkippingSingle("barrier", this::runBarrier);
+        return submitSkippingSingle("barrier", 0, this::runBarrier);
     }
 
     @Override
@@ -231,16 +237,21 @@ abstract class AbstractCommunicator implements Communicator {
     // ---- helpers ----
 
     /** Queues an op that is a no-op in a group of one. */
-    private Work submitSkippingSingle(String op, Runnable body) {
-        return lane.submit(op, rank, () -> {
+    private Work submitSkippingSingle(String op, long bytes, Runnable body) {
+        return lane.submit(op, rank, traced(bytes), () -> {
             if (size > 1) {
                 body.run();
             }
         });
     }
 
-    private Work submit(String op, Runnable body) {
-        return lane.submit(op, rank, body);
+    private Work submit(String op, long bytes, Runnable body) {
+        return lane.submit(op, rank, traced(bytes), body);
+    }
+
+    /** The bytes a span of the op carries, or -1 (no span) in a group of one, where nothing moves. */
+    private long traced(long bytes) {
+        return size > 1 ? bytes : -1;
     }
 
     static long offset(long[] counts, int upTo) {

@@ -1,5 +1,7 @@
 package ai.omnispark.parallel.comm;
 
+import ai.omnispark.parallel.profile.Span;
+import ai.omnispark.parallel.profile.Tracer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -28,6 +30,7 @@ final class CommLane implements AutoCloseable {
     /** Guarded by state: a task's body is running. */
     private boolean running;
     private volatile Thread thread;
+    private volatile Tracer tracer = Tracer.NONE;
 
     /**
      * @param abort breaks the transport so that peers and the op under way notice at once; called
@@ -61,14 +64,22 @@ final class CommLane implements AutoCloseable {
         return reducer;
     }
 
-    /** Runs {@code body} on the comm thread after the ops issued before it. */
-    Work submit(String op, int rank, Runnable body) {
+    /** Times every op run from now on as a span of the comm thread (with its bytes). */
+    void traceTo(Tracer t) {
+        this.tracer = t;
+    }
+
+    /**
+     * Runs {@code body} on the comm thread after the ops issued before it; with {@code bytes} >= 0
+     * it is traced as a span carrying them (the size of the whole tensor the op moves).
+     */
+    Work submit(String op, int rank, long bytes, Runnable body) {
         if (closed) {
             return FutureWork.failed(new CommException(op, rank, -1, "communicator is closed"));
         }
         CompletableFuture<Void> future = new CompletableFuture<>();
         try {
-            executor.execute(new Task(op, rank, future, body));
+            executor.execute(new Task(op, rank, bytes, future, body));
         } catch (java.util.concurrent.RejectedExecutionException e) {
             future.completeExceptionally(new CommException(op, rank, -1, "communicator is closed"));
         }
@@ -147,12 +158,14 @@ final class CommLane implements AutoCloseable {
     private final class Task implements Runnable {
         private final String op;
         private final int rank;
+        private final long bytes;
         private final CompletableFuture<Void> future;
         private final Runnable body;
 
-        Task(String op, int rank, CompletableFuture<Void> future, Runnable body) {
+        Task(String op, int rank, long bytes, CompletableFuture<Void> future, Runnable body) {
             this.op = op;
             this.rank = rank;
+            this.bytes = bytes;
             this.future = future;
             this.body = body;
         }
@@ -194,7 +207,7 @@ final class CommLane implements AutoCloseable {
                 return new CommException(op, rank, earlier.peer(),
                         "communicator failed earlier: " + earlier.getMessage(), earlier);
             }
-            try {
+            try (Span span = bytes >= 0 ? tracer.span(op, "comm", "bytes", bytes) : Span.NONE) {
                 body.run();
                 return null;
             } catch (CommException e) {

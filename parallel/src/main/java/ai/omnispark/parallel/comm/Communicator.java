@@ -2,6 +2,7 @@ package ai.omnispark.parallel.comm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.parallel.profile.Tracer;
 import java.nio.ByteBuffer;
 
 /**
@@ -77,6 +78,14 @@ public interface Communicator extends AutoCloseable {
      * this one fails the result's ops.
      */
     Communicator split(int[] groupRanks);
+
+    /**
+     * Times every op from now on as a span of the comm thread named after the op, with the bytes
+     * of the whole tensor it moves (all-gather's output, reduce-scatter's input); ops of a group
+     * of one rank move nothing and are not traced. Applies to the whole family: this communicator,
+     * those split from it and it from, which share the comm thread.
+     */
+    void traceTo(Tracer tracer);
 
     /** Releases sockets and threads; ops still pending fail with {@link CommException}. */
     @Override

@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.omnispark.parallel.param.UnitLayout;
+import ai.omnispark.parallel.profile.Span;
+import ai.omnispark.parallel.profile.Tracer;
 import ai.omnispark.parallel.runtime.Autograd;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,10 +25,17 @@ public final class SegmentEngine {
     private final List<Segment> segments;
     private final Map<String, UnitLayout> layouts;
     private final Recompute recompute;
+    private final Tracer tracer;
     /** For each unit: the first and last segment index that reads it. */
     private final Map<String, int[]> useRange = new HashMap<>();
 
     public SegmentEngine(List<Segment> segments, List<UnitLayout> units, Recompute recompute) {
+        this(segments, units, recompute, Tracer.NONE);
+    }
+
+    /** @param tracer times forward, backward, each segment in them, recomputes and parameter fetches */
+    public SegmentEngine(List<Segment> segments, List<UnitLayout> units, Recompute recompute, Tracer tracer) {
+        this.tracer = tracer;
         if (segments.isEmpty()) {
             throw new IllegalArgumentException("a model needs at least one segment");
         }
@@ -94,8 +103,10 @@ public final class SegmentEngine {
             boolean[] recomputed = new boolean[n];
             Map<String, NDArray> leaves = new HashMap<>();
             NDList x = inputs;
+            Span forward = tracer.span("forward", "engine");
             for (int i = 0; i < n; i++) {
                 Segment s = segments.get(i);
+                Span segment = tracer.span(s.name(), "forward");
                 prefetchNext(i, params);
                 NDList in = boundaryLeaves(x);
                 segmentInputs[i] = in;
@@ -115,11 +126,15 @@ public final class SegmentEngine {
                     }
                 }
                 x = detached(out);
+                segment.close();
             }
+            forward.close();
             NDList finalOutputs = x;
             NDList grads = seeds;
+            Span backward = tracer.span("backward", "engine");
             for (int i = n - 1; i >= 0; i--) {
                 Segment s = segments.get(i);
+                Span segment = tracer.span(s.name(), "backward");
                 if (i > 0) {
                     for (String unit : segments.get(i - 1).units()) {
                         if (!leaves.containsKey(unit)) {
@@ -133,9 +148,11 @@ public final class SegmentEngine {
                 } else {
                     NDList out = keptOutputs[i];
                     if (recomputed[i]) {
-                        Autograd.setGradMode(true);
-                        out = s.forward(call(s, scope, batch, leaves, params), in);
-                        Autograd.setGradMode(false);
+                        try (Span r = tracer.span("recompute", "backward")) {
+                            Autograd.setGradMode(true);
+                            out = s.forward(call(s, scope, batch, leaves, params), in);
+                            Autograd.setGradMode(false);
+                        }
                     }
                     backward(s, out, grads);
                     grads = inputGradients(in);
@@ -144,11 +161,15 @@ public final class SegmentEngine {
                 for (String unit : s.units()) {
                     if (useRange.get(unit)[0] == i) {
                         NDArray leaf = leaves.remove(unit);
-                        params.accumulateGrad(unit, leaf == null ? null : Autograd.gradientOrNull(leaf));
-                        params.release(unit);
+                        try (Span g = tracer.span("accumulate grad", "params", "unit", unit)) {
+                            params.accumulateGrad(unit, leaf == null ? null : Autograd.gradientOrNull(leaf));
+                            params.release(unit);
+                        }
                     }
                 }
+                segment.close();
             }
+            backward.close();
             return finalOutputs;
         } finally {
             Autograd.setGradMode(previous);
@@ -179,7 +200,10 @@ public final class SegmentEngine {
         for (String unit : s.units()) {
             NDArray leaf = leaves.get(unit);
             if (leaf == null) {
-                NDArray full = params.acquire(unit, scope);
+                NDArray full;
+                try (Span a = tracer.span("acquire params", "params", "unit", unit)) {
+                    full = params.acquire(unit, scope);
+                }
                 leaf = Autograd.leaf(full);
                 leaf.attach(scope);
                 leaves.put(unit, leaf);

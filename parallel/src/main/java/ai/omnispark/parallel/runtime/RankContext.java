@@ -3,9 +3,11 @@ package ai.omnispark.parallel.runtime;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.omnispark.parallel.profile.Profiler;
 
 /**
- * What one training rank owns: its rank and world size, its device and its own NDManager.
+ * What one training rank owns: its rank and world size, its device, its own NDManager and its
+ * profiler.
  *
  * <p>Ranks may be threads of one JVM (Spark local mode), so nothing here is static; the rank's
  * thread calls {@link #bindThread()} before it computes.
@@ -16,6 +18,7 @@ public final class RankContext implements AutoCloseable {
     private final Device device;
     private final int threads;
     private final NDManager manager;
+    private final Profiler profiler;
 
     private RankContext(Builder b) {
         this.rank = b.rank;
@@ -24,6 +27,7 @@ public final class RankContext implements AutoCloseable {
         this.threads = b.threads;
         this.manager = NDManager.newBaseManager(device, "PyTorch");
         manager.setName("rank-" + rank);
+        this.profiler = new Profiler(rank, true);
     }
 
     public static Builder builder() {
@@ -55,6 +59,11 @@ public final class RankContext implements AutoCloseable {
         return manager;
     }
 
+    /** This rank's profiler: idle (free) until started for the profiled steps. */
+    public Profiler profiler() {
+        return profiler;
+    }
+
     /**
      * Prepares the calling thread to compute for this rank: grad mode off by default (the engine
      * switches it on where it records) and libtorch's intra-op pool sized to this rank's share.
@@ -69,6 +78,7 @@ public final class RankContext implements AutoCloseable {
 
     @Override
     public void close() {
+        profiler.close();
         manager.close();
     }
 

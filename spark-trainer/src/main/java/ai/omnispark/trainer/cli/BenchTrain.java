@@ -22,43 +22,55 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
  * {@code bench train --config CONFIG}: times training steps on one global batch and runs the same
- * model, weights (through our HF export) and batch in PyTorch eager, at the same thread counts.
+ * model, weights (through our HF export) and batch in PyTorch eager, at the same thread counts,
+ * and compares step time and peak resident memory. {@code --seq-len N} overrides
+ * {@code data.max_seq_len}; {@code --profile DIR} records one more step per thread count, after the
+ * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}.
  */
 final class BenchTrain {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int PEER_TIMEOUT_MINUTES = 30;
 
     private BenchTrain() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("config", "steps", "warmup", "threads", "peer", "python"));
-        Settings base = Settings.load(Path.of(args.required("config")), args.sets);
+        Args args = Args.parse(argv, 0, List.of("config", "steps", "warmup", "threads", "peer", "python", "seq-len",
+                "profile"));
+        List<String> requested = new ArrayList<>(args.sets);
+        if (args.options.containsKey("seq-len")) {
+            requested.add("data.max_seq_len=" + positive(args, "seq-len", null));
+        }
+        Settings base = Settings.load(Path.of(args.required("config")), requested);
         int steps = positive(args, "steps", "20");
         int warmup = Integer.parseInt(args.option("warmup", "3"));
         boolean peer = Boolean.parseBoolean(args.option("peer", "true"));
         String python = args.option("python", "/usr/bin/python3");
+        Path profileDir = args.options.containsKey("profile") ? Path.of(args.option("profile", null)) : null;
         int[] threadCounts = Arrays.stream(args.option("threads",
                 String.valueOf(Runtime.getRuntime().availableProcessors())).split(","))
                 .mapToInt(t -> Integer.parseInt(t.trim())).toArray();
         // One micro-batch per step, so both sides run the same single forward and backward.
-        List<String> sets = new ArrayList<>(args.sets);
+        List<String> sets = new ArrayList<>(requested);
         sets.add("train.micro_batch_size=" + base.integer("train.global_batch_size"));
-        sets.add("train.max_steps=" + (steps + warmup));
+        sets.add("train.max_steps=" + (steps + warmup + (profileDir == null ? 0 : 1)));
         Settings settings = Settings.load(Path.of(args.required("config")), sets);
         TrainConfig config = TrainConfig.from(settings, 1);
         Path work = Files.createTempDirectory("omnispark-bench-");
         for (int threads : threadCounts) {
-            ObjectNode java = runJava(settings, config, threads, steps, warmup, work);
+            ObjectNode java = runJava(settings, config, threads, steps, warmup, work, profileDir);
             out.println(java);
             if (peer) {
                 JsonNode torch = runPeer(python, work, config, threads, steps, warmup);
@@ -72,6 +84,13 @@ final class BenchTrain {
                 cmp.put("loss_rel_diff", rel);
                 cmp.put("loss_match_1e-4", rel <= 1e-4);
                 cmp.put("step_time_ratio", java.get("step_ms").asDouble() / torch.get("step_ms").asDouble());
+                long javaRss = java.get("peak_rss_bytes").asLong();
+                long torchRss = torch.path("peak_rss_bytes").asLong(-1);
+                cmp.put("omnispark_peak_rss_bytes", javaRss);
+                cmp.put("pytorch_peak_rss_bytes", torchRss);
+                if (javaRss > 0 && torchRss > 0) {
+                    cmp.put("peak_rss_ratio", (double) javaRss / torchRss);
+                }
                 out.println(cmp);
                 if (rel > 1e-4) {
                     err.println("omnispark: loss differs from PyTorch's by " + rel + " (relative), more than 1e-4");
@@ -83,7 +102,13 @@ final class BenchTrain {
     }
 
     private static int positive(Args args, String name, String fallback) {
-        int v = Integer.parseInt(args.option(name, fallback));
+        String text = args.option(name, fallback);
+        int v;
+        try {
+            v = Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException("--" + name + " must be an integer, got '" + text + "'");
+        }
         if (v <= 0) {
             throw new ConfigException("--" + name + " must be > 0, got " + v);
         }
@@ -91,7 +116,8 @@ final class BenchTrain {
     }
 
     private static ObjectNode runJava(Settings settings, TrainConfig config, int threads, int steps, int warmup,
-            Path work) throws IOException {
+            Path work, Path profileDir) throws IOException {
+        boolean peakReset = resetPeakRss();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
             try (LoadedModel loaded = TrainingJob.loadModel(settings, rank, config.seed())) {
@@ -116,18 +142,53 @@ final class BenchTrain {
                         tokens = r.tokens();
                     }
                 }
+                long peakRss = peakRssBytes();
+                Path trace = profileDir == null ? null : profile(rank, trainer, profileDir, threads);
                 Arrays.sort(times);
                 double median = times[steps / 2];
                 ObjectNode o = JSON.createObjectNode();
                 o.put("impl", "omnispark");
                 o.put("threads", threads);
+                o.put("rows", batch.size());
+                o.put("seq_len", batch.get(0).length());
                 o.put("loss", loss);
                 o.put("tokens_per_s", tokens / (median / 1000));
                 o.put("step_ms", median);
-                o.put("peak_rss_bytes", peakRssBytes());
+                o.put("peak_rss_bytes", peakRss);
+                // without the reset the peak also covers the runs at the thread counts before this one
+                o.put("peak_rss_this_run_only", peakReset);
+                if (trace != null) {
+                    o.put("profile", trace.toString());
+                }
                 o.put("params", loaded.model().config().parameterCount());
                 return o;
             }
+        }
+    }
+
+    /** One more step, recorded (after the timed ones, so the profiler's cost does not skew them). */
+    private static Path profile(RankContext rank, Trainer trainer, Path dir, int threads) throws IOException {
+        Files.createDirectories(dir);
+        Path file = dir.resolve("trace-threads-" + threads + ".json");
+        rank.profiler().start();
+        trainer.trainStep();
+        rank.profiler().stop();
+        try (OutputStream out = Files.newOutputStream(file)) {
+            rank.profiler().writeTo(out);
+        }
+        return file;
+    }
+
+    /**
+     * Resets this process's peak RSS (VmHWM) to its current RSS, so that a run's peak is its own
+     * (Linux: writing 5 to /proc/self/clear_refs). False where that is not possible.
+     */
+    private static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 
@@ -170,16 +231,32 @@ final class BenchTrain {
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
         Process p = pb.start();
-        List<String> lines = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                lines.add(line);
+        List<String> output = Collections.synchronizedList(new ArrayList<>());
+        // read on a side thread, so that a peer that hangs with its output open is still timed out
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    output.add(line);
+                }
+            } catch (IOException e) {
+                output.add("(reading the peer's output failed: " + e + ")");
             }
-        }
-        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+        }, "omnispark-bench-peer-output");
+        reader.setDaemon(true);
+        reader.start();
+        boolean ended = p.waitFor(PEER_TIMEOUT_MINUTES, TimeUnit.MINUTES);
+        if (!ended) {
             p.destroyForcibly();
-            throw new IOException("the PyTorch peer failed:\n" + String.join("\n", lines));
+        }
+        reader.join(TimeUnit.SECONDS.toMillis(10));
+        List<String> lines;
+        synchronized (output) {
+            lines = new ArrayList<>(output);
+        }
+        if (!ended || p.exitValue() != 0) {
+            throw new IOException("the PyTorch peer " + (ended ? "failed (exit " + p.exitValue() + ")"
+                    : "did not finish in " + PEER_TIMEOUT_MINUTES + " minutes") + ":\n" + String.join("\n", lines));
         }
         for (int i = lines.size() - 1; i >= 0; i--) {
             if (lines.get(i).startsWith("{")) {

@@ -8,6 +8,7 @@ import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.trainer.config.CommOptions;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.loop.StepListener;
+import ai.omnispark.trainer.profile.ProfileFiles;
 import java.io.PrintStream;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -35,8 +36,10 @@ public final class LocalLauncher {
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
+        ProfileFiles.prepare(settings, new Configuration());
         List<TrainSummary> summaries = onRanks(world, CommOptions.from(settings), (rank, comm) -> RankJob.run(settings,
                 new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));
+        ProfileFiles.merge(settings, new Configuration(), world, out);
         return summaries.get(0);
     }
 

@@ -19,6 +19,7 @@ import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.fsdp.ShardGroup;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
@@ -33,6 +34,7 @@ import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.StepListener;
 import ai.omnispark.trainer.loop.StepResult;
 import ai.omnispark.trainer.loop.Trainer;
+import ai.omnispark.trainer.profile.RankProfile;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -94,6 +96,9 @@ public final class RankJob {
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
             rank.bindThread();
+            if (env.comm() != null) {
+                env.comm().traceTo(rank.profiler());
+            }
             DecoderConfig modelConfig = modelConfig(settings);
             DecoderLM model = new DecoderLM(modelConfig);
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
@@ -136,7 +141,9 @@ public final class RankJob {
                     boolean async = settings.flag("train.async_save");
                     long total = trainer.totalSteps();
                     long failAt = env.attempt() == 0 ? settings.integer("debug.fail_at_step") : 0;
+                    RankProfile profile = new RankProfile(settings, rank.profiler(), fs, outputDir);
                     while (trainer.step() < total) {
+                        profile.beforeStep(trainer.step());
                         if (trainer.step() + 1 == failAt && env.rank() == env.worldSize() - 1) {
                             throw new InjectedFailure("debug.fail_at_step: rank " + env.rank()
                                     + " fails before step " + failAt);
@@ -149,10 +156,14 @@ public final class RankJob {
                         ckpt.poll();
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
-                            save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
-                                    resumeConfig, env, async && r.step() != total);
+                            try (Span span = rank.profiler().span("checkpoint", "train", "step", r.step())) {
+                                save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
+                                        resumeConfig, env, async && r.step() != total);
+                            }
                         }
+                        profile.afterStep(r.step());
                     }
+                    profile.finish();
                     ckpt.finish();
                     String hfDir = null;
                     if (config.saveHfWeights()) {

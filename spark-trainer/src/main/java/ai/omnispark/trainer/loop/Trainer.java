@@ -12,6 +12,7 @@ import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.runtime.RankRandom;
 import ai.omnispark.trainer.config.TrainConfig;
@@ -60,7 +61,7 @@ public final class Trainer {
         this.optimizer = new AdamW(rank.manager(), config.adamw());
         Recompute recompute = config.recompute()
                 ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
-        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute, rank.profiler());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
         // steps the fewest rows allow (the tail is dropped, so no step mixes two epochs).
@@ -122,10 +123,19 @@ public final class Trainer {
 
     /** One optimizer step over the global batch. */
     public StepResult trainStep() {
+        try (Span span = rank.profiler().span("step", "train", "step", step + 1)) {
+            return runStep();
+        }
+    }
+
+    private StepResult runStep() {
         long start = System.nanoTime();
         int micro = config.microBatchSize();
         int accumulation = config.accumulationSteps();
-        List<PackedRow> stepRows = rows.next(micro * accumulation);
+        List<PackedRow> stepRows;
+        try (Span span = rank.profiler().span("data wait", "train")) {
+            stepRows = rows.next(micro * accumulation);
+        }
         double dataWaitMs = (System.nanoTime() - start) / 1e6;
         long localLossTokens = 0;
         long localTokens = 0;
@@ -152,9 +162,14 @@ public final class Trainer {
             }
         }
         double loss = dataParallel.sum(lossSum) / globalLossTokens;
-        double gradNorm = params.clipGradNorm(config.maxGradNorm());
+        double gradNorm;
+        try (Span span = rank.profiler().span("clip grad norm", "train")) {
+            gradNorm = params.clipGradNorm(config.maxGradNorm());
+        }
         double lr = schedule.lr(step);
-        params.step(optimizer, lr);
+        try (Span span = rank.profiler().span("optimizer step", "train")) {
+            params.step(optimizer, lr);
+        }
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = dataParallel.count(localTokens);

@@ -10,6 +10,7 @@ import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
 import ai.omnispark.trainer.job.RunStats;
 import ai.omnispark.trainer.job.TrainSummary;
+import ai.omnispark.trainer.profile.ProfileFiles;
 import ai.omnispark.trainer.storage.OutputDirProbe;
 import ai.omnispark.trainer.tensorboard.TensorBoardLog;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -95,6 +96,7 @@ public final class OmniTrainer {
         TrainConfig config = TrainConfig.from(run, world);
         checkCluster(sc, world);
         OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());
+        ProfileFiles.prepare(run, sc.hadoopConfiguration());
 
         SecureRandom random = new SecureRandom();
         org.apache.hadoop.fs.Path outputDir = new org.apache.hadoop.fs.Path(config.outputDir());
@@ -143,6 +145,7 @@ public final class OmniTrainer {
                             new BarrierRank(attemptSettings, secret, progressToken, driverHost, server.port(), attempt,
                                     attemptId), attempt);
                     server.drain(s.steps());
+                    ProfileFiles.merge(attemptSettings, sc.hadoopConfiguration(), world, console);
                     if (s.progressDropped() > 0) {
                         console.println("omnispark: progress lost: rank 0 could not deliver " + s.progressDropped()
                                 + " progress lines; the console and metrics.jsonl miss the steps among them");

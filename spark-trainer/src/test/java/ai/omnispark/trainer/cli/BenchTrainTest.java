@@ -1,0 +1,136 @@
+package ai.omnispark.trainer.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.omnispark.models.hf.HfConfig;
+import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.testing.TinyModel;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code bench train}'s own side (the PyTorch peer needs Debian's python3-torch, so it is off here). */
+class BenchTrainTest {
+    @TempDir
+    Path dir;
+
+    private Path config() throws Exception {
+        Path model = TinyModel.write(dir, true);
+        Path yaml = dir.resolve("bench.yaml");
+        Files.writeString(yaml, """
+                model:
+                  config_path: %s
+                data:
+                  train_path: synthetic://text
+                  max_seq_len: 64
+                train:
+                  global_batch_size: 4
+                  micro_batch_size: 2
+                """.formatted(model));
+        return yaml;
+    }
+
+    @Test
+    void seqLenOverridesTheConfigAndProfileWritesATraceOfOneStep() throws Exception {
+        Path profile = dir.resolve("profile");
+        MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", config().toString(), "--peer", "false",
+                "--threads", "1", "--steps", "1", "--warmup", "0", "--seq-len", "32", "--profile", profile.toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        JsonNode java = r.lastJson();
+        assertEquals(32, java.get("seq_len").asInt(), "the packed rows are --seq-len long, not the config's 64");
+        assertEquals(4, java.get("rows").asInt());
+        assertTrue(java.get("peak_rss_bytes").asLong() > 0, java.toString());
+        Path trace = Path.of(java.get("profile").asText());
+        assertEquals(profile.resolve("trace-threads-1.json"), trace);
+        JsonNode root = MainCliTest.JSON.readTree(trace.toFile());
+        int steps = 0;
+        boolean ops = false;
+        for (JsonNode e : root.get("traceEvents")) {
+            assertEquals(0, e.get("pid").asInt());
+            steps += e.get("name").asText().equals("step") ? 1 : 0;
+            ops |= e.path("cat").asText().equals("op");
+        }
+        assertEquals(1, steps, "one recorded step, after the timed ones");
+        assertTrue(ops, "libtorch's ops are in the trace");
+    }
+
+    /**
+     * The peer's peak RSS is printed beside ours. A stand-in peer (the real one needs Debian's
+     * python3-torch) reports 2048 bytes and a loss of 1.0, which does not match, so the run fails
+     * after printing the comparison; a peer that exits with an error is reported with its output.
+     */
+    @Test
+    void peerPeakRssIsComparedAndAFailingPeerIsReported() throws Exception {
+        Path fake = dir.resolve("fake-python");
+        Files.writeString(fake, "#!/bin/sh\necho 'warming up'\n"
+                + "echo '{\"impl\":\"fake\",\"loss\":1.0,\"step_ms\":10.0,\"peak_rss_bytes\":2048}'\n");
+        assertTrue(fake.toFile().setExecutable(true));
+        Path broken = dir.resolve("broken-python");
+        Files.writeString(broken, "#!/bin/sh\necho 'no torch here' >&2\nexit 3\n");
+        assertTrue(broken.toFile().setExecutable(true));
+        String home = System.getProperty("omnispark.home");
+        System.setProperty("omnispark.home", ".."); // the repository root, where bench/peers lives
+        try {
+            MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", config().toString(), "--threads", "1",
+                    "--steps", "1", "--warmup", "0", "--python", fake.toString());
+            assertEquals(1, r.code(), r.out() + r.err());
+            assertTrue(r.err().contains("loss differs"), r.err());
+            JsonNode ours = null;
+            JsonNode cmp = null;
+            for (String line : r.out().lines().filter(l -> l.startsWith("{")).toList()) {
+                JsonNode o = MainCliTest.JSON.readTree(line);
+                if (o.path("impl").asText().equals("omnispark")) {
+                    ours = o;
+                }
+                if (o.has("compare")) {
+                    cmp = o;
+                }
+            }
+            long javaRss = ours.get("peak_rss_bytes").asLong();
+            assertEquals(2048, cmp.get("pytorch_peak_rss_bytes").asLong());
+            assertEquals(javaRss, cmp.get("omnispark_peak_rss_bytes").asLong());
+            assertEquals(javaRss / 2048.0, cmp.get("peak_rss_ratio").asDouble(), 1e-9);
+
+            MainCliTest.Run failed = MainCliTest.main("bench", "train", "--config", config().toString(), "--threads",
+                    "1", "--steps", "1", "--warmup", "0", "--python", broken.toString());
+            assertTrue(failed.code() != 0);
+            assertTrue((failed.out() + failed.err()).contains("failed (exit 3)")
+                    && (failed.out() + failed.err()).contains("no torch here"), failed.out() + failed.err());
+        } finally {
+            if (home == null) {
+                System.clearProperty("omnispark.home");
+            } else {
+                System.setProperty("omnispark.home", home);
+            }
+        }
+    }
+
+    @Test
+    void badSeqLenIsRefusedByName() throws Exception {
+        for (String bad : List.of("0", "many")) {
+            MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", config().toString(), "--peer", "false",
+                    "--seq-len", bad);
+            assertEquals(2, r.code(), r.out() + r.err());
+            assertTrue(r.err().contains("--seq-len"), r.err());
+        }
+    }
+
+    /** The benchmark model of docs/performance.md: 25.3 M parameters, counted by hand. */
+    @Test
+    void mediumExampleIsTheDocumentedModel() throws Exception {
+        Settings s = Settings.load(MainCliTest.EXAMPLES.resolve("medium-llm.yaml"), List.of());
+        assertEquals(8, s.integer("train.global_batch_size"));
+        assertEquals(4, s.integer("train.micro_batch_size"));
+        DecoderConfig c = HfConfig.read(Path.of("..").resolve(s.string("model.config_path")));
+        // embed 259*512; per layer q 512*512, k and v 256*512 each, o 512*512, q/k norms 2*64,
+        // two norms 2*512, gate/up/down 3*1536*512; final norm 512; lm_head tied
+        long layer = 512L * 512 + 2 * 256L * 512 + 512L * 512 + 2 * 64 + 2 * 512 + 3 * 1536L * 512;
+        assertEquals(259L * 512 + 8 * layer + 512, c.parameterCount());
+        assertEquals(25_308_160L, c.parameterCount());
+    }
+}
