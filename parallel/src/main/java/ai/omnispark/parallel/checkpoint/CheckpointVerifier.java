@@ -7,7 +7,6 @@ import java.io.InputStream;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -20,7 +19,6 @@ import org.apache.hadoop.fs.Path;
  */
 public final class CheckpointVerifier {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int BUFFER = 1 << 20;
 
     private CheckpointVerifier() {}
 
@@ -52,39 +50,12 @@ public final class CheckpointVerifier {
             }
             for (Iterator<Map.Entry<String, JsonNode>> it = files.fields(); it.hasNext();) {
                 Map.Entry<String, JsonNode> f = it.next();
-                checkFile(fs, new Path(new Path(dir, kind), f.getKey()), f.getValue().path("bytes").asLong(-1),
+                ShardFiles.verify(fs, new Path(new Path(dir, kind), f.getKey()), f.getValue().path("bytes").asLong(-1),
                         f.getValue().path("crc32").asLong(-1));
             }
         }
         for (int r = 0; r < world; r++) {
             readJson(fs, new Path(new Path(dir, CheckpointPaths.EXTRA_STATE), CheckpointPaths.extraStateFile(r)));
-        }
-    }
-
-    private static void checkFile(FileSystem fs, Path file, long bytes, long crc32) throws IOException {
-        if (!fs.exists(file)) {
-            throw new IOException("checkpoint file " + file + " is missing");
-        }
-        long size = fs.getFileStatus(file).getLen();
-        if (size != bytes) {
-            throw new IOException("checkpoint file " + file + " has " + size + " bytes, the index says " + bytes);
-        }
-        CRC32 crc = new CRC32();
-        byte[] buffer = new byte[BUFFER];
-        long read = 0;
-        try (InputStream in = fs.open(file)) {
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                crc.update(buffer, 0, n);
-                read += n;
-            }
-        }
-        if (read != bytes) {
-            throw new IOException("checkpoint file " + file + " ended after " + read + " of " + bytes + " bytes");
-        }
-        if (crc.getValue() != crc32) {
-            throw new IOException("checkpoint file " + file + " is corrupt: CRC-32 " + Long.toHexString(crc.getValue())
-                    + ", the index says " + Long.toHexString(crc32));
         }
     }
 

@@ -52,10 +52,10 @@ final class ShardFiles {
     private static final int READ_PART = 1 << 20;
 
     /**
-     * Reads a whole shard file, checking its size and CRC-32 before parsing it: a first pass
-     * streams the file through the checksum, a second reads the slices straight into their arrays.
+     * Checks that {@code file} exists and holds exactly {@code bytes} bytes whose CRC-32 is
+     * {@code crc32}, streaming it once; the message names the file and what differs.
      */
-    static Map<String, Slice> read(FileSystem fs, Path file, long bytes, long crc32) throws IOException {
+    static void verify(FileSystem fs, Path file, long bytes, long crc32) throws IOException {
         if (!fs.exists(file)) {
             throw new IOException("checkpoint file " + file + " is missing");
         }
@@ -79,6 +79,15 @@ final class ShardFiles {
             throw new IOException("checkpoint file " + file + " is corrupt: CRC-32 " + Long.toHexString(crc.getValue())
                     + ", the index says " + Long.toHexString(crc32));
         }
+    }
+
+    /**
+     * Reads a whole shard file, checking its size and CRC-32 before parsing it: a first pass
+     * streams the file through the checksum, a second reads the slices straight into their arrays.
+     */
+    static Map<String, Slice> read(FileSystem fs, Path file, long bytes, long crc32) throws IOException {
+        verify(fs, file, bytes, crc32);
+        long size = bytes;
         Map<String, Slice> out = new LinkedHashMap<>();
         try (SafeTensorsReader r = SafeTensorsReader.open(new StreamChannel(fs.open(file), size), size,
                 file.toString())) {
