@@ -147,7 +147,8 @@ final class StorageRoundTrip {
             assertArrayEquals(trained.get(name), fromCheckpoint.get(name), name);
         }
 
-        // 4. A flipped byte in the newest checkpoint: auto falls back to step 4 (one rank, no Spark needed).
+        // 4. A flipped byte in the newest checkpoint: auto falls back to step 4 (one rank, no Spark needed;
+        // resuming two ranks' checkpoint on one is a changed parallel plan, so it is allowed explicitly).
         Path shard = new Path(checkpoints, "global_step_6/model/shard-00001-of-00002.safetensors");
         byte[] bytes;
         try (InputStream in = fs.open(shard)) {
@@ -159,7 +160,7 @@ final class StorageRoundTrip {
         }
         ByteArrayOutputStream console4 = new ByteArrayOutputStream();
         TrainSummary s4 = ai.omnispark.trainer.job.RankJob.run(settings(modelConfig, run, "train.max_steps=8",
-                "train.world_size=1", "train.load_checkpoint_path=auto"),
+                "train.world_size=1", "train.load_checkpoint_path=auto", "train.resume_policy=allow_changes"),
                 new ai.omnispark.trainer.job.RankJob.Env(0, 1, null, 1, null, conf, 0),
                 new PrintStream(console4, true, StandardCharsets.UTF_8));
         String fourth = console4.toString(StandardCharsets.UTF_8);
