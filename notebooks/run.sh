@@ -29,10 +29,15 @@ log() { echo "notebooks: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 install_tools() {
-  if ! "$PY" -c 'import nbconvert, nbclient, jupyter_client' 2>/dev/null; then
-    [ "$(id -u)" = 0 ] || die "need Debian's jupyter-nbconvert jupyter-client python3-nbclient (run as root to install them)"
-    log "installing jupyter-nbconvert jupyter-client python3-nbclient"
-    apt-get update -qq && apt-get install -y -qq jupyter-nbconvert jupyter-client python3-nbclient >/dev/null
+  local need=()
+  "$PY" -c 'import nbconvert, nbclient, jupyter_client' 2>/dev/null \
+    || need+=(jupyter-nbconvert jupyter-client python3-nbclient)
+  # Plots draw text: Java's AWT needs at least one font through fontconfig.
+  { command -v fc-list >/dev/null && [ -n "$(fc-list)" ]; } || need+=(fontconfig fonts-dejavu-core)
+  if [ ${#need[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || die "need Debian's ${need[*]} (run as root to install them)"
+    log "installing ${need[*]}"
+    apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
   fi
   [ -d "$ROOT/spark-trainer/target/jars" ] && [ -d "$ROOT/spark-trainer/target/classes" ] \
     || die "no build at $ROOT/spark-trainer/target; run 'mvn -B -DskipTests package' in $ROOT first"
@@ -120,46 +125,85 @@ run_executed() {
   done
 }
 
-# A deliberately broken copy of the quickstart must fail the runner: a compile error in one cell.
-check_broken_cell_fails() {
-  local copy="$OUT/broken/01-quickstart-broken.ipynb" start=$SECONDS
-  mkdir -p "$OUT/broken"
-  "$PY" "$NB/tools/break_cell.py" "$NB/01-quickstart.ipynb" "$copy"
-  if "$0" execute "$copy" >"$OUT/logs/broken-run.log" 2>&1; then
-    die "the runner accepted a notebook with a broken cell ($copy); see $OUT/logs/broken-run.log"
-  fi
-  grep -q "deliberately_broken" "$OUT/logs/broken-run.log" \
-    || die "the broken copy failed, but not on its broken cell; see $OUT/logs/broken-run.log"
-  log "a broken cell fails the runner, as it must ($((SECONDS - start)) s)"
+# 04-cluster cannot run without a cluster; its code cells are compiled with JShell against the
+# kernel's classpath (nothing runs).
+compile_cells() {
+  java -cp "$ROOT/spark-trainer/target/classes:$ROOT/spark-trainer/target/jars/*:$OUT/lib/*" \
+    "$NB/tools/CompileCells.java" "$@"
 }
 
-# 04-cluster cannot run without a cluster; its code cells are compiled against the kernel's classpath.
 run_compiled() {
   local nb start
   for nb in "${COMPILED[@]}"; do
     start=$SECONDS
-    java -cp "$ROOT/spark-trainer/target/classes:$ROOT/spark-trainer/target/jars/*" \
-      "$NB/tools/CompileCells.java" "$NB/$nb" "$OUT/compiled/$(basename "$nb" .ipynb)"
+    compile_cells "$NB/$nb"
     log "$nb: code cells compiled in $((SECONDS - start)) s"
   done
 }
 
+# zeppelin_parse NOTE.zpln PARAGRAPHS.json: Zeppelin's own parser reads the note and writes the
+# paragraphs as its interpreters would get them.
+zeppelin_parse() {
+  java -Dlog4j.configuration="file:$NB/tools/zeppelin/log4j.properties" -cp "$OUT/zeppelin-lib/*" \
+    "$NB/tools/ZeppelinNote.java" "$1" "$2"
+}
+
+# zeppelin_spark PARAGRAPHS.json OUT_DIR: the %spark paragraphs in one Scala REPL with `spark` bound,
+# as Zeppelin's Spark interpreter runs them.
+zeppelin_spark() {
+  # shellcheck disable=SC2046
+  java -Xmx4g $(spark_opens) -Dai.djl.offline=true -Djava.awt.headless=true -Domnispark.home="$ROOT" \
+    -Dlog4j2.configurationFile="$NB/kernel/log4j2.properties" \
+    -Domnispark.notebook.log="$OUT/logs/zeppelin.log" \
+    -cp "$ROOT/spark-trainer/target/classes:$ROOT/spark-trainer/target/jars/*:$OUT/lib/*:$OUT/scala/*" \
+    "$NB/tools/ZeppelinSpark.java" "$1" "$2"
+}
+
 run_zeppelin() {
   local note name start
+  mkdir -p "$OUT/zeppelin" "$OUT/logs"
   for note in "${ZEPPELIN[@]}"; do
     start=$SECONDS
     name="$(basename "$note" .zpln)"
-    mkdir -p "$OUT/zeppelin"
-    # Zeppelin's own parser reads the note and writes the paragraphs as the interpreter would get them.
-    java -cp "$OUT/zeppelin-lib/*" "$NB/tools/ZeppelinNote.java" "$NB/$note" "$OUT/zeppelin/$name.paragraphs.json"
-    # Then the Scala paragraphs run in one Scala REPL with `spark` bound, as Zeppelin's %spark does.
-    java -Xmx4g $(spark_opens) -Dai.djl.offline=true -Domnispark.home="$ROOT" \
-      -Dlog4j2.configurationFile="$KERNEL_DIR/log4j2.properties" \
-      -Domnispark.notebook.log="$OUT/logs/zeppelin-$name.log" \
-      -cp "$ROOT/spark-trainer/target/classes:$ROOT/spark-trainer/target/jars/*:$OUT/scala/*" \
-      "$NB/tools/ZeppelinSpark.java" "$OUT/zeppelin/$name.paragraphs.json" "$OUT/zeppelin/$name"
-    log "$note: parsed by Zeppelin and its paragraphs run in $((SECONDS - start)) s"
+    zeppelin_parse "$NB/$note" "$OUT/zeppelin/$name.paragraphs.json"
+    zeppelin_spark "$OUT/zeppelin/$name.paragraphs.json" "$OUT/zeppelin/$name"
+    log "$note: parsed by Zeppelin and its paragraphs run in $((SECONDS - start)) s; results in $OUT/zeppelin/$name"
   done
+}
+
+# expect_failure WHAT LOG COMMAND...: COMMAND must fail, and on the deliberately broken cell.
+expect_failure() {
+  local what="$1" logfile="$2"
+  shift 2
+  if "$@" >"$logfile" 2>&1; then
+    die "$what was accepted; see $logfile"
+  fi
+  grep -q "deliberately_broken" "$logfile" || die "$what failed, but not on its broken cell; see $logfile"
+  log "$what fails, as it must"
+}
+
+# Every check above must reject a broken copy: a cell that does not compile, a corrupted note, and
+# the output checker must reject error output and a notebook without an image.
+check_broken_copies() {
+  local b="$OUT/broken" start=$SECONDS
+  mkdir -p "$b"
+  "$PY" "$NB/tools/break_cell.py" "$NB/01-quickstart.ipynb" "$b/01-quickstart-broken.ipynb"
+  expect_failure "the runner on a quickstart with a broken cell" "$OUT/logs/broken-quickstart.log" \
+    "$NB/run.sh" execute "$b/01-quickstart-broken.ipynb"
+  "$PY" "$NB/tools/break_cell.py" "$NB/04-cluster.ipynb" "$b/04-cluster-broken.ipynb"
+  expect_failure "compiling a 04-cluster with a broken cell" "$OUT/logs/broken-cluster.log" \
+    compile_cells "$b/04-cluster-broken.ipynb"
+  "$PY" "$NB/tools/break_cell.py" "$NB/01-quickstart.zpln" "$b/01-quickstart-broken.zpln"
+  zeppelin_parse "$b/01-quickstart-broken.zpln" "$b/01-quickstart-broken.paragraphs.json"
+  expect_failure "the Zeppelin note with a broken paragraph" "$OUT/logs/broken-zeppelin.log" \
+    zeppelin_spark "$b/01-quickstart-broken.paragraphs.json" "$b/zeppelin"
+  head -c 200 "$NB/01-quickstart.zpln" >"$b/truncated.zpln"
+  if zeppelin_parse "$b/truncated.zpln" "$b/truncated.paragraphs.json" >"$OUT/logs/broken-zpln.log" 2>&1; then
+    die "Zeppelin's parser accepted a truncated note; see $OUT/logs/broken-zpln.log"
+  fi
+  log "a truncated Zeppelin note fails, as it must"
+  (cd "$NB/tools" && "$PY" test_check_outputs.py "$OUT/executed/01-quickstart.ipynb")
+  log "broken copies rejected in $((SECONDS - start)) s"
 }
 
 cmd="${1:-all}"
@@ -184,7 +228,7 @@ case "$cmd" in
     run_executed
     run_compiled
     run_zeppelin
-    check_broken_cell_fails
+    check_broken_copies
     log "all notebook checks passed in $((SECONDS - total)) s"
     ;;
   *)
