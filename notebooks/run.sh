@@ -236,6 +236,7 @@ case "$cmd" in
     total=$SECONDS
     install_tools
     write_kernel_spec
+    (cd "$NB" && "$PY" tools/check_stripped.py "${EXECUTED[@]}" "${COMPILED[@]}")
     run_executed
     run_compiled
     run_zeppelin
