@@ -18,9 +18,9 @@ PY=/usr/bin/python3
 KERNEL_NAME=omnispark-java
 KERNEL_DIR="$OUT/jupyter/kernels/$KERNEL_NAME"
 # rapaio-jupyter-kernel 3.0.1 starts its channel threads racily: a thread can exit at once, and the
-# kernel then never answers ("Kernel didn't respond in N seconds"). Measured here on a busy 2-core
-# machine: 2 to 3 starts in 5 to 20. notebooks/kernel/fix replaces the racy class (see
-# write_kernel_spec). In case a start still fails, only a start failure ("Kernel didn't respond in N
+# kernel then never answers ("Kernel didn't respond in N seconds"); measured here, 2 to 3 failed
+# starts in 5 to 20. notebooks/kernel/fix replaces the racy class (see write_kernel_spec); 25 starts
+# in 25 then succeeded. Should a start still fail, only a start failure ("Kernel didn't respond in N
 # seconds" or "Kernel died before replying to kernel_info", and no cell ran) is retried, after
 # KERNEL_START_TIMEOUT seconds; a failing cell is never retried. A good start takes 3 to 13 s here.
 KERNEL_START_TRIES=5
