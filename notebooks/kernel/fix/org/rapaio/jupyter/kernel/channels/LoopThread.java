@@ -35,7 +35,7 @@ public final class LoopThread extends Thread {
             try {
                 loopBody.run();
             } catch (RuntimeException e) {
-                LOGGER.log(Level.WARNING, getName() + ": a message failed, the channel goes on", e);
+                LOGGER.log(Level.WARNING, getName() + ": a message failed (" + e + "), the channel goes on", e);
             }
             try {
                 Thread.sleep(sleep);
