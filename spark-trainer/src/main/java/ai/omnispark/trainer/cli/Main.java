@@ -12,6 +12,7 @@ public final class Main {
             "usage: bin/omnispark COMMAND [ARGS]",
             "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
             "  score --model HF_DIR (--text T | --ids 1,2,3) [--tokenizer byte|FILE]   log-prob of each token given its prefix",
+            "  generate --model HF_DIR (--text T | --ids 1,2,3) [--max-new-tokens N]   greedy continuation",
             "  export-hf --checkpoint CKPT_DIR --out DIR [--tokenizer byte|FILE]   a global_step_N (any rank count) as a HF folder",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
@@ -44,6 +45,8 @@ public final class Main {
                     return TrainCommand.run(rest, out, err);
                 case "score":
                     return ScoreCommand.run(rest, out);
+                case "generate":
+                    return GenerateCommand.run(rest, out);
                 case "export-hf":
                     return ExportHfCommand.run(rest, out);
                 case "prepare":

@@ -32,31 +32,7 @@ final class ScoreCommand {
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "threads"));
         Path dir = Path.of(args.required("model"));
-        if (args.options.containsKey("text") == args.options.containsKey("ids")) {
-            throw new ConfigException("give exactly one of --text and --ids");
-        }
-        int vocabSize = HfConfig.read(dir).vocabSize();
-        int[] ids;
-        if (args.options.containsKey("text")) {
-            Tokenizer tokenizer = ModelTokenizer.open(dir, args.option("tokenizer", ""), vocabSize);
-            try {
-                ids = tokenizer.encode(args.options.get("text"));
-            } finally {
-                ModelTokenizer.close(tokenizer);
-            }
-        } else {
-            try {
-                ids = java.util.Arrays.stream(args.options.get("ids").split(",")).map(String::trim)
-                        .mapToInt(Integer::parseInt).toArray();
-            } catch (NumberFormatException e) {
-                throw new ConfigException("--ids takes comma-separated integers, got '" + args.options.get("ids") + "'");
-            }
-            for (int id : ids) {
-                if (id < 0 || id >= vocabSize) {
-                    throw new ConfigException("--ids: " + id + " is outside the model's vocabulary [0, " + vocabSize + ")");
-                }
-            }
-        }
+        int[] ids = inputIds(args, dir, HfConfig.read(dir).vocabSize());
         if (ids.length == 0) {
             throw new ConfigException("nothing to score: the input has no tokens");
         }
@@ -80,6 +56,37 @@ final class ScoreCommand {
             }
         }
         return 0;
+    }
+
+    /**
+     * The ids of {@code --text} (tokenized with the model folder's tokenizer, or {@code --tokenizer})
+     * or of {@code --ids}, each checked to lie inside the model's vocabulary.
+     */
+    static int[] inputIds(Args args, Path dir, int vocabSize) throws java.io.IOException {
+        if (args.options.containsKey("text") == args.options.containsKey("ids")) {
+            throw new ConfigException("give exactly one of --text and --ids");
+        }
+        if (args.options.containsKey("text")) {
+            Tokenizer tokenizer = ModelTokenizer.open(dir, args.option("tokenizer", ""), vocabSize);
+            try {
+                return tokenizer.encode(args.options.get("text"));
+            } finally {
+                ModelTokenizer.close(tokenizer);
+            }
+        }
+        int[] ids;
+        try {
+            ids = java.util.Arrays.stream(args.options.get("ids").split(",")).map(String::trim)
+                    .mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new ConfigException("--ids takes comma-separated integers, got '" + args.options.get("ids") + "'");
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= vocabSize) {
+                throw new ConfigException("--ids: " + id + " is outside the model's vocabulary [0, " + vocabSize + ")");
+            }
+        }
+        return ids;
     }
 
     /** {@code result[t]} = log p(ids[t] | ids[0..t-1]) for t >= 1. */

@@ -1,0 +1,120 @@
+package ai.omnispark.trainer.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.data.tokenizer.HfTokenizerFiles;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.hf.HfConfig;
+import ai.omnispark.models.llm.DecoderBatch;
+import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.model.LoadedModel;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * {@code generate --model HF_DIR (--text T | --ids 1,2,3) [--max-new-tokens N] [--tokenizer byte|FILE]}:
+ * greedy continuation of a prompt, tokenized and decoded with the model folder's tokenizer. Each
+ * new token re-runs the whole prefix (no KV cache): meant for checking a trained model, not serving.
+ */
+final class GenerateCommand {
+    static final int DEFAULT_NEW_TOKENS = 32;
+
+    private GenerateCommand() {}
+
+    /** The new tokens, and whether generation stopped at the end-of-sequence id. */
+    record Greedy(int[] ids, boolean stoppedAtEos) {}
+
+    static int run(String[] argv, PrintStream out) throws Exception {
+        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "max-new-tokens", "threads"));
+        Path dir = Path.of(args.required("model"));
+        DecoderConfig config = HfConfig.read(dir);
+        int[] prompt = ScoreCommand.inputIds(args, dir, config.vocabSize());
+        if (prompt.length == 0) {
+            throw new ConfigException("nothing to continue: the prompt has no tokens");
+        }
+        int maxNew = positive(args.option("max-new-tokens", String.valueOf(DEFAULT_NEW_TOKENS)), "--max-new-tokens");
+        int threads = positive(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())),
+                "--threads");
+        // Decoding needs a tokenizer; with --ids and none in the folder, only ids are printed.
+        String spec = args.option("tokenizer", "");
+        Tokenizer tokenizer = !spec.isBlank() || Files.isRegularFile(dir.resolve(HfTokenizerFiles.TOKENIZER_JSON))
+                ? ModelTokenizer.open(dir, spec, config.vocabSize()) : null;
+        try {
+            int eos = config.eosTokenId() >= 0 ? config.eosTokenId() : tokenizer != null ? tokenizer.eosId() : -1;
+            Greedy result;
+            try (RankContext rank = RankContext.single(threads)) {
+                rank.bindThread();
+                try (LoadedModel loaded = LoadedModel.fromHf(dir, rank.manager(), DataType.FLOAT32)) {
+                    result = greedy(loaded.model(), loaded.params(), rank.manager(), prompt, maxNew, eos);
+                }
+            }
+            ObjectMapper json = new ObjectMapper();
+            ObjectNode o = json.createObjectNode();
+            Arrays.stream(prompt).forEach(o.putArray("prompt_ids")::add);
+            Arrays.stream(result.ids()).forEach(o.putArray("ids")::add);
+            if (tokenizer != null) {
+                o.put("text", tokenizer.decode(result.ids()));
+            }
+            o.put("stop", result.stoppedAtEos() ? "eos" : "max_new_tokens");
+            out.println(json.writeValueAsString(o));
+            return 0;
+        } finally {
+            if (tokenizer != null) {
+                ModelTokenizer.close(tokenizer);
+            }
+        }
+    }
+
+    /**
+     * Appends the most likely next token (the lowest id among equals) until {@code eos} or
+     * {@code maxNew} tokens; the end-of-sequence id itself is not returned.
+     */
+    static Greedy greedy(DecoderLM model, ParamStore params, NDManager manager, int[] prompt, int maxNew, int eos) {
+        SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+        int[] ids = Arrays.copyOf(prompt, prompt.length + maxNew);
+        int n = prompt.length;
+        while (n < prompt.length + maxNew) {
+            int[] labels = new int[n];
+            int[] positions = new int[n];
+            Arrays.fill(labels, DecoderBatch.IGNORE);
+            Arrays.setAll(positions, i -> i);
+            int next;
+            try (NDManager scope = manager.newSubManager()) {
+                var batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, Arrays.copyOf(ids, n),
+                        labels, positions, new int[n]);
+                NDArray logits = engine.forward(scope, batch, new NDList(), params).singletonOrThrow();
+                next = (int) logits.reshape(n, -1).get(n - 1).argMax().getLong();
+            }
+            if (next == eos) {
+                return new Greedy(Arrays.copyOfRange(ids, prompt.length, n), true);
+            }
+            ids[n++] = next;
+        }
+        return new Greedy(Arrays.copyOfRange(ids, prompt.length, n), false);
+    }
+
+    private static int positive(String value, String option) {
+        try {
+            int v = Integer.parseInt(value.trim());
+            if (v > 0) {
+                return v;
+            }
+        } catch (NumberFormatException e) {
+            // reported below with the option's name
+        }
+        throw new ConfigException(option + " takes a positive integer, got '" + value + "'");
+    }
+}
