@@ -28,9 +28,14 @@ public final class DecoderLM implements AutoCloseable {
     }
 
     public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl) {
+        this(config, attentionImpl, Attention.DEFAULT_BLOCK);
+    }
+
+    /** With the chunked kernel's block size set, so tests can cross block edges on short rows. */
+    DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock) {
         this.config = config;
         this.units = layouts(config);
-        this.attention = new Attention(attentionImpl);
+        this.attention = new Attention(attentionImpl, attentionBlock);
     }
 
     public AttentionImpl attentionImpl() {
