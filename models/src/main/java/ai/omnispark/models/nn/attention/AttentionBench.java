@@ -34,6 +34,10 @@ public final class AttentionBench {
         Options o = Options.parse(argv);
         try (RankContext rank = RankContext.single(o.threads)) {
             rank.bindThread();
+            // libtorch's one-time setup (thread pools, allocator arenas) out of the first line's peak.
+            try (Attention eager = new Attention(AttentionImpl.EAGER)) {
+                call(rank.manager(), eager, o, 64, "packed");
+            }
             for (int s : o.seq) {
                 for (String mask : o.masks) {
                     for (AttentionImpl impl : o.impls) {

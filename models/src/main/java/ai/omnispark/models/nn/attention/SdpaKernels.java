@@ -38,12 +38,28 @@ public final class SdpaKernels implements AutoCloseable {
         }
         boolean gqa = in.queryHeads() != in.kvHeads();
         boolean doc = in.docIds() != null;
-        PtSymbolBlock module = module(in.q().getDevice(), in.causal(), doc, gqa, in.scale());
+        Device device = in.q().getDevice();
+        // libtorch 2.5's CPU flash kernel refuses enable_gqa and SDPA then falls back to its math
+        // path, which materialises the [S, S] scores: measured slower than expanding K/V to the
+        // query heads first (B * Hq * S * D, small beside S^2) and running flash. Elsewhere the
+        // fused kernels read the shared heads themselves.
+        GqaMode gqaMode = !gqa ? GqaMode.NONE : device.isGpu() ? GqaMode.KERNEL : GqaMode.EXPAND;
+        PtSymbolBlock module = module(device, in.causal(), doc, gqaMode, in.scale());
         NDList args = doc ? new NDList(in.q(), in.k(), in.v(), in.docIds()) : new NDList(in.q(), in.k(), in.v());
         return IValueUtils.forward(module, args, true).singletonOrThrow();
     }
 
-    private synchronized PtSymbolBlock module(Device device, boolean causal, boolean doc, boolean gqa, double scale) {
+    /** How grouped-query heads reach SDPA. */
+    enum GqaMode {
+        /** As many k/v heads as query heads. */
+        NONE,
+        /** SDPA's enable_gqa: the kernel indexes the shared k/v head. */
+        KERNEL,
+        /** k/v repeated to the query heads inside the module (autograd sums the copies back). */
+        EXPAND
+    }
+
+    private synchronized PtSymbolBlock module(Device device, boolean causal, boolean doc, GqaMode gqa, double scale) {
         if (closed) {
             throw new IllegalStateException("SDPA kernels were closed");
         }
@@ -72,7 +88,7 @@ public final class SdpaKernels implements AutoCloseable {
      * [B, 1, S, S] (same document, and j <= i when causal); without, a causal call uses SDPA's
      * is_causal and a bidirectional one no mask at all, which lets the flash kernel run unmasked.
      */
-    static String source(boolean causal, boolean doc, boolean gqa, double scale) {
+    static String source(boolean causal, boolean doc, GqaMode gqa, double scale) {
         StringBuilder s = new StringBuilder();
         s.append("class ").append(CLASS).append("(Module):\n");
         s.append("  __parameters__ = []\n");
@@ -80,6 +96,11 @@ public final class SdpaKernels implements AutoCloseable {
         s.append("  training : bool\n");
         s.append("  def forward(self: __torch__.").append(CLASS).append(", q: Tensor, k: Tensor, v: Tensor");
         s.append(doc ? ", doc: Tensor) -> Tensor:\n" : ") -> Tensor:\n");
+        if (gqa == GqaMode.EXPAND) {
+            s.append("    group = torch.floordiv(torch.size(q, 1), torch.size(k, 1))\n");
+            s.append("    k = torch.repeat_interleave(k, group, 1)\n");
+            s.append("    v = torch.repeat_interleave(v, group, 1)\n");
+        }
         String mask = "None";
         boolean isCausal = causal;
         if (doc) {
@@ -95,7 +116,7 @@ public final class SdpaKernels implements AutoCloseable {
         }
         s.append("    return torch.scaled_dot_product_attention(q, k, v, ").append(mask).append(", 0.0, ")
                 .append(isCausal ? "True" : "False").append(", scale=").append(Double.toString(scale))
-                .append(", enable_gqa=").append(gqa ? "True" : "False").append(")\n");
+                .append(", enable_gqa=").append(gqa == GqaMode.KERNEL ? "True" : "False").append(")\n");
         return s.toString();
     }
 

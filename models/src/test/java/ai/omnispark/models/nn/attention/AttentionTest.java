@@ -72,11 +72,14 @@ class AttentionTest {
     /** A generated module must describe each signature exactly: a wrong mask shows in the numbers above. */
     @Test
     void sdpaSourceUsesTheFusedOpAndBuildsTheMaskFromDocumentIds() {
-        String packedCausal = SdpaKernels.source(true, true, true, 0.125);
+        String packedCausal = SdpaKernels.source(true, true, SdpaKernels.GqaMode.KERNEL, 0.125);
         assertTrue(packedCausal.contains("torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False, scale=0.125, "
                 + "enable_gqa=True)"), packedCausal);
+        String expanded = SdpaKernels.source(false, true, SdpaKernels.GqaMode.EXPAND, 0.125);
+        assertTrue(expanded.contains("k = torch.repeat_interleave(k, group, 1)"), expanded);
+        assertTrue(expanded.contains("(q, k, v, mask, 0.0, False, scale=0.125, enable_gqa=False)"), expanded);
         assertTrue(packedCausal.contains("torch.eq(torch.unsqueeze(doc, 2), torch.unsqueeze(doc, 1))"), packedCausal);
-        String causal = SdpaKernels.source(true, false, false, 0.25);
+        String causal = SdpaKernels.source(true, false, SdpaKernels.GqaMode.NONE, 0.25);
         assertTrue(causal.contains("(q, k, v, None, 0.0, True, scale=0.25, enable_gqa=False)"), causal);
         assertTrue(!causal.contains("doc"), causal);
     }
