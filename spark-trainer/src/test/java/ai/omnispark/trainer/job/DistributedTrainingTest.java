@@ -160,6 +160,14 @@ class DistributedTrainingTest {
             Map<Long, StepResult> got = train(settings(run[0], java.util.Arrays.copyOfRange(run, 1, run.length)));
             assertSameRun(run[0], ref, refW, got, weights(dir.resolve(run[0] + "/final_hf")));
         }
+        Exception bad = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                () -> train(settings("attn-bad", "train.data_parallel_mode=none", "model.attention_impl=flash")));
+        StringBuilder messages = new StringBuilder();
+        for (Throwable t = bad; t != null; t = t.getCause()) {
+            messages.append(t.getMessage()).append('\n');
+        }
+        assertTrue(messages.toString().contains("model.attention_impl must be auto, sdpa, chunked or eager, got 'flash'"),
+                messages.toString());
     }
 
     @Test
