@@ -1,7 +1,8 @@
 package ai.omnispark.models.nn.attention;
 
 import ai.djl.ndarray.NDArray;
-import java.util.logging.Logger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Scaled dot-product attention for every model family: causal or bidirectional, confined to
@@ -14,7 +15,7 @@ import java.util.logging.Logger;
  * recomputed block and a resumed run apply the same masks as the first forward).
  */
 public final class Attention implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(Attention.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(Attention.class);
     /** Query and key block of the chunked kernel: large enough for matmul efficiency, small enough to stay in cache. */
     public static final int DEFAULT_BLOCK = 256;
 
@@ -57,15 +58,15 @@ public final class Attention implements AutoCloseable {
                 }
                 if (!sdpaUnavailable) {
                     try {
-                        return sdpa.attend(in);
+                        sdpa.load(in);
                     } catch (RuntimeException e) {
-                        // Only a module that fails to load or run is a reason to fall back; SDPA
-                        // raises before recording anything, so the chunked call starts clean.
+                        // Only a module that cannot be generated or loaded is a reason to fall
+                        // back; an error while one runs is the caller's to see.
                         sdpaUnavailable = true;
-                        LOG.warning("SDPA attention unavailable, using the chunked kernel: " + e);
+                        LOG.warn("SDPA attention unavailable, using the chunked kernel", e);
                     }
                 }
-                return ChunkedAttention.attend(in, block);
+                return sdpaUnavailable ? ChunkedAttention.attend(in, block) : sdpa.attend(in);
         }
     }
 

@@ -36,17 +36,22 @@ public final class SdpaKernels implements AutoCloseable {
         if (in.dropoutMask() != null) {
             throw new IllegalArgumentException("the SDPA path applies no host-drawn dropout mask; use eager");
         }
-        boolean gqa = in.queryHeads() != in.kvHeads();
-        boolean doc = in.docIds() != null;
+        PtSymbolBlock module = load(in);
+        NDList args = in.docIds() != null ? new NDList(in.q(), in.k(), in.v(), in.docIds())
+                : new NDList(in.q(), in.k(), in.v());
+        return IValueUtils.forward(module, args, true).singletonOrThrow();
+    }
+
+    /** The module for {@code in}'s signature, generated and loaded on first use. */
+    PtSymbolBlock load(AttentionInputs in) {
         Device device = in.q().getDevice();
         // libtorch 2.5's CPU flash kernel refuses enable_gqa and SDPA then falls back to its math
         // path, which materialises the [S, S] scores: measured slower than expanding K/V to the
         // query heads first (B * Hq * S * D, small beside S^2) and running flash. Elsewhere the
         // fused kernels read the shared heads themselves.
+        boolean gqa = in.queryHeads() != in.kvHeads();
         GqaMode gqaMode = !gqa ? GqaMode.NONE : device.isGpu() ? GqaMode.KERNEL : GqaMode.EXPAND;
-        PtSymbolBlock module = module(device, in.causal(), doc, gqaMode, in.scale());
-        NDList args = doc ? new NDList(in.q(), in.k(), in.v(), in.docIds()) : new NDList(in.q(), in.k(), in.v());
-        return IValueUtils.forward(module, args, true).singletonOrThrow();
+        return module(device, in.causal(), in.docIds() != null, gqaMode, in.scale());
     }
 
     /** How grouped-query heads reach SDPA. */
