@@ -252,11 +252,27 @@ class GradientCheckTest {
      * attention) on the same packed rows: loss within 1e-6 relative, every gradient element within
      * 1e-5 (|eager| + the largest |eager| of its unit).
      */
-    @ParameterizedTest(name = "{0} attention={1}")
-    @CsvSource({"qwen3,sdpa", "qwen3,chunked", "llama,sdpa", "llama,chunked", "qwen2,sdpa"})
-    void fusedPathsMatchEagerInFloat32(String family, String attention) {
+    @ParameterizedTest(name = "{0} attention={1} packed={2}")
+    @CsvSource({"qwen3,sdpa,true", "qwen3,chunked,true", "llama,sdpa,true", "llama,chunked,true", "qwen2,sdpa,true",
+        "qwen3,sdpa,false", "qwen3,chunked,false"})
+    void fusedPathsMatchEagerInFloat32(String family, String attention, boolean packed) {
         DecoderConfig config = TinyModels.tiny(family, false, true, 0);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 13);
+        if (!packed) {
+            // One document per row and no padding: the batch carries no doc ids and SDPA runs is_causal.
+            for (int i = 0; i < rows[0].length; i++) {
+                rows[0][i] = (i * 7 + 3) % config.vocabSize();
+                rows[2][i] = i % SEQ;
+                rows[3][i] = 0;
+            }
+            for (int i = 0; i < rows[0].length; i++) {
+                rows[1][i] = (i + 1) % SEQ == 0 ? DecoderBatch.IGNORE : rows[0][i + 1];
+            }
+            try (NDManager scope = rank.manager().newSubManager()) {
+                assertTrue(!TinyModels.batch(scope, config, DataType.FLOAT32, SEQ, rows).has(DecoderBatch.DOC_IDS),
+                        "single-document rows still carry doc ids");
+            }
+        }
         try (DecoderLM eager = new DecoderLM(config, AttentionImpl.EAGER);
                 DecoderLM fused = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
                 LocalParams eagerParams = new LocalParams(rank.manager(), eager.units(), DataType.FLOAT32, 5);

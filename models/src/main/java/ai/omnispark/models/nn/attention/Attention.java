@@ -23,6 +23,7 @@ public final class Attention implements AutoCloseable {
     private final int block;
     private final SdpaKernels sdpa = new SdpaKernels();
     private volatile boolean sdpaUnavailable;
+    private volatile boolean closed;
 
     public Attention(AttentionImpl impl) {
         this(impl, DEFAULT_BLOCK);
@@ -42,6 +43,9 @@ public final class Attention implements AutoCloseable {
 
     /** [B, Hq, S, D]: each query's softmax(q k^T / sqrt(D))-weighted sum of v over the keys it may see. */
     public NDArray attend(AttentionInputs in) {
+        if (closed) {
+            throw new IllegalStateException("attention was closed with its model");
+        }
         switch (impl) {
             case EAGER:
                 return EagerAttention.attend(in);
@@ -79,6 +83,7 @@ public final class Attention implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         sdpa.close();
     }
 }
