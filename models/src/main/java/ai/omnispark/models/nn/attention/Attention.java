@@ -21,7 +21,7 @@ public final class Attention implements AutoCloseable {
 
     private final AttentionImpl impl;
     private final int block;
-    private final SdpaKernels sdpa = new SdpaKernels();
+    private final SdpaKernels sdpa;
     private volatile boolean sdpaUnavailable;
     private volatile boolean closed;
 
@@ -30,6 +30,11 @@ public final class Attention implements AutoCloseable {
     }
 
     public Attention(AttentionImpl impl, int block) {
+        this(impl, block, new SdpaKernels());
+    }
+
+    Attention(AttentionImpl impl, int block, SdpaKernels sdpa) {
+        this.sdpa = sdpa;
         if (block <= 0) {
             throw new IllegalArgumentException("attention block size must be > 0, got " + block);
         }

@@ -10,9 +10,9 @@ import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * libtorch's {@code scaled_dot_product_attention} reached through TorchScript modules generated
@@ -28,8 +28,18 @@ import java.util.Map;
  */
 public final class SdpaKernels implements AutoCloseable {
     private final Map<String, PtSymbolBlock> modules = new HashMap<>();
+    /** (class name, source) to archive bytes: {@link TorchScriptArchive#module}, or a broken one in tests. */
+    private final BiFunction<String, String, byte[]> archives;
     private NDManager manager;
     private boolean closed;
+
+    public SdpaKernels() {
+        this(TorchScriptArchive::module);
+    }
+
+    SdpaKernels(BiFunction<String, String, byte[]> archives) {
+        this.archives = archives;
+    }
 
     /** softmax(q k^T * scale + mask) v; the output lives in q's manager. */
     NDArray attend(AttentionInputs in) {
@@ -75,11 +85,12 @@ public final class SdpaKernels implements AutoCloseable {
                 manager = NDManager.newBaseManager(device, "PyTorch");
                 manager.setName("sdpa-kernels");
             }
-            byte[] archive = TorchScriptArchive.module(CLASS, source(causal, doc, gqa, scale));
+            byte[] archive = archives.apply(CLASS, source(causal, doc, gqa, scale));
             try {
                 module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
-            } catch (IOException e) {
-                throw new UncheckedIOException("loading a generated SDPA TorchScript module", e);
+            } catch (IOException | RuntimeException e) {
+                throw new IllegalStateException("libtorch could not load the generated SDPA TorchScript module for "
+                        + key + " (" + e + "); model.attention_impl chunked or auto avoids it", e);
             }
             modules.put(key, module);
         }

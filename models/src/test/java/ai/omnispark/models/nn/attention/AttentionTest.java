@@ -124,4 +124,24 @@ class AttentionTest {
         IllegalArgumentException impl = assertThrows(IllegalArgumentException.class, () -> AttentionImpl.parse("flash"));
         assertEquals("model.attention_impl must be auto, sdpa, chunked or eager, got 'flash'", impl.getMessage());
     }
+
+    /**
+     * A module libtorch cannot load: forced SDPA fails naming the load, AUTO falls back to the
+     * chunked kernel and still gives the reference numbers and gradients.
+     */
+    @Test
+    void autoFallsBackToChunkedWhenTheModuleCannotBeLoaded() {
+        AttentionCase c = new AttentionCase(8, 2, 37, 16, true, true, 99);
+        java.util.function.BiFunction<String, String, byte[]> broken = (name, source) -> new byte[] {'n', 'o', 't'};
+        try (Attention forced = new Attention(AttentionImpl.SDPA, BLOCK, new SdpaKernels(broken))) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> c.check(forced, rank.manager(), true, "forced sdpa"));
+            assertTrue(e.getMessage().startsWith("libtorch could not load the generated SDPA TorchScript module"),
+                    e.getMessage());
+        }
+        try (Attention auto = new Attention(AttentionImpl.AUTO, BLOCK, new SdpaKernels(broken))) {
+            c.check(auto, rank.manager(), true, "auto after a failed load");
+            c.check(auto, rank.manager(), false, "auto after a failed load, no grad");
+        }
+    }
 }
