@@ -26,14 +26,14 @@ import java.util.function.BiFunction;
  * under its own grad mode. The loaded modules live in this object's manager and are freed by
  * {@link #close}.
  */
-public final class SdpaKernels implements AutoCloseable {
+final class SdpaKernels implements AutoCloseable {
     private final Map<String, PtSymbolBlock> modules = new HashMap<>();
     /** (class name, source) to archive bytes: {@link TorchScriptArchive#module}, or a broken one in tests. */
     private final BiFunction<String, String, byte[]> archives;
     private NDManager manager;
     private boolean closed;
 
-    public SdpaKernels() {
+    SdpaKernels() {
         this(TorchScriptArchive::module);
     }
 
