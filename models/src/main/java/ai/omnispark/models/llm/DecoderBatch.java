@@ -10,24 +10,25 @@ import ai.omnispark.parallel.runtime.RankRandom;
 
 /**
  * Turns packed rows (flattened row-major int arrays) into the side inputs of a decoder's segments:
- * token ids, labels and their mask, the document-aware causal mask and the rotary tables.
+ * token ids, labels and their mask, the document ids that keep attention inside a document, and the
+ * rotary tables.
  */
 public final class DecoderBatch {
     public static final int IGNORE = -100;
     static final String INPUT_IDS = "input_ids";
     static final String LABELS = "labels";
     static final String LABEL_MASK = "label_mask";
-    static final String ATTENTION_MASK = "attention_mask";
+    /** [rows, seqLen] int64 document per position; absent when every row is a single document. */
+    static final String DOC_IDS = "doc_ids";
     static final String COS = "rope_cos";
     static final String SIN = "rope_sin";
-    /** Added to the scores of masked pairs; exp of it underflows to exactly 0 in fp32 and fp64. */
-    private static final double MASKED = -1e9;
 
     private DecoderBatch() {}
 
     /**
      * @param docIds per position, the document it belongs to within its row; -1 on padding.
-     *     Position i attends to j iff j <= i and both are in the same document.
+     *     Position i attends to j iff j <= i and both are in the same document. The mask itself is
+     *     computed by the attention kernel from these ids, block by block or inside SDPA.
      */
     public static Batch build(NDManager scope, DecoderConfig config, DataType dtype, int rows, int seqLen,
             int[] inputIds, int[] labels, int[] positionIds, int[] docIds) {
@@ -60,7 +61,14 @@ public final class DecoderBatch {
         batch.put(INPUT_IDS, Ops.owned(scope.create(ids, new Shape(rows, seqLen)), DataType.INT64));
         batch.put(LABELS, Ops.owned(scope.create(targets), DataType.INT64));
         batch.put(LABEL_MASK, Ops.owned(scope.create(labelMask), dtype));
-        batch.put(ATTENTION_MASK, attentionMask(scope, dtype, rows, seqLen, docIds));
+        if (!singleDocumentRows(docIds, rows, seqLen)) {
+            long[] docs = new long[n];
+            for (int i = 0; i < n; i++) {
+                docs[i] = docIds[i];
+            }
+            // Owned: the chunked kernel's where() saves the mask built from these.
+            batch.put(DOC_IDS, Ops.owned(scope.create(docs, new Shape(rows, seqLen)), DataType.INT64));
+        }
         NDArray[] rope = rope(scope, config, dtype, rows, seqLen, positionIds);
         batch.put(COS, rope[0]);
         batch.put(SIN, rope[1]);
@@ -121,13 +129,16 @@ public final class DecoderBatch {
         }
     }
 
-    private static NDArray attentionMask(NDManager scope, DataType dtype, int rows, int seqLen, int[] docIds) {
-        NDArray doc = scope.create(docIds, new Shape(rows, seqLen));
-        NDArray sameDoc = doc.expandDims(2).eq(doc.expandDims(1));
-        NDArray position = scope.arange(seqLen);
-        NDArray causal = position.expandDims(1).gte(position.expandDims(0));
-        NDArray allowed = sameDoc.logicalAnd(causal.expandDims(0));
-        return allowed.toType(dtype, false).sub(1).mul(-MASKED).expandDims(1);
+    /** Whether each row holds one document and no padding: then causal attention needs no mask. */
+    private static boolean singleDocumentRows(int[] docIds, int rows, int seqLen) {
+        for (int r = 0; r < rows; r++) {
+            for (int i = 1; i < seqLen; i++) {
+                if (docIds[r * seqLen + i] != docIds[r * seqLen]) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     private static NDArray[] rope(NDManager scope, DecoderConfig config, DataType dtype, int rows, int seqLen,

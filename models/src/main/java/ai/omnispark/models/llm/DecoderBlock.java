@@ -4,6 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.nn.attention.AttentionInputs;
+import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
@@ -12,10 +15,12 @@ import java.util.List;
 final class DecoderBlock implements Segment {
     private final DecoderConfig config;
     private final int layer;
+    private final Attention attention;
 
-    DecoderBlock(DecoderConfig config, int layer) {
+    DecoderBlock(DecoderConfig config, int layer, Attention attention) {
         this.config = config;
         this.layer = layer;
+        this.attention = attention;
     }
 
     static String unit(int layer) {
@@ -70,19 +75,12 @@ final class DecoderBlock implements Segment {
         NDArray sin = call.batch().get(DecoderBatch.SIN);
         q = Ops.rope(q, cos, sin);
         k = Ops.rope(k, cos, sin);
-        if (nkv != nh) {
-            int group = nh / nkv;
-            k = k.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
-            v = v.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
-        }
-        NDArray scores = Ops.scale(q.matMul(k.transpose(0, 1, 3, 2)), 1.0 / Math.sqrt(hd))
-                .add(call.batch().get(DecoderBatch.ATTENTION_MASK));
-        NDArray probs = scores.softmax(-1);
+        Batch batch = call.batch();
         String dropout = DecoderBatch.attentionDropoutMask(layer);
-        if (call.batch().has(dropout)) {
-            probs = probs.mul(call.batch().get(dropout));
-        }
-        NDArray attn = probs.matMul(v).transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
+        NDArray attended = attention.attend(new AttentionInputs(q, k, v,
+                batch.has(DecoderBatch.DOC_IDS) ? batch.get(DecoderBatch.DOC_IDS) : null, true,
+                batch.has(dropout) ? batch.get(dropout) : null));
+        NDArray attn = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),
                 config.outputBias() ? p(call, "self_attn.o_proj.bias") : null);
         NDArray r = x.add(o);

@@ -1,5 +1,7 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
@@ -11,14 +13,38 @@ import java.util.List;
  * A decoder-only LM of the Llama family (Llama, Qwen2, Qwen3), declared as parameter units and
  * segments. It knows nothing of how it is run: the engine and the parallel layer decide that.
  * Units: "embed", "layers.i" (one per block), "head" (final norm and untied lm_head).
+ *
+ * <p>One instance per rank: it owns the rank's attention kernels (the loaded SDPA modules), which
+ * {@link #close} frees.
  */
-public final class DecoderLM {
+public final class DecoderLM implements AutoCloseable {
     private final DecoderConfig config;
     private final List<UnitLayout> units;
+    private final Attention attention;
 
+    /** With {@link AttentionImpl#AUTO} attention. */
     public DecoderLM(DecoderConfig config) {
+        this(config, AttentionImpl.AUTO);
+    }
+
+    public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl) {
+        this(config, attentionImpl, Attention.DEFAULT_BLOCK);
+    }
+
+    /** With the chunked kernel's block size set, so tests can cross block edges on short rows. */
+    DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock) {
         this.config = config;
         this.units = layouts(config);
+        this.attention = new Attention(attentionImpl, attentionBlock);
+    }
+
+    public AttentionImpl attentionImpl() {
+        return attention.impl();
+    }
+
+    @Override
+    public void close() {
+        attention.close();
     }
 
     public DecoderConfig config() {
@@ -43,7 +69,7 @@ public final class DecoderLM {
         List<Segment> segments = new ArrayList<>();
         segments.add(new EmbedSegment());
         for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new DecoderBlock(config, i));
+            segments.add(new DecoderBlock(config, i, attention));
         }
         segments.add(new LmHead(config, loss));
         return segments;

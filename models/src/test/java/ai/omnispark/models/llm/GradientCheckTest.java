@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
@@ -47,6 +48,7 @@ import java.util.concurrent.TimeUnit;
  */
 class GradientCheckTest {
     private static final int SEQ = 9;
+    private static final int BLOCK = 4;
     private static RankContext rank;
 
     @BeforeAll
@@ -68,13 +70,21 @@ class GradientCheckTest {
     private static final double RTOL = 2e-7;
     private static final double ATOL = 2e-9;
 
-    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4}")
-    @CsvSource({"qwen3,true,false,0,false", "qwen3,true,false,0,true", "qwen2,false,false,0,false",
-        "qwen2,false,false,0,true", "llama,false,false,0,true", "llama,true,false,0,false",
-        "llama,false,true,0,false", "llama,true,true,0,true", "qwen3,false,false,0.3,true"})
-    void gradientsMatchFiniteDifferences(String family, boolean tied, boolean bias, double dropout, boolean recompute) {
+    /**
+     * Attention runs on the path each row forces: sdpa (the fused kernel), chunked (the fallback,
+     * blocks of {@link #BLOCK} so the packed rows of {@link #SEQ} cross block edges), eager (the
+     * reference), auto with dropout (eager, the only path that applies the masks).
+     */
+    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4} attention={5}")
+    @CsvSource({"qwen3,true,false,0,false,sdpa", "qwen3,true,false,0,true,sdpa", "qwen2,false,false,0,false,sdpa",
+        "qwen2,false,false,0,true,sdpa", "llama,false,false,0,true,sdpa", "llama,true,false,0,false,sdpa",
+        "llama,false,true,0,false,sdpa", "llama,true,true,0,true,sdpa", "qwen3,false,false,0.3,true,auto",
+        "qwen3,true,false,0,false,chunked", "qwen2,false,false,0,true,chunked", "llama,false,true,0,false,chunked",
+        "qwen3,true,false,0,true,eager"})
+    void gradientsMatchFiniteDifferences(String family, boolean tied, boolean bias, double dropout, boolean recompute,
+            String attention) {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, dropout);
-        DecoderLM model = new DecoderLM(config);
+        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Set<String> checked = new HashSet<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
@@ -106,8 +116,10 @@ class GradientCheckTest {
                     checked.add(p.name());
                 }
             }
-            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s: worst element error %.2f of its bound%n",
-                    family, tied, bias, dropout, recompute, worst);
+            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s attention=%s: worst element error %.2f of "
+                    + "its bound%n", family, tied, bias, dropout, recompute, attention, worst);
+        } finally {
+            model.close();
         }
         if (bias && family.equals("llama")) {
             assertTrue(checked.contains(HfNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
@@ -122,11 +134,14 @@ class GradientCheckTest {
      * {@link #gradientsMatchFiniteDifferences} checks against finite differences, within float32
      * rounding: |fsdp - reference| <= 1e-5 (|reference| + the largest |reference| of the unit).
      */
-    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3}")
-    @CsvSource({"qwen3,true,false,false", "qwen3,true,false,true", "llama,false,true,false", "llama,true,true,true"})
-    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute) throws Exception {
+    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3} attention={4}")
+    @CsvSource({"qwen3,true,false,false,sdpa", "qwen3,true,false,true,sdpa", "llama,false,true,false,sdpa",
+        "llama,true,true,true,sdpa", "qwen3,true,false,false,chunked"})
+    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute, String attention)
+            throws Exception {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, 0);
-        DecoderLM model = new DecoderLM(config);
+        // One model, so its SDPA modules serve the reference and both rank threads.
+        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         Map<String, double[]> reference = new HashMap<>();
@@ -200,6 +215,7 @@ class GradientCheckTest {
             assertEquals(total, compared, "the ranks' shards together cover every gradient element once");
         } finally {
             threads.shutdownNow();
+            model.close();
         }
     }
 
@@ -227,6 +243,57 @@ class GradientCheckTest {
                 }
                 assertTrue(den > 0, unit.name() + " got no gradient");
                 assertTrue(Math.sqrt(num / den) <= 1e-6, unit.name() + " differs: " + Math.sqrt(num / den));
+            }
+        }
+    }
+
+    /**
+     * The whole model in float32 on each fused path against the eager path (today's materialised
+     * attention) on the same packed rows: loss within 1e-6 relative, every gradient element within
+     * 1e-5 (|eager| + the largest |eager| of its unit).
+     */
+    @ParameterizedTest(name = "{0} attention={1} packed={2}")
+    @CsvSource({"qwen3,sdpa,true", "qwen3,chunked,true", "llama,sdpa,true", "llama,chunked,true", "qwen2,sdpa,true",
+        "qwen3,sdpa,false", "qwen3,chunked,false"})
+    void fusedPathsMatchEagerInFloat32(String family, String attention, boolean packed) {
+        DecoderConfig config = TinyModels.tiny(family, false, true, 0);
+        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 13);
+        if (!packed) {
+            // One document per row and no padding: the batch carries no doc ids and SDPA runs is_causal.
+            for (int i = 0; i < rows[0].length; i++) {
+                rows[0][i] = (i * 7 + 3) % config.vocabSize();
+                rows[2][i] = i % SEQ;
+                rows[3][i] = 0;
+            }
+            for (int i = 0; i < rows[0].length; i++) {
+                rows[1][i] = (i + 1) % SEQ == 0 ? DecoderBatch.IGNORE : rows[0][i + 1];
+            }
+            try (NDManager scope = rank.manager().newSubManager()) {
+                assertTrue(!TinyModels.batch(scope, config, DataType.FLOAT32, SEQ, rows).has(DecoderBatch.DOC_IDS),
+                        "single-document rows still carry doc ids");
+            }
+        }
+        try (DecoderLM eager = new DecoderLM(config, AttentionImpl.EAGER);
+                DecoderLM fused = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
+                LocalParams eagerParams = new LocalParams(rank.manager(), eager.units(), DataType.FLOAT32, 5);
+                LocalParams fusedParams = new LocalParams(rank.manager(), fused.units(), DataType.FLOAT32, 5)) {
+            double a = TinyModels.lossAndGrad(rank.manager(), eager, eagerParams, DataType.FLOAT32, SEQ, rows,
+                    Recompute.none());
+            double b = TinyModels.lossAndGrad(rank.manager(), fused, fusedParams, DataType.FLOAT32, SEQ, rows,
+                    Recompute.none());
+            assertEquals(a, b, 1e-6 * Math.abs(a), "loss");
+            for (UnitLayout unit : eager.units()) {
+                float[] want = eagerParams.grad(unit.name()).toFloatArray();
+                float[] got = fusedParams.grad(unit.name()).toFloatArray();
+                double largest = 0;
+                for (float g : want) {
+                    largest = Math.max(largest, Math.abs(g));
+                }
+                assertTrue(largest > 0, unit.name() + " got no gradient");
+                for (int i = 0; i < want.length; i++) {
+                    assertTrue(Math.abs(got[i] - want[i]) <= 1e-5 * (Math.abs(want[i]) + largest),
+                            unit.name() + "[" + i + "]: " + attention + " " + got[i] + ", eager " + want[i]);
+                }
             }
         }
     }

@@ -4,13 +4,13 @@ import ai.omnispark.trainer.config.ConfigException;
 import java.io.PrintStream;
 import java.util.Arrays;
 
-/** {@code bench train|comm|data|fsdp ...}: benchmarks that print JSON lines. */
+/** {@code bench train|comm|data|fsdp|attention ...}: benchmarks that print JSON lines. */
 final class BenchCommand {
     private BenchCommand() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         if (argv.length == 0) {
-            throw new ConfigException("bench needs a target: train, fsdp, data or comm");
+            throw new ConfigException("bench needs a target: train, fsdp, data, comm or attention");
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         switch (argv[0]) {
@@ -23,8 +23,15 @@ final class BenchCommand {
             case "comm":
                 ai.omnispark.parallel.comm.CommBench.run(rest, out);
                 return 0;
+            case "attention":
+                try {
+                    ai.omnispark.models.nn.attention.AttentionBench.run(rest, out);
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(e.getMessage());
+                }
+                return 0;
             default:
-                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, data, comm");
+                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, data, comm, attention");
         }
     }
 

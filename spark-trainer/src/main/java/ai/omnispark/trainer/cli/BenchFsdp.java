@@ -5,6 +5,7 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
@@ -94,7 +95,7 @@ final class BenchFsdp {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
                 DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));
-                DecoderLM model = new DecoderLM(mc);
+                DecoderLM model = new DecoderLM(mc, AttentionImpl.parse(s.string("model.attention_impl")));
                 CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
                         comm.split(new int[] {rank}), comm, ctx.manager());
                 DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;

@@ -25,6 +25,8 @@ public final class Main {
             "                                          snapshot heap, step time, async vs sync save",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
             "                                          time collectives; JSON lines (docs/comm.md)",
+            "  bench attention [--seq 512,1024,2048] [--impls eager,sdpa,chunked] [--kv-heads N]",
+            "                                          attention forward+backward per kernel (docs/performance.md)",
             "  help                                    this text");
 
     public static void main(String[] argv) {

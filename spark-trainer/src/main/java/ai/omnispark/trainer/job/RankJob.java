@@ -7,6 +7,7 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
@@ -100,9 +101,10 @@ public final class RankJob {
                 env.comm().traceTo(rank.profiler());
             }
             DecoderConfig modelConfig = modelConfig(settings);
-            DecoderLM model = new DecoderLM(modelConfig);
+            AttentionImpl attentionImpl = AttentionImpl.parse(settings.string("model.attention_impl"));
+            DecoderLM model = new DecoderLM(modelConfig, attentionImpl);
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
-            try (ParamStore params = group == null
+            try (DecoderLM ownedModel = model; ParamStore params = group == null
                     ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
                     : new FsdpParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed(), group,
                             plan.fullShard())) {

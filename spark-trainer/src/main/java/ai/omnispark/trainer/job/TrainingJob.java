@@ -3,6 +3,7 @@ package ai.omnispark.trainer.job;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.model.LoadedModel;
@@ -50,10 +51,11 @@ public final class TrainingJob {
 
     public static LoadedModel loadModel(Settings s, RankContext rank, long seed) throws IOException {
         String modelPath = s.string("model.model_path");
+        AttentionImpl attention = AttentionImpl.parse(s.string("model.attention_impl"));
         if (!modelPath.isBlank()) {
-            return LoadedModel.fromHf(Path.of(modelPath), rank.manager(), DataType.FLOAT32);
+            return LoadedModel.fromHf(Path.of(modelPath), attention, rank.manager(), DataType.FLOAT32);
         }
         DecoderConfig config = HfConfig.read(Path.of(s.string("model.config_path")));
-        return LoadedModel.fresh(config, rank.manager(), DataType.FLOAT32, seed);
+        return LoadedModel.fresh(config, attention, rank.manager(), DataType.FLOAT32, seed);
     }
 }

@@ -6,6 +6,7 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.param.LocalParams;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,14 +23,26 @@ public final class LoadedModel implements AutoCloseable {
 
     /** Fresh weights, deterministic from {@code seed}. */
     public static LoadedModel fresh(DecoderConfig config, NDManager manager, DataType dtype, long seed) {
-        DecoderLM model = new DecoderLM(config);
+        return fresh(config, AttentionImpl.AUTO, manager, dtype, seed);
+    }
+
+    /** Fresh weights, deterministic from {@code seed}, attention on {@code attention}. */
+    public static LoadedModel fresh(DecoderConfig config, AttentionImpl attention, NDManager manager, DataType dtype,
+            long seed) {
+        DecoderLM model = new DecoderLM(config, attention);
         return new LoadedModel(model, new LocalParams(manager, model.units(), dtype, seed));
     }
 
     /** Config and weights from a HF folder. */
     public static LoadedModel fromHf(Path dir, NDManager manager, DataType dtype) throws IOException {
+        return fromHf(dir, AttentionImpl.AUTO, manager, dtype);
+    }
+
+    /** Config and weights from a HF folder, attention on {@code attention}. */
+    public static LoadedModel fromHf(Path dir, AttentionImpl attention, NDManager manager, DataType dtype)
+            throws IOException {
         DecoderConfig config = HfConfig.read(dir);
-        LoadedModel loaded = fresh(config, manager, dtype, 0);
+        LoadedModel loaded = fresh(config, attention, manager, dtype, 0);
         try {
             HfCheckpoint.load(loaded.model, loaded.params, manager, dir);
         } catch (IOException | RuntimeException e) {
@@ -49,6 +62,8 @@ public final class LoadedModel implements AutoCloseable {
 
     @Override
     public void close() {
-        params.close();
+        try (DecoderLM ownedModel = model) {
+            params.close();
+        }
     }
 }

@@ -138,6 +138,38 @@ class DistributedTrainingTest {
         }
     }
 
+    /**
+     * The fused attention kernels through the whole job: one rank on the eager kernel (today's
+     * materialised attention) is the reference; FSDP on 2 ranks with SDPA (both rank threads running
+     * the generated modules at once), one rank with SDPA and 2 ranks with the chunked kernel must
+     * reproduce its losses, gradient norms and final weights within the layouts' tolerances. The
+     * packed rows of data.max_seq_len 64 hold several documents each, so the doc-aware mask is used.
+     */
+    @Test
+    void attentionKernelsReproduceTheEagerRun() throws Exception {
+        Map<Long, StepResult> ref = train(settings("attn-eager", "train.data_parallel_mode=none",
+                "model.attention_impl=eager"));
+        Map<String, float[]> refW = weights(dir.resolve("attn-eager/final_hf"));
+        assertEquals(3, ref.size());
+        String[][] runs = {
+            {"attn-sdpa-fsdp2", "train.world_size=2", "model.attention_impl=sdpa"},
+            {"attn-sdpa-1", "train.data_parallel_mode=none", "model.attention_impl=sdpa"},
+            {"attn-chunked-fsdp2", "train.world_size=2", "model.attention_impl=chunked"},
+        };
+        for (String[] run : runs) {
+            Map<Long, StepResult> got = train(settings(run[0], java.util.Arrays.copyOfRange(run, 1, run.length)));
+            assertSameRun(run[0], ref, refW, got, weights(dir.resolve(run[0] + "/final_hf")));
+        }
+        Exception bad = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+                () -> train(settings("attn-bad", "train.data_parallel_mode=none", "model.attention_impl=flash")));
+        StringBuilder messages = new StringBuilder();
+        for (Throwable t = bad; t != null; t = t.getCause()) {
+            messages.append(t.getMessage()).append('\n');
+        }
+        assertTrue(messages.toString().contains("model.attention_impl must be auto, sdpa, chunked or eager, got 'flash'"),
+                messages.toString());
+    }
+
     @Test
     void resumeReproducesTheUninterruptedRunAndReshards() throws Exception {
         String[] common = {"train.max_steps=20", "train.save_steps=10", "train.world_size=2"};

@@ -1,0 +1,148 @@
+package ai.omnispark.models.nn.attention;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * libtorch's {@code scaled_dot_product_attention} reached through TorchScript modules generated
+ * here ({@link TorchScriptArchive}) and loaded once per signature (mask kind, GQA, scale, device).
+ *
+ * <p>The modules have no parameters and no state: a call runs the interpreter under the calling
+ * thread's grad mode (DJL's forward with {@code isTrain} true installs no guard of its own), so
+ * autograd records through SDPA's own backward and {@code JniUtils.backward} reaches q, k and v.
+ * A TorchScript module's methods may run on several threads at once (its executor locks while it
+ * compiles a plan); AttentionConcurrencyTest runs two ranks' threads through one instance, each
+ * under its own grad mode. The loaded modules live in this object's manager and are freed by
+ * {@link #close}.
+ */
+final class SdpaKernels implements AutoCloseable {
+    private final Map<String, PtSymbolBlock> modules = new HashMap<>();
+    /** (class name, source) to archive bytes: {@link TorchScriptArchive#module}, or a broken one in tests. */
+    private final BiFunction<String, String, byte[]> archives;
+    private NDManager manager;
+    private boolean closed;
+
+    SdpaKernels() {
+        this(TorchScriptArchive::module);
+    }
+
+    SdpaKernels(BiFunction<String, String, byte[]> archives) {
+        this.archives = archives;
+    }
+
+    /** softmax(q k^T * scale + mask) v; the output lives in q's manager. */
+    NDArray attend(AttentionInputs in) {
+        if (in.dropoutMask() != null) {
+            throw new IllegalArgumentException("the SDPA path applies no host-drawn dropout mask; use eager");
+        }
+        PtSymbolBlock module = load(in);
+        NDList args = in.docIds() != null ? new NDList(in.q(), in.k(), in.v(), in.docIds())
+                : new NDList(in.q(), in.k(), in.v());
+        return IValueUtils.forward(module, args, true).singletonOrThrow();
+    }
+
+    /** The module for {@code in}'s signature, generated and loaded on first use. */
+    PtSymbolBlock load(AttentionInputs in) {
+        Device device = in.q().getDevice();
+        // libtorch 2.5's CPU flash kernel refuses enable_gqa and SDPA then falls back to its math
+        // path, which materialises the [S, S] scores: measured slower than expanding K/V to the
+        // query heads first (B * Hq * S * D, small beside S^2) and running flash. Elsewhere the
+        // fused kernels read the shared heads themselves.
+        boolean gqa = in.queryHeads() != in.kvHeads();
+        GqaMode gqaMode = !gqa ? GqaMode.NONE : device.isGpu() ? GqaMode.KERNEL : GqaMode.EXPAND;
+        return module(device, in.causal(), in.docIds() != null, gqaMode, in.scale());
+    }
+
+    /** How grouped-query heads reach SDPA. */
+    enum GqaMode {
+        /** As many k/v heads as query heads. */
+        NONE,
+        /** SDPA's enable_gqa: the kernel indexes the shared k/v head. */
+        KERNEL,
+        /** k/v repeated to the query heads inside the module (autograd sums the copies back). */
+        EXPAND
+    }
+
+    private synchronized PtSymbolBlock module(Device device, boolean causal, boolean doc, GqaMode gqa, double scale) {
+        if (closed) {
+            throw new IllegalStateException("SDPA kernels were closed");
+        }
+        String key = device + "|" + causal + "|" + doc + "|" + gqa + "|" + scale;
+        PtSymbolBlock module = modules.get(key);
+        if (module == null) {
+            if (manager == null) {
+                manager = NDManager.newBaseManager(device, "PyTorch");
+                manager.setName("sdpa-kernels");
+            }
+            byte[] archive = archives.apply(CLASS, source(causal, doc, gqa, scale));
+            try {
+                module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
+            } catch (IOException | RuntimeException e) {
+                throw new IllegalStateException("libtorch could not load the generated SDPA TorchScript module for "
+                        + key + " (" + e + "); model.attention_impl chunked or auto avoids it", e);
+            }
+            modules.put(key, module);
+        }
+        return module;
+    }
+
+    private static final String CLASS = "Sdpa";
+
+    /**
+     * The module's code. With document ids the mask is built inside libtorch as a boolean
+     * [B, 1, S, S] (same document, and j <= i when causal); without, a causal call uses SDPA's
+     * is_causal and a bidirectional one no mask at all, which lets the flash kernel run unmasked.
+     */
+    static String source(boolean causal, boolean doc, GqaMode gqa, double scale) {
+        StringBuilder s = new StringBuilder();
+        s.append("class ").append(CLASS).append("(Module):\n");
+        s.append("  __parameters__ = []\n");
+        s.append("  __buffers__ = []\n");
+        s.append("  training : bool\n");
+        s.append("  def forward(self: __torch__.").append(CLASS).append(", q: Tensor, k: Tensor, v: Tensor");
+        s.append(doc ? ", doc: Tensor) -> Tensor:\n" : ") -> Tensor:\n");
+        if (gqa == GqaMode.EXPAND) {
+            s.append("    group = torch.floordiv(torch.size(q, 1), torch.size(k, 1))\n");
+            s.append("    k = torch.repeat_interleave(k, group, 1)\n");
+            s.append("    v = torch.repeat_interleave(v, group, 1)\n");
+        }
+        String mask = "None";
+        boolean isCausal = causal;
+        if (doc) {
+            s.append("    same = torch.unsqueeze(torch.eq(torch.unsqueeze(doc, 2), torch.unsqueeze(doc, 1)), 1)\n");
+            if (causal) {
+                s.append("    idx = torch.arange(torch.size(q, 2), device=q.device)\n");
+                s.append("    mask = torch.logical_and(same, torch.ge(torch.unsqueeze(idx, 1), torch.unsqueeze(idx, 0)))\n");
+            } else {
+                s.append("    mask = same\n");
+            }
+            mask = "mask";
+            isCausal = false;
+        }
+        s.append("    return torch.scaled_dot_product_attention(q, k, v, ").append(mask).append(", 0.0, ")
+                .append(isCausal ? "True" : "False").append(", scale=").append(Double.toString(scale))
+                .append(", enable_gqa=").append(gqa == GqaMode.KERNEL ? "True" : "False").append(")\n");
+        return s.toString();
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        modules.clear();
+        if (manager != null) {
+            manager.close();
+            manager = null;
+        }
+    }
+}
