@@ -15,10 +15,23 @@ import java.util.List;
 public final class DecoderLM {
     private final DecoderConfig config;
     private final List<UnitLayout> units;
+    private final int lossChunkTokens;
 
     public DecoderLM(DecoderConfig config) {
+        this(config, 0);
+    }
+
+    /**
+     * @param lossChunkTokens tokens per chunk of the training loss's output projection
+     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within 64 MiB
+     */
+    public DecoderLM(DecoderConfig config, int lossChunkTokens) {
+        if (lossChunkTokens < 0) {
+            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
+        }
         this.config = config;
         this.units = layouts(config);
+        this.lossChunkTokens = lossChunkTokens;
     }
 
     public DecoderConfig config() {
@@ -45,7 +58,7 @@ public final class DecoderLM {
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(new DecoderBlock(config, i));
         }
-        segments.add(new LmHead(config, loss));
+        segments.add(new LmHead(config, loss, lossChunkTokens));
         return segments;
     }
 

@@ -95,7 +95,7 @@ public final class RankJob {
                 .threads(env.threads()).device(env.device()).build()) {
             rank.bindThread();
             DecoderConfig modelConfig = modelConfig(settings);
-            DecoderLM model = new DecoderLM(modelConfig);
+            DecoderLM model = new DecoderLM(modelConfig, lossChunkTokens(settings));
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
             try (ParamStore params = group == null
                     ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
@@ -178,6 +178,14 @@ public final class RankJob {
             }
         }
         return new InMemoryRows(TrainingData.rows(settings, tokenizer), config.seed(), env.rank(), env.worldSize());
+    }
+
+    private static int lossChunkTokens(Settings s) {
+        int tokens = s.intValue("model.loss_chunk_tokens");
+        if (tokens < 0) {
+            throw new ConfigException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + tokens);
+        }
+        return tokens;
     }
 
     private static DecoderConfig modelConfig(Settings s) throws IOException {
