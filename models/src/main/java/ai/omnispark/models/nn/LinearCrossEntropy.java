@@ -50,7 +50,7 @@ public final class LinearCrossEntropy {
     /**
      * {@code sum_i mask_i * CE(hidden_i W^T, labels_i)}, a 0-dim array owned by {@code scope}.
      *
-     * @param hidden [tokens, hidden]; recorded, if it requires gradients and grad mode is on
+     * @param hidden [tokens, hidden]; under grad mode, recorded (it gets a gradient)
      * @param weight [vocab, hidden]; likewise
      * @param labels [tokens] int64, each in [0, vocab) (ignored positions hold any valid id)
      * @param mask [tokens] in hidden's dtype: 1 where the label counts, 0 where it is ignored
@@ -72,12 +72,13 @@ public final class LinearCrossEntropy {
         if (chunkTokens <= 0) {
             throw new IllegalArgumentException("chunk tokens must be > 0, got " + chunkTokens);
         }
+        // Whether hidden and weight require gradients cannot be asked: DJL 0.33's requiresGrad
+        // answers false for any non-leaf (a view of a unit's flat tensor, a norm's output). Under
+        // grad mode both are assumed to; the engine only records segments that need them.
         boolean recording = Autograd.isGradMode();
-        boolean gradHidden = recording && Autograd.requiresGrad(hidden);
-        boolean gradWeight = recording && Autograd.requiresGrad(weight);
         NDArray total = scope.zeros(new Shape(), hidden.getDataType());
-        NDArray dHidden = gradHidden ? scope.zeros(hs, hidden.getDataType()) : null;
-        NDArray dWeight = gradWeight ? scope.zeros(ws, weight.getDataType()) : null;
+        NDArray dHidden = recording ? scope.zeros(hs, hidden.getDataType()) : null;
+        NDArray dWeight = recording ? scope.zeros(ws, weight.getDataType()) : null;
         Autograd.setGradMode(false);
         try {
             for (long start = 0; start < tokens; start += chunkTokens) {
@@ -95,30 +96,22 @@ public final class LinearCrossEntropy {
                     NDArray sumExp = p.sum(new int[] {1}, true);
                     total.addi(sumExp.log().sub(shifted.gather(target, 1)).mul(m).sum());
                     shifted.close();
-                    if (gradHidden || gradWeight) {
+                    if (recording) {
                         p.muli(m.div(sumExp)); // the softmax, zero on ignored positions
-                        if (gradHidden) {
-                            dHidden.set(rows, p.matMul(weight));
-                        }
-                        if (gradWeight) {
-                            dWeight.addi(p.transpose().matMul(h));
-                        }
+                        dHidden.set(rows, p.matMul(weight));
+                        dWeight.addi(p.transpose().matMul(h));
                     }
                 }
             }
         } finally {
             Autograd.setGradMode(recording);
         }
-        if (!gradHidden && !gradWeight) {
+        if (!recording) {
             return total;
         }
-        NDArray surrogate = targetLogitSum(hidden, weight, labels, mask).neg();
-        if (gradHidden) {
-            surrogate = surrogate.add(hidden.reshape(-1).dot(dHidden.reshape(-1)));
-        }
-        if (gradWeight) {
-            surrogate = surrogate.add(weight.reshape(-1).dot(dWeight.reshape(-1)));
-        }
+        NDArray surrogate = hidden.reshape(-1).dot(dHidden.reshape(-1))
+                .add(weight.reshape(-1).dot(dWeight.reshape(-1)))
+                .sub(targetLogitSum(hidden, weight, labels, mask));
         // (S - S) is exactly 0 and adding it leaves the chunked value untouched; its gradient is S's.
         return surrogate.sub(surrogate.stopGradient()).add(total);
     }

@@ -25,11 +25,6 @@ public final class Autograd {
         return JniUtils.isGradMode();
     }
 
-    /** Whether autograd tracks {@code array} (a leaf that records gradients, or computed from one). */
-    public static boolean requiresGrad(NDArray array) {
-        return JniUtils.requiresGrad((PtNDArray) array);
-    }
-
     /**
      * Back-propagates {@code gradOutput} through the graph that produced {@code output}.
      *
