@@ -68,13 +68,16 @@ class GradientCheckTest {
     private static final double RTOL = 2e-7;
     private static final double ATOL = 2e-9;
 
-    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4}")
-    @CsvSource({"qwen3,true,false,0,false", "qwen3,true,false,0,true", "qwen2,false,false,0,false",
-        "qwen2,false,false,0,true", "llama,false,false,0,true", "llama,true,false,0,false",
-        "llama,false,true,0,false", "llama,true,true,0,true", "qwen3,false,false,0.3,true"})
-    void gradientsMatchFiniteDifferences(String family, boolean tied, boolean bias, double dropout, boolean recompute) {
+    /** lossChunk: tokens per chunk of the loss head (0 = auto, one chunk here; 4 and 5 split 18 tokens unevenly). */
+    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4} lossChunk={5}")
+    @CsvSource({"qwen3,true,false,0,false,0", "qwen3,true,false,0,true,0", "qwen2,false,false,0,false,0",
+        "qwen2,false,false,0,true,0", "llama,false,false,0,true,0", "llama,true,false,0,false,0",
+        "llama,false,true,0,false,0", "llama,true,true,0,true,0", "qwen3,false,false,0.3,true,0",
+        "qwen3,true,false,0,false,4", "qwen3,false,false,0,true,4", "llama,true,true,0,true,5"})
+    void gradientsMatchFiniteDifferences(String family, boolean tied, boolean bias, double dropout, boolean recompute,
+            int lossChunk) {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, dropout);
-        DecoderLM model = new DecoderLM(config);
+        DecoderLM model = new DecoderLM(config, lossChunk);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Set<String> checked = new HashSet<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
@@ -106,8 +109,8 @@ class GradientCheckTest {
                     checked.add(p.name());
                 }
             }
-            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s: worst element error %.2f of its bound%n",
-                    family, tied, bias, dropout, recompute, worst);
+            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s lossChunk=%d: worst element error %.2f of "
+                    + "its bound%n", family, tied, bias, dropout, recompute, lossChunk, worst);
         }
         if (bias && family.equals("llama")) {
             assertTrue(checked.contains(HfNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
@@ -122,11 +125,13 @@ class GradientCheckTest {
      * {@link #gradientsMatchFiniteDifferences} checks against finite differences, within float32
      * rounding: |fsdp - reference| <= 1e-5 (|reference| + the largest |reference| of the unit).
      */
-    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3}")
-    @CsvSource({"qwen3,true,false,false", "qwen3,true,false,true", "llama,false,true,false", "llama,true,true,true"})
-    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute) throws Exception {
+    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3} lossChunk={4}")
+    @CsvSource({"qwen3,true,false,false,0", "qwen3,true,false,true,0", "llama,false,true,false,0",
+        "llama,true,true,true,0", "qwen3,true,false,false,4", "qwen3,false,false,true,2"})
+    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute, int lossChunk)
+            throws Exception {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, 0);
-        DecoderLM model = new DecoderLM(config);
+        DecoderLM model = new DecoderLM(config, lossChunk);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         Map<String, double[]> reference = new HashMap<>();
