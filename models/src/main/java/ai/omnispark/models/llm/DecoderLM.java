@@ -23,7 +23,8 @@ public final class DecoderLM {
 
     /**
      * @param lossChunkTokens tokens per chunk of the training loss's output projection
-     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within 64 MiB
+     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within
+     *     {@link ai.omnispark.models.nn.LinearCrossEntropy#CHUNK_LOGIT_BYTES}
      */
     public DecoderLM(DecoderConfig config, int lossChunkTokens) {
         if (lossChunkTokens < 0) {

@@ -14,6 +14,8 @@ import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankContext;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -26,6 +28,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * Prints (asserts nothing) the time and memory of the loss head's forward and backward with
  * Qwen3's vocabulary (151936, tied, hidden 64) on 8 x 256 tokens and one thread, for the
  * materialised head ({@code -Domnispark.bench.lmhead=old}) or the chunked one ({@code =chunked}).
+ * With one libtorch thread the work runs on the calling thread, so its CPU time is printed too: on
+ * a shared, loaded machine it varies far less than the wall time.
  * Run each in its own JVM, so the peak RSS of one is not the other's leftovers:
  * {@code mvn -pl models -am test -Dtest=LmHeadBench -Dsurefire.failIfNoSpecifiedTests=false
  * -Domnispark.bench.lmhead=old}. See docs/performance.md.
@@ -62,6 +66,8 @@ class LmHeadBench {
             SegmentEngine engine = new SegmentEngine(head, model.units(), Recompute.none());
             long baseline = procStatusKb("VmRSS");
             double[] ms = new double[RUNS];
+            double[] cpuMs = new double[RUNS];
+            ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
             double loss = 0;
             for (int run = 0; run < RUNS; run++) {
                 try (NDManager scope = rank.manager().newSubManager()) {
@@ -72,19 +78,23 @@ class LmHeadBench {
                             DataType.FLOAT32);
                     NDList seeds = new NDList(scope.create(1f / tokens));
                     long start = System.nanoTime();
+                    long cpuStart = cpu.getCurrentThreadCpuTime();
                     loss = engine.forwardBackward(scope, batch, new NDList(x), seeds, params).singletonOrThrow()
                             .getFloat() / tokens;
                     ms[run] = (System.nanoTime() - start) / 1e6;
+                    cpuMs[run] = (cpu.getCurrentThreadCpuTime() - cpuStart) / 1e6;
                 }
             }
             long peak = procStatusKb("VmHWM");
             Arrays.sort(ms);
+            Arrays.sort(cpuMs);
             int chunk = LinearCrossEntropy.chunkTokens(Integer.getInteger("omnispark.bench.chunk", 0),
                     config.vocabSize(), 4);
             System.out.printf("lm head %s: vocab %d hidden %d tokens %d (chunk %s), 1 thread: forward+backward "
-                    + "median %.0f ms (min %.0f, max %.0f over %d runs), loss %.6f; RSS before %d MiB, peak %d MiB "
-                    + "(+%d MiB)%n", variant, config.vocabSize(), config.hiddenSize(), tokens,
-                    variant.equals("old") ? "none" : chunk + " tokens", ms[RUNS / 2], ms[0], ms[RUNS - 1], RUNS, loss,
+                    + "median %.0f ms (min %.0f, max %.0f over %d runs), thread CPU median %.0f ms (min %.0f), "
+                    + "loss %.6f; RSS before %d MiB, peak %d MiB (+%d MiB)%n", variant, config.vocabSize(),
+                    config.hiddenSize(), tokens, variant.equals("old") ? "none" : chunk + " tokens", ms[RUNS / 2],
+                    ms[0], ms[RUNS - 1], RUNS, cpuMs[RUNS / 2], cpuMs[0], loss,
                     baseline / 1024, peak / 1024, (peak - baseline) / 1024);
         }
     }
