@@ -79,8 +79,9 @@ public final class LinearCrossEntropy {
             throw new IllegalArgumentException("chunk tokens must be > 0, got " + chunkTokens);
         }
         // Whether hidden and weight require gradients cannot be asked: DJL 0.33's requiresGrad
-        // answers false for any non-leaf (a view of a unit's flat tensor, a norm's output). Under
-        // grad mode both are assumed to; the engine only records segments that need them.
+        // answered false, while recording, for a norm's output and for a view of a unit's flat
+        // tensor (both do get gradients). Under grad mode both are assumed to; the engine only
+        // records segments whose inputs and parameters take gradients.
         boolean recording = Autograd.isGradMode();
         NDArray total = scope.zeros(new Shape(), hidden.getDataType());
         NDArray dHidden = recording ? scope.zeros(hs, hidden.getDataType()) : null;
@@ -119,7 +120,9 @@ public final class LinearCrossEntropy {
                 .add(weight.reshape(-1).dot(dWeight.reshape(-1)))
                 .sub(targetLogitSum(hidden, weight, labels, mask));
         // (S - S) is exactly 0 and adding it leaves the chunked value untouched; its gradient is S's.
-        return surrogate.sub(surrogate.stopGradient()).add(total);
+        NDArray loss = surrogate.sub(surrogate.stopGradient()).add(total);
+        loss.attach(scope);
+        return loss;
     }
 
     /** {@code sum_i mask_i <h_i, W[label_i]>}, recorded: libtorch's embedding backward scatters into W. */
