@@ -32,8 +32,8 @@ public final class LinearCrossEntropy {
      * Auto chunking keeps one chunk's logits within this many bytes; a chunk holds about twice that
      * at its peak (logits and softmax). Smaller chunks cost time: each adds a [vocab x hidden]
      * weight-gradient product to accumulate and a thinner matmul. At Qwen3's vocabulary, hidden
-     * 64, 2048 tokens, one thread (docs/performance.md), 64 MiB chunks (110 tokens) took about 4%
-     * more CPU time than the materialised head, 256 MiB chunks about 10-15% less.
+     * 64, 2048 tokens, one thread (docs/performance.md), 64 MiB chunks (110 tokens) took 1-4% more
+     * CPU time than the materialised head, 256 MiB chunks (441 tokens) 11-17% less.
      */
     public static final long CHUNK_LOGIT_BYTES = 256L << 20;
 
