@@ -21,6 +21,7 @@ public final class DecoderLM implements AutoCloseable {
     private final DecoderConfig config;
     private final List<UnitLayout> units;
     private final Attention attention;
+    private final int lossChunkTokens;
 
     /** With {@link AttentionImpl#AUTO} attention. */
     public DecoderLM(DecoderConfig config) {
@@ -31,10 +32,29 @@ public final class DecoderLM implements AutoCloseable {
         this(config, attentionImpl, Attention.DEFAULT_BLOCK);
     }
 
+    /** With the default attention and the loss computed in chunks of {@code lossChunkTokens}. */
+    public DecoderLM(DecoderConfig config, int lossChunkTokens) {
+        this(config, AttentionImpl.AUTO, Attention.DEFAULT_BLOCK, lossChunkTokens);
+    }
+
     /** With the chunked kernel's block size set, so tests can cross block edges on short rows. */
     DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock) {
+        this(config, attentionImpl, attentionBlock, 0);
+    }
+
+    /**
+     * @param attentionBlock queries and keys per block of the chunked attention kernel
+     * @param lossChunkTokens tokens per chunk of the training loss's output projection
+     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within
+     *     {@link ai.omnispark.models.nn.LinearCrossEntropy#CHUNK_LOGIT_BYTES}
+     */
+    public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
+        if (lossChunkTokens < 0) {
+            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
+        }
         this.config = config;
         this.units = layouts(config);
+        this.lossChunkTokens = lossChunkTokens;
         this.attention = new Attention(attentionImpl, attentionBlock);
     }
 
@@ -71,7 +91,7 @@ public final class DecoderLM implements AutoCloseable {
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(new DecoderBlock(config, i, attention));
         }
-        segments.add(new LmHead(config, loss));
+        segments.add(new LmHead(config, loss, lossChunkTokens));
         return segments;
     }
 

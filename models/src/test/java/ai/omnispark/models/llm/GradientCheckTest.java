@@ -73,18 +73,20 @@ class GradientCheckTest {
     /**
      * Attention runs on the path each row forces: sdpa (the fused kernel), chunked (the fallback,
      * blocks of {@link #BLOCK} so the packed rows of {@link #SEQ} cross block edges), eager (the
-     * reference), auto with dropout (eager, the only path that applies the masks).
+     * reference), auto with dropout (eager, the only path that applies the masks). lossChunk: tokens
+     * per chunk of the loss head (0 = auto, one chunk here; 4 and 5 split 18 tokens unevenly).
      */
-    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4} attention={5}")
-    @CsvSource({"qwen3,true,false,0,false,sdpa", "qwen3,true,false,0,true,sdpa", "qwen2,false,false,0,false,sdpa",
-        "qwen2,false,false,0,true,sdpa", "llama,false,false,0,true,sdpa", "llama,true,false,0,false,sdpa",
-        "llama,false,true,0,false,sdpa", "llama,true,true,0,true,sdpa", "qwen3,false,false,0.3,true,auto",
-        "qwen3,true,false,0,false,chunked", "qwen2,false,false,0,true,chunked", "llama,false,true,0,false,chunked",
-        "qwen3,true,false,0,true,eager"})
+    @ParameterizedTest(name = "{0} tied={1} bias={2} dropout={3} recompute={4} attention={5} lossChunk={6}")
+    @CsvSource({"qwen3,true,false,0,false,sdpa,0", "qwen3,true,false,0,true,sdpa,0", "qwen2,false,false,0,false,sdpa,0",
+        "qwen2,false,false,0,true,sdpa,0", "llama,false,false,0,true,sdpa,0", "llama,true,false,0,false,sdpa,0",
+        "llama,false,true,0,false,sdpa,0", "llama,true,true,0,true,sdpa,0", "qwen3,false,false,0.3,true,auto,0",
+        "qwen3,true,false,0,false,chunked,0", "qwen2,false,false,0,true,chunked,0", "llama,false,true,0,false,chunked,0",
+        "qwen3,true,false,0,true,eager,0", "qwen3,true,false,0,false,sdpa,4", "qwen3,false,false,0,true,sdpa,4",
+        "llama,true,true,0,true,sdpa,5"})
     void gradientsMatchFiniteDifferences(String family, boolean tied, boolean bias, double dropout, boolean recompute,
-            String attention) {
+            String attention, int lossChunk) {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, dropout);
-        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
+        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Set<String> checked = new HashSet<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
@@ -116,8 +118,8 @@ class GradientCheckTest {
                     checked.add(p.name());
                 }
             }
-            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s attention=%s: worst element error %.2f of "
-                    + "its bound%n", family, tied, bias, dropout, recompute, attention, worst);
+            System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s attention=%s lossChunk=%d: worst element "
+                    + "error %.2f of its bound%n", family, tied, bias, dropout, recompute, attention, lossChunk, worst);
         } finally {
             model.close();
         }
@@ -134,14 +136,15 @@ class GradientCheckTest {
      * {@link #gradientsMatchFiniteDifferences} checks against finite differences, within float32
      * rounding: |fsdp - reference| <= 1e-5 (|reference| + the largest |reference| of the unit).
      */
-    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3} attention={4}")
-    @CsvSource({"qwen3,true,false,false,sdpa", "qwen3,true,false,true,sdpa", "llama,false,true,false,sdpa",
-        "llama,true,true,true,sdpa", "qwen3,true,false,false,chunked"})
-    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute, String attention)
-            throws Exception {
+    @ParameterizedTest(name = "{0} tied={1} bias={2} recompute={3} attention={4} lossChunk={5}")
+    @CsvSource({"qwen3,true,false,false,sdpa,0", "qwen3,true,false,true,sdpa,0", "llama,false,true,false,sdpa,0",
+        "llama,true,true,true,sdpa,0", "qwen3,true,false,false,chunked,0", "qwen3,true,false,false,sdpa,4",
+        "qwen3,false,false,true,sdpa,2"})
+    void fsdpShardGradientsMatchOneRank(String family, boolean tied, boolean bias, boolean recompute, String attention,
+            int lossChunk) throws Exception {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, 0);
         // One model, so its SDPA modules serve the reference and both rank threads.
-        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK);
+        DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
         int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         Map<String, double[]> reference = new HashMap<>();

@@ -5,9 +5,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankRandom;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /** Tiny configs and packed batches shared by the model tests. */
@@ -83,9 +85,15 @@ final class TinyModels {
     /** Forward and backward with the mean token loss; gradients accumulate in {@code params}. */
     static double lossAndGrad(NDManager parent, DecoderLM model, LocalParams params, DataType dtype, int seqLen,
             int[][] rows, Recompute recompute) {
+        return lossAndGrad(parent, model, model.trainingSegments(), params, dtype, seqLen, rows, recompute);
+    }
+
+    /** As above, running {@code segments} (the model's, or some replaced) over the model's units. */
+    static double lossAndGrad(NDManager parent, DecoderLM model, List<Segment> segments, LocalParams params,
+            DataType dtype, int seqLen, int[][] rows, Recompute recompute) {
         try (NDManager scope = parent.newSubManager()) {
             Batch batch = batch(scope, model.config(), dtype, seqLen, rows);
-            SegmentEngine engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+            SegmentEngine engine = new SegmentEngine(segments, model.units(), recompute);
             double tokens = DecoderBatch.lossTokens(rows[1]);
             NDList seeds = new NDList(scope.create(1.0 / tokens).toType(dtype, false));
             double sum = engine.forwardBackward(scope, batch, new NDList(), seeds, params)

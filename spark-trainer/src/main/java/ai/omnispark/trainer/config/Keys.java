@@ -14,6 +14,7 @@ public final class Keys {
             new Key("model.model_path", Type.STRING, "", "HF folder (config.json + model.safetensors) to load config and weights from"),
             new Key("model.tokenizer_path", Type.STRING, "", "HF tokenizer.json; empty = the built-in byte tokenizer"),
             new Key("model.attention_impl", Type.STRING, "auto", "attention kernel: auto | sdpa | chunked | eager"),
+            new Key("model.loss_chunk_tokens", Type.INT, 0L, "tokens per chunk of the loss's output projection (the [tokens x vocab] logits never exist whole); 0 = auto, a chunk's logits within 256 MiB"),
 
             new Key("data.train_path", Type.STRING, "", "training data: a JSON-lines file or folder of raw samples"),
             new Key("data.data_type", Type.STRING, "plaintext", "plaintext | conversation | image_text | video_text"),

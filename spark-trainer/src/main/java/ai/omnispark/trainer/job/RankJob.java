@@ -7,6 +7,7 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
@@ -102,7 +103,8 @@ public final class RankJob {
             }
             DecoderConfig modelConfig = modelConfig(settings);
             AttentionImpl attentionImpl = AttentionImpl.parse(settings.string("model.attention_impl"));
-            DecoderLM model = new DecoderLM(modelConfig, attentionImpl);
+            DecoderLM model = new DecoderLM(modelConfig, attentionImpl, Attention.DEFAULT_BLOCK,
+                    lossChunkTokens(settings));
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
             try (DecoderLM ownedModel = model; ParamStore params = group == null
                     ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
@@ -191,6 +193,14 @@ public final class RankJob {
             }
         }
         return new InMemoryRows(TrainingData.rows(settings, tokenizer), config.seed(), env.rank(), env.worldSize());
+    }
+
+    private static int lossChunkTokens(Settings s) {
+        int tokens = s.intValue("model.loss_chunk_tokens");
+        if (tokens < 0) {
+            throw new ConfigException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + tokens);
+        }
+        return tokens;
     }
 
     private static DecoderConfig modelConfig(Settings s) throws IOException {

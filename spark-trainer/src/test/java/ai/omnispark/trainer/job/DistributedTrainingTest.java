@@ -170,6 +170,31 @@ class DistributedTrainingTest {
                 messages.toString());
     }
 
+    /**
+     * The chunked loss head with 7 tokens per chunk (64-token micro-batches: nine chunks of 7 and
+     * a last one of 1) under FSDP on two ranks against one rank, and one rank against the auto
+     * chunk size (all 64 tokens in one chunk); a negative chunk is refused naming the key.
+     */
+    @Test
+    void chunkedLossUnderFsdpMatchesOneRank() throws Exception {
+        Map<Long, StepResult> ref = train(settings("chunk7-ref", "train.data_parallel_mode=none",
+                "model.loss_chunk_tokens=7", "train.max_steps=10"));
+        Map<String, float[]> refW = weights(dir.resolve("chunk7-ref/final_hf"));
+        assertEquals(10, ref.size());
+        Map<Long, StepResult> fsdp = train(settings("chunk7-fsdp2", "train.world_size=2", "model.loss_chunk_tokens=7",
+                "train.max_steps=10"));
+        assertSameRun("fsdp2 loss_chunk_tokens=7", ref, refW, fsdp, weights(dir.resolve("chunk7-fsdp2/final_hf")));
+        Map<Long, StepResult> auto = train(settings("chunk-auto", "train.data_parallel_mode=none", "train.max_steps=10"));
+        assertSameRun("one rank, auto chunk", ref, refW, auto, weights(dir.resolve("chunk-auto/final_hf")));
+        Exception e = assertThrows(Exception.class, () -> train(settings("chunk-bad", "train.data_parallel_mode=none",
+                "model.loss_chunk_tokens=-1")));
+        String messages = "";
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            messages += t.getMessage() + " | ";
+        }
+        assertTrue(messages.contains("model.loss_chunk_tokens must be >= 0 (0 = auto), got -1"), messages);
+    }
+
     @Test
     void resumeReproducesTheUninterruptedRunAndReshards() throws Exception {
         String[] common = {"train.max_steps=20", "train.save_steps=10", "train.world_size=2"};
