@@ -7,11 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.parallel.fsdp.FsdpParams;
-import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.fsdp.SilentShardGroup;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.LocalParams;
@@ -71,43 +70,6 @@ class CheckpointTest {
         manager.close();
     }
 
-    /** A group of {@code size} ranks whose collectives are never called by what these tests do. */
-    private static ShardGroup stub(int rank, int size) {
-        return new ShardGroup() {
-            public int rank() {
-                return rank;
-            }
-
-            public int size() {
-                return size;
-            }
-
-            public Pending allGather(NDArray shard, NDArray full) {
-                throw new UnsupportedOperationException();
-            }
-
-            public Pending reduceScatterSum(NDArray full, NDArray shard) {
-                throw new UnsupportedOperationException();
-            }
-
-            public double sumAll(double value) {
-                throw new UnsupportedOperationException();
-            }
-
-            public double sumShards(double value) {
-                throw new UnsupportedOperationException();
-            }
-
-            public long countAll(long count) {
-                throw new UnsupportedOperationException();
-            }
-
-            public long minAll(long value) {
-                throw new UnsupportedOperationException();
-            }
-        };
-    }
-
     /** sumAll over threads of one test: a barrier that also adds. */
     private static final class ThreadSum {
         private final CyclicBarrier barrier;
@@ -157,7 +119,7 @@ class CheckpointTest {
 
     private ParamStore store(int rank, int world) {
         return world == 1 ? new LocalParams(manager, UNITS, DataType.FLOAT32, 1)
-                : new FsdpParams(manager, UNITS, DataType.FLOAT32, 1, stub(rank, world));
+                : new FsdpParams(manager, UNITS, DataType.FLOAT32, 1, new SilentShardGroup(rank, world));
     }
 
     /** Puts the truth's slices into a rank's store and optimizer. */

@@ -2,11 +2,10 @@ package ai.omnispark.parallel.param;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.parallel.fsdp.FsdpParams;
-import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.fsdp.SilentShardGroup;
 import ai.omnispark.parallel.optim.AdamW;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -41,43 +40,6 @@ class ParamStoreMemoryTest {
         manager.close();
     }
 
-    /** Never communicates: a rank's store is built and stepped without its peers. */
-    private static ShardGroup alone(int rank, int size) {
-        return new ShardGroup() {
-            public int rank() {
-                return rank;
-            }
-
-            public int size() {
-                return size;
-            }
-
-            public Pending allGather(NDArray shard, NDArray full) {
-                throw new UnsupportedOperationException();
-            }
-
-            public Pending reduceScatterSum(NDArray full, NDArray shard) {
-                throw new UnsupportedOperationException();
-            }
-
-            public double sumAll(double value) {
-                throw new UnsupportedOperationException();
-            }
-
-            public double sumShards(double value) {
-                throw new UnsupportedOperationException();
-            }
-
-            public long countAll(long count) {
-                throw new UnsupportedOperationException();
-            }
-
-            public long minAll(long value) {
-                throw new UnsupportedOperationException();
-            }
-        };
-    }
-
     /** The unit's initial values computed in float64, one whole parameter at a time. */
     private static double[] reference(UnitLayout u, long seed) {
         double[] flat = new double[(int) u.numel()];
@@ -94,7 +56,7 @@ class ParamStoreMemoryTest {
     void holdsOnlyWeightsGradientsAndMasksAndStartsFromTheInitialisation(int rank, int world) {
         long seed = 11;
         try (ParamStore store = world == 1 ? new LocalParams(manager, UNITS, DataType.FLOAT32, seed)
-                : new FsdpParams(manager, UNITS, DataType.FLOAT32, seed, alone(rank, world));
+                : new FsdpParams(manager, UNITS, DataType.FLOAT32, seed, new SilentShardGroup(rank, world));
                 AdamW adamw = new AdamW(manager, new AdamW.Config(0.9, 0.99, 1e-8, 0.25))) {
             long local = 0;
             for (UnitLayout u : UNITS) {
