@@ -145,11 +145,25 @@ def main():
         if i >= a.warmup:
             times.append((time.perf_counter() - start) * 1000)
     step_ms = statistics.median(times)
-    # Linux reports ru_maxrss in KiB: this process's peak resident set, like the JVM's VmHWM
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_rss = peak_rss_bytes()
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
                       "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms,
                       "peak_rss_bytes": peak_rss}))
+
+
+def peak_rss_bytes():
+    """This process's own peak resident set (VmHWM), as the JVM side reports its own.
+
+    Not ru_maxrss: Linux carries the parent's peak across fork and exec, so a peer started by a JVM
+    bigger than itself would report the JVM's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 if __name__ == "__main__":
