@@ -17,10 +17,10 @@ import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.ResidentMemory;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsReader;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -101,7 +101,8 @@ class LargeUnitCheckpointTest {
                 assertInitialWeights(params, model, "imported");
             }
         }
-        long peak = peakResidentBytes();
+        long peak = ResidentMemory.peakBytes();
+        assertTrue(peak > 0, "no VmHWM in /proc/self/status");
         System.out.println("LargeUnitCheckpointTest: peak resident memory " + (peak >> 20) + " MiB");
         assertTrue(peak < 16L << 30, "peak resident memory " + (peak >> 20) + " MiB; the CI machine has 24 GiB");
     }
@@ -173,15 +174,5 @@ class LargeUnitCheckpointTest {
             HostCopy.read(params.weights(u.name()), 0, first, 0, 1);
             assertEquals(0f, first[0], "zeroed before loading");
         }
-    }
-
-    /** VmHWM of this process: the most resident memory it has had, heap and native together. */
-    private static long peakResidentBytes() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmHWM:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        }
-        throw new IOException("no VmHWM in /proc/self/status");
     }
 }

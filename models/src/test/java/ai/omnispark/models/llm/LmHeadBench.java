@@ -13,11 +13,10 @@ import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.ResidentMemory;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -64,7 +63,7 @@ class LmHeadBench {
                 LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 3)) {
             rank.bindThread();
             SegmentEngine engine = new SegmentEngine(head, model.units(), Recompute.none());
-            long baseline = procStatusKb("VmRSS");
+            long baseline = ResidentMemory.currentBytes() / 1024;
             double[] ms = new double[RUNS];
             double[] cpuMs = new double[RUNS];
             ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
@@ -85,7 +84,7 @@ class LmHeadBench {
                     cpuMs[run] = (cpu.getCurrentThreadCpuTime() - cpuStart) / 1e6;
                 }
             }
-            long peak = procStatusKb("VmHWM");
+            long peak = ResidentMemory.peakBytes() / 1024;
             Arrays.sort(ms);
             Arrays.sort(cpuMs);
             int chunk = LinearCrossEntropy.chunkTokens(Integer.getInteger("omnispark.bench.chunk", 0),
@@ -97,14 +96,5 @@ class LmHeadBench {
                     ms[0], ms[RUNS - 1], RUNS, cpuMs[RUNS / 2], cpuMs[0], loss,
                     baseline / 1024, peak / 1024, (peak - baseline) / 1024);
         }
-    }
-
-    private static long procStatusKb(String field) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith(field + ":")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        throw new IllegalStateException("/proc/self/status has no " + field);
     }
 }

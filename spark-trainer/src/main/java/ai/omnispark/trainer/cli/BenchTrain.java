@@ -5,6 +5,7 @@ import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.ResidentMemory;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
@@ -51,10 +52,10 @@ final class BenchTrain {
                 "profile"));
         List<String> requested = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
-            requested.add("data.max_seq_len=" + positive(args, "seq-len", null));
+            requested.add("data.max_seq_len=" + args.positiveInt("seq-len", null));
         }
         Settings base = Settings.load(Path.of(args.required("config")), requested);
-        int steps = positive(args, "steps", "20");
+        int steps = args.positiveInt("steps", "20");
         int warmup = Integer.parseInt(args.option("warmup", "3"));
         boolean peer = Boolean.parseBoolean(args.option("peer", "true"));
         String python = args.option("python", "/usr/bin/python3");
@@ -101,23 +102,9 @@ final class BenchTrain {
         return 0;
     }
 
-    private static int positive(Args args, String name, String fallback) {
-        String text = args.option(name, fallback);
-        int v;
-        try {
-            v = Integer.parseInt(text.trim());
-        } catch (NumberFormatException e) {
-            throw new ConfigException("--" + name + " must be an integer, got '" + text + "'");
-        }
-        if (v <= 0) {
-            throw new ConfigException("--" + name + " must be > 0, got " + v);
-        }
-        return v;
-    }
-
     private static ObjectNode runJava(Settings settings, TrainConfig config, int threads, int steps, int warmup,
             Path work, Path profileDir) throws IOException {
-        boolean peakReset = resetPeakRss();
+        boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
             try (LoadedModel loaded = TrainingJob.loadModel(settings, rank, config.seed())) {
@@ -142,7 +129,7 @@ final class BenchTrain {
                         tokens = r.tokens();
                     }
                 }
-                long peakRss = peakRssBytes();
+                long peakRss = ResidentMemory.peakBytes();
                 Path trace = profileDir == null ? null : profile(rank, trainer, profileDir, threads);
                 Arrays.sort(times);
                 double median = times[steps / 2];
@@ -177,19 +164,6 @@ final class BenchTrain {
             rank.profiler().writeTo(out);
         }
         return file;
-    }
-
-    /**
-     * Resets this process's peak RSS (VmHWM) to its current RSS, so that a run's peak is its own
-     * (Linux: writing 5 to /proc/self/clear_refs). False where that is not possible.
-     */
-    private static boolean resetPeakRss() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
     }
 
     private static void writeBatch(List<PackedRow> rows, Path file) throws IOException {
@@ -264,19 +238,5 @@ final class BenchTrain {
             }
         }
         throw new IOException("the PyTorch peer printed no JSON line:\n" + String.join("\n", lines));
-    }
-
-    /** Peak resident set size of this process (VmHWM), or -1 where /proc is not there. */
-    static long peakRssBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
-        return -1;
     }
 }

@@ -7,10 +7,9 @@ import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.runtime.Autograd;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.runtime.ResidentMemory;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -52,8 +51,8 @@ public final class AttentionBench {
 
     private static String measure(NDManager parent, Attention attention, Options o, int s, String mask)
             throws IOException {
-        long baseline = residentKb("VmRSS:");
-        boolean peakReset = resetPeakResident();
+        long baseline = ResidentMemory.currentBytes();
+        boolean peakReset = ResidentMemory.resetPeak();
         call(parent, attention, o, s, mask); // loads the module: timed apart from the repeats
         double[] ms = new double[o.repeats];
         for (int r = 0; r < o.repeats; r++) {
@@ -61,13 +60,13 @@ public final class AttentionBench {
             call(parent, attention, o, s, mask);
             ms[r] = (System.nanoTime() - start) / 1e6;
         }
-        long peak = residentKb("VmHWM:");
+        long peak = ResidentMemory.peakBytes();
         java.util.Arrays.sort(ms);
         return String.format(Locale.ROOT, "{\"bench\":\"attention\",\"impl\":\"%s\",\"mask\":\"%s\",\"batch\":%d,"
                 + "\"heads\":%d,\"kv_heads\":%d,\"seq\":%d,\"head_dim\":%d,\"threads\":%d,\"fwd_bwd_ms\":%.1f,"
                 + "\"min_ms\":%.1f,\"peak_added_mb\":%s}", attention.impl().key(), mask, o.batch, o.heads, o.kvHeads, s,
                 o.headDim, o.threads, ms[ms.length / 2], ms[0],
-                peakReset && peak >= 0 && baseline >= 0 ? String.format(Locale.ROOT, "%.0f", (peak - baseline) / 1024.0)
+                peakReset && peak >= 0 && baseline >= 0 ? String.format(Locale.ROOT, "%.0f", (peak - baseline) / (1024.0 * 1024))
                         : "null");
     }
 
@@ -91,29 +90,6 @@ public final class AttentionBench {
         } finally {
             Autograd.setGradMode(previous);
         }
-    }
-
-    /** Resets the kernel's peak-RSS counter (VmHWM) so each kernel's peak is its own. */
-    private static boolean resetPeakResident() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            return true;
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
-    private static long residentKb(String field) throws IOException {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.exists(status)) {
-            return -1;
-        }
-        for (String line : Files.readAllLines(status)) {
-            if (line.startsWith(field)) {
-                return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
-            }
-        }
-        return -1;
     }
 
     private record Options(int batch, int heads, int kvHeads, int headDim, int[] seq, List<AttentionImpl> impls,
