@@ -47,21 +47,32 @@ public final class ChromeTrace {
         String describe();
     }
 
+    /**
+     * Starts a trace file: its header ({@code rank} only for one rank's file) and the open
+     * {@code traceEvents} array that the caller fills, then closes with the object.
+     */
+    private static JsonGenerator openTrace(OutputStream out, Integer rank, long originUnixNs) throws IOException {
+        JsonGenerator g = FACTORY.createGenerator(out, JsonEncoding.UTF8);
+        g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+        g.writeStartObject();
+        g.writeStringField("displayTimeUnit", "ms");
+        g.writeObjectFieldStart("otherData");
+        if (rank != null) {
+            g.writeNumberField("rank", rank);
+        }
+        g.writeNumberField("origin_unix_ns", originUnixNs);
+        g.writeEndObject();
+        g.writeArrayFieldStart("traceEvents");
+        return g;
+    }
+
     static void writeRank(OutputStream out, int rank, long originUnixNs, List<TraceEvent> events,
             Map<Long, String> threadNames, long mainTid) throws IOException {
         List<TraceEvent> sorted = new ArrayList<>(events);
         // Per track by start, enclosing spans first: readers that expect begin order get it.
         sorted.sort(Comparator.comparingLong(TraceEvent::tid).thenComparingLong(TraceEvent::startNs)
                 .thenComparing(Comparator.comparingLong(TraceEvent::durationNs).reversed()));
-        try (JsonGenerator g = FACTORY.createGenerator(out, JsonEncoding.UTF8)) {
-            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
-            g.writeStartObject();
-            g.writeStringField("displayTimeUnit", "ms");
-            g.writeObjectFieldStart("otherData");
-            g.writeNumberField("rank", rank);
-            g.writeNumberField("origin_unix_ns", originUnixNs);
-            g.writeEndObject();
-            g.writeArrayFieldStart("traceEvents");
+        try (JsonGenerator g = openTrace(out, rank, originUnixNs)) {
             metadata(g, rank, 0, "process_name", "name", "rank " + rank);
             metadata(g, rank, 0, "process_sort_index", "sort_index", rank);
             int order = 0;
@@ -124,14 +135,7 @@ public final class ChromeTrace {
             zero = Math.min(zero, origins[i]);
         }
         long count = 0;
-        try (JsonGenerator g = FACTORY.createGenerator(out, JsonEncoding.UTF8)) {
-            g.disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
-            g.writeStartObject();
-            g.writeStringField("displayTimeUnit", "ms");
-            g.writeObjectFieldStart("otherData");
-            g.writeNumberField("origin_unix_ns", zero);
-            g.writeEndObject();
-            g.writeArrayFieldStart("traceEvents");
+        try (JsonGenerator g = openTrace(out, null, zero)) {
             for (int i = 0; i < ranks.size(); i++) {
                 BigDecimal shift = BigDecimal.valueOf(origins[i] - zero, 3);
                 count += copyEvents(ranks.get(i), rankIds[i], shift, g);
