@@ -48,6 +48,21 @@ final class Args {
         return options.getOrDefault(name, fallback);
     }
 
+    /** Option {@code name}, or {@code fallback} when absent, as an integer > 0; else refused naming the option. */
+    int positiveInt(String name, String fallback) {
+        String text = option(name, fallback);
+        int v;
+        try {
+            v = Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException("--" + name + " must be an integer, got '" + text + "'");
+        }
+        if (v <= 0) {
+            throw new ConfigException("--" + name + " must be > 0, got " + v);
+        }
+        return v;
+    }
+
     String required(String name) {
         String v = options.get(name);
         if (v == null) {

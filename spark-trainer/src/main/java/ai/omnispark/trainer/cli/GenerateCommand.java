@@ -45,9 +45,8 @@ final class GenerateCommand {
         if (prompt.length == 0) {
             throw new ConfigException("nothing to continue: the prompt has no tokens");
         }
-        int maxNew = positive(args.option("max-new-tokens", String.valueOf(DEFAULT_NEW_TOKENS)), "--max-new-tokens");
-        int threads = positive(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())),
-                "--threads");
+        int maxNew = args.positiveInt("max-new-tokens", String.valueOf(DEFAULT_NEW_TOKENS));
+        int threads = args.positiveInt("threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
         // Decoding needs a tokenizer; with --ids and none in the folder, only ids are printed.
         String spec = args.option("tokenizer", "");
         Tokenizer tokenizer = !spec.isBlank() || Files.isRegularFile(dir.resolve(HfTokenizerFiles.TOKENIZER_JSON))
@@ -104,17 +103,5 @@ final class GenerateCommand {
             ids[n++] = next;
         }
         return new Greedy(Arrays.copyOfRange(ids, prompt.length, n), false);
-    }
-
-    private static int positive(String value, String option) {
-        try {
-            int v = Integer.parseInt(value.trim());
-            if (v > 0) {
-                return v;
-            }
-        } catch (NumberFormatException e) {
-            // reported below with the option's name
-        }
-        throw new ConfigException(option + " takes a positive integer, got '" + value + "'");
     }
 }

@@ -103,7 +103,7 @@ class GenerateCommandTest {
                 "--max-new-tokens", "2", "--threads", "1");
         assertEquals(2, byIds.get("ids").size());
         assertTrue(runText(2, "generate", "--model", model.toString(), "--text", "a", "--max-new-tokens", "0")
-                .contains("--max-new-tokens takes a positive integer"));
+                .contains("--max-new-tokens must be > 0, got 0"));
         assertTrue(runText(2, "generate", "--model", model.toString()).contains("exactly one of --text and --ids"));
         assertTrue(runText(2, "generate", "--model", model.toString(), "--ids", "99999")
                 .contains("outside the model's vocabulary"));
