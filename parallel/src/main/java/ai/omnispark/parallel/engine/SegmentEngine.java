@@ -162,7 +162,8 @@ public final class SegmentEngine {
                     if (useRange.get(unit)[0] == i) {
                         NDArray leaf = leaves.remove(unit);
                         try (Span g = tracer.span("accumulate grad", "params", "unit", unit)) {
-                            params.accumulateGrad(unit, leaf == null ? null : Autograd.gradientOrNull(leaf));
+                            params.accumulateGrad(unit, leaf == null || layouts.get(unit).frozen() ? null
+                                    : Autograd.gradientOrNull(leaf));
                             params.release(unit);
                         }
                     }
@@ -204,7 +205,9 @@ public final class SegmentEngine {
                 try (Span a = tracer.span("acquire params", "params", "unit", unit)) {
                     full = params.acquire(unit, scope);
                 }
-                leaf = Autograd.leaf(full);
+                // A frozen unit's weights join the graph as constants: autograd computes no
+                // gradient for them (no weight-gradient matmuls), only through them to the inputs.
+                leaf = layouts.get(unit).frozen() ? full.stopGradient() : Autograd.leaf(full);
                 leaf.attach(scope);
                 leaves.put(unit, leaf);
             }

@@ -128,6 +128,11 @@ public final class UnitLayout {
         return ranges;
     }
 
+    /** Whether every parameter of this unit is frozen: it takes no gradient and no optimizer state. */
+    public boolean frozen() {
+        return params.stream().noneMatch(ParamSpec::trainable);
+    }
+
     /** Whether any parameter of this unit is frozen (gets no update). */
     public boolean hasFrozen() {
         return params.stream().anyMatch(p -> !p.trainable());

@@ -101,4 +101,49 @@ class SegmentEngineTest {
             }
         }
     }
+
+    /**
+     * A frozen unit between two segments: its weights get no gradient, and the gradient still flows
+     * through it to the trainable unit before it (ga = seed * x * 3 * b).
+     */
+    @Test
+    void frozenUnitPassesGradientsButTakesNone() {
+        for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
+            try (RankContext rank = RankContext.single(1)) {
+                rank.bindThread();
+                ParamSpec frozen = new ParamSpec("b", new ai.djl.ndarray.types.Shape(3), Init.normal(1), false, false);
+                List<UnitLayout> units = List.of(
+                        new UnitLayout("ua", List.of(ParamSpec.of("a", Init.normal(1), 3))),
+                        new UnitLayout("ub", List.of(frozen)));
+                List<Segment> segments = List.of(scale("sa", "ua", "a"), TIMES_THREE, scale("sb", "ub", "b"), SUM);
+                SegmentEngine engine = new SegmentEngine(segments, units, recompute);
+                List<String> gradUnits = new java.util.ArrayList<>();
+                try (LocalParams params = new LocalParams(rank.manager(), units, DataType.FLOAT64, 1);
+                        NDManager scope = rank.manager().newSubManager()) {
+                    UnitParams recording = new UnitParams() {
+                        public NDArray acquire(String unit, NDManager s) {
+                            return params.acquire(unit, s);
+                        }
+
+                        public void accumulateGrad(String unit, NDArray grad) {
+                            if (grad != null) {
+                                gradUnits.add(unit);
+                            }
+                            params.accumulateGrad(unit, grad);
+                        }
+                    };
+                    double[] x = {1, 2, -1};
+                    Batch batch = new Batch().put("x", scope.create(x));
+                    double[] b = params.weights("ub").toDoubleArray();
+                    engine.forwardBackward(scope, batch, new NDList(), new NDList(scope.create(2.0)), recording);
+                    double[] ga = new double[3];
+                    for (int i = 0; i < 3; i++) {
+                        ga[i] = 2 * x[i] * 3 * b[i];
+                    }
+                    assertArrayEquals(ga, params.grad("ua").toDoubleArray(), 1e-12);
+                    assertEquals(List.of("ua"), gradUnits, "only the trainable unit hands over a gradient");
+                }
+            }
+        }
+    }
 }
