@@ -8,13 +8,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -23,9 +25,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -117,7 +121,7 @@ class PeftAdapterTest {
                     PeftAdapter.Tensor t = adapter.tensors().get(TO_PEFT.apply(p.name()));
                     assertArrayEquals(p.shape().getShape(), t.shape(), p.name());
                     int at = (int) u.offset(p.name());
-                    assertArrayEquals(java.util.Arrays.copyOfRange(flat, at, at + (int) p.numel()), t.values(), 0f,
+                    assertArrayEquals(Arrays.copyOfRange(flat, at, at + (int) p.numel()), t.values(), 0f,
                             p.name());
                 }
             }
@@ -188,14 +192,14 @@ class PeftAdapterTest {
     }
 
     /** Writes a good folder, then lets {@code spoil} change its config JSON. */
-    private Path folderWithConfig(String name, java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode> spoil)
+    private Path folderWithConfig(String name, Consumer<ObjectNode> spoil)
             throws IOException {
         List<UnitLayout> units = adapterUnits();
         Path dir = tmp.resolve(name);
         try (LocalParams params = new LocalParams(rank.manager(), units, DataType.FLOAT32, 1)) {
             writeFolder(dir, units, params, new PeftConfig(LORA, "base"));
         }
-        var json = (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(dir.resolve(PeftAdapter.CONFIG).toFile());
+        var json = (ObjectNode) JSON.readTree(dir.resolve(PeftAdapter.CONFIG).toFile());
         spoil.accept(json);
         Files.writeString(dir.resolve(PeftAdapter.CONFIG), json.toString());
         return dir;
@@ -212,7 +216,7 @@ class PeftAdapterTest {
         assertTrue(failure(noWeights).contains("has no adapter_model.safetensors (it has adapter_model.bin"),
                 failure(noWeights));
 
-        Map<String, java.util.function.Consumer<com.fasterxml.jackson.databind.node.ObjectNode>> spoilt = Map.of(
+        Map<String, Consumer<ObjectNode>> spoilt = Map.of(
                 "has peft_type PREFIX_TUNING; only LORA", j -> j.put("peft_type", "PREFIX_TUNING"),
                 "has use_dora: true; DoRA", j -> j.put("use_dora", true),
                 "has use_rslora: true", j -> j.put("use_rslora", true),
@@ -235,13 +239,13 @@ class PeftAdapterTest {
     }
 
     private static void writeSafetensors(Path file, Map<String, long[]> shapes, String dtype) throws IOException {
-        var writer = new ai.omnispark.parallel.safetensors.SafeTensorsWriter();
+        SafeTensorsWriter writer = new SafeTensorsWriter();
         for (var e : shapes.entrySet()) {
             long n = 1;
             for (long d : e.getValue()) {
                 n *= d;
             }
-            var safe = ai.omnispark.parallel.safetensors.SafeDType.fromId(dtype);
+            SafeDType safe = SafeDType.fromId(dtype);
             writer.add(e.getKey(), safe, e.getValue(), ByteBuffer.allocate((int) n * safe.byteSize()));
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
