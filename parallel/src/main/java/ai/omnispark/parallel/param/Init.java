@@ -39,8 +39,44 @@ public sealed interface Init {
         }
     }
 
+    /**
+     * PyTorch's {@code kaiming_uniform_(w, a)} for a weight whose fan-in is {@code fanIn}: uniform in
+     * [-bound, bound) with bound = sqrt(6 / ((1 + a^2) fanIn)). PEFT starts LoRA's A this way with
+     * a = sqrt(5), where the bound is 1/sqrt(fanIn).
+     */
+    record KaimingUniform(double a, long fanIn) implements Init {
+        public KaimingUniform {
+            if (fanIn <= 0) {
+                throw new IllegalArgumentException("kaiming_uniform needs a positive fan-in, got " + fanIn);
+            }
+            if (!Double.isFinite(a)) {
+                throw new IllegalArgumentException("kaiming_uniform needs a finite negative slope a, got " + a);
+            }
+        }
+
+        public double bound() {
+            return Math.sqrt(6.0 / ((1 + a * a) * fanIn));
+        }
+
+        @Override
+        public Values values(long seed, String name) {
+            SplittableRandom random = new SplittableRandom(seed ^ (0x9E3779B97F4A7C15L * name.hashCode()));
+            double bound = bound();
+            return (out, length) -> {
+                for (int i = 0; i < length; i++) {
+                    out[i] = (2 * random.nextDouble() - 1) * bound;
+                }
+            };
+        }
+    }
+
     static Init normal(double std) {
         return new Normal(std);
+    }
+
+    /** {@code kaiming_uniform_(w, a)} for a weight of fan-in {@code fanIn} (see {@link KaimingUniform}). */
+    static Init kaimingUniform(double a, long fanIn) {
+        return new KaimingUniform(a, fanIn);
     }
 
     static Init ones() {
