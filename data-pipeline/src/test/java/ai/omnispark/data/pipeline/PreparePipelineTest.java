@@ -146,8 +146,9 @@ class PreparePipelineTest {
             try (ShardReader reader = ShardReader.open(fs, new org.apache.hadoop.fs.Path(out.toUri()),
                     ReaderOptions.of(rank, 2, 42), Cursor.START)) {
                 for (long i = 0; i < reader.rowsPerEpoch(); i++) {
-                    PackedRow row = reader.next().row();
-                    seen.merge(java.util.Arrays.toString(row.inputIds()), 1, Integer::sum);
+                    ai.omnispark.models.api.Sample row = reader.next();
+                    seen.merge(java.util.Arrays.toString(row.ints(ai.omnispark.models.api.Sample.INPUT_IDS)), 1,
+                            Integer::sum);
                 }
             }
         }

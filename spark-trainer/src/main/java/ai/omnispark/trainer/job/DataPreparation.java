@@ -10,11 +10,14 @@ import ai.omnispark.data.pipeline.PreparePipeline;
 import ai.omnispark.data.pipeline.PrepareResult;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.trainer.data.SampleLayouts;
 import ai.omnispark.trainer.data.ShardRows;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -123,6 +126,25 @@ public final class DataPreparation {
         }
         PrepareResult result = prepare(spark, s, log);
         return s.with("data.train_path", new Path(result.manifestPath()).getParent().toString());
+    }
+
+    /**
+     * Fails before launch when {@code data.train_path} is a prepared dataset whose rows the model
+     * family cannot take (a text model on image shards). Anything else a rank reads is token rows:
+     * the synthetic sample and raw JSON lines read in memory as text.
+     */
+    public static void checkSampleLayout(Settings s, Configuration hadoop) throws IOException {
+        String path = s.string("data.train_path");
+        if (path.isBlank() || path.equals(TrainingData.SYNTHETIC_TEXT)) {
+            return;
+        }
+        Path p = new Path(path);
+        FileSystem fs = p.getFileSystem(hadoop);
+        if (!ShardRows.isDataset(fs, p)) {
+            return;
+        }
+        // SHIM(issue11): from Model.sampleLayouts() once the family API lands
+        SampleLayouts.check(path, SampleLayouts.of(fs, p), "llm", Set.of(SampleLayout.TOKENS));
     }
 
     private static DocumentPacker.Overflow overflow(String value) {
