@@ -109,6 +109,9 @@ class PreparePipelineTest {
         assertEquals(0, manifest.rejected());
         assertEquals(3, manifest.shards().size());
         assertEquals(result.manifest(), manifest);
+        assertEquals(ai.omnispark.models.api.SampleLayout.TOKENS, manifest.layout());
+        assertEquals("tokens", new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(out.resolve(Manifest.FILE_NAME).toFile()).path("sample_layout").asText());
 
         List<ShardRow> rows = PreparedShards.rows(out);
         assertEquals(expected, decodedDocuments(rows), "every document decodes back to its text, once");
