@@ -124,6 +124,8 @@ public final class DataPreparation {
         if (!isRaw(s, spark.sparkContext().hadoopConfiguration())) {
             return s;
         }
+        // What the driver would refuse after preparing is refused before the Spark job runs.
+        checkFamilyTakes(s.string("data.train_path"), config(s).dataType().sampleLayout());
         PrepareResult result = prepare(spark, s, log);
         return s.with("data.train_path", new Path(result.manifestPath()).getParent().toString());
     }
@@ -143,8 +145,12 @@ public final class DataPreparation {
         if (!ShardRows.isDataset(fs, p)) {
             return;
         }
+        checkFamilyTakes(path, SampleLayouts.of(fs, p));
+    }
+
+    private static void checkFamilyTakes(String dataset, SampleLayout layout) {
         // SHIM(issue11): from Model.sampleLayouts() once the family API lands
-        SampleLayouts.check(path, SampleLayouts.of(fs, p), "llm", Set.of(SampleLayout.TOKENS));
+        SampleLayouts.check(dataset, layout, "llm", Set.of(SampleLayout.TOKENS));
     }
 
     private static DocumentPacker.Overflow overflow(String value) {

@@ -180,6 +180,16 @@ class MainCliTest {
         assertTrue(r.err().contains("omnispark: error: dataset " + images
                 + " holds tokens_with_media rows; the llm family takes only [tokens]"), r.err());
         assertFalse(Files.exists(out.resolve("metrics.jsonl")), "no rank was launched");
+
+        // Raw image records are refused before the prepare job, which would only make shards no rank takes.
+        String raw = sample.resolve("image_text.jsonl").toString();
+        Run unprepared = main("train", EXAMPLES.resolve("tiny-llm.yaml").toString(), "--set",
+                "model.config_path=" + model, "--set", "data.train_path=" + raw, "--set", "data.data_type=image_text",
+                "--set", "data.image_key=image", "--set", "train.output_dir=" + out);
+        assertEquals(2, unprepared.code(), unprepared.out() + unprepared.err());
+        assertTrue(unprepared.err().contains("omnispark: error: dataset " + raw
+                + " holds tokens_with_media rows; the llm family takes only [tokens]"), unprepared.err());
+        assertFalse(Files.exists(out.resolve("data")), "nothing was prepared");
     }
 
     @Test
