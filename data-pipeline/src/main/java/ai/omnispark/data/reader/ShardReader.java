@@ -32,9 +32,10 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>The order comes from {@link EpochPlan}; a background thread reads and decodes ahead into a
  * bounded queue so the trainer does not wait on I/O. Rows come out as {@link Sample}s of the
- * layout the manifest declares; media rows keep their pixels, shapes and documents. Epochs roll over: after the last row of
- * epoch {@code e} comes the first of {@code e + 1}, in a new order. {@link #cursor()} names the
- * next row; opening with that cursor continues with exactly the rows that would have followed.
+ * layout the manifest declares; media rows keep their pixels, shapes and documents. Epochs roll
+ * over: after the last row of epoch {@code e} comes the first of {@code e + 1}, in a new order.
+ * {@link #cursor()} names the next row; opening with that cursor continues with exactly the rows
+ * that would have followed.
  *
  * <p>All Arrow memory lives on the prefetch thread and is freed when it ends; what crosses the
  * queue is plain Java arrays.
