@@ -77,8 +77,13 @@ public record Manifest(
         return SampleLayout.parse(sampleLayout);
     }
 
-    /** The layout a shard schema in Arrow's JSON form implies: media columns make it tokens_with_media. */
-    static SampleLayout layoutOf(JsonNode schema) {
+    /** The layout the shard schema implies: media columns make it tokens_with_media. */
+    @JsonIgnore
+    public SampleLayout schemaLayout() {
+        return layoutOf(schema);
+    }
+
+    private static SampleLayout layoutOf(JsonNode schema) {
         if (schema != null) {
             for (JsonNode field : schema.path("fields")) {
                 if (ShardSchema.PIXEL_VALUES.equals(field.path("name").asText())) {

@@ -30,7 +30,7 @@ public record ShardRow(PackedRow row, List<Media> media) {
             case TOKENS -> {
                 if (!media.isEmpty()) {
                     throw new IllegalArgumentException("a row with " + media.size()
-                            + " media is not a tokens sample; its dataset's layout is tokens_with_media");
+                            + " media is not a tokens sample");
                 }
             }
             case TOKENS_WITH_MEDIA -> {

@@ -58,6 +58,10 @@ public final class ShardReader implements AutoCloseable {
     private ShardReader(FileSystem fs, Path dataset, Manifest manifest, ReaderOptions options, Cursor start) {
         this.options = options;
         this.layout = manifest.layout();
+        if (layout != manifest.schemaLayout()) {
+            throw new IllegalArgumentException("the manifest of " + dataset + " declares sample_layout "
+                    + layout.key() + " but its shard schema holds " + manifest.schemaLayout().key() + " rows");
+        }
         this.shardRows = manifest.shards().stream().mapToLong(ShardInfo::rows).toArray();
         this.rowsPerEpoch = EpochPlan.of(shardRows, manifest.rowsPerBatch(), options.seed(), 0,
                 options.dpRank(), options.dpSize()).rows();

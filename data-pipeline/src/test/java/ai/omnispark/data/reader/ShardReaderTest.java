@@ -204,6 +204,19 @@ class ShardReaderTest {
         }
     }
 
+    @Test
+    void aManifestWhoseLayoutContradictsItsSchemaIsRefused(@TempDir java.nio.file.Path dir) throws IOException {
+        Path media = new Path(dir.toUri());
+        ai.omnispark.data.arrow.Manifest m = TestDatasets.write(fs, media, new int[] {2}, 2, true);
+        new ai.omnispark.data.arrow.Manifest(m.formatVersion(), m.fingerprint(), m.dataType(), "tokens", m.maxSeqLen(),
+                m.rowsPerBatch(), m.inputRecords(), m.rows(), m.documents(), m.tokens(), m.images(), m.videos(),
+                m.frames(), m.rejected(), m.rejectedByReason(), m.shards(), m.schema(), m.config()).write(fs, media);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ShardReader.open(fs, media, ReaderOptions.of(0, 1, 1), Cursor.START));
+        assertEquals("the manifest of " + media + " declares sample_layout tokens but its shard schema holds "
+                + "tokens_with_media rows", e.getMessage());
+    }
+
     private static Cursor roundTrip(Cursor cursor) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
