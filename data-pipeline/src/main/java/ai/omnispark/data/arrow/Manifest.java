@@ -1,5 +1,8 @@
 package ai.omnispark.data.arrow;
 
+import ai.omnispark.models.api.SampleLayout;
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -22,6 +25,9 @@ import org.apache.hadoop.fs.Path;
  * so a directory without one is not a dataset; the fingerprint lets a rerun with the same inputs
  * and preprocessing skip the work.
  *
+ * @param sampleLayout what a row holds, as {@link SampleLayout#key()}: {@code tokens}, or
+ *     {@code tokens_with_media} when the shards carry media columns; a manifest written before the
+ *     field existed gets the one its schema implies
  * @param schema the Arrow schema of every shard, in Arrow's JSON form
  * @param rejectedByReason rejected input records per reason (see the rejects under {@code rejected/})
  * @param config the preprocessing settings that went into the fingerprint
@@ -31,6 +37,7 @@ public record Manifest(
         @JsonProperty("format_version") int formatVersion,
         @JsonProperty("fingerprint") String fingerprint,
         @JsonProperty("data_type") String dataType,
+        @JsonProperty("sample_layout") String sampleLayout,
         @JsonProperty("max_seq_len") int maxSeqLen,
         @JsonProperty("rows_per_batch") int rowsPerBatch,
         @JsonProperty("input_records") long inputRecords,
@@ -49,6 +56,43 @@ public record Manifest(
     public static final String FILE_NAME = "manifest.json";
     public static final int FORMAT_VERSION = 1;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @JsonCreator
+    public Manifest {
+        sampleLayout = sampleLayout == null ? layoutOf(schema).key() : SampleLayout.parse(sampleLayout).key();
+    }
+
+    /** A manifest whose layout is the one its schema implies (media columns or not). */
+    public Manifest(int formatVersion, String fingerprint, String dataType, int maxSeqLen, int rowsPerBatch,
+            long inputRecords, long rows, long documents, long tokens, long images, long videos, long frames,
+            long rejected, Map<String, Long> rejectedByReason, List<ShardInfo> shards, JsonNode schema,
+            Map<String, Object> config) {
+        this(formatVersion, fingerprint, dataType, null, maxSeqLen, rowsPerBatch, inputRecords, rows, documents,
+                tokens, images, videos, frames, rejected, rejectedByReason, shards, schema, config);
+    }
+
+    /** What every row of this dataset holds. */
+    @JsonIgnore
+    public SampleLayout layout() {
+        return SampleLayout.parse(sampleLayout);
+    }
+
+    /** The layout the shard schema implies: media columns make it tokens_with_media. */
+    @JsonIgnore
+    public SampleLayout schemaLayout() {
+        return layoutOf(schema);
+    }
+
+    private static SampleLayout layoutOf(JsonNode schema) {
+        if (schema != null) {
+            for (JsonNode field : schema.path("fields")) {
+                if (ShardSchema.PIXEL_VALUES.equals(field.path("name").asText())) {
+                    return SampleLayout.TOKENS_WITH_MEDIA;
+                }
+            }
+        }
+        return SampleLayout.TOKENS;
+    }
 
     public static JsonNode schemaJson(Schema schema) {
         try {
@@ -107,6 +151,7 @@ public record Manifest(
         summary.put("event", "prepare_end");
         summary.put("manifest", manifestPath);
         summary.put("data_type", dataType);
+        summary.put("sample_layout", sampleLayout);
         summary.put("input_records", inputRecords);
         summary.put("rows", rows);
         summary.put("documents", documents);

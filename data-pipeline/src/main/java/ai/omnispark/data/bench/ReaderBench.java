@@ -9,6 +9,7 @@ import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.reader.Cursor;
 import ai.omnispark.data.reader.ReaderOptions;
 import ai.omnispark.data.reader.ShardReader;
+import ai.omnispark.models.api.Sample;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,9 +53,9 @@ public final class ReaderBench {
             for (int epoch = 0; epoch < 2; epoch++) {
                 long start = System.nanoTime();
                 for (long i = 0; i < reader.rowsPerEpoch(); i++) {
-                    PackedRow row = reader.next().row();
+                    Sample row = reader.next();
                     // Touch the data so the JIT cannot drop the reads.
-                    checksum += row.inputIds()[row.length() - 1] + row.labels()[0];
+                    checksum += row.ints(Sample.INPUT_IDS)[row.length() - 1] + row.ints(Sample.LABELS)[0];
                 }
                 seconds[epoch] = (System.nanoTime() - start) / 1e9;
             }

@@ -21,6 +21,11 @@ public record PackedRow(int[] inputIds, int[] labels, int[] positionIds, int[] d
         }
     }
 
+    /** This row as a {@link ai.omnispark.models.api.SampleLayout#TOKENS} sample (the arrays are shared, not copied). */
+    public ai.omnispark.models.api.Sample sample() {
+        return ai.omnispark.models.api.Sample.tokens(inputIds, labels, positionIds, docIds);
+    }
+
     public int length() {
         return inputIds.length;
     }

@@ -29,4 +29,10 @@ public enum DataType {
     public boolean hasMedia() {
         return this == IMAGE_TEXT || this == VIDEO_TEXT;
     }
+
+    /** What the rows prepared from this data type hold (the manifest's {@code sample_layout}). */
+    public ai.omnispark.models.api.SampleLayout sampleLayout() {
+        return hasMedia() ? ai.omnispark.models.api.SampleLayout.TOKENS_WITH_MEDIA
+                : ai.omnispark.models.api.SampleLayout.TOKENS;
+    }
 }

@@ -194,7 +194,7 @@ public final class PreparePipeline {
         }
         TokenizerLoader.close(tokenizer);
         Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, fingerprint, config.dataType().key(),
-                config.maxSeqLen(), config.rowsPerBatch(), inputRecords,
+                config.dataType().sampleLayout().key(), config.maxSeqLen(), config.rowsPerBatch(), inputRecords,
                 shards.stream().mapToLong(ShardInfo::rows).sum(),
                 shards.stream().mapToLong(ShardInfo::documents).sum(),
                 shards.stream().mapToLong(ShardInfo::tokens).sum(),

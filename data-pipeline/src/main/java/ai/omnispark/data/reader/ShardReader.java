@@ -5,6 +5,8 @@ import ai.omnispark.data.arrow.ShardInfo;
 import ai.omnispark.data.arrow.ShardRow;
 import ai.omnispark.data.arrow.ShardRowDecoder;
 import ai.omnispark.data.media.Media;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,9 +31,11 @@ import org.apache.hadoop.fs.Path;
  * Streams one data-parallel rank's rows of a prepared dataset, without Spark.
  *
  * <p>The order comes from {@link EpochPlan}; a background thread reads and decodes ahead into a
- * bounded queue so the trainer does not wait on I/O. Epochs roll over: after the last row of
- * epoch {@code e} comes the first of {@code e + 1}, in a new order. {@link #cursor()} names the
- * next row; opening with that cursor continues with exactly the rows that would have followed.
+ * bounded queue so the trainer does not wait on I/O. Rows come out as {@link Sample}s of the
+ * layout the manifest declares; media rows keep their pixels, shapes and documents. Epochs roll
+ * over: after the last row of epoch {@code e} comes the first of {@code e + 1}, in a new order.
+ * {@link #cursor()} names the next row; opening with that cursor continues with exactly the rows
+ * that would have followed.
  *
  * <p>All Arrow memory lives on the prefetch thread and is freed when it ends; what crosses the
  * queue is plain Java arrays.
@@ -40,18 +44,24 @@ public final class ShardReader implements AutoCloseable {
     /** Open shard files kept per reader; blocks come in shuffled order, so reopening would cost a footer read each. */
     private static final int MAX_OPEN_SHARDS = 16;
 
-    private record Item(ShardRow row, Cursor after, Throwable failure) {}
+    private record Item(Sample row, Cursor after, Throwable failure) {}
 
     private final ReaderOptions options;
     private final long[] shardRows;
     private final BlockingQueue<Item> queue;
     private final Thread prefetch;
     private final long rowsPerEpoch;
+    private final SampleLayout layout;
     private volatile boolean closed;
     private Cursor cursor;
 
     private ShardReader(FileSystem fs, Path dataset, Manifest manifest, ReaderOptions options, Cursor start) {
         this.options = options;
+        this.layout = manifest.layout();
+        if (layout != manifest.schemaLayout()) {
+            throw new IllegalArgumentException("the manifest of " + dataset + " declares sample_layout "
+                    + layout.key() + " but its shard schema holds " + manifest.schemaLayout().key() + " rows");
+        }
         this.shardRows = manifest.shards().stream().mapToLong(ShardInfo::rows).toArray();
         this.rowsPerEpoch = EpochPlan.of(shardRows, manifest.rowsPerBatch(), options.seed(), 0,
                 options.dpRank(), options.dpSize()).rows();
@@ -80,12 +90,17 @@ public final class ShardReader implements AutoCloseable {
         return rowsPerEpoch;
     }
 
+    /** What every row of the dataset holds, as its manifest declares. */
+    public SampleLayout layout() {
+        return layout;
+    }
+
     /** The position of the next row {@link #next()} returns. */
     public Cursor cursor() {
         return cursor;
     }
 
-    public ShardRow next() throws IOException {
+    public Sample next() throws IOException {
         if (closed) {
             throw new IllegalStateException("reader is closed");
         }
@@ -109,8 +124,8 @@ public final class ShardReader implements AutoCloseable {
         return item.row();
     }
 
-    public List<ShardRow> next(int count) throws IOException {
-        List<ShardRow> rows = new ArrayList<>(count);
+    public List<Sample> next(int count) throws IOException {
+        List<Sample> rows = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             rows.add(next());
         }
@@ -122,7 +137,7 @@ public final class ShardReader implements AutoCloseable {
         if (count < 1) {
             throw new IllegalArgumentException("batch size must be >= 1, got " + count);
         }
-        ShardRow first = next();
+        ShardRow first = ShardRow.of(next());
         int seqLen = first.row().length();
         int[] ids = new int[count * seqLen];
         int[] labels = new int[count * seqLen];
@@ -132,7 +147,7 @@ public final class ShardReader implements AutoCloseable {
         ShardRow row = first;
         for (int r = 0; r < count; r++) {
             if (r > 0) {
-                row = next();
+                row = ShardRow.of(next());
             }
             if (row.row().length() != seqLen) {
                 throw new IOException("rows of one batch differ in length: " + seqLen + " and " + row.row().length());
@@ -198,7 +213,7 @@ public final class ShardReader implements AutoCloseable {
                                     + block.batchRows());
                         }
                         int from = (int) Math.max(0, skip - position);
-                        ShardRow[] rows = decode(root, block.order(), from, decoders);
+                        Sample[] rows = decode(root, block.order(), from, decoders);
                         // Rows are plain arrays now; free the batch rather than keep one per open shard.
                         root.clear();
                         for (int i = from; i < n; i++) {
@@ -229,14 +244,14 @@ public final class ShardReader implements AutoCloseable {
     }
 
     /** Rows {@code order[from..]} of the loaded batch, decoded on the pool when there is one. */
-    private ShardRow[] decode(VectorSchemaRoot root, int[] order, int from, ExecutorService decoders)
+    private Sample[] decode(VectorSchemaRoot root, int[] order, int from, ExecutorService decoders)
             throws Exception {
         int count = order.length - from;
-        ShardRow[] rows = new ShardRow[count];
+        Sample[] rows = new Sample[count];
         int threads = decoders == null ? 1 : Math.min(options.decodeThreads(), count);
         if (threads <= 1) {
             for (int i = 0; i < count; i++) {
-                rows[i] = ShardRowDecoder.decode(root, order[from + i]);
+                rows[i] = ShardRowDecoder.decode(root, order[from + i]).sample(layout);
             }
             return rows;
         }
@@ -247,7 +262,7 @@ public final class ShardReader implements AutoCloseable {
             int hi = count * (t + 1) / threads;
             parts.add(decoders.submit(() -> {
                 for (int i = lo; i < hi; i++) {
-                    rows[i] = ShardRowDecoder.decode(root, order[from + i]);
+                    rows[i] = ShardRowDecoder.decode(root, order[from + i]).sample(layout);
                 }
             }));
         }

@@ -10,6 +10,11 @@ import ai.omnispark.data.media.Media;
 import ai.omnispark.data.media.MediaFixtures;
 import ai.omnispark.data.media.MediaOptions;
 import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.data.reader.Cursor;
+import ai.omnispark.data.reader.ReaderOptions;
+import ai.omnispark.data.reader.ShardReader;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.data.tokenizer.ByteTokenizer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -182,6 +187,46 @@ class MultimodalPrepareTest {
         }
         assertEquals(4, seen);
         assertEquals(manifest.tokens(), tokens);
+        assertReaderSamplesEqualTheShards(out, manifest);
+    }
+
+    /**
+     * The manifest declares media rows, and the rank-side reader hands out one sample per stored row
+     * whose columns are the row's tokens and its media (pixels, THWC shapes, documents), as plain
+     * Arrow reads them.
+     */
+    private static void assertReaderSamplesEqualTheShards(Path out, Manifest manifest) throws Exception {
+        assertEquals(SampleLayout.TOKENS_WITH_MEDIA, manifest.layout());
+        assertEquals("tokens_with_media",
+                JSON.readTree(out.resolve(Manifest.FILE_NAME).toFile()).path("sample_layout").asText());
+        Map<String, ShardRow> stored = new HashMap<>();
+        for (ShardRow row : PreparedShards.rows(out)) {
+            stored.put(Arrays.toString(row.row().inputIds()), row);
+        }
+        org.apache.hadoop.fs.FileSystem fs = org.apache.hadoop.fs.FileSystem.getLocal(
+                new org.apache.hadoop.conf.Configuration()).getRawFileSystem();
+        try (ShardReader reader = ShardReader.open(fs, new org.apache.hadoop.fs.Path(out.toUri()),
+                ReaderOptions.of(0, 1, 42), Cursor.START)) {
+            assertEquals(stored.size(), reader.rowsPerEpoch());
+            for (Sample s : reader.next(stored.size())) {
+                assertEquals(SampleLayout.TOKENS_WITH_MEDIA, s.layout());
+                ShardRow row = stored.remove(Arrays.toString(s.ints(Sample.INPUT_IDS)));
+                assertTrue(row != null, "a row read twice or not stored");
+                assertArrayEquals(row.row().labels(), s.ints(Sample.LABELS));
+                assertArrayEquals(row.row().positionIds(), s.ints(Sample.POSITION_IDS));
+                assertArrayEquals(row.row().docIds(), s.ints(Sample.DOC_IDS));
+                List<byte[]> pixels = s.blobs(Sample.PIXEL_VALUES);
+                assertEquals(row.media().size(), pixels.size());
+                for (int k = 0; k < pixels.size(); k++) {
+                    Media m = row.media().get(k);
+                    assertArrayEquals(m.pixels(), pixels.get(k));
+                    assertArrayEquals(new int[] {m.frames(), m.height(), m.width(), m.channels()},
+                            s.intRows(Sample.MEDIA_SHAPES)[k]);
+                    assertEquals(m.docIndex(), s.ints(Sample.MEDIA_DOC_IDS)[k]);
+                }
+            }
+        }
+        assertTrue(stored.isEmpty(), "rows the reader never gave: " + stored.size());
     }
 
     @Test

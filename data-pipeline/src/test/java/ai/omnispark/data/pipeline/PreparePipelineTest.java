@@ -109,6 +109,9 @@ class PreparePipelineTest {
         assertEquals(0, manifest.rejected());
         assertEquals(3, manifest.shards().size());
         assertEquals(result.manifest(), manifest);
+        assertEquals(ai.omnispark.models.api.SampleLayout.TOKENS, manifest.layout());
+        assertEquals("tokens", new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(out.resolve(Manifest.FILE_NAME).toFile()).path("sample_layout").asText());
 
         List<ShardRow> rows = PreparedShards.rows(out);
         assertEquals(expected, decodedDocuments(rows), "every document decodes back to its text, once");
@@ -146,8 +149,9 @@ class PreparePipelineTest {
             try (ShardReader reader = ShardReader.open(fs, new org.apache.hadoop.fs.Path(out.toUri()),
                     ReaderOptions.of(rank, 2, 42), Cursor.START)) {
                 for (long i = 0; i < reader.rowsPerEpoch(); i++) {
-                    PackedRow row = reader.next().row();
-                    seen.merge(java.util.Arrays.toString(row.inputIds()), 1, Integer::sum);
+                    ai.omnispark.models.api.Sample row = reader.next();
+                    seen.merge(java.util.Arrays.toString(row.ints(ai.omnispark.models.api.Sample.INPUT_IDS)), 1,
+                            Integer::sum);
                 }
             }
         }

@@ -5,9 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import ai.omnispark.data.arrow.ShardRow;
 import ai.omnispark.data.arrow.TestDatasets;
 import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,7 +43,7 @@ class ShardReaderTest {
         try (ShardReader reader = ShardReader.open(fs, dataset, options, start)) {
             List<Integer> ids = new ArrayList<>();
             for (int i = 0; i < count; i++) {
-                ids.add(reader.next().row().inputIds()[0] / 1000);
+                ids.add(reader.next().ints(Sample.INPUT_IDS)[0] / 1000);
             }
             return ids;
         }
@@ -101,7 +102,7 @@ class ShardReaderTest {
             List<Integer> before = new ArrayList<>();
             try (ShardReader reader = ShardReader.open(fs, dataset, options, Cursor.START)) {
                 for (int i = 0; i < stop; i++) {
-                    before.add(reader.next().row().inputIds()[0] / 1000);
+                    before.add(reader.next().ints(Sample.INPUT_IDS)[0] / 1000);
                 }
                 cursor = roundTrip(reader.cursor());
             }
@@ -160,15 +161,60 @@ class ShardReaderTest {
     @Test
     void rowsKeepTheirContent() throws IOException {
         try (ShardReader reader = ShardReader.open(fs, dataset, ReaderOptions.of(0, 1, 5), Cursor.START)) {
-            for (ShardRow row : reader.next(TOTAL)) {
-                int id = row.row().inputIds()[0] / 1000;
+            assertEquals(SampleLayout.TOKENS, reader.layout());
+            for (Sample row : reader.next(TOTAL)) {
+                int id = row.ints(Sample.INPUT_IDS)[0] / 1000;
                 PackedRow expected = TestDatasets.row(id, 8, 3 + id % 5);
-                assertArrayEquals(expected.inputIds(), row.row().inputIds(), "row " + id);
-                assertArrayEquals(expected.labels(), row.row().labels(), "row " + id);
-                assertArrayEquals(expected.positionIds(), row.row().positionIds(), "row " + id);
-                assertArrayEquals(expected.docIds(), row.row().docIds(), "row " + id);
+                assertEquals(SampleLayout.TOKENS, row.layout());
+                assertEquals(Set.of(Sample.INPUT_IDS, Sample.LABELS, Sample.POSITION_IDS, Sample.DOC_IDS),
+                        row.columns().keySet(), "row " + id);
+                assertArrayEquals(expected.inputIds(), row.ints(Sample.INPUT_IDS), "row " + id);
+                assertArrayEquals(expected.labels(), row.ints(Sample.LABELS), "row " + id);
+                assertArrayEquals(expected.positionIds(), row.ints(Sample.POSITION_IDS), "row " + id);
+                assertArrayEquals(expected.docIds(), row.ints(Sample.DOC_IDS), "row " + id);
             }
         }
+    }
+
+    @Test
+    void mediaRowsComeOutAsSamplesHoldingTheWrittenPixels(@TempDir java.nio.file.Path dir) throws IOException {
+        Path media = new Path(dir.toUri());
+        TestDatasets.write(fs, media, new int[] {5, 4}, 3, true);
+        try (ShardReader reader = ShardReader.open(fs, media, ReaderOptions.of(0, 1, 3), Cursor.START)) {
+            assertEquals(SampleLayout.TOKENS_WITH_MEDIA, reader.layout());
+            Set<Integer> seen = new TreeSet<>();
+            for (Sample row : reader.next(9)) {
+                int id = row.ints(Sample.INPUT_IDS)[0] / 1000;
+                seen.add(id);
+                PackedRow expected = TestDatasets.row(id, 8, 3 + id % 5);
+                assertEquals(SampleLayout.TOKENS_WITH_MEDIA, row.layout());
+                assertArrayEquals(expected.inputIds(), row.ints(Sample.INPUT_IDS), "row " + id);
+                assertArrayEquals(expected.labels(), row.ints(Sample.LABELS), "row " + id);
+                assertArrayEquals(expected.positionIds(), row.ints(Sample.POSITION_IDS), "row " + id);
+                assertArrayEquals(expected.docIds(), row.ints(Sample.DOC_IDS), "row " + id);
+                // TestDatasets writes an image (1x2x3) and a two-frame video (2x1x2) per row, both of document 0.
+                List<byte[]> pixels = row.blobs(Sample.PIXEL_VALUES);
+                assertEquals(2, pixels.size(), "row " + id);
+                assertArrayEquals(TestDatasets.media(id, 1, 2, 3).pixels(), pixels.get(0), "row " + id);
+                assertArrayEquals(TestDatasets.media(id, 2, 1, 2).pixels(), pixels.get(1), "row " + id);
+                assertArrayEquals(new int[][] {{1, 2, 3, 3}, {2, 1, 2, 3}}, row.intRows(Sample.MEDIA_SHAPES));
+                assertArrayEquals(new int[] {0, 0}, row.ints(Sample.MEDIA_DOC_IDS), "row " + id);
+            }
+            assertEquals(new TreeSet<>(List.of(1, 2, 3, 4, 5, 6, 7, 8, 9)), seen);
+        }
+    }
+
+    @Test
+    void aManifestWhoseLayoutContradictsItsSchemaIsRefused(@TempDir java.nio.file.Path dir) throws IOException {
+        Path media = new Path(dir.toUri());
+        ai.omnispark.data.arrow.Manifest m = TestDatasets.write(fs, media, new int[] {2}, 2, true);
+        new ai.omnispark.data.arrow.Manifest(m.formatVersion(), m.fingerprint(), m.dataType(), "tokens", m.maxSeqLen(),
+                m.rowsPerBatch(), m.inputRecords(), m.rows(), m.documents(), m.tokens(), m.images(), m.videos(),
+                m.frames(), m.rejected(), m.rejectedByReason(), m.shards(), m.schema(), m.config()).write(fs, media);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ShardReader.open(fs, media, ReaderOptions.of(0, 1, 1), Cursor.START));
+        assertEquals("the manifest of " + media + " declares sample_layout tokens but its shard schema holds "
+                + "tokens_with_media rows", e.getMessage());
     }
 
     private static Cursor roundTrip(Cursor cursor) throws Exception {

@@ -119,7 +119,7 @@ final class BenchTrain {
                 writeBatch(batch, work.resolve("batch.json"));
                 Trainer trainer = new Trainer(config, rank, loaded.model(), loaded.params(),
                         new InMemoryRows(batch, config.seed(), 0, 1), DataParallel.single(), DataType.FLOAT32);
-                double loss = trainer.evaluate(batch);
+                double loss = trainer.evaluate(batch.stream().map(PackedRow::sample).toList());
                 double[] times = new double[steps];
                 long tokens = 0;
                 for (int i = 0; i < warmup + steps; i++) {

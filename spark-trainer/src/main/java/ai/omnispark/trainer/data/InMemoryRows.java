@@ -1,6 +1,7 @@
 package ai.omnispark.trainer.data;
 
 import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -8,10 +9,11 @@ import java.util.SplittableRandom;
 /**
  * Rows held in memory, shuffled per epoch from the seed; data-parallel rank r of n takes every n-th
  * row of the shuffled order. The tail that does not divide evenly is dropped each epoch so every
- * rank runs the same number of steps.
+ * rank runs the same number of steps. Rows come out as {@link ai.omnispark.models.api.SampleLayout#TOKENS}
+ * samples.
  */
 public final class InMemoryRows implements RowSource {
-    private final List<PackedRow> rows;
+    private final List<Sample> rows;
     private final long seed;
     private final int dpRank;
     private final int dpSize;
@@ -28,7 +30,7 @@ public final class InMemoryRows implements RowSource {
             throw new IllegalArgumentException("the data packs into " + rows.size()
                     + " rows, fewer than the " + dpSize + " data-parallel ranks");
         }
-        this.rows = List.copyOf(rows);
+        this.rows = rows.stream().map(PackedRow::sample).toList();
         this.seed = seed;
         this.dpRank = dpRank;
         this.dpSize = dpSize;
@@ -52,8 +54,8 @@ public final class InMemoryRows implements RowSource {
     }
 
     @Override
-    public List<PackedRow> next(int count) {
-        List<PackedRow> out = new ArrayList<>(count);
+    public List<Sample> next(int count) {
+        List<Sample> out = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             if (index == perRank) {
                 epoch++;

@@ -1,12 +1,15 @@
 package ai.omnispark.trainer.data;
 
-import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
 import java.util.List;
 
-/** Packed rows for one data-parallel rank, in a deterministic order that a cursor can resume. */
+/**
+ * The samples of one data-parallel rank, in a deterministic order that a cursor can resume. What a
+ * sample holds (tokens, or tokens with media) is the dataset's layout; the family's collator reads it.
+ */
 public interface RowSource extends AutoCloseable {
     /** The next {@code count} rows of this rank; epochs roll over. */
-    List<PackedRow> next(int count);
+    List<Sample> next(int count);
 
     /** Rows one rank sees per epoch. */
     long rowsPerEpoch();

@@ -1,10 +1,9 @@
 package ai.omnispark.trainer.data;
 
-import ai.omnispark.data.arrow.ShardRow;
-import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.reader.Cursor;
 import ai.omnispark.data.reader.ReaderOptions;
 import ai.omnispark.data.reader.ShardReader;
+import ai.omnispark.models.api.Sample;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -15,7 +14,9 @@ import org.apache.hadoop.fs.Path;
 /**
  * Rows of a prepared dataset (Arrow shards + manifest.json), streamed by a prefetching
  * {@link ShardReader}. The cursor is this rank's (epoch, position); every rank reads the same
- * number of rows per step, so one cursor resumes them all at the same world size.
+ * number of rows per step, so one cursor resumes them all at the same world size. Rows come out as
+ * the dataset's samples, media included: whether the model takes them is checked on the driver
+ * before launch ({@link SampleLayouts}) and read by the family's collator.
  */
 public final class ShardRows implements RowSource {
     private final FileSystem fs;
@@ -32,20 +33,15 @@ public final class ShardRows implements RowSource {
     }
 
     @Override
-    public List<PackedRow> next(int count) {
+    public List<Sample> next(int count) {
         try {
-            List<PackedRow> out = new ArrayList<>(count);
+            List<Sample> out = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 if (reader.cursor().position() >= epochLimit) {
                     // The rest of this epoch is dropped: the next row is the first of the next epoch.
                     reopen(new Cursor(reader.cursor().epoch() + 1, 0));
                 }
-                ShardRow r = reader.next();
-                if (!r.media().isEmpty()) {
-                    throw new IllegalStateException(dataset + " holds image/video rows; the decoder LM trains on text "
-                            + "only (prepare it with data.data_type plaintext or conversation)");
-                }
-                out.add(r.row());
+                out.add(reader.next());
             }
             return out;
         } catch (IOException e) {

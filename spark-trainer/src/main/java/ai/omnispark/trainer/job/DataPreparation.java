@@ -8,13 +8,16 @@ import ai.omnispark.data.pipeline.InputFormat;
 import ai.omnispark.data.pipeline.PrepareConfig;
 import ai.omnispark.data.pipeline.PreparePipeline;
 import ai.omnispark.data.pipeline.PrepareResult;
+import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.data.SampleLayouts;
 import ai.omnispark.trainer.data.ShardRows;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -121,8 +124,33 @@ public final class DataPreparation {
         if (!isRaw(s, spark.sparkContext().hadoopConfiguration())) {
             return s;
         }
+        // What the driver would refuse after preparing is refused before the Spark job runs.
+        checkFamilyTakes(s.string("data.train_path"), config(s).dataType().sampleLayout());
         PrepareResult result = prepare(spark, s, log);
         return s.with("data.train_path", new Path(result.manifestPath()).getParent().toString());
+    }
+
+    /**
+     * Fails before launch when {@code data.train_path} is a prepared dataset whose rows the model
+     * family cannot take (a text model on image shards). Anything else a rank reads is token rows:
+     * the synthetic sample and raw JSON lines read in memory as text.
+     */
+    public static void checkSampleLayout(Settings s, Configuration hadoop) throws IOException {
+        String path = s.string("data.train_path");
+        if (path.isBlank() || path.equals(TrainingData.SYNTHETIC_TEXT)) {
+            return;
+        }
+        Path p = new Path(path);
+        FileSystem fs = p.getFileSystem(hadoop);
+        if (!ShardRows.isDataset(fs, p)) {
+            return;
+        }
+        checkFamilyTakes(path, SampleLayouts.of(fs, p));
+    }
+
+    private static void checkFamilyTakes(String dataset, SampleLayout layout) {
+        // SHIM(issue11): from Model.sampleLayouts() once the family API lands
+        SampleLayouts.check(dataset, layout, "llm", Set.of(SampleLayout.TOKENS));
     }
 
     private static DocumentPacker.Overflow overflow(String value) {

@@ -36,6 +36,7 @@ public final class LocalLauncher {
         int cores = Runtime.getRuntime().availableProcessors();
         int configured = settings.intValue("train.threads");
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
+        DataPreparation.checkSampleLayout(settings, new Configuration());
         ProfileFiles.prepare(settings, new Configuration());
         List<TrainSummary> summaries = onRanks(world, CommOptions.from(settings), (rank, comm) -> RankJob.run(settings,
                 new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));

@@ -3,7 +3,7 @@ package ai.omnispark.trainer.loop;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.models.llm.DecoderBatch;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.engine.Batch;
@@ -132,16 +132,16 @@ public final class Trainer {
         long start = System.nanoTime();
         int micro = config.microBatchSize();
         int accumulation = config.accumulationSteps();
-        List<PackedRow> stepRows;
+        List<Sample> stepRows;
         try (Span span = rank.profiler().span("data wait", "train")) {
             stepRows = rows.next(micro * accumulation);
         }
         double dataWaitMs = (System.nanoTime() - start) / 1e6;
         long localLossTokens = 0;
         long localTokens = 0;
-        for (PackedRow r : stepRows) {
-            localLossTokens += r.lossTokens();
-            for (int d : r.docIds()) {
+        for (Sample r : stepRows) {
+            localLossTokens += lossTokens(r);
+            for (int d : r.ints(Sample.DOC_IDS)) {
                 localTokens += d >= 0 ? 1 : 0;
             }
         }
@@ -151,7 +151,7 @@ public final class Trainer {
         }
         double lossSum = 0;
         for (int m = 0; m < accumulation; m++) {
-            List<PackedRow> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
+            List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
                 Batch batch = toBatch(scope, batchRows);
                 DecoderBatch.addAttentionDropout(batch, scope, model.config(), dtype, batchRows.size(),
@@ -177,20 +177,29 @@ public final class Trainer {
     }
 
     /** Mean token loss of {@code batchRows} under the current weights, recording nothing. */
-    public double evaluate(List<PackedRow> batchRows) {
+    public double evaluate(List<Sample> batchRows) {
         try (NDManager scope = rank.manager().newSubManager()) {
             Batch batch = toBatch(scope, batchRows);
             double sum = engine.forward(scope, batch, new NDList(), params).singletonOrThrow()
                     .toType(DataType.FLOAT64, false).getDouble();
             long tokens = 0;
-            for (PackedRow r : batchRows) {
-                tokens += r.lossTokens();
+            for (Sample r : batchRows) {
+                tokens += lossTokens(r);
             }
             return sum / tokens;
         }
     }
 
-    private Batch toBatch(NDManager scope, List<PackedRow> batchRows) {
+    // SHIM(issue11): the objective's normaliserCount owns this count once the family API lands.
+    private static long lossTokens(Sample row) {
+        long count = 0;
+        for (int label : row.ints(Sample.LABELS)) {
+            count += label != Sample.IGNORE ? 1 : 0;
+        }
+        return count;
+    }
+
+    private Batch toBatch(NDManager scope, List<Sample> batchRows) {
         int seqLen = batchRows.get(0).length();
         int n = batchRows.size() * seqLen;
         int[] ids = new int[n];
@@ -198,14 +207,14 @@ public final class Trainer {
         int[] pos = new int[n];
         int[] doc = new int[n];
         for (int r = 0; r < batchRows.size(); r++) {
-            PackedRow row = batchRows.get(r);
+            Sample row = batchRows.get(r);
             if (row.length() != seqLen) {
                 throw new IllegalStateException("rows of one micro-batch differ in length: " + seqLen + " and " + row.length());
             }
-            System.arraycopy(row.inputIds(), 0, ids, r * seqLen, seqLen);
-            System.arraycopy(row.labels(), 0, labels, r * seqLen, seqLen);
-            System.arraycopy(row.positionIds(), 0, pos, r * seqLen, seqLen);
-            System.arraycopy(row.docIds(), 0, doc, r * seqLen, seqLen);
+            System.arraycopy(row.ints(Sample.INPUT_IDS), 0, ids, r * seqLen, seqLen);
+            System.arraycopy(row.ints(Sample.LABELS), 0, labels, r * seqLen, seqLen);
+            System.arraycopy(row.ints(Sample.POSITION_IDS), 0, pos, r * seqLen, seqLen);
+            System.arraycopy(row.ints(Sample.DOC_IDS), 0, doc, r * seqLen, seqLen);
         }
         return DecoderBatch.build(scope, model.config(), dtype, batchRows.size(), seqLen, ids, labels, pos, doc);
     }

@@ -94,6 +94,7 @@ public final class OmniTrainer {
         int world = run.intValue("train.world_size");
         ParallelPlan.from(run);
         TrainConfig config = TrainConfig.from(run, world);
+        DataPreparation.checkSampleLayout(run, sc.hadoopConfiguration());
         checkCluster(sc, world);
         OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());
         ProfileFiles.prepare(run, sc.hadoopConfiguration());

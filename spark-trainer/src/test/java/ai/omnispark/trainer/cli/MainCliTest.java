@@ -166,6 +166,33 @@ class MainCliTest {
     }
 
     @Test
+    void trainOnImageShardsIsRefusedBeforeLaunchNamingTheDatasetAndTheFamily() throws IOException {
+        Path model = TinyModel.write(dir, true);
+        String images = dir.resolve("prep-images-for-llm").toString();
+        Run prepared = main("prepare", EXAMPLES.resolve("prepare-image-text.yaml").toString(), "--set",
+                "data.train_path=" + sample.resolve("image_text.jsonl"), "--set", "data.output_path=" + images);
+        assertEquals(0, prepared.code(), prepared.out() + prepared.err());
+        Path out = dir.resolve("llm-on-images");
+        Run r = main("train", EXAMPLES.resolve("tiny-llm.yaml").toString(), "--set", "model.config_path=" + model,
+                "--set", "data.train_path=" + images, "--set", "train.output_dir=" + out, "--set",
+                "train.max_steps=1", "--set", "train.global_batch_size=2", "--set", "train.micro_batch_size=1");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("omnispark: error: dataset " + images
+                + " holds tokens_with_media rows; the llm family takes only [tokens]"), r.err());
+        assertFalse(Files.exists(out.resolve("metrics.jsonl")), "no rank was launched");
+
+        // Raw image records are refused before the prepare job, which would only make shards no rank takes.
+        String raw = sample.resolve("image_text.jsonl").toString();
+        Run unprepared = main("train", EXAMPLES.resolve("tiny-llm.yaml").toString(), "--set",
+                "model.config_path=" + model, "--set", "data.train_path=" + raw, "--set", "data.data_type=image_text",
+                "--set", "data.image_key=image", "--set", "train.output_dir=" + out);
+        assertEquals(2, unprepared.code(), unprepared.out() + unprepared.err());
+        assertTrue(unprepared.err().contains("omnispark: error: dataset " + raw
+                + " holds tokens_with_media rows; the llm family takes only [tokens]"), unprepared.err());
+        assertFalse(Files.exists(out.resolve("data")), "nothing was prepared");
+    }
+
+    @Test
     void trainPreparesRawInputAndPreparesAgainWhenItChanges() throws IOException {
         Path model = TinyModel.write(dir, true);
         Path text = dir.resolve("raw.jsonl");

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -19,8 +21,8 @@ class InMemoryRowsTest {
         return rows;
     }
 
-    private static List<Integer> ids(List<PackedRow> rows) {
-        return rows.stream().map(r -> r.inputIds()[0]).toList();
+    private static List<Integer> ids(List<Sample> rows) {
+        return rows.stream().map(r -> r.ints(Sample.INPUT_IDS)[0]).toList();
     }
 
     @Test
@@ -41,6 +43,19 @@ class InMemoryRowsTest {
         assertEquals(21, seen.size(), "21 distinct rows (23 less the 2-row tail) in epoch 0");
         assertEquals(21, new HashSet<>(epoch1).size());
         assertNotEquals(epoch0, epoch1);
+    }
+
+    @Test
+    void rowsComeOutAsTokenSamplesOfTheirColumns() {
+        List<PackedRow> data = List.of(new PackedRow(new int[] {5, 6, 7}, new int[] {6, 7, PackedRow.IGNORE},
+                new int[] {0, 1, 2}, new int[] {0, 0, 0}));
+        Sample s = new InMemoryRows(data, 1, 0, 1).next(1).get(0);
+        assertEquals(SampleLayout.TOKENS, s.layout());
+        assertEquals(Set.of(Sample.INPUT_IDS, Sample.LABELS, Sample.POSITION_IDS, Sample.DOC_IDS), s.columns().keySet());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {5, 6, 7}, s.ints(Sample.INPUT_IDS));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {6, 7, Sample.IGNORE}, s.ints(Sample.LABELS));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {0, 1, 2}, s.ints(Sample.POSITION_IDS));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {0, 0, 0}, s.ints(Sample.DOC_IDS));
     }
 
     @Test
