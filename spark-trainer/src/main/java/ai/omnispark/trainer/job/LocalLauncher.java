@@ -69,7 +69,7 @@ public final class LocalLauncher {
         }
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        boolean sockets = options.transport() == Transport.TCP;
+        boolean sockets = options.sockets();
         List<String> peers = sockets ? FreePorts.loopback(world) : List.of();
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);
