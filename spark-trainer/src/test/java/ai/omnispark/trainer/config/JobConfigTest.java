@@ -84,6 +84,20 @@ class JobConfigTest {
     }
 
     @Test
+    void everyKeyAndLoraFieldIsDocumentedInConfigMd() throws Exception {
+        String doc = java.nio.file.Files.readString(java.nio.file.Path.of("..", "docs", "config.md"));
+        for (Key k : Keys.ALL) {
+            String section = k.name().substring(0, k.name().indexOf('.'));
+            // a row names the key whole, or a grouped row names it without its section after the first
+            assertTrue(doc.contains("`" + k.name() + "`") || doc.contains("`" + k.name().substring(section.length() + 1)
+                    + "`"), k.name() + " is not in docs/config.md");
+            for (Key f : k.fields()) {
+                assertTrue(doc.contains("`" + f.name().substring(f.name().lastIndexOf('.') + 1) + "`"), f.name());
+            }
+        }
+    }
+
+    @Test
     void everyKeyOverriddenReachesItsComponentTyped() throws Exception {
         List<String> sets = new ArrayList<>();
         Map<String, Object> expected = new LinkedHashMap<>();
