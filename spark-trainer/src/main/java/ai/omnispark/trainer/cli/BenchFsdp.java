@@ -16,6 +16,7 @@ import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import ai.omnispark.trainer.config.CommOptions;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
@@ -63,7 +64,7 @@ final class BenchFsdp {
         int largest = Arrays.stream(worlds).max().orElse(1);
         for (int world : worlds) {
             Settings s = base.with("train.world_size", world).with("train.micro_batch_size",
-                    Math.max(1, base.intValue("train.global_batch_size") / world));
+                    Math.max(1, JobConfig.from(base).train().globalBatchSize() / world));
             List<RankResult> ranks = runWorld(s, world, steps, warmup, world == largest);
             RankResult r0 = ranks.get(0);
             ObjectNode o = JSON.createObjectNode();
@@ -94,15 +95,15 @@ final class BenchFsdp {
         return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
-                DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));
-                DecoderLM model = new DecoderLM(mc, AttentionImpl.parse(s.string("model.attention_impl")));
+                DecoderConfig mc = HfConfig.read(Path.of(config.job().model().configPath()));
+                DecoderLM model = new DecoderLM(mc, AttentionImpl.parse(config.job().model().attentionImpl()));
                 CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
                         comm.split(new int[] {rank}), comm, ctx.manager());
                 DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
                 try (ParamStore params = group == null
                         ? new LocalParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed())
                         : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
-                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(s, TrainingData.tokenizer(s)),
+                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(), TrainingData.tokenizer(config.job())),
                             config.seed(), rank, world);
                     Trainer trainer = new Trainer(config, ctx, model, params, rows,
                             group == null ? DataParallel.single() : DataParallel.over(group), DataType.FLOAT32);

@@ -8,11 +8,11 @@ import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.runtime.ResidentMemory;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.job.TrainingData;
-import ai.omnispark.trainer.job.TrainingJob;
 import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
 import ai.omnispark.trainer.model.LoadedModel;
@@ -65,13 +65,13 @@ final class BenchTrain {
                 .mapToInt(t -> Integer.parseInt(t.trim())).toArray();
         // One micro-batch per step, so both sides run the same single forward and backward.
         List<String> sets = new ArrayList<>(requested);
-        sets.add("train.micro_batch_size=" + base.integer("train.global_batch_size"));
+        sets.add("train.micro_batch_size=" + JobConfig.from(base).train().globalBatchSize());
         sets.add("train.max_steps=" + (steps + warmup + (profileDir == null ? 0 : 1)));
         Settings settings = Settings.load(Path.of(args.required("config")), sets);
         TrainConfig config = TrainConfig.from(settings, 1);
         Path work = Files.createTempDirectory("omnispark-bench-");
         for (int threads : threadCounts) {
-            ObjectNode java = runJava(settings, config, threads, steps, warmup, work, profileDir);
+            ObjectNode java = runJava(config, threads, steps, warmup, work, profileDir);
             out.println(java);
             if (peer) {
                 JsonNode torch = runPeer(python, work, config, threads, steps, warmup);
@@ -102,14 +102,14 @@ final class BenchTrain {
         return 0;
     }
 
-    private static ObjectNode runJava(Settings settings, TrainConfig config, int threads, int steps, int warmup,
+    private static ObjectNode runJava(TrainConfig config, int threads, int steps, int warmup,
             Path work, Path profileDir) throws IOException {
         boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
-            try (LoadedModel loaded = TrainingJob.loadModel(settings, rank, config.seed())) {
-                Tokenizer tokenizer = TrainingData.tokenizer(settings);
-                List<PackedRow> all = TrainingData.rows(settings, tokenizer);
+            try (LoadedModel loaded = LoadedModel.forJob(config.job().model(), rank.manager(), DataType.FLOAT32, config.seed())) {
+                Tokenizer tokenizer = TrainingData.tokenizer(config.job());
+                List<PackedRow> all = TrainingData.rows(config.job(), tokenizer);
                 if (all.size() < config.globalBatchSize()) {
                     throw new ConfigException("the data packs into " + all.size() + " rows, fewer than one global batch");
                 }

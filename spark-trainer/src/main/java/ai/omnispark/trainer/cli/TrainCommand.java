@@ -3,7 +3,7 @@ package ai.omnispark.trainer.cli;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.TrainSummary;
-import ai.omnispark.trainer.job.TrainingJob;
+import ai.omnispark.trainer.spark.TrainingJob;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;

@@ -8,24 +8,29 @@ import java.time.Duration;
  * The {@code train.comm_*} settings, as every launcher hands them to a rank's {@link CommConfig}:
  * the launchers add only who the rank is and where its peers are.
  */
-public record CommOptions(Transport transport, boolean localSockets, Duration timeout, String tcpCongestion) {
+public record CommOptions(CommTransport transport, Duration timeout, String tcpCongestion) {
 
     public static CommOptions from(Settings s) {
-        String congestion = s.string("train.comm_tcp_congestion");
-        if (!CommConfig.isValidTcpCongestion(congestion)) {
-            throw new ConfigException("train.comm_tcp_congestion must be auto, system or an algorithm name "
-                    + "such as reno or cubic, got '" + congestion + "'");
-        }
-        return new CommOptions(ParallelPlan.transport(s), ParallelPlan.localSockets(s),
-                Duration.ofSeconds(s.integer("train.comm_timeout_s")), congestion);
+        return from(JobConfig.from(s).train());
+    }
+
+    public static CommOptions from(TrainSection train) {
+        return new CommOptions(train.commTransport(), Duration.ofSeconds(train.commTimeoutS()),
+                train.commTcpCongestion());
     }
 
     /** Ranks that are threads of one JVM joined in-process (benchmarks of everything but sockets). */
     public static CommOptions inProcess(Duration timeout) {
-        return new CommOptions(Transport.IN_PROCESS, false, timeout, "auto");
+        return new CommOptions(CommTransport.IN_PROCESS, timeout, "auto");
+    }
+
+    /** Whether the ranks talk over sockets (unix or tcp), not in-process or as auto decides. */
+    public boolean sockets() {
+        return transport.transport() == Transport.TCP;
     }
 
     public CommConfig.Builder applyTo(CommConfig.Builder b) {
-        return b.transport(transport).localSockets(localSockets).timeout(timeout).tcpCongestion(tcpCongestion);
+        return b.transport(transport.transport()).localSockets(transport.localSockets()).timeout(timeout)
+                .tcpCongestion(tcpCongestion);
     }
 }

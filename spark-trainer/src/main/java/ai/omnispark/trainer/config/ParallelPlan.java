@@ -4,53 +4,34 @@ package ai.omnispark.trainer.config;
  * How the ranks split the work: {@code replicate × shard = world}. FSDP shards every unit over the
  * shard group; HSDP adds replicas; DDP is a shard group of one (every rank holds everything and
  * gradients are summed over all); none is a single rank. Rank {@code r} has shard index
- * {@code r % shard} and replica index {@code r / shard}.
+ * {@code r % shard} and replica index {@code r / shard}. The checkpoint fingerprint records the
+ * resolved sizes, not the keys as written.
  */
-public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicateSize, boolean fullShard) {
+public record ParallelPlan(
+        @Fingerprint("train.data_parallel_mode") Mode mode,
+        @Fingerprint("train.world_size") int worldSize,
+        @Fingerprint("train.data_parallel_shard_size") int shardSize,
+        @Fingerprint("train.data_parallel_replicate_size") int replicateSize,
+        boolean fullShard) {
     public enum Mode { FSDP, DDP, NONE }
 
-    /**
-     * {@code train.comm_transport} as the comm layer's enum: {@code unix} and {@code tcp} are both
-     * the socket transport, told apart by {@link #localSockets}.
-     */
-    public static ai.omnispark.parallel.comm.Transport transport(Settings s) {
-        String t = s.string("train.comm_transport");
-        return switch (t) {
-            case "auto" -> ai.omnispark.parallel.comm.Transport.AUTO;
-            case "in_process" -> ai.omnispark.parallel.comm.Transport.IN_PROCESS;
-            case "unix", "tcp" -> ai.omnispark.parallel.comm.Transport.TCP;
-            default -> throw new ConfigException("train.comm_transport must be auto, in_process, unix or tcp, got '"
-                    + t + "'");
-        };
-    }
-
-    /** Whether same-host ranks in different JVMs use Unix domain sockets: all but {@code tcp}. */
-    public static boolean localSockets(Settings s) {
-        transport(s);
-        return !"tcp".equals(s.string("train.comm_transport"));
-    }
-
     public static ParallelPlan from(Settings s) {
-        int world = s.intValue("train.world_size");
+        return from(JobConfig.from(s).train());
+    }
+
+    /** The plan {@code train}'s parallel keys describe, checked against each other. */
+    public static ParallelPlan from(TrainSection train) {
+        int world = train.worldSize();
         if (world < 1) {
             throw new ConfigException("train.world_size must be >= 1, got " + world);
         }
-        CommOptions.from(s); // every train.comm_* key checked before anything launches
-        String modeName = s.string("train.data_parallel_mode");
-        Mode mode;
-        switch (modeName) {
-            case "fsdp" -> mode = Mode.FSDP;
-            case "ddp" -> mode = Mode.DDP;
-            case "none" -> mode = Mode.NONE;
-            default -> throw new ConfigException("train.data_parallel_mode must be fsdp, ddp or none, got '"
-                    + modeName + "'");
-        }
-        if (s.flag("train.enable_mixed_precision")) {
+        Mode mode = train.dataParallelMode();
+        if (train.enableMixedPrecision()) {
             throw new ConfigException("train.enable_mixed_precision is not implemented yet: training runs in fp32 "
                     + "on CPUs and GPUs alike, so leave it false");
         }
-        int replicate = s.intValue("train.data_parallel_replicate_size");
-        int shard = s.intValue("train.data_parallel_shard_size");
+        int replicate = train.dataParallelReplicateSize();
+        int shard = train.dataParallelShardSize();
         switch (mode) {
             case NONE -> {
                 if (world != 1) {
@@ -78,7 +59,7 @@ public record ParallelPlan(Mode mode, int worldSize, int shardSize, int replicat
                             + "train.data_parallel_replicate_size (" + replicate + ") must equal train.world_size ("
                             + world + ")");
                 }
-                return new ParallelPlan(mode, world, shard, replicate, s.flag("train.enable_full_shard"));
+                return new ParallelPlan(mode, world, shard, replicate, train.enableFullShard());
             }
         }
     }

@@ -16,7 +16,9 @@ import org.yaml.snakeyaml.error.YAMLException;
 
 /**
  * A validated configuration: a YAML file with sections {@code model}, {@code data}, {@code train},
- * then {@code --set section.key=value} overrides. Every key is checked against {@link Keys}.
+ * then {@code --set section.key=value} overrides. Every key is checked against {@link Keys}. This
+ * flat map is what travels to Spark tasks (it is Serializable); {@link JobConfig#from} turns it
+ * into one typed record per section, which is what the code reads.
  */
 public final class Settings implements java.io.Serializable {
     private static final long serialVersionUID = 1L;
@@ -69,7 +71,7 @@ public final class Settings implements java.io.Serializable {
             if (eq <= 0) {
                 throw new ConfigException("--set takes key=value, got '" + override + "'");
             }
-            raw.put(override.substring(0, eq).trim(), override.substring(eq + 1));
+            put(raw, override.substring(0, eq).trim(), override.substring(eq + 1));
         }
         Map<String, Object> values = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : raw.entrySet()) {
@@ -77,12 +79,41 @@ public final class Settings implements java.io.Serializable {
             if (key == null) {
                 throw new ConfigException(source + ": unknown key '" + e.getKey() + "'" + suggestion(e.getKey()));
             }
-            values.put(key.name(), key.coerce(e.getValue()));
+            values.put(key.name(), coerce(key, e.getValue(), source));
         }
         for (Key key : Keys.ALL) {
             values.putIfAbsent(key.name(), key.defaultValue());
         }
         return new Settings(values, source);
+    }
+
+    /**
+     * Puts one {@code --set}: a dotted name inside a map key ({@code model.lora_config.rank}) sets
+     * that field of the map, keeping the others the YAML gave.
+     */
+    private static void put(Map<String, Object> raw, String name, Object value) {
+        Key owner = Keys.mapOwning(name);
+        if (owner == null) {
+            raw.put(name, value);
+            return;
+        }
+        Map<Object, Object> nested = new LinkedHashMap<>();
+        if (raw.get(owner.name()) instanceof Map<?, ?> given) {
+            nested.putAll(given);
+        }
+        nested.put(name.substring(owner.name().length() + 1), value);
+        raw.put(owner.name(), nested);
+    }
+
+    private static Object coerce(Key key, Object value, String source) {
+        try {
+            return key.coerce(value);
+        } catch (ConfigException e) {
+            if (key.type() == Key.Type.MAP) {
+                throw new ConfigException(source + ": " + e.getMessage());
+            }
+            throw e;
+        }
     }
 
     private static String suggestion(String name) {
@@ -111,14 +142,18 @@ public final class Settings implements java.io.Serializable {
         return (String) value(name);
     }
 
-    /** A copy with one key changed (checked like a --set). */
+    /** A copy with one key changed (checked like a --set, a map's field included). */
     public Settings with(String name, Object value) {
+        Map<String, Object> copy = new LinkedHashMap<>(values);
+        put(copy, name, value);
         Key key = Keys.get(name);
+        if (key == null) {
+            key = Keys.mapOwning(name);
+        }
         if (key == null) {
             throw new ConfigException("unknown key '" + name + "'");
         }
-        Map<String, Object> copy = new LinkedHashMap<>(values);
-        copy.put(name, key.coerce(value));
+        copy.put(key.name(), coerce(key, copy.get(key.name()), source));
         return new Settings(copy, source);
     }
 
@@ -137,6 +172,12 @@ public final class Settings implements java.io.Serializable {
             throw new ConfigException(name + " is out of range: " + v);
         }
         return (int) v;
+    }
+
+    /** A map key's fields by their short names (e.g. {@code rank}), or null when the map is absent. */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> map(String name) {
+        return (Map<String, Object>) value(name);
     }
 
     public double number(String name) {

@@ -10,6 +10,8 @@ import ai.omnispark.data.pipeline.PreparePipeline;
 import ai.omnispark.data.pipeline.PrepareResult;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.DataSection;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.data.SampleLayouts;
 import ai.omnispark.trainer.data.ShardRows;
@@ -32,36 +34,41 @@ public final class DataPreparation {
 
     /** {@code data.output_path}, or {@code OUTPUT_DIR/data} when it is empty. */
     public static String outputPath(Settings s) {
-        String out = s.string("data.output_path");
-        return out.isBlank() ? new Path(s.string("train.output_dir"), "data").toString() : out;
+        return outputPath(JobConfig.from(s));
+    }
+
+    static String outputPath(JobConfig job) {
+        String out = job.data().outputPath();
+        return out.isBlank() ? new Path(job.train().outputDir(), "data").toString() : out;
     }
 
     /** The prepare step's settings for {@code data.train_path} (checked; a bad value is a {@link ConfigException}). */
     public static PrepareConfig config(Settings s) {
-        if (s.string("data.train_path").isBlank()) {
+        JobConfig job = JobConfig.from(s);
+        DataSection data = job.data();
+        if (data.trainPath().isBlank()) {
             throw new ConfigException("data.train_path is not set: the raw records to prepare");
         }
         try {
             MediaOptions d = MediaOptions.DEFAULTS;
-            MediaOptions media = new MediaOptions(d.patchSize(), d.mergeSize(), s.integer("data.min_pixels"),
-                    s.integer("data.max_pixels"), s.number("data.fps"), s.intValue("data.max_frames"),
-                    d.temporalPatchSize());
+            MediaOptions media = new MediaOptions(d.patchSize(), d.mergeSize(), data.minPixels(),
+                    data.maxPixels(), data.fps(), data.maxFrames(), d.temporalPatchSize());
             return PrepareConfig.builder()
-                    .inputPath(s.string("data.train_path"))
-                    .format(InputFormat.parse(s.string("data.format")))
-                    .dataType(DataType.parse(s.string("data.data_type")))
-                    .textKeys(List.of(s.string("data.text_keys").split(",")))
-                    .messagesKey(s.string("data.messages_key"))
-                    .imageKey(s.string("data.image_key"))
-                    .videoKey(s.string("data.video_key"))
-                    .maxSeqLen(s.intValue("data.max_seq_len"))
-                    .rowsPerBatch(s.intValue("data.rows_per_batch"))
-                    .overflow(overflow(s.string("data.overflow")))
-                    .maxRejectRatio(s.number("data.max_reject_ratio"))
-                    .numShards(s.intValue("data.num_shards"))
+                    .inputPath(data.trainPath())
+                    .format(InputFormat.parse(data.format()))
+                    .dataType(DataType.parse(data.dataType()))
+                    .textKeys(data.textKeyList())
+                    .messagesKey(data.messagesKey())
+                    .imageKey(data.imageKey())
+                    .videoKey(data.videoKey())
+                    .maxSeqLen(data.maxSeqLen())
+                    .rowsPerBatch(data.rowsPerBatch())
+                    .overflow(overflow(data.overflow()))
+                    .maxRejectRatio(data.maxRejectRatio())
+                    .numShards(data.numShards())
                     .media(media)
-                    .tokenizerPath(s.string("model.tokenizer_path"))
-                    .outputPath(outputPath(s))
+                    .tokenizerPath(job.model().tokenizerPath())
+                    .outputPath(outputPath(job))
                     .build();
         } catch (ConfigException e) {
             throw e;
@@ -75,7 +82,7 @@ public final class DataPreparation {
      * already a prepared dataset), so training needs the prepare step first.
      */
     public static boolean isRaw(Settings s, Configuration hadoop) throws IOException {
-        String path = s.string("data.train_path");
+        String path = JobConfig.from(s).data().trainPath();
         if (path.isBlank()) {
             throw new ConfigException("data.train_path is not set");
         }

@@ -6,7 +6,9 @@ import ai.omnispark.parallel.comm.Communicators;
 import ai.omnispark.parallel.comm.FreePorts;
 import ai.omnispark.parallel.comm.Transport;
 import ai.omnispark.trainer.config.CommOptions;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainSection;
 import ai.omnispark.trainer.loop.StepListener;
 import ai.omnispark.trainer.profile.ProfileFiles;
 import java.io.PrintStream;
@@ -30,15 +32,16 @@ public final class LocalLauncher {
     public static TrainSummary run(Settings requested, StepListener listener, PrintStream out, int attempt)
             throws Exception {
         // Without a cluster there are no task slots to count: 0 (all slots) means one rank here.
-        Settings settings = requested.intValue("train.world_size") > 0 ? requested
+        Settings settings = JobConfig.from(requested).train().worldSize() > 0 ? requested
                 : requested.with("train.world_size", 1);
-        int world = settings.intValue("train.world_size");
+        TrainSection train = JobConfig.from(settings).train();
+        int world = train.worldSize();
         int cores = Runtime.getRuntime().availableProcessors();
-        int configured = settings.intValue("train.threads");
+        int configured = train.threads();
         int threads = configured > 0 ? configured : Math.max(1, cores / Math.max(1, world));
         DataPreparation.checkSampleLayout(settings, new Configuration());
         ProfileFiles.prepare(settings, new Configuration());
-        List<TrainSummary> summaries = onRanks(world, CommOptions.from(settings), (rank, comm) -> RankJob.run(settings,
+        List<TrainSummary> summaries = onRanks(world, CommOptions.from(train), (rank, comm) -> RankJob.run(settings,
                 new RankJob.Env(rank, world, comm, threads, listener, new Configuration(), attempt), out));
         ProfileFiles.merge(settings, new Configuration(), world, out);
         return summaries.get(0);
@@ -70,7 +73,7 @@ public final class LocalLauncher {
         }
         byte[] secret = new byte[32];
         new SecureRandom().nextBytes(secret);
-        boolean sockets = options.transport() == Transport.TCP;
+        boolean sockets = options.sockets();
         List<String> peers = sockets ? FreePorts.loopback(world) : List.of();
         ExecutorService pool = Executors.newFixedThreadPool(world, r -> {
             Thread t = new Thread(r);

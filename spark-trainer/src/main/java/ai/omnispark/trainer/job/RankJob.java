@@ -26,6 +26,7 @@ import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
@@ -87,13 +88,13 @@ public final class RankJob {
     private RankJob() {}
 
     public static TrainSummary run(Settings settings, Env env, PrintStream out) throws IOException {
-        ParallelPlan plan = ParallelPlan.from(settings);
+        JobConfig job = JobConfig.from(settings);
+        ParallelPlan plan = ParallelPlan.from(job.train());
         if (plan.worldSize() != env.worldSize()) {
             throw new ConfigException("train.world_size is " + plan.worldSize() + " but " + env.worldSize()
                     + " ranks were launched");
         }
-        TrainConfig config = TrainConfig.from(settings, plan.worldSize());
-        ResumeConfig.allowChanges(settings); // a misspelt policy fails now, not at the first resume
+        TrainConfig config = TrainConfig.from(job, plan.worldSize());
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
@@ -101,26 +102,26 @@ public final class RankJob {
             if (env.comm() != null) {
                 env.comm().traceTo(rank.profiler());
             }
-            DecoderConfig modelConfig = modelConfig(settings);
-            AttentionImpl attentionImpl = AttentionImpl.parse(settings.string("model.attention_impl"));
+            DecoderConfig modelConfig = modelConfig(job);
+            AttentionImpl attentionImpl = AttentionImpl.parse(job.model().attentionImpl());
             DecoderLM model = new DecoderLM(modelConfig, attentionImpl, Attention.DEFAULT_BLOCK,
-                    lossChunkTokens(settings));
+                    job.model().lossChunkTokens());
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
             try (DecoderLM ownedModel = model; ParamStore params = group == null
                     ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
                     : new FsdpParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed(), group,
                             plan.fullShard())) {
-                String modelPath = settings.string("model.model_path");
+                String modelPath = job.model().modelPath();
                 if (!modelPath.isBlank()) {
                     HfCheckpoint.load(model, params, rank.manager(), java.nio.file.Path.of(modelPath));
                 }
                 DoubleUnaryOperator sumAll = group == null ? x -> x : group::sumAll;
-                Tokenizer tokenizer = TrainingData.tokenizer(settings);
+                Tokenizer tokenizer = TrainingData.tokenizer(job);
                 if (tokenizer.vocabSize() > modelConfig.vocabSize()) {
                     throw new ConfigException("the tokenizer has " + tokenizer.vocabSize()
                             + " ids but the model's vocab_size is " + modelConfig.vocabSize());
                 }
-                RowSource source = rowSource(settings, tokenizer, config, env);
+                RowSource source = rowSource(job, tokenizer, config, env);
                 DataParallel dataParallel = group == null ? DataParallel.single() : DataParallel.over(group);
                 Trainer trainer = new Trainer(config, rank, model, params, source, dataParallel, DataType.FLOAT32);
                 if (lead) {
@@ -135,17 +136,17 @@ public final class RankJob {
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
-                ResumeConfig resumeConfig = ResumeConfig.of(settings, modelConfig, plan);
+                ResumeConfig resumeConfig = ResumeConfig.of(job, HfConfig.toJson(modelConfig, "float32"), plan);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
-                        settings.intValue("train.save_total_limit")).fencedBy(env.attemptId())) {
-                    resume(settings, fs, checkpoints, model, params, trainer, source, rank, resumeConfig, env, out,
+                        job.train().saveTotalLimit()).fencedBy(env.attemptId())) {
+                    resume(job, fs, checkpoints, model, params, trainer, source, rank, resumeConfig, env, out,
                             dataParallel);
                     RunStats stats = new RunStats();
-                    boolean async = settings.flag("train.async_save");
+                    boolean async = job.train().asyncSave();
                     long total = trainer.totalSteps();
-                    long failAt = env.attempt() == 0 ? settings.integer("debug.fail_at_step") : 0;
-                    RankProfile profile = new RankProfile(settings, rank.profiler(), fs, outputDir);
+                    long failAt = env.attempt() == 0 ? job.debug().failAtStep() : 0;
+                    RankProfile profile = new RankProfile(job.train(), rank.profiler(), fs, outputDir);
                     while (trainer.step() < total) {
                         profile.beforeStep(trainer.step());
                         if (trainer.step() + 1 == failAt && env.rank() == env.worldSize() - 1) {
@@ -161,7 +162,7 @@ public final class RankJob {
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
                             try (Span span = rank.profiler().span("checkpoint", "train", "step", r.step())) {
-                                save(ckpt, r.step(), model, params, tokenizer, settings, trainer, source, rank, config,
+                                save(ckpt, r.step(), model, params, tokenizer, job, trainer, source, rank, config,
                                         resumeConfig, env, async && r.step() != total);
                             }
                         }
@@ -182,9 +183,9 @@ public final class RankJob {
     }
 
     /** A prepared dataset (manifest.json) is streamed; raw text or the synthetic sample is packed in memory. */
-    private static RowSource rowSource(Settings settings, Tokenizer tokenizer, TrainConfig config, Env env)
+    private static RowSource rowSource(JobConfig job, Tokenizer tokenizer, TrainConfig config, Env env)
             throws IOException {
-        String path = settings.string("data.train_path");
+        String path = job.data().trainPath();
         if (!path.equals(TrainingData.SYNTHETIC_TEXT)) {
             Path p = new Path(path);
             FileSystem fs = p.getFileSystem(env.hadoop());
@@ -192,20 +193,11 @@ public final class RankJob {
                 return new ShardRows(fs, fs.makeQualified(p), config.seed(), env.rank(), env.worldSize());
             }
         }
-        return new InMemoryRows(TrainingData.rows(settings, tokenizer), config.seed(), env.rank(), env.worldSize());
+        return new InMemoryRows(TrainingData.rows(job, tokenizer), config.seed(), env.rank(), env.worldSize());
     }
 
-    private static int lossChunkTokens(Settings s) {
-        int tokens = s.intValue("model.loss_chunk_tokens");
-        if (tokens < 0) {
-            throw new ConfigException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + tokens);
-        }
-        return tokens;
-    }
-
-    private static DecoderConfig modelConfig(Settings s) throws IOException {
-        String modelPath = s.string("model.model_path");
-        return HfConfig.read(java.nio.file.Path.of(modelPath.isBlank() ? s.string("model.config_path") : modelPath));
+    private static DecoderConfig modelConfig(JobConfig job) throws IOException {
+        return HfConfig.read(java.nio.file.Path.of(job.model().hfConfigPath()));
     }
 
     private static ShardGroup shardGroup(ParallelPlan plan, Env env, RankContext rank) {
@@ -236,7 +228,7 @@ public final class RankJob {
     }
 
     private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
-            Settings settings, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
+            JobConfig job, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
             ResumeConfig resumeConfig, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
@@ -251,16 +243,16 @@ public final class RankJob {
                 .put("state", trainer.random().state());
         extra.set("resume_config", resumeConfig.toJson(JSON));
         // export-hf finds the tokenizer here when the checkpoint has no hf_ckpt/ carrying its files.
-        String tokenizerPath = settings.string("model.tokenizer_path");
+        String tokenizerPath = job.model().tokenizerPath();
         extra.put("tokenizer", tokenizerPath.isBlank() ? TOKENIZER_BYTE : tokenizerPath);
         HfWriter hf = config.saveHfWeights() ? writeHf(model, params, tokenizer, rank, env) : null;
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 
-    private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
+    private static void resume(JobConfig job, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out,
             DataParallel dataParallel) throws IOException {
-        String spec = settings.string("train.load_checkpoint_path");
+        String spec = job.train().loadCheckpointPath();
         if (spec.isBlank()) {
             return;
         }
@@ -275,7 +267,7 @@ public final class RankJob {
         // Every rank loads, then all agree: no rank says "resumed" or trains while another failed to load.
         Exception loadFailure = null;
         try {
-            step = load(dir, settings, fs, model, params, trainer, source, rank, resumeConfig, env, out);
+            step = load(dir, job, fs, model, params, trainer, source, rank, resumeConfig, env, out);
         } catch (IOException | RuntimeException e) {
             loadFailure = e;
             step = -1;
@@ -330,14 +322,14 @@ public final class RankJob {
     }
 
     /** Loads {@code dir} into this rank's state; returns its step. */
-    private static long load(Path dir, Settings settings, FileSystem fs, DecoderLM model, ParamStore params,
+    private static long load(Path dir, JobConfig job, FileSystem fs, DecoderLM model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
             throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);
         JsonNode extra = reader.extraState();
         List<String> changed = resumeConfig.differences(extra.get("resume_config"));
         if (!changed.isEmpty()) {
-            if (!ResumeConfig.allowChanges(settings)) {
+            if (!job.train().resumePolicy().allowsChanges()) {
                 throw new ConfigException("checkpoint " + dir + " was written with another model, data or parallel "
                         + "configuration: " + String.join("; ", changed) + ". Resume with the checkpoint's settings, "
                         + "or set train.resume_policy=allow_changes to resume anyway");

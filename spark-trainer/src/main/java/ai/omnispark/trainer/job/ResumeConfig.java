@@ -1,10 +1,9 @@
 package ai.omnispark.trainer.job;
 
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.Fingerprint;
+import ai.omnispark.trainer.config.Fingerprints;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.ParallelPlan;
-import ai.omnispark.trainer.config.Settings;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -22,38 +21,21 @@ import java.util.TreeSet;
  * {@code train.resume_policy} is {@code allow_changes}.
  */
 record ResumeConfig(Map<String, String> values) {
-    static final String STRICT = "strict";
-    static final String ALLOW_CHANGES = "allow_changes";
 
-    /** The data keys that change which rows a step sees. */
-    private static final List<String> DATA_KEYS = List.of("data.train_path", "data.data_type", "data.max_seq_len",
-            "data.text_keys", "data.eos_token", "data.pad_token", "model.tokenizer_path", "train.seed",
-            "train.global_batch_size");
-
-    static ResumeConfig of(Settings s, DecoderConfig model, ParallelPlan plan) {
+    /**
+     * The fingerprint of a run: {@code hfConfig}'s fields as {@code model.config.*}, and every
+     * {@link Fingerprint}-marked component of the job's section records and of the resolved plan.
+     *
+     * @param hfConfig the model's HF config.json as the run builds it (float32)
+     */
+    static ResumeConfig of(JobConfig job, ObjectNode hfConfig, ParallelPlan plan) {
         Map<String, String> v = new TreeMap<>();
-        ObjectNode hf = HfConfig.toJson(model, "float32");
-        for (Iterator<Map.Entry<String, JsonNode>> it = hf.fields(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = hfConfig.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             v.put("model.config." + e.getKey(), e.getValue().toString());
         }
-        for (String key : DATA_KEYS) {
-            v.put(key, s.text(key));
-        }
-        v.put("train.world_size", Integer.toString(plan.worldSize()));
-        v.put("train.data_parallel_mode", plan.mode().name().toLowerCase());
-        v.put("train.data_parallel_shard_size", Integer.toString(plan.shardSize()));
-        v.put("train.data_parallel_replicate_size", Integer.toString(plan.replicateSize()));
+        v.putAll(Fingerprints.of(job.model(), job.data(), job.train(), job.debug(), plan));
         return new ResumeConfig(Collections.unmodifiableMap(v));
-    }
-
-    /** {@code train.resume_policy}, checked: true for allow_changes. */
-    static boolean allowChanges(Settings s) {
-        String policy = s.string("train.resume_policy");
-        if (!policy.equals(STRICT) && !policy.equals(ALLOW_CHANGES)) {
-            throw new ConfigException("train.resume_policy is '" + policy + "'; use " + STRICT + " or " + ALLOW_CHANGES);
-        }
-        return policy.equals(ALLOW_CHANGES);
     }
 
     ObjectNode toJson(ObjectMapper json) {

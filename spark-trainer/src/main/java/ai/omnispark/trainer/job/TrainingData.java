@@ -7,7 +7,7 @@ import ai.omnispark.data.tokenizer.ByteTokenizer;
 import ai.omnispark.data.tokenizer.HfTokenizer;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.trainer.config.ConfigException;
-import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.data.TextRows;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,34 +22,34 @@ public final class TrainingData {
 
     private TrainingData() {}
 
-    public static Tokenizer tokenizer(Settings s) {
-        String path = s.string("model.tokenizer_path");
+    public static Tokenizer tokenizer(JobConfig job) {
+        String path = job.model().tokenizerPath();
         if (path.isBlank()) {
             return new ByteTokenizer();
         }
-        String pad = s.string("data.pad_token");
+        String pad = job.data().padToken();
         try {
-            return HfTokenizer.load(Path.of(path), s.string("data.eos_token"), pad.isBlank() ? null : pad);
+            return HfTokenizer.load(Path.of(path), job.data().eosToken(), pad.isBlank() ? null : pad);
         } catch (IOException e) {
             throw new ConfigException("model.tokenizer_path: " + e.getMessage());
         }
     }
 
-    public static List<PackedRow> rows(Settings s, Tokenizer tokenizer) throws IOException {
-        String type = s.string("data.data_type");
+    public static List<PackedRow> rows(JobConfig job, Tokenizer tokenizer) throws IOException {
+        String type = job.data().dataType();
         if (!type.equals("plaintext")) {
             throw new ConfigException("data.data_type '" + type + "' needs the prepare step; the trainer reads "
                     + "plaintext directly");
         }
-        String path = s.string("data.train_path");
-        int maxSeqLen = s.intValue("data.max_seq_len");
+        String path = job.data().trainPath();
+        int maxSeqLen = job.data().maxSeqLen();
         if (path.equals(SYNTHETIC_TEXT)) {
             List<Document> docs = new ArrayList<>();
-            for (String text : SyntheticText.documents(s.integer("train.seed"), SYNTHETIC_DOCUMENTS)) {
+            for (String text : SyntheticText.documents(job.train().seed(), SYNTHETIC_DOCUMENTS)) {
                 docs.add(TextRows.document(tokenizer, text));
             }
             return TextRows.pack(docs, tokenizer, maxSeqLen);
         }
-        return TextRows.load(Path.of(path), s.string("data.text_keys"), tokenizer, maxSeqLen);
+        return TextRows.load(Path.of(path), job.data().textKeys(), tokenizer, maxSeqLen);
     }
 }

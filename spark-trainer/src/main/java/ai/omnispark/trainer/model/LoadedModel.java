@@ -8,6 +8,7 @@ import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.trainer.config.ModelSection;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -50,6 +51,19 @@ public final class LoadedModel implements AutoCloseable {
             throw e;
         }
         return loaded;
+    }
+
+    /**
+     * The model the {@code model} section names: loaded from {@code model.model_path} when set,
+     * else fresh from {@code model.config_path}, deterministic from {@code seed}.
+     */
+    public static LoadedModel forJob(ModelSection section, NDManager manager, DataType dtype, long seed)
+            throws IOException {
+        AttentionImpl attention = AttentionImpl.parse(section.attentionImpl());
+        if (!section.modelPath().isBlank()) {
+            return fromHf(Path.of(section.modelPath()), attention, manager, dtype);
+        }
+        return fresh(HfConfig.read(Path.of(section.configPath())), attention, manager, dtype, seed);
     }
 
     public DecoderLM model() {

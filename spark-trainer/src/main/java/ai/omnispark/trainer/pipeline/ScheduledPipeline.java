@@ -7,12 +7,13 @@ import ai.omnispark.data.pipeline.RejectedRecordsException;
 import ai.omnispark.data.sample.SyntheticText;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.DataPreparation;
 import ai.omnispark.trainer.job.TrainSummary;
 import ai.omnispark.trainer.job.TrainingData;
-import ai.omnispark.trainer.job.TrainingJob;
 import ai.omnispark.trainer.spark.OmniTrainer;
+import ai.omnispark.trainer.spark.TrainingJob;
 import ai.omnispark.trainer.storage.OutputDirProbe;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -92,11 +93,12 @@ public final class ScheduledPipeline {
 
     private ExitCode chain(java.nio.file.Path configFile, List<String> sets) throws Exception {
         Settings settings = Settings.load(configFile, sets);
-        if (!settings.flag("train.save_hf_weights")) {
+        JobConfig job = JobConfig.from(settings);
+        if (!job.train().saveHfWeights()) {
             throw new ConfigException("the pipeline's export step is OUTPUT_DIR/final_hf, so train.save_hf_weights "
                     + "must stay true");
         }
-        String outputDir = settings.string("train.output_dir");
+        String outputDir = job.train().outputDir();
         report.put("output_dir", outputDir);
         stage = "storage";
         OutputDirProbe.check(outputDir, hadoop);
@@ -147,7 +149,7 @@ public final class ScheduledPipeline {
                 report.put("resumed", true);
             }
             new PipelineState(configFingerprint, dataFingerprint, PipelineState.TRAINING, 0, null).write(fs, output);
-            report.put("max_restarts", train.intValue("train.max_restarts"));
+            report.put("max_restarts", job.train().maxRestarts());
             TrainSummary summary = OmniTrainer.create(train).console(out).fit(spark);
             ran.add("train");
             report.put("steps", summary.steps());
@@ -178,7 +180,8 @@ public final class ScheduledPipeline {
      * fingerprint like any input; it is written once (to a temporary name, then renamed).
      */
     private Settings sampleIfSynthetic(Settings s, FileSystem fs, Path output) throws IOException {
-        if (!s.string("data.train_path").equals(TrainingData.SYNTHETIC_TEXT)) {
+        JobConfig job = JobConfig.from(s);
+        if (!job.data().trainPath().equals(TrainingData.SYNTHETIC_TEXT)) {
             return s;
         }
         Path file = new Path(output, SAMPLE_FILE);
@@ -187,7 +190,7 @@ public final class ScheduledPipeline {
         } else {
             Path tmp = new Path(file.getParent(), "." + file.getName() + ".tmp");
             try (OutputStream w = fs.create(tmp, true)) {
-                for (String text : SyntheticText.documents(s.integer("train.seed"), TrainingData.SYNTHETIC_DOCUMENTS)) {
+                for (String text : SyntheticText.documents(job.train().seed(), TrainingData.SYNTHETIC_DOCUMENTS)) {
                     w.write((JSON.writeValueAsString(Map.of("text", text)) + "\n").getBytes(StandardCharsets.UTF_8));
                 }
             }

@@ -1,7 +1,9 @@
 package ai.omnispark.trainer.profile;
 
 import ai.omnispark.parallel.profile.ChromeTrace;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainSection;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,10 +33,11 @@ public final class ProfileFiles {
      * output directory, so that the merge sees this run's only.
      */
     public static void prepare(Settings settings, Configuration hadoop) throws IOException {
-        if (!ProfileWindow.from(settings).enabled()) {
+        TrainSection train = JobConfig.from(settings).train();
+        if (!ProfileWindow.from(train).enabled()) {
             return;
         }
-        Path dir = new Path(new Path(settings.string("train.output_dir")), DIR);
+        Path dir = new Path(new Path(train.outputDir()), DIR);
         FileSystem fs = dir.getFileSystem(hadoop);
         if (fs.exists(dir)) {
             fs.delete(dir, true);
@@ -47,12 +50,13 @@ public final class ProfileFiles {
      * the merge failed (printed to {@code out}: a successful run is not failed for its profile).
      */
     public static Path merge(Settings settings, Configuration hadoop, int world, PrintStream out) {
-        ProfileWindow window = ProfileWindow.from(settings);
+        TrainSection train = JobConfig.from(settings).train();
+        ProfileWindow window = ProfileWindow.from(train);
         if (!window.enabled()) {
             return null;
         }
         try {
-            return mergeRanks(window, new Path(settings.string("train.output_dir")), hadoop, world, out);
+            return mergeRanks(window, new Path(train.outputDir()), hadoop, world, out);
         } catch (IOException | RuntimeException e) {
             // the training itself succeeded: say why there is no profile rather than fail the run
             out.println("profile: could not merge the rank traces: " + e);

@@ -1,7 +1,7 @@
 package ai.omnispark.trainer.profile;
 
 import ai.omnispark.trainer.config.ConfigException;
-import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainSection;
 
 /**
  * Which steps {@code train.enable_profiling} records: recording starts once
@@ -10,10 +10,10 @@ import ai.omnispark.trainer.config.Settings;
  * (end − start steps; VeOmni's schedule: the steps before are warm-up).
  */
 public record ProfileWindow(boolean enabled, long startStep, long endStep) {
-    public static ProfileWindow from(Settings s) {
-        boolean enabled = s.flag("train.enable_profiling");
-        long start = s.integer("train.profile_start_step");
-        long end = s.integer("train.profile_end_step");
+    public static ProfileWindow from(TrainSection train) {
+        boolean enabled = train.enableProfiling();
+        long start = train.profileStartStep();
+        long end = train.profileEndStep();
         if (enabled && start < 0) {
             throw new ConfigException("train.profile_start_step must be >= 0 (steps done before recording starts), got "
                     + start);

@@ -1,7 +1,7 @@
 package ai.omnispark.trainer.profile;
 
 import ai.omnispark.parallel.profile.Profiler;
-import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.config.TrainSection;
 import java.io.IOException;
 import java.io.OutputStream;
 import org.apache.hadoop.fs.FileSystem;
@@ -19,8 +19,8 @@ public final class RankProfile {
     private final FileSystem fs;
     private final Path file;
 
-    public RankProfile(Settings settings, Profiler profiler, FileSystem fs, Path outputDir) {
-        this.window = ProfileWindow.from(settings);
+    public RankProfile(TrainSection train, Profiler profiler, FileSystem fs, Path outputDir) {
+        this.window = ProfileWindow.from(train);
         this.profiler = profiler;
         this.fs = fs;
         this.file = ProfileFiles.rankFile(outputDir, profiler.rank());

@@ -7,6 +7,7 @@ import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;
 import ai.omnispark.parallel.comm.FreePorts;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.RankJob;
 import ai.omnispark.trainer.job.TrainSummary;
@@ -95,7 +96,8 @@ final class BarrierRank extends AbstractFunction1<Iterator<Integer>, Iterator<St
         CommConfig config = ai.omnispark.trainer.config.CommOptions.from(run)
                 .applyTo(CommConfig.builder()).rank(rank).worldSize(world).peers(List.of(peers))
                 .secret(secret).attempt(attempt).build();
-        int threads = run.intValue("train.threads") > 0 ? run.intValue("train.threads") : Math.max(1, ctx.cpus());
+        int configured = JobConfig.from(run).train().threads();
+        int threads = configured > 0 ? configured : Math.max(1, ctx.cpus());
         Device device = gpu(ctx);
         // The driver's launch, not Spark's stage attempt, is what the progress server knows.
         ProgressSender sender = rank == 0 ? new ProgressSender(driverHost, progressPort, driverAttempt, progressToken)

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.spark;
 
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.loop.StepListener;
@@ -36,7 +37,7 @@ final class MetricsFile implements StepListener, AutoCloseable {
     }
 
     static MetricsFile open(Settings settings, Configuration conf, boolean keepExisting) throws IOException {
-        Path dir = new Path(settings.string("train.output_dir"));
+        Path dir = new Path(JobConfig.from(settings).train().outputDir());
         FileSystem fs = dir.getFileSystem(conf);
         fs.mkdirs(dir);
         MetricsFile m = new MetricsFile(fs, new Path(dir, "metrics.jsonl"));

@@ -2,9 +2,11 @@ package ai.omnispark.trainer.spark;
 
 import ai.omnispark.parallel.checkpoint.AttemptFence;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.config.TrainSection;
 import ai.omnispark.trainer.job.DataPreparation;
 import ai.omnispark.trainer.job.MetricsLog;
 import ai.omnispark.trainer.job.ProgressPrinter;
@@ -91,7 +93,8 @@ public final class OmniTrainer {
     public TrainSummary fit(SparkSession spark) throws Exception {
         SparkContext sc = spark.sparkContext();
         Settings run = settings.with("train.world_size", worldSize(sc));
-        int world = run.intValue("train.world_size");
+        TrainSection train = JobConfig.from(run).train();
+        int world = train.worldSize();
         ParallelPlan.from(run);
         TrainConfig config = TrainConfig.from(run, world);
         DataPreparation.checkSampleLayout(run, sc.hadoopConfiguration());
@@ -104,13 +107,13 @@ public final class OmniTrainer {
         org.apache.hadoop.fs.FileSystem fs = outputDir.getFileSystem(sc.hadoopConfiguration());
         org.apache.hadoop.fs.Path checkpoints = new org.apache.hadoop.fs.Path(fs.makeQualified(outputDir), "checkpoints");
         // A rank blocked in a collective gives up after the comm timeout; give it a minute more to end.
-        long endWaitMs = (run.intValue("train.comm_timeout_s") + 60) * 1000L;
+        long endWaitMs = (train.commTimeoutS() + 60) * 1000L;
         String runName = "omnispark " + config.outputDir();
         String driverHost = sc.getConf().get("spark.driver.host", "localhost");
         MetricsFile metrics = MetricsFile.open(run, sc.hadoopConfiguration(),
-                !run.string("train.load_checkpoint_path").isBlank());
+                !train.loadCheckpointPath().isBlank());
         RunRecord record = RunRecord.start(run, world, sc.hadoopConfiguration());
-        String tensorboardDir = run.string("train.tensorboard_dir");
+        String tensorboardDir = train.tensorboardDir();
         TensorBoardLog tensorboard = tensorboardDir.isBlank() ? null
                 : TensorBoardLog.open(tensorboardDir, sc.hadoopConfiguration());
         ProgressPrinter progress = new ProgressPrinter(console, config.logSteps(), System.console() != null);
@@ -125,7 +128,7 @@ public final class OmniTrainer {
             progress.onStep(r, total);
         }, console)) {
             progressServerHook.accept(server);
-            int maxRestarts = run.intValue("train.max_restarts");
+            int maxRestarts = train.maxRestarts();
             Settings attemptSettings = run;
             for (int attempt = 0; ; attempt++) {
                 byte[] secret = new byte[32];
@@ -236,7 +239,7 @@ public final class OmniTrainer {
 
     /** {@code train.world_size}, where 0 means every task slot (2 when this driver runs Spark locally). */
     private int worldSize(SparkContext sc) {
-        int configured = settings.intValue("train.world_size");
+        int configured = JobConfig.from(settings).train().worldSize();
         if (configured > 0) {
             return configured;
         }

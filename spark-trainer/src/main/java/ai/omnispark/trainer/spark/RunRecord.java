@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.spark;
 
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.job.TrainSummary;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -30,7 +31,7 @@ final class RunRecord {
     }
 
     static RunRecord start(Settings settings, int worldSize, Configuration conf) throws IOException {
-        Path dir = new Path(settings.string("train.output_dir"));
+        Path dir = new Path(JobConfig.from(settings).train().outputDir());
         RunRecord r = new RunRecord(dir.getFileSystem(conf), new Path(dir, FILE_NAME));
         r.root.put("status", "running");
         r.root.put("started_at", Instant.now().toString());

@@ -1,19 +1,16 @@
-package ai.omnispark.trainer.job;
+package ai.omnispark.trainer.spark;
 
-import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.nn.attention.AttentionImpl;
-import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
-import ai.omnispark.trainer.model.LoadedModel;
-import ai.omnispark.trainer.spark.OmniTrainer;
-import java.io.IOException;
+import ai.omnispark.trainer.job.DataPreparation;
+import ai.omnispark.trainer.job.TrainSummary;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import org.apache.spark.sql.SparkSession;
 
-/** A whole training run on one rank: model, data, loop, metrics and the final HF export. */
+/**
+ * The driver's entry to a training run (what {@code bin/omnispark train} calls): the Spark session,
+ * the prepare step when the data is raw, then {@link OmniTrainer} over the barrier ranks.
+ */
 public final class TrainingJob {
     private TrainingJob() {}
 
@@ -39,7 +36,7 @@ public final class TrainingJob {
         if (System.getProperty("spark.master") != null) {
             return SparkSession.builder().appName("omnispark").getOrCreate();
         }
-        int world = settings.intValue("train.world_size");
+        int world = JobConfig.from(settings).train().worldSize();
         int slots = world > 0 ? world : 2;
         return SparkSession.builder().appName("omnispark").master("local[" + slots + "]")
                 .config("spark.ui.enabled", "false")
@@ -47,15 +44,5 @@ public final class TrainingJob {
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.sql.shuffle.partitions", String.valueOf(slots))
                 .getOrCreate();
-    }
-
-    public static LoadedModel loadModel(Settings s, RankContext rank, long seed) throws IOException {
-        String modelPath = s.string("model.model_path");
-        AttentionImpl attention = AttentionImpl.parse(s.string("model.attention_impl"));
-        if (!modelPath.isBlank()) {
-            return LoadedModel.fromHf(Path.of(modelPath), attention, rank.manager(), DataType.FLOAT32);
-        }
-        DecoderConfig config = HfConfig.read(Path.of(s.string("model.config_path")));
-        return LoadedModel.fresh(config, attention, rank.manager(), DataType.FLOAT32, seed);
     }
 }
