@@ -14,7 +14,7 @@ import ai.omnispark.parallel.runtime.RankRandom;
  * rotary tables.
  */
 public final class DecoderBatch {
-    public static final int IGNORE = -100;
+    public static final int IGNORE = ai.omnispark.models.api.Sample.IGNORE;
     static final String INPUT_IDS = "input_ids";
     static final String LABELS = "labels";
     static final String LABEL_MASK = "label_mask";
