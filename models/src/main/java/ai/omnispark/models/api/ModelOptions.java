@@ -1,11 +1,12 @@
 package ai.omnispark.models.api;
 
 import ai.omnispark.models.lora.LoraConfig;
+import ai.omnispark.models.nn.attention.AttentionImpl;
 
 /**
  * How to build a model besides its config.json: the job's model.* settings a family may use.
  *
- * @param attentionImpl model.attention_impl ("auto", "eager", ...); the family parses it
+ * @param attentionImpl model.attention_impl: auto, sdpa, chunked or eager
  * @param lossChunkTokens tokens per chunk of a chunked loss (model.loss_chunk_tokens); 0 = auto
  * @param lora the adapters to add, or null for none
  */
@@ -14,6 +15,7 @@ public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig
         if (attentionImpl == null || attentionImpl.isBlank()) {
             throw new IllegalArgumentException("model.attention_impl must be set (e.g. auto)");
         }
+        AttentionImpl.parse(attentionImpl); // a misspelt kernel fails here, naming the key, not inside a family
         if (lossChunkTokens < 0) {
             throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }

@@ -11,11 +11,10 @@ import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
+import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.TrainingData;
-import ai.omnispark.trainer.job.TrainingJob;
 import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
-import ai.omnispark.trainer.model.LoadedModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -107,7 +106,7 @@ final class BenchTrain {
         boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
-            try (LoadedModel loaded = TrainingJob.loadModel(settings, rank, config.seed())) {
+            try (RankAssembly loaded = RankAssembly.open(settings, rank, config.seed(), null, false)) {
                 Tokenizer tokenizer = TrainingData.tokenizer(settings);
                 List<PackedRow> all = TrainingData.rows(settings, tokenizer);
                 if (all.size() < config.globalBatchSize()) {
@@ -117,9 +116,9 @@ final class BenchTrain {
                 Path hf = work.resolve("hf");
                 HfCheckpoint.export(loaded.model(), loaded.params(), rank.manager(), hf, SafeDType.F32);
                 writeBatch(batch, work.resolve("batch.json"));
-                Trainer trainer = new Trainer(config, rank, loaded.model(), loaded.params(),
-                        new InMemoryRows(batch, config.seed(), 0, 1), DataParallel.single(), DataType.FLOAT32);
-                double loss = trainer.evaluate(batch);
+                Trainer trainer = loaded.train(config, rank, new InMemoryRows(batch, config.seed(), 0, 1),
+                        DataParallel.single());
+                double loss = trainer.evaluate(Trainer.samples(batch));
                 double[] times = new double[steps];
                 long tokens = 0;
                 for (int i = 0; i < warmup + steps; i++) {
@@ -147,7 +146,7 @@ final class BenchTrain {
                 if (trace != null) {
                     o.put("profile", trace.toString());
                 }
-                o.put("params", loaded.model().config().parameterCount());
+                o.put("params", loaded.model().parameterCount());
                 return o;
             }
         }

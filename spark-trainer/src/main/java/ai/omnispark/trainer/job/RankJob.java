@@ -3,12 +3,8 @@ package ai.omnispark.trainer.job;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
-import ai.omnispark.models.nn.attention.Attention;
-import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
@@ -17,9 +13,7 @@ import ai.omnispark.parallel.checkpoint.RankState;
 import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
-import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.fsdp.ShardGroup;
-import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
@@ -101,28 +95,19 @@ public final class RankJob {
             if (env.comm() != null) {
                 env.comm().traceTo(rank.profiler());
             }
-            DecoderConfig modelConfig = modelConfig(settings);
-            AttentionImpl attentionImpl = AttentionImpl.parse(settings.string("model.attention_impl"));
-            DecoderLM model = new DecoderLM(modelConfig, attentionImpl, Attention.DEFAULT_BLOCK,
-                    lossChunkTokens(settings));
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
-            try (DecoderLM ownedModel = model; ParamStore params = group == null
-                    ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
-                    : new FsdpParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed(), group,
-                            plan.fullShard())) {
-                String modelPath = settings.string("model.model_path");
-                if (!modelPath.isBlank()) {
-                    HfCheckpoint.load(model, params, rank.manager(), java.nio.file.Path.of(modelPath));
-                }
+            try (RankAssembly assembly = RankAssembly.open(settings, rank, config.seed(), group, plan.fullShard())) {
+                Model model = assembly.model();
+                ParamStore params = assembly.params();
                 DoubleUnaryOperator sumAll = group == null ? x -> x : group::sumAll;
                 Tokenizer tokenizer = TrainingData.tokenizer(settings);
-                if (tokenizer.vocabSize() > modelConfig.vocabSize()) {
+                if (model.vocabSize() > 0 && tokenizer.vocabSize() > model.vocabSize()) {
                     throw new ConfigException("the tokenizer has " + tokenizer.vocabSize()
-                            + " ids but the model's vocab_size is " + modelConfig.vocabSize());
+                            + " ids but the model's vocab_size is " + model.vocabSize());
                 }
                 RowSource source = rowSource(settings, tokenizer, config, env);
                 DataParallel dataParallel = group == null ? DataParallel.single() : DataParallel.over(group);
-                Trainer trainer = new Trainer(config, rank, model, params, source, dataParallel, DataType.FLOAT32);
+                Trainer trainer = assembly.train(config, rank, source, dataParallel);
                 if (lead) {
                     for (String line : trainer.describe()) {
                         out.println(line);
@@ -135,7 +120,7 @@ public final class RankJob {
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
-                ResumeConfig resumeConfig = ResumeConfig.of(settings, modelConfig, plan);
+                ResumeConfig resumeConfig = ResumeConfig.of(settings, model, plan);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         settings.intValue("train.save_total_limit")).fencedBy(env.attemptId())) {
@@ -195,19 +180,6 @@ public final class RankJob {
         return new InMemoryRows(TrainingData.rows(settings, tokenizer), config.seed(), env.rank(), env.worldSize());
     }
 
-    private static int lossChunkTokens(Settings s) {
-        int tokens = s.intValue("model.loss_chunk_tokens");
-        if (tokens < 0) {
-            throw new ConfigException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + tokens);
-        }
-        return tokens;
-    }
-
-    private static DecoderConfig modelConfig(Settings s) throws IOException {
-        String modelPath = s.string("model.model_path");
-        return HfConfig.read(java.nio.file.Path.of(modelPath.isBlank() ? s.string("model.config_path") : modelPath));
-    }
-
     private static ShardGroup shardGroup(ParallelPlan plan, Env env, RankContext rank) {
         if (env.comm() == null) {
             throw new IllegalStateException("a " + plan.worldSize() + "-rank job needs a communicator");
@@ -224,18 +196,18 @@ public final class RankJob {
      * take part in the gathers (under FSDP) and keep nothing, returning a no-op. The folder carries
      * the tokenizer's files, so it tokenizes as training did.
      */
-    private static HfWriter writeHf(DecoderLM model, ParamStore params, Tokenizer tokenizer, RankContext rank,
+    private static HfWriter writeHf(Model model, ParamStore params, Tokenizer tokenizer, RankContext rank,
             Env env) {
         if (env.rank() != 0) {
             HfCheckpoint.joinWeights(model, params);
             return (fs, dir) -> {};
         }
         SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
-        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32, tokenizer.hfFiles(),
+        return (fs, dir) -> HfCheckpoint.write(model, weights, SafeDType.F32, tokenizer.hfFiles(),
                 name -> fs.create(new Path(dir, name), true));
     }
 
-    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
+    private static void save(Checkpointer ckpt, long step, Model model, ParamStore params, Tokenizer tokenizer,
             Settings settings, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
             ResumeConfig resumeConfig, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
@@ -257,7 +229,7 @@ public final class RankJob {
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 
-    private static void resume(Settings settings, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
+    private static void resume(Settings settings, FileSystem fs, Path checkpoints, Model model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out,
             DataParallel dataParallel) throws IOException {
         String spec = settings.string("train.load_checkpoint_path");
@@ -330,7 +302,7 @@ public final class RankJob {
     }
 
     /** Loads {@code dir} into this rank's state; returns its step. */
-    private static long load(Path dir, Settings settings, FileSystem fs, DecoderLM model, ParamStore params,
+    private static long load(Path dir, Settings settings, FileSystem fs, Model model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
             throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);

@@ -1,7 +1,6 @@
 package ai.omnispark.trainer.job;
 
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.api.Model;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.ParallelPlan;
 import ai.omnispark.trainer.config.Settings;
@@ -30,9 +29,9 @@ record ResumeConfig(Map<String, String> values) {
             "data.text_keys", "data.eos_token", "data.pad_token", "model.tokenizer_path", "train.seed",
             "train.global_batch_size");
 
-    static ResumeConfig of(Settings s, DecoderConfig model, ParallelPlan plan) {
+    static ResumeConfig of(Settings s, Model model, ParallelPlan plan) {
         Map<String, String> v = new TreeMap<>();
-        ObjectNode hf = HfConfig.toJson(model, "float32");
+        ObjectNode hf = model.hfConfig("float32");
         for (Iterator<Map.Entry<String, JsonNode>> it = hf.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             v.put("model.config." + e.getKey(), e.getValue().toString());

@@ -1,16 +1,8 @@
 package ai.omnispark.trainer.job;
 
-import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.nn.attention.AttentionImpl;
-import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.Settings;
-import ai.omnispark.trainer.model.LoadedModel;
 import ai.omnispark.trainer.spark.OmniTrainer;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import org.apache.spark.sql.SparkSession;
 
 /** A whole training run on one rank: model, data, loop, metrics and the final HF export. */
@@ -47,15 +39,5 @@ public final class TrainingJob {
                 .config("spark.driver.bindAddress", "127.0.0.1")
                 .config("spark.sql.shuffle.partitions", String.valueOf(slots))
                 .getOrCreate();
-    }
-
-    public static LoadedModel loadModel(Settings s, RankContext rank, long seed) throws IOException {
-        String modelPath = s.string("model.model_path");
-        AttentionImpl attention = AttentionImpl.parse(s.string("model.attention_impl"));
-        if (!modelPath.isBlank()) {
-            return LoadedModel.fromHf(Path.of(modelPath), attention, rank.manager(), DataType.FLOAT32);
-        }
-        DecoderConfig config = HfConfig.read(Path.of(s.string("model.config_path")));
-        return LoadedModel.fresh(config, attention, rank.manager(), DataType.FLOAT32, seed);
     }
 }
