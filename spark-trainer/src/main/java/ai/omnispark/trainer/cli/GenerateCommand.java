@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.HfTokenizerFiles;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Recompute;
@@ -47,8 +48,9 @@ final class GenerateCommand {
             Greedy result;
             try (RankContext rank = RankContext.single(threads)) {
                 rank.bindThread();
-                try (RankAssembly loaded = RankAssembly.fromHf(dir, ModelOptions.defaults(), rank.manager(),
-                        DataType.FLOAT32)) {
+                // The prompt is checked against the model's vocabulary before its weights are read.
+                try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+                        rank.manager(), DataType.FLOAT32, 0, null, false)) {
                     int vocab = loaded.model().vocabSize();
                     prompt = ScoreCommand.inputIds(args, dir, vocab);
                     if (prompt.length == 0) {
@@ -61,6 +63,7 @@ final class GenerateCommand {
                     com.fasterxml.jackson.databind.JsonNode generation = loaded.model().generationConfig();
                     int configEos = generation == null ? -1 : generation.path("eos_token_id").asInt(-1);
                     int eos = configEos >= 0 ? configEos : tokenizer != null ? tokenizer.eosId() : -1;
+                    loaded.loadHf(dir, rank.manager());
                     result = greedy(loaded.model(), loaded.params(), rank.manager(), prompt, maxNew, eos);
                 }
             }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
@@ -35,12 +36,14 @@ final class ScoreCommand {
         int threads = Integer.parseInt(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
-            try (RankAssembly loaded = RankAssembly.fromHf(dir, ModelOptions.defaults(), rank.manager(),
-                    DataType.FLOAT32)) {
+            // The input is checked against the model's vocabulary before its weights are read.
+            try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+                    rank.manager(), DataType.FLOAT32, 0, null, false)) {
                 int[] ids = inputIds(args, dir, loaded.model().vocabSize());
                 if (ids.length == 0) {
                     throw new ConfigException("nothing to score: the input has no tokens");
                 }
+                loaded.loadHf(dir, rank.manager());
                 double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
                 ObjectMapper json = new ObjectMapper();
                 ObjectNode o = json.createObjectNode();

@@ -72,7 +72,7 @@ public final class RankAssembly implements AutoCloseable {
         RankAssembly assembly = of(model(s), rank.manager(), DataType.FLOAT32, seed, group, reshardAfterForward);
         String modelPath = s.string("model.model_path");
         if (!modelPath.isBlank()) {
-            assembly.loadHf(Path.of(modelPath), rank.manager());
+            assembly.loadOrClose(Path.of(modelPath), rank.manager());
         }
         return assembly;
     }
@@ -81,7 +81,7 @@ public final class RankAssembly implements AutoCloseable {
     public static RankAssembly fromHf(Path dir, ModelOptions options, NDManager manager, DataType dtype)
             throws IOException {
         RankAssembly assembly = of(ModelFamilies.load(dir, options), manager, dtype, 0, null, false);
-        assembly.loadHf(dir, manager);
+        assembly.loadOrClose(dir, manager);
         return assembly;
     }
 
@@ -102,9 +102,14 @@ public final class RankAssembly implements AutoCloseable {
         return new RankAssembly(model, params);
     }
 
-    private void loadHf(Path dir, NDManager manager) throws IOException {
+    /** Overwrites the parameters with the weights of HF folder {@code dir} (under a group, a collective). */
+    public void loadHf(Path dir, NDManager manager) throws IOException {
+        HfCheckpoint.load(model, params, manager, dir);
+    }
+
+    private void loadOrClose(Path dir, NDManager manager) throws IOException {
         try {
-            HfCheckpoint.load(model, params, manager, dir);
+            loadHf(dir, manager);
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
