@@ -1,6 +1,5 @@
 package ai.omnispark.trainer.cli;
 
-import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.checkpoint.Checkpointer;

@@ -1,6 +1,5 @@
 package ai.omnispark.trainer.cli;
 
-import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.hf.HfCheckpoint;

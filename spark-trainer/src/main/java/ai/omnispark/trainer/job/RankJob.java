@@ -1,6 +1,5 @@
 package ai.omnispark.trainer.job;
 
-import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
