@@ -17,9 +17,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The trainer, the CLI, the benches and every other module see a model only through
- * {@code ai.omnispark.models.api}: no Java source (main or test) outside the LLM family's package
- * names the family's classes or imports its package.
+ * The trainer, the CLI, the benches, the notebooks and every other module see a model only through
+ * {@code ai.omnispark.models.api}: no Java source (main or test) outside the LLM family's package,
+ * and no notebook, names the family's classes or imports its package.
  */
 class FamilyBoundaryTest {
     /** The repository root, seen from the spark-trainer module that runs this test. */
@@ -44,7 +44,7 @@ class FamilyBoundaryTest {
     /** The scan sees every module and would catch the family's names: inside the family they are all over. */
     @Test
     void theScanCoversEveryModuleAndFindsTheNamesWhereTheyAre() throws IOException {
-        List<Path> sources = javaSources(ROOT);
+        List<Path> sources = sources(ROOT);
         for (String module : List.of("parallel", "models", "data-pipeline", "spark-trainer")) {
             for (String set : List.of("main", "test")) {
                 String prefix = module + "/src/" + set + "/java/";
@@ -52,6 +52,7 @@ class FamilyBoundaryTest {
                         "no sources scanned under " + prefix);
             }
         }
+        assertTrue(sources.stream().anyMatch(p -> p.toString().endsWith(".ipynb")), "no notebook scanned");
         long familyFilesNamingThem = sources.stream().filter(p -> p.toString().contains(FAMILY_DIR))
                 .filter(p -> FORBIDDEN.matcher(read(p)).find()).count();
         assertTrue(familyFilesNamingThem >= 5, "the pattern found the family's names in only "
@@ -79,7 +80,7 @@ class FamilyBoundaryTest {
     /** "file:line: text" of each line outside the family that names it. */
     private static List<String> offences(Path root) throws IOException {
         List<String> offences = new ArrayList<>();
-        for (Path p : javaSources(root)) {
+        for (Path p : sources(root)) {
             String rel = root.relativize(p).toString().replace('\\', '/');
             if (rel.startsWith("models/src/main/java/" + FAMILY_DIR) || rel.startsWith("models/src/test/java/" + FAMILY_DIR)) {
                 continue;
@@ -95,8 +96,8 @@ class FamilyBoundaryTest {
         return offences;
     }
 
-    /** The .java files under each module's src/main/java and src/test/java. */
-    private static List<Path> javaSources(Path root) throws IOException {
+    /** The .java files under each module's src/main/java and src/test/java, and the notebooks. */
+    private static List<Path> sources(Path root) throws IOException {
         List<Path> files = new ArrayList<>();
         try (Stream<Path> modules = Files.list(root)) {
             for (Path module : modules.filter(Files::isDirectory).sorted().toList()) {
@@ -108,6 +109,13 @@ class FamilyBoundaryTest {
                         }
                     }
                 }
+            }
+        }
+        Path notebooks = root.resolve("notebooks");
+        if (Files.isDirectory(notebooks)) {
+            try (Stream<Path> walk = Files.walk(notebooks)) {
+                walk.filter(p -> p.toString().endsWith(".ipynb") || p.toString().endsWith(".zpln")).sorted()
+                        .forEach(files::add);
             }
         }
         return files;
