@@ -10,7 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** HuggingFace {@code config.json} of the Llama family to and from {@link DecoderConfig}. */
-public final class DecoderConfigJson {
+final class DecoderConfigJson {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private DecoderConfigJson() {}

@@ -26,7 +26,7 @@ import java.util.Set;
  * <p>One instance per rank: it owns the rank's attention kernels (the loaded SDPA modules), which
  * {@link #close} frees.
  */
-public final class DecoderLM implements Model {
+final class DecoderLM implements Model {
     private final DecoderConfig config;
     private final List<UnitLayout> units;
     private final Attention attention;
