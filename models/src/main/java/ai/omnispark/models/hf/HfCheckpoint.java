@@ -5,9 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
-import ai.omnispark.models.llm.HfNames;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.ParamStore;
@@ -30,8 +29,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A model's weights as a HuggingFace folder: {@code config.json}, {@code generation_config.json}
- * and {@code model.safetensors} with exactly the HF parameter names, loadable by transformers.
+ * A model's weights as a HuggingFace folder: {@code config.json} (the model's
+ * {@link Model#hfConfig}), {@code generation_config.json} and {@code model.safetensors} with the HF
+ * names its {@link StateDictAdapter} gives, loadable by transformers. Any family.
  */
 public final class HfCheckpoint {
     public static final String WEIGHTS = "model.safetensors";
@@ -45,10 +45,10 @@ public final class HfCheckpoint {
     }
 
     /** Writes {@code params} of {@code model} to {@code dir} in {@code dtype} (F32 or F16). */
-    public static void export(DecoderLM model, ParamStore params, NDManager manager, Path dir, SafeDType dtype)
+    public static void export(Model model, ParamStore params, NDManager manager, Path dir, SafeDType dtype)
             throws IOException {
         Files.createDirectories(dir);
-        write(model.config(), weights(model, params, manager, dtype), dtype, name -> Files.newOutputStream(dir.resolve(name)));
+        write(model, weights(model, params, manager, dtype), dtype, name -> Files.newOutputStream(dir.resolve(name)));
     }
 
     /**
@@ -57,18 +57,19 @@ public final class HfCheckpoint {
      * memory works). Under FSDP this is a collective: the other ranks of the shard group call
      * {@link #joinWeights} at the same point.
      */
-    public static SafeTensorsWriter weights(DecoderLM model, ParamStore params, NDManager manager, SafeDType dtype) {
+    public static SafeTensorsWriter weights(Model model, ParamStore params, NDManager manager, SafeDType dtype) {
         if (dtype != SafeDType.F32 && dtype != SafeDType.F16) {
             throw new IllegalArgumentException("HF export writes F32 or F16, not " + dtype);
         }
         SafeTensorsWriter writer = new SafeTensorsWriter();
         writer.metadata(Map.of("format", "pt"));
+        StateDictAdapter names = model.stateDictAdapter();
         for (UnitLayout unit : model.units()) {
             try (NDManager scope = manager.newSubManager()) {
                 NDArray flat = params.fullWeights(unit.name(), scope);
                 for (ParamSpec p : unit.params()) {
                     long start = unit.offset(p.name());
-                    writer.add(p.name(), dtype, p.shape().getShape(), hostCopy(flat, start, p, dtype));
+                    writer.add(names.toHf(p.name()), dtype, p.shape().getShape(), hostCopy(flat, start, p, dtype));
                 }
             }
         }
@@ -79,7 +80,7 @@ public final class HfCheckpoint {
      * A rank that does not write the HF weights takes part in {@link #weights}' gathers (under FSDP)
      * without keeping a copy.
      */
-    public static void joinWeights(DecoderLM model, ParamStore params) {
+    public static void joinWeights(Model model, ParamStore params) {
         for (UnitLayout unit : model.units()) {
             params.joinFullWeights(unit.name());
         }
@@ -107,16 +108,16 @@ public final class HfCheckpoint {
     }
 
     /** Writes an HF folder: weights, config.json and generation_config.json. */
-    public static void write(DecoderConfig config, SafeTensorsWriter weights, SafeDType dtype, FolderSink sink)
+    public static void write(Model model, SafeTensorsWriter weights, SafeDType dtype, FolderSink sink)
             throws IOException {
-        write(config, weights, dtype, Map.of(), sink);
+        write(model, weights, dtype, Map.of(), sink);
     }
 
     /**
      * Writes an HF folder with {@code extraFiles} besides the model's own: the tokenizer's
      * {@code tokenizer.json} and {@code tokenizer_config.json}, which this module does not know.
      */
-    public static void write(DecoderConfig config, SafeTensorsWriter weights, SafeDType dtype,
+    public static void write(Model model, SafeTensorsWriter weights, SafeDType dtype,
             Map<String, byte[]> extraFiles, FolderSink sink) throws IOException {
         for (Map.Entry<String, byte[]> f : extraFiles.entrySet()) {
             try (OutputStream out = sink.create(f.getKey())) {
@@ -128,24 +129,28 @@ public final class HfCheckpoint {
         }
         String torchDtype = dtype == SafeDType.F16 ? "float16" : "float32";
         try (OutputStream out = sink.create("config.json")) {
-            out.write(HfConfig.toJson(config, torchDtype).toPrettyString().getBytes(StandardCharsets.UTF_8));
+            out.write(model.hfConfig(torchDtype).toPrettyString().getBytes(StandardCharsets.UTF_8));
         }
-        try (OutputStream out = sink.create("generation_config.json")) {
-            out.write(HfConfig.generationConfig(config).toPrettyString().getBytes(StandardCharsets.UTF_8));
+        com.fasterxml.jackson.databind.node.ObjectNode generation = model.generationConfig();
+        if (generation != null) {
+            try (OutputStream out = sink.create("generation_config.json")) {
+                out.write(generation.toPrettyString().getBytes(StandardCharsets.UTF_8));
+            }
         }
     }
 
     /**
      * Loads the weights in {@code dir}/model.safetensors into {@code params}. Every parameter of the
-     * model must be there with its exact shape; extra tensors are an error, except {@code lm_head.weight}
-     * of a model with tied embeddings, which must then equal the embedding.
+     * model must be there (under its HF name) with its exact shape; extra tensors are an error, except
+     * one the adapter ties to another ({@link StateDictAdapter#tiedTo}, e.g. {@code lm_head.weight} of
+     * a model with tied embeddings), which must then equal it.
      */
-    public static void load(DecoderLM model, ParamStore params, NDManager manager, Path dir) throws IOException {
+    public static void load(Model model, ParamStore params, NDManager manager, Path dir) throws IOException {
         Path file = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(file)) {
             throw new IOException("no " + WEIGHTS + " in " + dir + " (sharded HF checkpoints are not supported yet)");
         }
-        DecoderConfig config = model.config();
+        StateDictAdapter names = model.stateDictAdapter();
         try (SafeTensorsReader reader = SafeTensorsReader.open(file); NDManager scope = manager.newSubManager()) {
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
             for (TensorInfo t : reader.tensors()) {
@@ -158,27 +163,29 @@ public final class HfCheckpoint {
                 try (NDManager unitScope = scope.newSubManager()) {
                     NDArray flat = unitScope.zeros(new Shape(unit.numel()), DataType.FLOAT32);
                     for (ParamSpec p : unit.params()) {
-                        TensorInfo info = tensors.get(p.name());
+                        String hfName = names.toHf(p.name());
+                        TensorInfo info = tensors.get(hfName);
                         if (info == null) {
-                            throw new IOException(file + " lacks tensor " + p.name());
+                            throw new IOException(file + " lacks tensor " + hfName);
                         }
                         if (!java.util.Arrays.equals(info.shape(), p.shape().getShape())) {
-                            throw new IOException(file + ": tensor " + p.name() + " has shape "
+                            throw new IOException(file + ": tensor " + hfName + " has shape "
                                     + java.util.Arrays.toString(info.shape()) + ", the config needs " + p.shape());
                         }
                         copyInto(reader, info, flat, unit.offset(p.name()), file);
-                        used.add(p.name());
+                        used.add(hfName);
                     }
                     params.loadFullWeights(unit.name(), flat);
                 }
             }
             for (String name : tensors.keySet()) {
                 if (!used.contains(name)) {
-                    if (name.equals(HfNames.LM_HEAD) && config.tieWordEmbeddings()) {
-                        checkTiedHead(reader, file);
+                    String tied = names.tiedTo(name);
+                    if (tied != null) {
+                        checkTied(reader, file, name, tied, names.tieReason());
                         continue;
                     }
-                    throw new IOException(file + " has tensor " + name + ", which a " + config.family()
+                    throw new IOException(file + " has tensor " + name + ", which a " + model.family()
                             + " model of this config does not have");
                 }
             }
@@ -186,18 +193,18 @@ public final class HfCheckpoint {
     }
 
     /**
-     * A tied model has one matrix for embedding and head; a folder that also stores a head must
-     * store that same matrix, or loading would silently drop trained head weights.
+     * A tied model has one matrix for two HF tensors (an embedding and its head); a folder that also
+     * stores the second must store that same matrix, or loading would silently drop trained weights.
      */
-    private static void checkTiedHead(SafeTensorsReader reader, Path file) throws IOException {
-        TensorInfo head = reader.info(HfNames.LM_HEAD);
-        TensorInfo embed = reader.info(HfNames.EMBED);
-        String refusal = file + " has " + HfNames.LM_HEAD + " ";
-        String why = ", but config.json says tie_word_embeddings: true, so the model has one matrix for both and "
-                + "this head would be dropped; remove " + HfNames.LM_HEAD + " or set tie_word_embeddings to false";
+    private static void checkTied(SafeTensorsReader reader, Path file, String name, String tiedTo, String reason)
+            throws IOException {
+        TensorInfo head = reader.info(name);
+        TensorInfo embed = reader.info(tiedTo);
+        String refusal = file + " has " + name + " ";
+        String why = ", but " + reason;
         if (!java.util.Arrays.equals(head.shape(), embed.shape()) || head.dtype() != embed.dtype()) {
             throw new IOException(refusal + head.dtype() + java.util.Arrays.toString(head.shape()) + " and "
-                    + HfNames.EMBED + " " + embed.dtype() + java.util.Arrays.toString(embed.shape()) + why);
+                    + tiedTo + " " + embed.dtype() + java.util.Arrays.toString(embed.shape()) + why);
         }
         long bytes = head.byteLength();
         int partBytes = (int) Math.min(bytes, (long) LOAD_PART * Float.BYTES);
@@ -208,15 +215,15 @@ public final class HfCheckpoint {
             int n = (int) Math.min(partBytes, bytes - done);
             headPart.clear().limit(n);
             embedPart.clear().limit(n);
-            reader.readInto(HfNames.LM_HEAD, done, headPart);
-            reader.readInto(HfNames.EMBED, done, embedPart);
+            reader.readInto(name, done, headPart);
+            reader.readInto(tiedTo, done, embedPart);
             int at = headPart.flip().mismatch(embedPart.flip());
             mismatch = at < 0 ? -1 : done + at;
         }
         if (mismatch >= 0) {
             long element = mismatch / head.dtype().byteSize();
             long columns = head.shape()[head.shape().length - 1];
-            throw new IOException(refusal + "differing from " + HfNames.EMBED + " (first at row "
+            throw new IOException(refusal + "differing from " + tiedTo + " (first at row "
                     + element / columns + ", column " + element % columns + ")" + why);
         }
     }
@@ -278,7 +285,7 @@ public final class HfCheckpoint {
     }
 
     /** IEEE 754 half to float (Java 17 has no Float.float16ToFloat). */
-    static float halfToFloat(short half) {
+    public static float halfToFloat(short half) {
         int bits = half & 0xFFFF;
         int sign = (bits & 0x8000) << 16;
         int exponent = (bits >>> 10) & 0x1F;

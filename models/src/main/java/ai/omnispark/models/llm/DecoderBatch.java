@@ -13,8 +13,8 @@ import ai.omnispark.parallel.runtime.RankRandom;
  * token ids, labels and their mask, the document ids that keep attention inside a document, and the
  * rotary tables.
  */
-public final class DecoderBatch {
-    public static final int IGNORE = -100;
+final class DecoderBatch {
+    public static final int IGNORE = ai.omnispark.models.api.Sample.IGNORE;
     static final String INPUT_IDS = "input_ids";
     static final String LABELS = "labels";
     static final String LABEL_MASK = "label_mask";

@@ -4,7 +4,7 @@ package ai.omnispark.models.llm;
  * Shape of a decoder-only LM in the Llama family. {@code family} selects the HF variant:
  * "llama" (optional attention bias), "qwen2" (q/k/v bias), "qwen3" (q/k RMSNorm).
  */
-public record DecoderConfig(
+record DecoderConfig(
         String family,
         int vocabSize,
         int hiddenSize,

@@ -1,5 +1,11 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.Objective;
+import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
@@ -7,21 +13,28 @@ import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import java.util.ArrayList;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A decoder-only LM of the Llama family (Llama, Qwen2, Qwen3), declared as parameter units and
  * segments. It knows nothing of how it is run: the engine and the parallel layer decide that.
- * Units: "embed", "layers.i" (one per block), "head" (final norm and untied lm_head).
+ * Units: "embed", "layers.i" (one per block, read by its
+ * segments "attn.i" and "mlp.i"), "head" (final norm and untied lm_head).
  *
  * <p>One instance per rank: it owns the rank's attention kernels (the loaded SDPA modules), which
  * {@link #close} frees.
  */
-public final class DecoderLM implements AutoCloseable {
+final class DecoderLM implements Model {
+    /** Token rows only: this family has no vision tower. */
+    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
+
     private final DecoderConfig config;
     private final List<UnitLayout> units;
     private final Attention attention;
     private final int lossChunkTokens;
+    private final LlmStateDictAdapter stateDictAdapter;
 
     /** With {@link AttentionImpl#AUTO} attention. */
     public DecoderLM(DecoderConfig config) {
@@ -56,6 +69,7 @@ public final class DecoderLM implements AutoCloseable {
         this.units = layouts(config);
         this.lossChunkTokens = lossChunkTokens;
         this.attention = new Attention(attentionImpl, attentionBlock);
+        this.stateDictAdapter = new LlmStateDictAdapter(config, units);
     }
 
     public AttentionImpl attentionImpl() {
@@ -71,25 +85,85 @@ public final class DecoderLM implements AutoCloseable {
         return config;
     }
 
+    /** The config's model_type: llama, qwen2 or qwen3. */
+    @Override
+    public String family() {
+        return config.family();
+    }
+
+    @Override
+    public long parameterCount() {
+        return config.parameterCount();
+    }
+
+    @Override
     public List<UnitLayout> units() {
         return units;
     }
 
     /** Segments whose last output is the summed token cross-entropy. */
+    @Override
     public List<Segment> trainingSegments() {
         return segments(true);
     }
 
     /** Segments whose last output is the logits, [rows, seqLen, vocab]. */
-    public List<Segment> logitSegments() {
+    @Override
+    public List<Segment> evaluationSegments() {
         return segments(false);
+    }
+
+    @Override
+    public Collator collator() {
+        return new TokenCollator(config);
+    }
+
+    @Override
+    public Objective objective() {
+        return new TokenCrossEntropy();
+    }
+
+    @Override
+    public StateDictAdapter stateDictAdapter() {
+        return stateDictAdapter;
+    }
+
+    @Override
+    public Parallelize parallelize() {
+        return new DecoderParallelize();
+    }
+
+    @Override
+    public Set<SampleLayout> sampleLayouts() {
+        return SAMPLE_LAYOUTS;
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public ObjectNode hfConfig(String torchDtype) {
+        return DecoderConfigJson.toJson(config, torchDtype);
+    }
+
+    @Override
+    public ObjectNode generationConfig() {
+        return DecoderConfigJson.generationConfig(config);
+    }
+
+    @Override
+    public List<String> describe() {
+        return List.of("model " + config.family() + " with " + config.parameterCount() + " parameters");
     }
 
     private List<Segment> segments(boolean loss) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new EmbedSegment());
         for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new DecoderBlock(config, i, attention));
+            segments.add(new AttentionSegment(config, i, attention));
+            segments.add(new MlpSegment(config, i));
         }
         segments.add(new LmHead(config, loss, lossChunkTokens));
         return segments;
@@ -137,7 +211,7 @@ public final class DecoderLM implements AutoCloseable {
             p.add(ParamSpec.of(HfNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
             p.add(ParamSpec.of(HfNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
             p.add(ParamSpec.of(HfNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
-            units.add(new UnitLayout(DecoderBlock.unit(i), p));
+            units.add(new UnitLayout(AttentionSegment.unit(i), p));
         }
         List<ParamSpec> head = new ArrayList<>();
         head.add(ParamSpec.of(HfNames.FINAL_NORM, Init.ones(), h));

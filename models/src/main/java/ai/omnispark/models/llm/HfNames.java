@@ -1,7 +1,7 @@
 package ai.omnispark.models.llm;
 
 /** HuggingFace parameter names of the Llama family, which are also our parameter names. */
-public final class HfNames {
+final class HfNames {
     private HfNames() {}
 
     public static final String EMBED = "model.embed_tokens.weight";

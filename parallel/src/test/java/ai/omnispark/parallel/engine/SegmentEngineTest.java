@@ -12,7 +12,9 @@ import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -142,6 +144,95 @@ class SegmentEngineTest {
                     }
                     assertArrayEquals(ga, params.grad("ua").toDoubleArray(), 1e-12);
                     assertEquals(List.of("ua"), gradUnits, "only the trainable unit hands over a gradient");
+                }
+            }
+        }
+    }
+
+    /** Records the engine's calls on a unit while delegating to real parameters. */
+    private static final class Recording implements UnitParams {
+        final LocalParams params;
+        final List<String> events = new ArrayList<>();
+
+        Recording(LocalParams params) {
+            this.params = params;
+        }
+
+        public NDArray acquire(String unit, NDManager scope) {
+            events.add("acquire " + unit);
+            return params.acquire(unit, scope);
+        }
+
+        public void release(String unit) {
+            events.add("release " + unit);
+            params.release(unit);
+        }
+
+        public void accumulateGrad(String unit, NDArray grad) {
+            events.add("grad " + unit);
+            params.accumulateGrad(unit, grad);
+        }
+    }
+
+    /** A segment that records its forward into {@code events}, then multiplies by {@code param}. */
+    private static Segment recorded(String name, String unit, String param, List<String> events) {
+        Segment inner = scale(name, unit, param);
+        return new Segment() {
+            public String name() {
+                return name;
+            }
+
+            public List<String> units() {
+                return List.of(unit);
+            }
+
+            public NDList forward(SegmentCall call, NDList inputs) {
+                events.add("forward " + name);
+                return inner.forward(call, inputs);
+            }
+        };
+    }
+
+    /**
+     * A unit read by two consecutive segments (as a decoder block's attention and MLP segments read
+     * one layer unit): acquired before the first, released after the last, its gradient (the sum of
+     * both segments' contributions) handed over once, whichever of them recompute.
+     */
+    @Test
+    void aUnitReadByTwoConsecutiveSegmentsIsAcquiredOnceAndItsGradientAccumulatedOnce() {
+        List<Recompute> policies = List.of(Recompute.none(), Recompute.all(), Recompute.named(Set.of("first")),
+                Recompute.named(Set.of("second")));
+        for (Recompute recompute : policies) {
+            try (RankContext rank = RankContext.single(1)) {
+                rank.bindThread();
+                List<UnitLayout> units = List.of(new UnitLayout("u",
+                        List.of(ParamSpec.of("a", Init.normal(1), 3), ParamSpec.of("b", Init.normal(1), 3))));
+                try (LocalParams local = new LocalParams(rank.manager(), units, DataType.FLOAT64, 1);
+                        NDManager scope = rank.manager().newSubManager()) {
+                    Recording params = new Recording(local);
+                    List<Segment> segments = List.of(recorded("first", "u", "a", params.events),
+                            recorded("second", "u", "b", params.events), SUM);
+                    SegmentEngine engine = new SegmentEngine(segments, units, recompute);
+                    double[] x = {1, 2, -1};
+                    double[] w = local.weights("u").toDoubleArray();
+                    engine.forwardBackward(scope, new Batch().put("x", scope.create(x)), new NDList(),
+                            new NDList(scope.create(2.0)), params);
+                    List<String> ev = params.events;
+                    String policy = "events " + ev;
+                    // Forward: one acquire before the first segment, the release only after the second.
+                    assertEquals(List.of("acquire u", "forward first", "forward second"), ev.subList(0, 3), policy);
+                    assertEquals(1, ev.stream().filter(e -> e.equals("grad u")).count(), policy);
+                    assertEquals("grad u", ev.get(ev.size() - 2), policy);
+                    assertEquals("release u", ev.get(ev.size() - 1), policy);
+                    long acquires = ev.stream().filter(e -> e.equals("acquire u")).count();
+                    assertEquals(acquires, ev.stream().filter(e -> e.equals("release u")).count(), policy);
+                    // d/da sum(2 x a b) = 2 x b, d/db = 2 x a: both halves of the unit's one gradient.
+                    double[] expected = new double[6];
+                    for (int i = 0; i < 3; i++) {
+                        expected[i] = 2 * x[i] * w[3 + i];
+                        expected[3 + i] = 2 * x[i] * w[i];
+                    }
+                    assertArrayEquals(expected, local.grad("u").toDoubleArray(), 1e-12, policy);
                 }
             }
         }

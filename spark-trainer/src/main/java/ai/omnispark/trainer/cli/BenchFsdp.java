@@ -1,16 +1,10 @@
 package ai.omnispark.trainer.cli;
 
-import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
-import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
-import ai.omnispark.parallel.fsdp.FsdpParams;
-import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
@@ -21,6 +15,7 @@ import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
 import ai.omnispark.trainer.job.LocalLauncher;
+import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
@@ -95,18 +90,16 @@ final class BenchFsdp {
         return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
-                DecoderConfig mc = HfConfig.read(Path.of(config.job().model().configPath()));
-                DecoderLM model = new DecoderLM(mc, AttentionImpl.parse(config.job().model().attentionImpl()));
                 CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
                         comm.split(new int[] {rank}), comm, ctx.manager());
                 DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
-                try (ParamStore params = group == null
-                        ? new LocalParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed())
-                        : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
+                try (RankAssembly assembly = RankAssembly.open(config.job().model(), ctx, config.seed(), group, true)) {
+                    Model model = assembly.model();
+                    ParamStore params = assembly.params();
                     InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(), TrainingData.tokenizer(config.job())),
                             config.seed(), rank, world);
-                    Trainer trainer = new Trainer(config, ctx, model, params, rows,
-                            group == null ? DataParallel.single() : DataParallel.over(group), DataType.FLOAT32);
+                    Trainer trainer = assembly.train(config, ctx, rows,
+                            group == null ? DataParallel.single() : DataParallel.over(group));
                     double[] times = new double[steps];
                     long peak = 0;
                     for (int i = 0; i < warmup + steps; i++) {
@@ -165,7 +158,7 @@ final class BenchFsdp {
      * Heap this rank's thread allocates for what a checkpoint with {@code save_hf_weights} snapshots:
      * its own slices and the gathered HF weights, as RankJob takes them.
      */
-    private static long snapshotHeapBytes(DecoderLM model, ParamStore params, RankContext ctx, Trainer trainer) {
+    private static long snapshotHeapBytes(Model model, ParamStore params, RankContext ctx, Trainer trainer) {
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         long before = threads.getCurrentThreadAllocatedBytes();

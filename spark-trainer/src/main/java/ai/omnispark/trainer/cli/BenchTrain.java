@@ -1,6 +1,5 @@
 package ai.omnispark.trainer.cli;
 
-import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.hf.HfCheckpoint;
@@ -12,10 +11,10 @@ import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.InMemoryRows;
+import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
-import ai.omnispark.trainer.model.LoadedModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -107,7 +106,7 @@ final class BenchTrain {
         boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
-            try (LoadedModel loaded = LoadedModel.forJob(config.job().model(), rank.manager(), DataType.FLOAT32, config.seed())) {
+            try (RankAssembly loaded = RankAssembly.open(config.job().model(), rank, config.seed(), null, false)) {
                 Tokenizer tokenizer = TrainingData.tokenizer(config.job());
                 List<PackedRow> all = TrainingData.rows(config.job(), tokenizer);
                 if (all.size() < config.globalBatchSize()) {
@@ -117,8 +116,8 @@ final class BenchTrain {
                 Path hf = work.resolve("hf");
                 HfCheckpoint.export(loaded.model(), loaded.params(), rank.manager(), hf, SafeDType.F32);
                 writeBatch(batch, work.resolve("batch.json"));
-                Trainer trainer = new Trainer(config, rank, loaded.model(), loaded.params(),
-                        new InMemoryRows(batch, config.seed(), 0, 1), DataParallel.single(), DataType.FLOAT32);
+                Trainer trainer = loaded.train(config, rank, new InMemoryRows(batch, config.seed(), 0, 1),
+                        DataParallel.single());
                 double loss = trainer.evaluate(batch.stream().map(PackedRow::sample).toList());
                 double[] times = new double[steps];
                 long tokens = 0;
@@ -147,7 +146,7 @@ final class BenchTrain {
                 if (trace != null) {
                     o.put("profile", trace.toString());
                 }
-                o.put("params", loaded.model().config().parameterCount());
+                o.put("params", loaded.model().parameterCount());
                 return o;
             }
         }

@@ -4,17 +4,17 @@ import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.HfTokenizer;
 import ai.omnispark.data.tokenizer.HfTokenizerFiles;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.optim.AdamW;
-import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.RankJob;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -51,22 +51,27 @@ final class ExportHfCommand {
             case "F16" -> SafeDType.F16;
             default -> throw new IllegalArgumentException("--dtype must be F32 or F16");
         };
-        DecoderConfig config = config(fs, ckpt, args.option("config", ""));
-        Map<String, byte[]> tokenizerFiles = tokenizerFiles(fs, ckpt, args.option("tokenizer", ""), config.vocabSize());
-        DecoderLM model = new DecoderLM(config);
         Path dir = new Path(args.required("out"));
         FileSystem outFs = dir.getFileSystem(conf);
-        try (RankContext rank = RankContext.single(Runtime.getRuntime().availableProcessors());
-                LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0);
-                AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
+        long parameters;
+        try (RankContext rank = RankContext.single(Runtime.getRuntime().availableProcessors())) {
             rank.bindThread();
-            // Read everything first: a bad file fails here, before any output is written.
-            new CheckpointReader(fs, ckpt).read(model.units(), params::owned).applyTo(params, unused, rank.manager());
-            HfCheckpoint.write(config, HfCheckpoint.weights(model, params, rank.manager(), dtype), dtype,
-                    tokenizerFiles, name -> outFs.create(new Path(dir, name), true));
+            try (RankAssembly assembly = RankAssembly.of(model(fs, ckpt, args.option("config", "")), rank.manager(),
+                        DataType.FLOAT32, 0, null, false);
+                    AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
+                Model model = assembly.model();
+                Map<String, byte[]> tokenizerFiles = tokenizerFiles(fs, ckpt, args.option("tokenizer", ""),
+                        model.vocabSize());
+                // Read everything first: a bad file fails here, before any output is written.
+                new CheckpointReader(fs, ckpt).read(model.units(), assembly.params()::owned)
+                        .applyTo(assembly.params(), unused, rank.manager());
+                HfCheckpoint.write(model, HfCheckpoint.weights(model, assembly.params(), rank.manager(), dtype), dtype,
+                        tokenizerFiles, name -> outFs.create(new Path(dir, name), true));
+                parameters = model.parameterCount();
+            }
         }
         out.println(new ObjectMapper().writeValueAsString(Map.of("hf_dir", dir.toString(),
-                "checkpoint", ckpt.toString(), "parameters", config.parameterCount())));
+                "checkpoint", ckpt.toString(), "parameters", parameters)));
         return 0;
     }
 
@@ -123,9 +128,10 @@ final class ExportHfCommand {
         }
     }
 
-    private static DecoderConfig config(FileSystem fs, Path ckpt, String override) throws IOException {
+    /** The model of {@code --config}, else of the config.json the checkpoint's hf_ckpt/ carries. */
+    private static Model model(FileSystem fs, Path ckpt, String override) throws IOException {
         if (!override.isBlank()) {
-            return HfConfig.read(java.nio.file.Path.of(override));
+            return ModelFamilies.load(java.nio.file.Path.of(override), ModelOptions.defaults());
         }
         Path file = new Path(new Path(ckpt, CheckpointPaths.HF), "config.json");
         if (!fs.exists(file)) {
@@ -133,7 +139,12 @@ final class ExportHfCommand {
                     + "/config.json (saved with train.save_hf_weights=false); pass --config CONFIG_JSON");
         }
         try (InputStream in = fs.open(file)) {
-            return HfConfig.parse(new ObjectMapper().readTree(in));
+            com.fasterxml.jackson.databind.JsonNode json = new ObjectMapper().readTree(in);
+            try {
+                return ModelFamilies.build(json, ModelOptions.defaults());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": " + e.getMessage(), e);
+            }
         }
     }
 }

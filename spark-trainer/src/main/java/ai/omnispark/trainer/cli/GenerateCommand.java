@@ -6,16 +6,16 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.HfTokenizerFiles;
 import ai.omnispark.data.tokenizer.Tokenizer;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderBatch;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelOptions;
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.ConfigException;
-import ai.omnispark.trainer.model.LoadedModel;
+import ai.omnispark.trainer.job.RankAssembly;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
@@ -40,23 +40,30 @@ final class GenerateCommand {
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "max-new-tokens", "threads"));
         Path dir = Path.of(args.required("model"));
-        DecoderConfig config = HfConfig.read(dir);
-        int[] prompt = ScoreCommand.inputIds(args, dir, config.vocabSize());
-        if (prompt.length == 0) {
-            throw new ConfigException("nothing to continue: the prompt has no tokens");
-        }
         int maxNew = args.positiveInt("max-new-tokens", String.valueOf(DEFAULT_NEW_TOKENS));
         int threads = args.positiveInt("threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
-        // Decoding needs a tokenizer; with --ids and none in the folder, only ids are printed.
-        String spec = args.option("tokenizer", "");
-        Tokenizer tokenizer = !spec.isBlank() || Files.isRegularFile(dir.resolve(HfTokenizerFiles.TOKENIZER_JSON))
-                ? ModelTokenizer.open(dir, spec, config.vocabSize()) : null;
+        int[] prompt;
+        Tokenizer tokenizer = null;
         try {
-            int eos = config.eosTokenId() >= 0 ? config.eosTokenId() : tokenizer != null ? tokenizer.eosId() : -1;
             Greedy result;
             try (RankContext rank = RankContext.single(threads)) {
                 rank.bindThread();
-                try (LoadedModel loaded = LoadedModel.fromHf(dir, rank.manager(), DataType.FLOAT32)) {
+                // The prompt is checked against the model's vocabulary before its weights are read.
+                try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+                        rank.manager(), DataType.FLOAT32, 0, null, false)) {
+                    int vocab = loaded.model().vocabSize();
+                    prompt = ScoreCommand.inputIds(args, dir, vocab);
+                    if (prompt.length == 0) {
+                        throw new ConfigException("nothing to continue: the prompt has no tokens");
+                    }
+                    // Decoding needs a tokenizer; with --ids and none in the folder, only ids are printed.
+                    String spec = args.option("tokenizer", "");
+                    tokenizer = !spec.isBlank() || Files.isRegularFile(dir.resolve(HfTokenizerFiles.TOKENIZER_JSON))
+                            ? ModelTokenizer.open(dir, spec, vocab) : null;
+                    com.fasterxml.jackson.databind.JsonNode generation = loaded.model().generationConfig();
+                    int configEos = generation == null ? -1 : generation.path("eos_token_id").asInt(-1);
+                    int eos = configEos >= 0 ? configEos : tokenizer != null ? tokenizer.eosId() : -1;
+                    loaded.loadHf(dir, rank.manager());
                     result = greedy(loaded.model(), loaded.params(), rank.manager(), prompt, maxNew, eos);
                 }
             }
@@ -81,19 +88,19 @@ final class GenerateCommand {
      * Appends the most likely next token (the lowest id among equals) until {@code eos} or
      * {@code maxNew} tokens; the end-of-sequence id itself is not returned.
      */
-    static Greedy greedy(DecoderLM model, ParamStore params, NDManager manager, int[] prompt, int maxNew, int eos) {
-        SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+    static Greedy greedy(Model model, ParamStore params, NDManager manager, int[] prompt, int maxNew, int eos) {
+        SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
         int[] ids = Arrays.copyOf(prompt, prompt.length + maxNew);
         int n = prompt.length;
         while (n < prompt.length + maxNew) {
             int[] labels = new int[n];
             int[] positions = new int[n];
-            Arrays.fill(labels, DecoderBatch.IGNORE);
+            Arrays.fill(labels, Sample.IGNORE);
             Arrays.setAll(positions, i -> i);
             int next;
             try (NDManager scope = manager.newSubManager()) {
-                var batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, Arrays.copyOf(ids, n),
-                        labels, positions, new int[n]);
+                var batch = model.collator().collate(scope,
+                        List.of(Sample.tokens(Arrays.copyOf(ids, n), labels, positions, new int[n])), DataType.FLOAT32, null);
                 NDArray logits = engine.forward(scope, batch, new NDList(), params).singletonOrThrow();
                 next = (int) logits.reshape(n, -1).get(n - 1).argMax().getLong();
             }

@@ -5,16 +5,17 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.Tokenizer;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderBatch;
-import ai.omnispark.models.llm.DecoderLM;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelOptions;
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.ConfigException;
-import ai.omnispark.trainer.model.LoadedModel;
+import ai.omnispark.trainer.job.RankAssembly;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -32,14 +33,17 @@ final class ScoreCommand {
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "threads"));
         Path dir = Path.of(args.required("model"));
-        int[] ids = inputIds(args, dir, HfConfig.read(dir).vocabSize());
-        if (ids.length == 0) {
-            throw new ConfigException("nothing to score: the input has no tokens");
-        }
         int threads = Integer.parseInt(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
-            try (LoadedModel loaded = LoadedModel.fromHf(dir, rank.manager(), DataType.FLOAT32)) {
+            // The input is checked against the model's vocabulary before its weights are read.
+            try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+                    rank.manager(), DataType.FLOAT32, 0, null, false)) {
+                int[] ids = inputIds(args, dir, loaded.model().vocabSize());
+                if (ids.length == 0) {
+                    throw new ConfigException("nothing to score: the input has no tokens");
+                }
+                loaded.loadHf(dir, rank.manager());
                 double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
                 ObjectMapper json = new ObjectMapper();
                 ObjectNode o = json.createObjectNode();
@@ -90,21 +94,22 @@ final class ScoreCommand {
     }
 
     /** {@code result[t]} = log p(ids[t] | ids[0..t-1]) for t >= 1. */
-    static double[] logprobs(DecoderLM model, ParamStore params, NDManager manager, int[] ids) {
+    static double[] logprobs(Model model, ParamStore params, NDManager manager, int[] ids) {
         int n = ids.length;
         int[] labels = new int[n];
         int[] pos = new int[n];
         int[] doc = new int[n];
         for (int i = 0; i < n; i++) {
-            labels[i] = DecoderBatch.IGNORE;
+            labels[i] = Sample.IGNORE;
             pos[i] = i;
         }
         try (NDManager scope = manager.newSubManager()) {
-            Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
-            SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+            Batch batch = model.collator().collate(scope, List.of(Sample.tokens(ids, labels, pos, doc)),
+                    DataType.FLOAT32, null);
+            SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
             NDArray logits = engine.forward(scope, batch, new NDList(), params).singletonOrThrow();
             float[] logp = logits.reshape(n, -1).logSoftmax(-1).toType(DataType.FLOAT32, false).toFloatArray();
-            int vocab = model.config().vocabSize();
+            int vocab = model.vocabSize();
             double[] result = new double[n];
             for (int t = 1; t < n; t++) {
                 result[t] = logp[(t - 1) * vocab + ids[t]];

@@ -9,6 +9,8 @@ import ai.omnispark.data.pipeline.PrepareConfig;
 import ai.omnispark.data.pipeline.PreparePipeline;
 import ai.omnispark.data.pipeline.PrepareResult;
 import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelFamily;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.DataSection;
 import ai.omnispark.trainer.config.JobConfig;
@@ -132,7 +134,7 @@ public final class DataPreparation {
             return s;
         }
         // What the driver would refuse after preparing is refused before the Spark job runs.
-        checkFamilyTakes(s.string("data.train_path"), config(s).dataType().sampleLayout());
+        checkFamilyTakes(s, s.string("data.train_path"), config(s).dataType().sampleLayout());
         PrepareResult result = prepare(spark, s, log);
         return s.with("data.train_path", new Path(result.manifestPath()).getParent().toString());
     }
@@ -152,12 +154,14 @@ public final class DataPreparation {
         if (!ShardRows.isDataset(fs, p)) {
             return;
         }
-        checkFamilyTakes(path, SampleLayouts.of(fs, p));
+        checkFamilyTakes(s, path, SampleLayouts.of(fs, p));
     }
 
-    private static void checkFamilyTakes(String dataset, SampleLayout layout) {
-        // SHIM(issue11): from Model.sampleLayouts() once the family API lands
-        SampleLayouts.check(dataset, layout, "llm", Set.of(SampleLayout.TOKENS));
+    /** The family of the model the settings name, from its config.json, without building it. */
+    private static void checkFamilyTakes(Settings s, String dataset, SampleLayout layout) throws IOException {
+        ModelFamily family = ModelFamilies.forConfig(ModelFamilies.readConfig(
+                java.nio.file.Path.of(JobConfig.from(s).model().hfConfigPath())));
+        SampleLayouts.check(dataset, layout, family.name(), family.sampleLayouts());
     }
 
     private static DocumentPacker.Overflow overflow(String value) {

@@ -1,14 +1,9 @@
 package ai.omnispark.trainer.job;
 
-import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
-import ai.omnispark.models.nn.attention.Attention;
-import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
@@ -17,9 +12,7 @@ import ai.omnispark.parallel.checkpoint.RankState;
 import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
-import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.fsdp.ShardGroup;
-import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
@@ -102,28 +95,19 @@ public final class RankJob {
             if (env.comm() != null) {
                 env.comm().traceTo(rank.profiler());
             }
-            DecoderConfig modelConfig = modelConfig(job);
-            AttentionImpl attentionImpl = AttentionImpl.parse(job.model().attentionImpl());
-            DecoderLM model = new DecoderLM(modelConfig, attentionImpl, Attention.DEFAULT_BLOCK,
-                    job.model().lossChunkTokens());
             ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
-            try (DecoderLM ownedModel = model; ParamStore params = group == null
-                    ? new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed())
-                    : new FsdpParams(rank.manager(), model.units(), DataType.FLOAT32, config.seed(), group,
-                            plan.fullShard())) {
-                String modelPath = job.model().modelPath();
-                if (!modelPath.isBlank()) {
-                    HfCheckpoint.load(model, params, rank.manager(), java.nio.file.Path.of(modelPath));
-                }
+            try (RankAssembly assembly = RankAssembly.open(job.model(), rank, config.seed(), group, plan.fullShard())) {
+                Model model = assembly.model();
+                ParamStore params = assembly.params();
                 DoubleUnaryOperator sumAll = group == null ? x -> x : group::sumAll;
                 Tokenizer tokenizer = TrainingData.tokenizer(job);
-                if (tokenizer.vocabSize() > modelConfig.vocabSize()) {
+                if (model.vocabSize() > 0 && tokenizer.vocabSize() > model.vocabSize()) {
                     throw new ConfigException("the tokenizer has " + tokenizer.vocabSize()
-                            + " ids but the model's vocab_size is " + modelConfig.vocabSize());
+                            + " ids but the model's vocab_size is " + model.vocabSize());
                 }
                 RowSource source = rowSource(job, tokenizer, config, env);
                 DataParallel dataParallel = group == null ? DataParallel.single() : DataParallel.over(group);
-                Trainer trainer = new Trainer(config, rank, model, params, source, dataParallel, DataType.FLOAT32);
+                Trainer trainer = assembly.train(config, rank, source, dataParallel);
                 if (lead) {
                     for (String line : trainer.describe()) {
                         out.println(line);
@@ -136,7 +120,7 @@ public final class RankJob {
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
-                ResumeConfig resumeConfig = ResumeConfig.of(job, HfConfig.toJson(modelConfig, "float32"), plan);
+                ResumeConfig resumeConfig = ResumeConfig.of(job, model.hfConfig("float32"), plan);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         job.train().saveTotalLimit()).fencedBy(env.attemptId())) {
@@ -196,10 +180,6 @@ public final class RankJob {
         return new InMemoryRows(TrainingData.rows(job, tokenizer), config.seed(), env.rank(), env.worldSize());
     }
 
-    private static DecoderConfig modelConfig(JobConfig job) throws IOException {
-        return HfConfig.read(java.nio.file.Path.of(job.model().hfConfigPath()));
-    }
-
     private static ShardGroup shardGroup(ParallelPlan plan, Env env, RankContext rank) {
         if (env.comm() == null) {
             throw new IllegalStateException("a " + plan.worldSize() + "-rank job needs a communicator");
@@ -216,18 +196,18 @@ public final class RankJob {
      * take part in the gathers (under FSDP) and keep nothing, returning a no-op. The folder carries
      * the tokenizer's files, so it tokenizes as training did.
      */
-    private static HfWriter writeHf(DecoderLM model, ParamStore params, Tokenizer tokenizer, RankContext rank,
+    private static HfWriter writeHf(Model model, ParamStore params, Tokenizer tokenizer, RankContext rank,
             Env env) {
         if (env.rank() != 0) {
             HfCheckpoint.joinWeights(model, params);
             return (fs, dir) -> {};
         }
         SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
-        return (fs, dir) -> HfCheckpoint.write(model.config(), weights, SafeDType.F32, tokenizer.hfFiles(),
+        return (fs, dir) -> HfCheckpoint.write(model, weights, SafeDType.F32, tokenizer.hfFiles(),
                 name -> fs.create(new Path(dir, name), true));
     }
 
-    private static void save(Checkpointer ckpt, long step, DecoderLM model, ParamStore params, Tokenizer tokenizer,
+    private static void save(Checkpointer ckpt, long step, Model model, ParamStore params, Tokenizer tokenizer,
             JobConfig job, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
             ResumeConfig resumeConfig, Env env, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
@@ -249,7 +229,7 @@ public final class RankJob {
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 
-    private static void resume(JobConfig job, FileSystem fs, Path checkpoints, DecoderLM model, ParamStore params,
+    private static void resume(JobConfig job, FileSystem fs, Path checkpoints, Model model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out,
             DataParallel dataParallel) throws IOException {
         String spec = job.train().loadCheckpointPath();
@@ -322,7 +302,7 @@ public final class RankJob {
     }
 
     /** Loads {@code dir} into this rank's state; returns its step. */
-    private static long load(Path dir, JobConfig job, FileSystem fs, DecoderLM model, ParamStore params,
+    private static long load(Path dir, JobConfig job, FileSystem fs, Model model, ParamStore params,
             Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
             throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);

@@ -1,8 +1,25 @@
 package ai.omnispark.trainer.loop;
 
-/** What one optimizer step did. */
+import java.util.Map;
+
+/**
+ * What one optimizer step did.
+ *
+ * @param loss the sum of {@code lossTerms}
+ * @param lossTerms the objective's named terms (e.g. "ce"), each normalised like the loss; in a stable order
+ */
 public record StepResult(long step, double loss, double lr, double gradNorm, long tokens, double stepMs,
-        double dataWaitMs) {
+        double dataWaitMs, Map<String, Double> lossTerms) {
+    public StepResult {
+        lossTerms = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(lossTerms));
+    }
+
+    /** A step whose loss has no named terms (e.g. relayed by a driver that only saw the total). */
+    public StepResult(long step, double loss, double lr, double gradNorm, long tokens, double stepMs,
+            double dataWaitMs) {
+        this(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, Map.of());
+    }
+
     public double tokensPerSecond() {
         return stepMs > 0 ? tokens / (stepMs / 1000.0) : 0;
     }

@@ -3,11 +3,11 @@ package ai.omnispark.trainer.loop;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.Objective;
+import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
-import ai.omnispark.models.llm.DecoderBatch;
-import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.engine.Batch;
-import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
@@ -18,17 +18,21 @@ import ai.omnispark.parallel.runtime.RankRandom;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.RowSource;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The training loop of one rank, plain Java: draws the step's micro-batches, runs forward and
- * backward through the segment engine, clips, and steps the optimizer. The loss is the mean over
- * every loss token of the global batch, so the result does not depend on how it is split.
+ * backward through the segment engine, clips, and steps the optimizer. The model's objective says
+ * what the loss is averaged over (for a token cross-entropy, every labelled token of the global
+ * batch), so the result does not depend on how the batch is split.
  */
 public final class Trainer {
     private final TrainConfig config;
     private final RankContext rank;
-    private final DecoderLM model;
+    private final Model model;
+    private final Objective objective;
     private final ParamStore params;
     private final AdamW optimizer;
     private final RowSource rows;
@@ -47,21 +51,24 @@ public final class Trainer {
      * constructs its trainer at the same point), so all ranks plan the same steps and schedule.
      *
      * @param dataParallel sums and minima over the data-parallel ranks ({@link DataParallel#single()} on one)
+     * @param optimizer steps {@code params}; the trainer uses it, its owner closes it
      */
-    public Trainer(TrainConfig config, RankContext rank, DecoderLM model, ParamStore params, RowSource rows,
-            DataParallel dataParallel, DataType dtype) {
+    public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, AdamW optimizer,
+            RowSource rows, DataParallel dataParallel, DataType dtype) {
         this.config = config;
         this.rank = rank;
         this.model = model;
+        this.objective = model.objective();
         this.params = params;
+        this.optimizer = optimizer;
         this.rows = rows;
         this.dataParallel = dataParallel;
         this.dtype = dtype;
         this.random = new RankRandom(config.seed(), rank.rank());
-        this.optimizer = new AdamW(rank.manager(), config.adamw());
-        Recompute recompute = config.recompute()
-                ? (i, s) -> s.name().startsWith("block.") : Recompute.none();
-        this.engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute, rank.profiler());
+        // The family decides which segments run and which recompute; the mesh is not needed by any
+        // family's plan yet (data parallelism needs no segment of its own).
+        Parallelize.Plan plan = model.parallelize().apply(model, null, config.recompute());
+        this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
         // steps the fewest rows allow (the tail is dropped, so no step mixes two epochs).
@@ -137,31 +144,34 @@ public final class Trainer {
             stepRows = rows.next(micro * accumulation);
         }
         double dataWaitMs = (System.nanoTime() - start) / 1e6;
-        long localLossTokens = 0;
         long localTokens = 0;
         for (Sample r : stepRows) {
-            localLossTokens += lossTokens(r);
             for (int d : r.ints(Sample.DOC_IDS)) {
                 localTokens += d >= 0 ? 1 : 0;
             }
         }
-        long globalLossTokens = dataParallel.count(localLossTokens);
-        if (globalLossTokens == 0) {
-            throw new IllegalStateException("step " + step + " has no token with a label in the whole global batch");
+        long globalCount = dataParallel.count(objective.normaliserCount(stepRows));
+        if (globalCount == 0) {
+            throw new IllegalStateException("step " + step + " has no " + objective.normaliser()
+                    + " to average the loss over in the whole global batch");
         }
-        double lossSum = 0;
+        Map<String, Double> termSums = new LinkedHashMap<>();
         for (int m = 0; m < accumulation; m++) {
             List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
-                Batch batch = toBatch(scope, batchRows);
-                DecoderBatch.addAttentionDropout(batch, scope, model.config(), dtype, batchRows.size(),
-                        batchRows.get(0).length(), random);
-                NDList seeds = new NDList(scope.create(1.0 / (double) globalLossTokens).toType(dtype, false));
+                Batch batch = model.collator().collate(scope, batchRows, dtype, random);
+                NDList seeds = objective.seeds(scope, globalCount, dtype);
                 NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
-                lossSum += out.singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
+                objective.lossTerms(out).forEach((term, sum) -> termSums.merge(term, sum, Double::sum));
             }
         }
-        double loss = dataParallel.sum(lossSum) / globalLossTokens;
+        Map<String, Double> terms = new LinkedHashMap<>();
+        double loss = 0;
+        for (Map.Entry<String, Double> t : termSums.entrySet()) {
+            double term = dataParallel.sum(t.getValue()) / globalCount;
+            terms.put(t.getKey(), term);
+            loss += term;
+        }
         double gradNorm;
         try (Span span = rank.profiler().span("clip grad norm", "train")) {
             gradNorm = params.clipGradNorm(config.maxGradNorm());
@@ -173,50 +183,20 @@ public final class Trainer {
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = dataParallel.count(localTokens);
-        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs);
+        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms);
     }
 
-    /** Mean token loss of {@code batchRows} under the current weights, recording nothing. */
+    /** Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording nothing. */
     public double evaluate(List<Sample> batchRows) {
         try (NDManager scope = rank.manager().newSubManager()) {
-            Batch batch = toBatch(scope, batchRows);
-            double sum = engine.forward(scope, batch, new NDList(), params).singletonOrThrow()
-                    .toType(DataType.FLOAT64, false).getDouble();
-            long tokens = 0;
-            for (Sample r : batchRows) {
-                tokens += lossTokens(r);
+            Batch batch = model.collator().collate(scope, batchRows, dtype, null);
+            NDList out = engine.forward(scope, batch, new NDList(), params);
+            double sum = 0;
+            for (double term : objective.lossTerms(out).values()) {
+                sum += term;
             }
-            return sum / tokens;
+            return sum / objective.normaliserCount(batchRows);
         }
-    }
-
-    // SHIM(issue11): the objective's normaliserCount owns this count once the family API lands.
-    private static long lossTokens(Sample row) {
-        long count = 0;
-        for (int label : row.ints(Sample.LABELS)) {
-            count += label != Sample.IGNORE ? 1 : 0;
-        }
-        return count;
-    }
-
-    private Batch toBatch(NDManager scope, List<Sample> batchRows) {
-        int seqLen = batchRows.get(0).length();
-        int n = batchRows.size() * seqLen;
-        int[] ids = new int[n];
-        int[] labels = new int[n];
-        int[] pos = new int[n];
-        int[] doc = new int[n];
-        for (int r = 0; r < batchRows.size(); r++) {
-            Sample row = batchRows.get(r);
-            if (row.length() != seqLen) {
-                throw new IllegalStateException("rows of one micro-batch differ in length: " + seqLen + " and " + row.length());
-            }
-            System.arraycopy(row.ints(Sample.INPUT_IDS), 0, ids, r * seqLen, seqLen);
-            System.arraycopy(row.ints(Sample.LABELS), 0, labels, r * seqLen, seqLen);
-            System.arraycopy(row.ints(Sample.POSITION_IDS), 0, pos, r * seqLen, seqLen);
-            System.arraycopy(row.ints(Sample.DOC_IDS), 0, doc, r * seqLen, seqLen);
-        }
-        return DecoderBatch.build(scope, model.config(), dtype, batchRows.size(), seqLen, ids, labels, pos, doc);
     }
 
     /**
@@ -229,7 +209,7 @@ public final class Trainer {
 
     public List<String> describe() {
         List<String> lines = new ArrayList<>();
-        lines.add("model " + model.config().family() + " with " + model.config().parameterCount() + " parameters");
+        lines.addAll(model.describe());
         lines.add("steps " + totalSteps + ", micro-batches per step " + config.accumulationSteps());
         long used = rows.rowsPerEpoch();
         if (mostRowsPerEpoch > used) {

@@ -249,7 +249,8 @@ final class ProgressServer implements AutoCloseable {
             total = o.path("total").asLong(total);
             listener.onStep(new StepResult(o.get("step").asLong(), o.path("loss").asDouble(),
                     o.path("lr").asDouble(), o.path("grad_norm").asDouble(), o.path("tokens").asLong(),
-                    o.path("step_ms").asDouble(), o.path("data_wait_ms").asDouble()), total);
+                    o.path("step_ms").asDouble(), o.path("data_wait_ms").asDouble(),
+                    ai.omnispark.trainer.job.MetricsLog.lossTerms(o)), total);
             lastStep = o.get("step").asLong();
         }
     }

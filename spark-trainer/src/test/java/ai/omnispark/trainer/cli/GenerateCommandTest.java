@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.ByteTokenizer;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.models.hf.HfConfig;
-import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
-import ai.omnispark.trainer.model.LoadedModel;
+import ai.omnispark.trainer.job.RankAssembly;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -39,12 +39,12 @@ class GenerateCommandTest {
     @BeforeAll
     static void exportModel() throws Exception {
         model = tmp.resolve("hf");
-        DecoderConfig config = HfConfig.read(Path.of("..", "conf", "models", "tiny-qwen3.json"));
         try (RankContext rank = RankContext.single(1);
-                LoadedModel loaded = LoadedModel.fresh(config, rank.manager(), DataType.FLOAT32, 7)) {
+                RankAssembly loaded = RankAssembly.of(ModelFamilies.load(Path.of("..", "conf", "models",
+                        "tiny-qwen3.json"), ModelOptions.defaults()), rank.manager(), DataType.FLOAT32, 7, null, false)) {
             rank.bindThread();
             Files.createDirectories(model);
-            HfCheckpoint.write(config, HfCheckpoint.weights(loaded.model(), loaded.params(), rank.manager(),
+            HfCheckpoint.write(loaded.model(), HfCheckpoint.weights(loaded.model(), loaded.params(), rank.manager(),
                     SafeDType.F32), SafeDType.F32, new ByteTokenizer().hfFiles(),
                     name -> Files.newOutputStream(model.resolve(name)));
         }
@@ -61,10 +61,11 @@ class GenerateCommandTest {
         assertEquals("max_new_tokens", result.get("stop").asText());
         assertEquals(new ByteTokenizer().decode(generated), result.get("text").asText());
 
-        int vocab = HfConfig.read(model).vocabSize();
         try (RankContext rank = RankContext.single(1);
-                LoadedModel loaded = LoadedModel.fromHf(model, rank.manager(), DataType.FLOAT32)) {
+                RankAssembly loaded = RankAssembly.fromHf(model, ModelOptions.defaults(), rank.manager(),
+                        DataType.FLOAT32)) {
             rank.bindThread();
+            int vocab = loaded.model().vocabSize();
             for (int t = 0; t < generated.length; t++) {
                 int[] seq = Arrays.copyOf(prompt, prompt.length + t + 1);
                 System.arraycopy(generated, 0, seq, prompt.length, t);

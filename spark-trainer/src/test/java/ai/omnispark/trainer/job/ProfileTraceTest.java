@@ -117,7 +117,7 @@ class ProfileTraceTest {
         }
         for (int rank = 0; rank < 2; rank++) {
             Map<String, Integer> names = namesByRank.get(rank);
-            for (String expected : List.of("step", "data wait", "forward", "backward", "embed", "block.0", "block.1",
+            for (String expected : List.of("step", "data wait", "forward", "backward", "embed", "attn.0", "mlp.0", "attn.1", "mlp.1",
                     "head.loss", "acquire params", "accumulate grad", "clip grad norm", "optimizer step", "checkpoint",
                     "allGather", "reduceScatter", "allReduce")) {
                 assertTrue(names.containsKey(expected), "rank " + rank + " has no '" + expected + "' span: "

@@ -80,7 +80,14 @@ class SparkTrainerTest {
         assertTrue(printed.contains("step 4/4"), printed);
         assertTrue(printed.contains("ranks 2 (fsdp"), printed);
         Path out = dir.resolve("local2");
-        assertEquals(4, Files.readAllLines(out.resolve("metrics.jsonl")).size());
+        List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+        assertEquals(4, metrics.size());
+        // The objective's one term (token cross-entropy) reaches the driver's metrics as loss_ce.
+        for (String line : metrics) {
+            com.fasterxml.jackson.databind.JsonNode m = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+            assertTrue(m.has("loss_ce"), line);
+            assertEquals(m.get("loss").asDouble(), m.get("loss_ce").asDouble(), line);
+        }
         assertEquals("4", Files.readString(out.resolve("checkpoints/latest_checkpointed_iteration.txt")).trim());
         assertTrue(Files.isRegularFile(out.resolve("checkpoints/global_step_2/model/index.json")));
         assertTrue(Files.isRegularFile(out.resolve("final_hf/model.safetensors")));

@@ -114,7 +114,7 @@ class TensorBoardLogTest {
             JsonNode m = json.readTree(metrics.get(i));
             TfEventsReader.Event e = events.get(i + 1);
             assertEquals(m.get("step").asLong(), e.step());
-            for (String name : List.of("loss", "lr", "grad_norm", "tokens_per_s", "data_wait_ms")) {
+            for (String name : List.of("loss", "loss_ce", "lr", "grad_norm", "tokens_per_s", "data_wait_ms")) {
                 assertEquals((float) m.get(name).asDouble(), e.simpleValues().get("train/" + name), name);
             }
         }

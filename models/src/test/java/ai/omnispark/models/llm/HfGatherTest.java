@@ -1,11 +1,10 @@
-package ai.omnispark.models.hf;
+package ai.omnispark.models.llm;
 
+import ai.omnispark.models.hf.HfCheckpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.comm.Communicators;

@@ -1,6 +1,6 @@
-package ai.omnispark.models.hf;
+package ai.omnispark.models.llm;
 
-import ai.omnispark.models.llm.DecoderConfig;
+import ai.omnispark.models.api.ModelFamilies;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -10,27 +10,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** HuggingFace {@code config.json} of the Llama family to and from {@link DecoderConfig}. */
-public final class HfConfig {
+final class DecoderConfigJson {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private HfConfig() {}
+    private DecoderConfigJson() {}
 
     /** Reads {@code path}, a config.json or a folder holding one. */
     public static DecoderConfig read(Path path) throws IOException {
-        Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("no HF config at " + file);
-        }
-        JsonNode root;
-        try {
-            root = JSON.readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + " is not valid JSON: " + e.getMessage(), e);
-        }
+        JsonNode root = ModelFamilies.readConfig(path);
         try {
             return parse(root);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new IOException((Files.isDirectory(path) ? path.resolve("config.json") : path) + ": " + e.getMessage(), e);
         }
     }
 

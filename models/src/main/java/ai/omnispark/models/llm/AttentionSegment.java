@@ -11,25 +11,30 @@ import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
 
-/** One pre-norm transformer block: grouped-query self-attention and a SwiGLU MLP, each residual. */
-final class DecoderBlock implements Segment {
+/**
+ * The first half of a pre-norm transformer block: grouped-query self-attention with its residual.
+ * A segment of its own so that a plan can put communication (an all-to-all) between attention and
+ * MLP; it reads the block's unit, which {@link MlpSegment} reads next.
+ */
+final class AttentionSegment implements Segment {
     private final DecoderConfig config;
     private final int layer;
     private final Attention attention;
 
-    DecoderBlock(DecoderConfig config, int layer, Attention attention) {
+    AttentionSegment(DecoderConfig config, int layer, Attention attention) {
         this.config = config;
         this.layer = layer;
         this.attention = attention;
     }
 
+    /** The unit of block {@code layer}'s parameters, read by its attention and its MLP segment. */
     static String unit(int layer) {
         return "layers." + layer;
     }
 
     @Override
     public String name() {
-        return "block." + layer;
+        return "attn." + layer;
     }
 
     @Override
@@ -83,12 +88,6 @@ final class DecoderBlock implements Segment {
         NDArray attn = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
         NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),
                 config.outputBias() ? p(call, "self_attn.o_proj.bias") : null);
-        NDArray r = x.add(o);
-
-        NDArray m = Ops.rmsNorm(r, p(call, "post_attention_layernorm.weight"), eps);
-        NDArray gate = Ops.silu(Ops.linear(m, p(call, "mlp.gate_proj.weight"), null));
-        NDArray up = Ops.linear(m, p(call, "mlp.up_proj.weight"), null);
-        NDArray down = Ops.linear(gate.mul(up), p(call, "mlp.down_proj.weight"), null);
-        return new NDList(r.add(down));
+        return new NDList(x.add(o));
     }
 }

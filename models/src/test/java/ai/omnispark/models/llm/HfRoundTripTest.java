@@ -1,5 +1,6 @@
-package ai.omnispark.models.hf;
+package ai.omnispark.models.llm;
 
+import ai.omnispark.models.hf.HfCheckpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,9 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.llm.DecoderBatch;
-import ai.omnispark.models.llm.DecoderConfig;
-import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
@@ -70,7 +68,7 @@ class HfRoundTripTest {
         }
         try (NDManager scope = rank.manager().newSubManager()) {
             Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
-            SegmentEngine engine = new SegmentEngine(model.logitSegments(), model.units(), Recompute.none());
+            SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
             return engine.forward(scope, batch, new NDList(), params).singletonOrThrow().toFloatArray();
         }
     }
@@ -86,7 +84,7 @@ class HfRoundTripTest {
             HfCheckpoint.export(model, a, rank.manager(), dir, SafeDType.F32);
             assertTrue(Files.isRegularFile(dir.resolve("config.json")));
             assertTrue(Files.isRegularFile(dir.resolve("generation_config.json")));
-            DecoderConfig reread = HfConfig.read(dir);
+            DecoderConfig reread = DecoderConfigJson.read(dir);
             assertEquals(model.config(), reread);
             HfCheckpoint.load(model, b, rank.manager(), dir);
             assertArrayEquals(logits(model, a, ids), logits(model, b, ids));
@@ -254,7 +252,7 @@ class HfRoundTripTest {
                 assertEquals(dtype, t.dtype(), t.name() + " is stored as " + dtype);
             }
         }
-        DecoderConfig config = HfConfig.read(dir);
+        DecoderConfig config = DecoderConfigJson.read(dir);
         assertEquals(family, config.family());
         assertEquals(8, config.headDim());
         DecoderLM model = new DecoderLM(config);

@@ -1,0 +1,58 @@
+package ai.omnispark.models.api;
+
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.param.UnitLayout;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One rank's instance of a model: what the trainer, the checkpoint code and the CLI commands need
+ * of it, whatever its family. It declares parameter units and segments; it knows nothing of how it
+ * is run. {@link #close} frees what it owns (e.g. loaded attention kernels).
+ */
+public interface Model extends AutoCloseable {
+    /** The family's {@link ModelFamily#name()}. */
+    String family();
+
+    long parameterCount();
+
+    /** Parameter units; with adapters, the base units are frozen and the adapters have their own trainable units. */
+    List<UnitLayout> units();
+
+    /** Segments of a training forward; their outputs are the ones {@link Objective} seeds and reads. */
+    List<Segment> trainingSegments();
+
+    /** Segments of an evaluation forward; the last output is the logits, [rows, seqLen, vocab]. */
+    List<Segment> evaluationSegments();
+
+    /** Turns samples into a batch of the segments' side inputs. */
+    Collator collator();
+
+    /** The training loss: its normaliser, gradient seeds and named terms. */
+    Objective objective();
+
+    /** Internal parameter names to and from HF / PEFT names. */
+    StateDictAdapter stateDictAdapter();
+
+    /** The family's step that picks the segments to run and the recompute policy for a mesh. */
+    Parallelize parallelize();
+
+    /** The sample layouts the collator takes. */
+    Set<SampleLayout> sampleLayouts();
+
+    /** Token vocabulary size; 0 for a model without one. */
+    int vocabSize();
+
+    /** The config.json that rebuilds this model, as transformers writes it, with {@code torch_dtype}. */
+    ObjectNode hfConfig(String torchDtype);
+
+    /** generation_config.json of a HF export, or null when the family has none. */
+    ObjectNode generationConfig();
+
+    /** Lines describing the model for the run log. */
+    List<String> describe();
+
+    @Override
+    void close();
+}

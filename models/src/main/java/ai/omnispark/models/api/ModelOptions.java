@@ -1,0 +1,32 @@
+package ai.omnispark.models.api;
+
+import ai.omnispark.models.lora.LoraConfig;
+import ai.omnispark.models.nn.attention.AttentionImpl;
+
+/**
+ * How to build a model besides its config.json: the job's model.* settings a family may use.
+ *
+ * @param attentionImpl model.attention_impl: auto, sdpa, chunked or eager
+ * @param lossChunkTokens tokens per chunk of a chunked loss (model.loss_chunk_tokens); 0 = auto
+ * @param lora the adapters to add, or null for none
+ */
+public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig lora) {
+    public ModelOptions {
+        if (attentionImpl == null || attentionImpl.isBlank()) {
+            throw new IllegalArgumentException("model.attention_impl must be set (e.g. auto)");
+        }
+        AttentionImpl.parse(attentionImpl); // a misspelt kernel fails here, naming the key, not inside a family
+        if (lossChunkTokens < 0) {
+            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
+        }
+    }
+
+    /** Automatic attention, automatic loss chunks, no adapters. */
+    public static ModelOptions defaults() {
+        return new ModelOptions("auto", 0, null);
+    }
+
+    public ModelOptions withAttention(String impl) {
+        return new ModelOptions(impl, lossChunkTokens, lora);
+    }
+}

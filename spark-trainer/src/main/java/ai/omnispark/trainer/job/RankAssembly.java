@@ -1,0 +1,138 @@
+package ai.omnispark.trainer.job;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
+import ai.omnispark.models.api.ModelOptions;
+import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.parallel.fsdp.FsdpParams;
+import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.runtime.RankContext;
+import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.ModelSection;
+import ai.omnispark.trainer.config.TrainConfig;
+import ai.omnispark.trainer.data.RowSource;
+import ai.omnispark.trainer.loop.DataParallel;
+import ai.omnispark.trainer.loop.Trainer;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * One rank's model, parameter store and (when it trains) optimizer and trainer, built the same way
+ * for a training rank, the benches and the commands that score, generate or export. The model comes
+ * from the family that accepts its config.json ({@link ModelFamilies}); nothing here names a family.
+ * Closing it closes what it built: optimizer, store and model.
+ */
+public final class RankAssembly implements AutoCloseable {
+    private final Model model;
+    private final ParamStore params;
+    private AdamW optimizer;
+    private Trainer trainer;
+
+    private RankAssembly(Model model, ParamStore params) {
+        this.model = model;
+        this.params = params;
+    }
+
+    /** The model section as a family builds with it. */
+    public static ModelOptions options(ModelSection m) {
+        return new ModelOptions(m.attentionImpl(), m.lossChunkTokens(), m.loraConfig());
+    }
+
+    /** The model the section describes, without weights. */
+    public static Model model(ModelSection m) throws IOException {
+        return ModelFamilies.load(Path.of(m.hfConfigPath()), options(m));
+    }
+
+    /**
+     * The model of the section with its parameters: sharded over {@code group} (whole on this rank
+     * when null), fresh from {@code seed}, then overwritten by model.model_path's weights when set.
+     * Under a group this is a collective.
+     */
+    public static RankAssembly open(ModelSection m, RankContext rank, long seed, ShardGroup group,
+            boolean reshardAfterForward) throws IOException {
+        RankAssembly assembly = of(model(m), rank.manager(), DataType.FLOAT32, seed, group, reshardAfterForward);
+        if (!m.modelPath().isBlank()) {
+            assembly.loadOrClose(Path.of(m.modelPath()), rank.manager());
+        }
+        return assembly;
+    }
+
+    /** Config and weights of a HF folder, whole on this rank. */
+    public static RankAssembly fromHf(Path dir, ModelOptions options, NDManager manager, DataType dtype)
+            throws IOException {
+        RankAssembly assembly = of(ModelFamilies.load(dir, options), manager, dtype, 0, null, false);
+        assembly.loadOrClose(dir, manager);
+        return assembly;
+    }
+
+    /**
+     * {@code model} (which the assembly then owns) with fresh parameters from {@code seed}, sharded
+     * over {@code group} (whole on this rank when null).
+     */
+    public static RankAssembly of(Model model, NDManager manager, DataType dtype, long seed, ShardGroup group,
+            boolean reshardAfterForward) {
+        ParamStore params;
+        try {
+            params = group == null ? new LocalParams(manager, model.units(), dtype, seed)
+                    : new FsdpParams(manager, model.units(), dtype, seed, group, reshardAfterForward);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        return new RankAssembly(model, params);
+    }
+
+    /** Overwrites the parameters with the weights of HF folder {@code dir} (under a group, a collective). */
+    public void loadHf(Path dir, NDManager manager) throws IOException {
+        HfCheckpoint.load(model, params, manager, dir);
+    }
+
+    private void loadOrClose(Path dir, NDManager manager) throws IOException {
+        try {
+            loadHf(dir, manager);
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /**
+     * Adds the optimizer and the trainer over {@code rows}. A collective over the data-parallel ranks
+     * (see {@link Trainer}'s constructor).
+     */
+    public Trainer train(TrainConfig config, RankContext rank, RowSource rows, DataParallel dataParallel) {
+        if (trainer != null) {
+            throw new IllegalStateException("this rank's trainer is already built");
+        }
+        optimizer = new AdamW(rank.manager(), config.adamw());
+        trainer = new Trainer(config, rank, model, params, optimizer, rows, dataParallel, DataType.FLOAT32);
+        return trainer;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public ParamStore params() {
+        return params;
+    }
+
+    /** The trainer {@link #train} built; null before. */
+    public Trainer trainer() {
+        return trainer;
+    }
+
+    @Override
+    public void close() {
+        try (Model ownedModel = model; ParamStore ownedParams = params) {
+            if (optimizer != null) {
+                optimizer.close();
+            }
+        }
+    }
+}
