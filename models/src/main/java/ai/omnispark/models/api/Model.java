@@ -55,4 +55,12 @@ public interface Model extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * The LoRA adapters this model was built with ({@link ModelOptions#lora}); null when every
+     * parameter trains. Adapters of base unit U live in unit {@code U.lora} (LoraAdapters.unitOf).
+     */
+    default ai.omnispark.models.lora.LoraConfig lora() {
+        return null;
+    }
 }

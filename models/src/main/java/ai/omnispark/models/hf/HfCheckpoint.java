@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.ParamStore;
@@ -54,22 +55,49 @@ public final class HfCheckpoint {
     /**
      * Gathers the full weights under their HF names, in {@code dtype} (F32 or F16), as a host copy
      * (a unit at a time, each parameter copied in parts, so a tensor of any size that fits in
-     * memory works). Under FSDP this is a collective: the other ranks of the shard group call
-     * {@link #joinWeights} at the same point.
+     * memory works). A model with LoRA adapters writes each adapted linear merged,
+     * W + alpha/rank * B A, so the folder loads like any other. Under FSDP this is a collective: the
+     * other ranks of the shard group call {@link #joinWeights} at the same point.
      */
     public static SafeTensorsWriter weights(Model model, ParamStore params, NDManager manager, SafeDType dtype) {
+        return weights(model, params, manager, dtype, true);
+    }
+
+    /**
+     * As {@link #weights(Model, ParamStore, NDManager, SafeDType)}; with {@code mergeAdapters} false a
+     * LoRA model writes its base weights as they are, without the adapters.
+     */
+    public static SafeTensorsWriter weights(Model model, ParamStore params, NDManager manager, SafeDType dtype,
+            boolean mergeAdapters) {
         if (dtype != SafeDType.F32 && dtype != SafeDType.F16) {
             throw new IllegalArgumentException("HF export writes F32 or F16, not " + dtype);
         }
         SafeTensorsWriter writer = new SafeTensorsWriter();
         writer.metadata(Map.of("format", "pt"));
         StateDictAdapter names = model.stateDictAdapter();
+        Map<String, UnitLayout> adapters = adapterUnits(model);
         for (UnitLayout unit : model.units()) {
+            if (adapters.containsValue(unit)) {
+                continue; // merged into its base unit below
+            }
+            UnitLayout adapter = mergeAdapters ? adapters.get(unit.name()) : null;
             try (NDManager scope = manager.newSubManager()) {
                 NDArray flat = params.fullWeights(unit.name(), scope);
+                Map<String, NDArray> lora = adapter == null ? Map.of()
+                        : adapter.views(params.fullWeights(adapter.name(), scope));
                 for (ParamSpec p : unit.params()) {
                     long start = unit.offset(p.name());
-                    writer.add(names.toHf(p.name()), dtype, p.shape().getShape(), hostCopy(flat, start, p, dtype));
+                    String module = p.name().endsWith(".weight")
+                            ? p.name().substring(0, p.name().length() - ".weight".length()) : null;
+                    NDArray a = module == null ? null : lora.get(LoraAdapters.loraA(module));
+                    if (a == null) {
+                        writer.add(names.toHf(p.name()), dtype, p.shape().getShape(), hostCopy(flat, start, p, dtype));
+                        continue;
+                    }
+                    NDArray w = flat.get(new NDIndex("{}:{}", start, start + p.numel())).reshape(p.shape());
+                    NDArray merged = LoraAdapters.merged(w, a, lora.get(LoraAdapters.loraB(module)),
+                            model.lora().scale()).reshape(-1);
+                    writer.add(names.toHf(p.name()), dtype, p.shape().getShape(), hostCopy(merged, 0, p, dtype));
                 }
             }
         }
@@ -78,12 +106,44 @@ public final class HfCheckpoint {
 
     /**
      * A rank that does not write the HF weights takes part in {@link #weights}' gathers (under FSDP)
-     * without keeping a copy.
+     * without keeping a copy, in the same order.
      */
     public static void joinWeights(Model model, ParamStore params) {
+        joinWeights(model, params, true);
+    }
+
+    /** The other ranks' part in {@link #weights(Model, ParamStore, NDManager, SafeDType, boolean)}. */
+    public static void joinWeights(Model model, ParamStore params, boolean mergeAdapters) {
+        Map<String, UnitLayout> adapters = adapterUnits(model);
         for (UnitLayout unit : model.units()) {
+            if (adapters.containsValue(unit)) {
+                continue;
+            }
             params.joinFullWeights(unit.name());
+            UnitLayout adapter = mergeAdapters ? adapters.get(unit.name()) : null;
+            if (adapter != null) {
+                params.joinFullWeights(adapter.name());
+            }
         }
+    }
+
+    /** The model's LoRA adapter units by the base unit they adapt; empty without LoRA. */
+    public static Map<String, UnitLayout> adapterUnits(Model model) {
+        Map<String, UnitLayout> adapters = new LinkedHashMap<>();
+        if (model.lora() == null) {
+            return adapters;
+        }
+        Map<String, UnitLayout> byName = new LinkedHashMap<>();
+        for (UnitLayout u : model.units()) {
+            byName.put(u.name(), u);
+        }
+        for (UnitLayout u : model.units()) {
+            UnitLayout adapter = byName.get(LoraAdapters.unitOf(u.name()));
+            if (adapter != null) {
+                adapters.put(u.name(), adapter);
+            }
+        }
+        return adapters;
     }
 
     /** Elements {@code [start, start + p.numel())} of {@code flat} as {@code dtype}'s little-endian bytes. */
@@ -157,7 +217,11 @@ public final class HfCheckpoint {
                 tensors.put(t.name(), t);
             }
             Set<String> used = new HashSet<>();
+            java.util.Collection<UnitLayout> adapters = adapterUnits(model).values();
             for (UnitLayout unit : model.units()) {
+                if (adapters.contains(unit)) {
+                    continue; // a base folder has no adapters: they keep their initial values (B = 0)
+                }
                 // The unit is assembled in a libtorch-owned tensor a part at a time: no Java array
                 // or DJL buffer of a whole tensor, so a tensor of any size that fits in memory loads.
                 try (NDManager unitScope = scope.newSubManager()) {

@@ -20,11 +20,13 @@ final class AttentionSegment implements Segment {
     private final DecoderConfig config;
     private final int layer;
     private final Attention attention;
+    private final DecoderLora lora;
 
-    AttentionSegment(DecoderConfig config, int layer, Attention attention) {
+    AttentionSegment(DecoderConfig config, int layer, Attention attention, DecoderLora lora) {
         this.config = config;
         this.layer = layer;
         this.attention = attention;
+        this.lora = lora;
     }
 
     /** The unit of block {@code layer}'s parameters, read by its attention and its MLP segment. */
@@ -39,7 +41,7 @@ final class AttentionSegment implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(unit(layer));
+        return lora.units(layer);
     }
 
     private NDArray p(SegmentCall call, String suffix) {
@@ -63,11 +65,11 @@ final class AttentionSegment implements Segment {
         boolean qkvBias = config.qkvBias();
 
         NDArray h = Ops.rmsNorm(x, p(call, "input_layernorm.weight"), eps);
-        NDArray q = Ops.linear(h, p(call, "self_attn.q_proj.weight"), bias(call, "q_proj", qkvBias))
+        NDArray q = lora.linear(call, h, HfNames.layer(layer, "self_attn.q_proj"), bias(call, "q_proj", qkvBias))
                 .reshape(b, t, nh, hd);
-        NDArray k = Ops.linear(h, p(call, "self_attn.k_proj.weight"), bias(call, "k_proj", qkvBias))
+        NDArray k = lora.linear(call, h, HfNames.layer(layer, "self_attn.k_proj"), bias(call, "k_proj", qkvBias))
                 .reshape(b, t, nkv, hd);
-        NDArray v = Ops.linear(h, p(call, "self_attn.v_proj.weight"), bias(call, "v_proj", qkvBias))
+        NDArray v = lora.linear(call, h, HfNames.layer(layer, "self_attn.v_proj"), bias(call, "v_proj", qkvBias))
                 .reshape(b, t, nkv, hd);
         if (config.qkNorm()) {
             q = Ops.rmsNorm(q, p(call, "self_attn.q_norm.weight"), eps);
@@ -86,7 +88,7 @@ final class AttentionSegment implements Segment {
                 batch.has(DecoderBatch.DOC_IDS) ? batch.get(DecoderBatch.DOC_IDS) : null, true,
                 batch.has(dropout) ? batch.get(dropout) : null));
         NDArray attn = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
-        NDArray o = Ops.linear(attn, p(call, "self_attn.o_proj.weight"),
+        NDArray o = lora.linear(call, attn, HfNames.layer(layer, "self_attn.o_proj"),
                 config.outputBias() ? p(call, "self_attn.o_proj.bias") : null);
         return new NDList(x.add(o));
     }

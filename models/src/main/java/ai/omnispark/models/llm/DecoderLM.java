@@ -2,6 +2,8 @@ package ai.omnispark.models.llm;
 
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.lora.LoraAdapters;
+import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.SampleLayout;
@@ -35,6 +37,7 @@ final class DecoderLM implements Model {
     private final Attention attention;
     private final int lossChunkTokens;
     private final LlmStateDictAdapter stateDictAdapter;
+    private final DecoderLora lora;
 
     /** With {@link AttentionImpl#AUTO} attention. */
     public DecoderLM(DecoderConfig config) {
@@ -62,11 +65,21 @@ final class DecoderLM implements Model {
      *     {@link ai.omnispark.models.nn.LinearCrossEntropy#CHUNK_LOGIT_BYTES}
      */
     public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
+        this(config, attentionImpl, attentionBlock, lossChunkTokens, null);
+    }
+
+    /**
+     * @param lora adapters on the linears it names, the rest of the model frozen; null: every
+     *     parameter trains
+     */
+    DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
+            LoraConfig lora) {
         if (lossChunkTokens < 0) {
             throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }
         this.config = config;
-        this.units = layouts(config);
+        this.lora = new DecoderLora(config, lora);
+        this.units = layouts(config, this.lora);
         this.lossChunkTokens = lossChunkTokens;
         this.attention = new Attention(attentionImpl, attentionBlock);
         this.stateDictAdapter = new LlmStateDictAdapter(config, units);
@@ -115,7 +128,7 @@ final class DecoderLM implements Model {
 
     @Override
     public Collator collator() {
-        return new TokenCollator(config);
+        return new TokenCollator(config, lora);
     }
 
     @Override
@@ -154,16 +167,28 @@ final class DecoderLM implements Model {
     }
 
     @Override
+    public LoraConfig lora() {
+        return lora.config();
+    }
+
+    @Override
     public List<String> describe() {
-        return List.of("model " + config.family() + " with " + config.parameterCount() + " parameters");
+        List<String> lines = new ArrayList<>();
+        lines.add("model " + config.family() + " with " + config.parameterCount() + " parameters");
+        if (lora.enabled()) {
+            lines.add("LoRA rank " + lora.config().rank() + ", alpha " + lora.config().alpha() + " on "
+                    + lora.adaptedLinears() + " linears: " + lora.parameterCount()
+                    + " trainable parameters, the base frozen");
+        }
+        return lines;
     }
 
     private List<Segment> segments(boolean loss) {
         List<Segment> segments = new ArrayList<>();
         segments.add(new EmbedSegment());
         for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new AttentionSegment(config, i, attention));
-            segments.add(new MlpSegment(config, i));
+            segments.add(new AttentionSegment(config, i, attention, lora));
+            segments.add(new MlpSegment(config, i, lora));
         }
         segments.add(new LmHead(config, loss, lossChunkTokens));
         return segments;
@@ -181,7 +206,31 @@ final class DecoderLM implements Model {
         throw new IllegalArgumentException("the model has no parameter named " + param);
     }
 
-    private static List<UnitLayout> layouts(DecoderConfig c) {
+    private static List<UnitLayout> layouts(DecoderConfig c, DecoderLora lora) {
+        List<UnitLayout> units = new ArrayList<>();
+        for (UnitLayout u : baseLayouts(c)) {
+            units.add(lora.enabled() ? frozen(u) : u);
+            if (u.name().startsWith("layers.")) {
+                int layer = Integer.parseInt(u.name().substring("layers.".length()));
+                List<ParamSpec> adapters = lora.specs(layer);
+                if (!adapters.isEmpty()) {
+                    units.add(new UnitLayout(LoraAdapters.unitOf(u.name()), adapters));
+                }
+            }
+        }
+        return units;
+    }
+
+    /** {@code u} with every parameter frozen: the base under LoRA. */
+    private static UnitLayout frozen(UnitLayout u) {
+        List<ParamSpec> params = new ArrayList<>();
+        for (ParamSpec p : u.params()) {
+            params.add(new ParamSpec(p.name(), p.shape(), p.init(), p.decay(), false));
+        }
+        return new UnitLayout(u.name(), params);
+    }
+
+    private static List<UnitLayout> baseLayouts(DecoderConfig c) {
         Init normal = Init.normal(c.initializerRange());
         long h = c.hiddenSize();
         long q = (long) c.numHeads() * c.headDim();

@@ -34,11 +34,7 @@ public final class LlmFamily implements ModelFamily {
 
     @Override
     public Model build(JsonNode hfConfig, ModelOptions options) {
-        if (options.lora() != null) {
-            // SHIM(issue11): the adapters are the LoRA stream's; until it lands, refuse rather than train without them.
-            throw new IllegalArgumentException("model.lora_config is not supported by this build of the llm family yet");
-        }
         return new DecoderLM(DecoderConfigJson.parse(hfConfig), AttentionImpl.parse(options.attentionImpl()),
-                Attention.DEFAULT_BLOCK, options.lossChunkTokens());
+                Attention.DEFAULT_BLOCK, options.lossChunkTokens(), options.lora());
     }
 }

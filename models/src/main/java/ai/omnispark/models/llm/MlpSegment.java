@@ -11,10 +11,12 @@ import java.util.List;
 final class MlpSegment implements Segment {
     private final DecoderConfig config;
     private final int layer;
+    private final DecoderLora lora;
 
-    MlpSegment(DecoderConfig config, int layer) {
+    MlpSegment(DecoderConfig config, int layer, DecoderLora lora) {
         this.config = config;
         this.layer = layer;
+        this.lora = lora;
     }
 
     @Override
@@ -24,7 +26,7 @@ final class MlpSegment implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(AttentionSegment.unit(layer));
+        return lora.units(layer);
     }
 
     private NDArray p(SegmentCall call, String suffix) {
@@ -35,9 +37,9 @@ final class MlpSegment implements Segment {
     public NDList forward(SegmentCall call, NDList inputs) {
         NDArray r = inputs.singletonOrThrow();
         NDArray m = Ops.rmsNorm(r, p(call, "post_attention_layernorm.weight"), config.rmsNormEps());
-        NDArray gate = Ops.silu(Ops.linear(m, p(call, "mlp.gate_proj.weight"), null));
-        NDArray up = Ops.linear(m, p(call, "mlp.up_proj.weight"), null);
-        NDArray down = Ops.linear(gate.mul(up), p(call, "mlp.down_proj.weight"), null);
+        NDArray gate = Ops.silu(lora.linear(call, m, HfNames.layer(layer, "mlp.gate_proj"), null));
+        NDArray up = lora.linear(call, m, HfNames.layer(layer, "mlp.up_proj"), null);
+        NDArray down = lora.linear(call, gate.mul(up), HfNames.layer(layer, "mlp.down_proj"), null);
         return new NDList(r.add(down));
     }
 }

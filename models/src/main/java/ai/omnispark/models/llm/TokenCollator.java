@@ -11,9 +11,11 @@ import java.util.List;
 /** Packed token rows of equal length to a decoder batch, plus a training step's attention-dropout masks. */
 final class TokenCollator implements Collator {
     private final DecoderConfig config;
+    private final DecoderLora lora;
 
-    TokenCollator(DecoderConfig config) {
+    TokenCollator(DecoderConfig config, DecoderLora lora) {
         this.config = config;
+        this.lora = lora;
     }
 
     @Override
@@ -40,6 +42,7 @@ final class TokenCollator implements Collator {
         Batch batch = DecoderBatch.build(scope, config, dtype, samples.size(), seqLen, ids, labels, pos, doc);
         if (random != null) {
             DecoderBatch.addAttentionDropout(batch, scope, config, dtype, samples.size(), seqLen, random);
+            lora.addDropout(batch, scope, dtype, samples.size(), seqLen, random);
         }
         return batch;
     }
