@@ -162,7 +162,8 @@ public final class SegmentEngine {
                     if (useRange.get(unit)[0] == i) {
                         NDArray leaf = leaves.remove(unit);
                         try (Span g = tracer.span("accumulate grad", "params", "unit", unit)) {
-                            params.accumulateGrad(unit, leaf == null ? null : Autograd.gradientOrNull(leaf));
+                            params.accumulateGrad(unit, leaf == null || !params.trainable(unit) ? null
+                                    : Autograd.gradientOrNull(leaf));
                             params.release(unit);
                         }
                     }
@@ -204,7 +205,7 @@ public final class SegmentEngine {
                 try (Span a = tracer.span("acquire params", "params", "unit", unit)) {
                     full = params.acquire(unit, scope);
                 }
-                leaf = Autograd.leaf(full);
+                leaf = params.trainable(unit) ? Autograd.leaf(full) : full.stopGradient();
                 leaf.attach(scope);
                 leaves.put(unit, leaf);
             }
@@ -220,15 +221,23 @@ public final class SegmentEngine {
         }
         int last = -1;
         for (int k = 0; k < outputs.size(); k++) {
-            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
+            if (recordsGradient(grads.get(k), outputs.get(k))) {
                 last = k;
             }
         }
         for (int k = 0; k <= last; k++) {
-            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
+            if (recordsGradient(grads.get(k), outputs.get(k))) {
                 Autograd.backward(outputs.get(k), grads.get(k), k < last);
             }
         }
+    }
+
+    /**
+     * Whether backward should run from {@code output}: it got a gradient and has a graph (a segment
+     * of frozen units over inputs that need no gradient, e.g. a frozen embedding, records none).
+     */
+    private static boolean recordsGradient(NDArray grad, NDArray output) {
+        return grad != null && output.getDataType().isFloating() && output.hasGradient();
     }
 
     /** The next segment's inputs: same storage, fresh graph roots for the floating-point ones. */
