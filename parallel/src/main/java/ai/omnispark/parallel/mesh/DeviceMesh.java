@@ -40,6 +40,15 @@ public final class DeviceMesh implements AutoCloseable {
         return new Builder();
     }
 
+    /**
+     * The trainer's mesh: {@link MeshDims#ALL} with {@code replicate} × {@code shard} data-parallel
+     * ranks and sp = ep = 1. Rank r then has dp_shard coordinate r % shard and dp_replicate r / shard.
+     */
+    public static DeviceMesh dataParallel(Communicator world, int replicate, int shard) {
+        return builder().dim(MeshDims.DP_REPLICATE, replicate).dim(MeshDims.DP_SHARD, shard).dim(MeshDims.SP, 1)
+                .dim(MeshDims.EP, 1).build(world);
+    }
+
     public List<String> dimNames() {
         return List.of(names);
     }

@@ -8,10 +8,10 @@ import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
-import ai.omnispark.parallel.fsdp.CommShardGroup;
-import ai.omnispark.parallel.fsdp.FsdpParams;
-import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
@@ -96,16 +96,15 @@ final class BenchFsdp {
                 ctx.bindThread();
                 DecoderConfig mc = HfConfig.read(Path.of(s.string("model.config_path")));
                 DecoderLM model = new DecoderLM(mc, AttentionImpl.parse(s.string("model.attention_impl")));
-                CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
-                        comm.split(new int[] {rank}), comm, ctx.manager());
+                DeviceMesh mesh = comm == null ? null : DeviceMesh.dataParallel(comm, 1, world);
+                ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(ctx.manager());
                 DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
-                try (ParamStore params = group == null
-                        ? new LocalParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed())
-                        : new FsdpParams(ctx.manager(), model.units(), DataType.FLOAT32, config.seed(), group)) {
+                DataParallel dp = mesh == null ? DataParallel.single() : DataParallel.over(mesh, group);
+                try (DeviceMesh ownedMesh = mesh; ParamStore params = ParamStores.build(ctx.manager(), model.units(),
+                        DataType.FLOAT32, config.seed(), group, true)) {
                     InMemoryRows rows = new InMemoryRows(TrainingData.rows(s, TrainingData.tokenizer(s)),
-                            config.seed(), rank, world);
-                    Trainer trainer = new Trainer(config, ctx, model, params, rows,
-                            group == null ? DataParallel.single() : DataParallel.over(group), DataType.FLOAT32);
+                            config.seed(), dp.rank(), dp.size());
+                    Trainer trainer = new Trainer(config, ctx, model, params, rows, dp, DataType.FLOAT32);
                     double[] times = new double[steps];
                     long peak = 0;
                     for (int i = 0; i < warmup + steps; i++) {

@@ -11,7 +11,8 @@ import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.optim.AdamW;
-import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.trainer.config.ConfigException;
@@ -57,7 +58,7 @@ final class ExportHfCommand {
         Path dir = new Path(args.required("out"));
         FileSystem outFs = dir.getFileSystem(conf);
         try (RankContext rank = RankContext.single(Runtime.getRuntime().availableProcessors());
-                LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 0);
+                ParamStore params = ParamStores.build(rank.manager(), model.units(), DataType.FLOAT32, 0, null, true);
                 AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
             rank.bindThread();
             // Read everything first: a bad file fails here, before any output is written.

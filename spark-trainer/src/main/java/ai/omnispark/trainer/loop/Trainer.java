@@ -10,6 +10,7 @@ import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.profile.Span;
@@ -30,7 +31,7 @@ public final class Trainer {
     private final RankContext rank;
     private final DecoderLM model;
     private final ParamStore params;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final RowSource rows;
     private final SegmentEngine engine;
     private final LrSchedule schedule;
@@ -100,7 +101,7 @@ public final class Trainer {
         return step;
     }
 
-    public AdamW optimizer() {
+    public Optimizer optimizer() {
         return optimizer;
     }
 

@@ -7,16 +7,17 @@ import ai.omnispark.models.hf.HfConfig;
 import ai.omnispark.models.llm.DecoderConfig;
 import ai.omnispark.models.llm.DecoderLM;
 import ai.omnispark.models.nn.attention.AttentionImpl;
-import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
 import java.io.IOException;
 import java.nio.file.Path;
 
 /** A model and its whole weights on one rank, built fresh from a HF config or loaded from a HF folder. */
 public final class LoadedModel implements AutoCloseable {
     private final DecoderLM model;
-    private final LocalParams params;
+    private final ParamStore params;
 
-    private LoadedModel(DecoderLM model, LocalParams params) {
+    private LoadedModel(DecoderLM model, ParamStore params) {
         this.model = model;
         this.params = params;
     }
@@ -30,7 +31,7 @@ public final class LoadedModel implements AutoCloseable {
     public static LoadedModel fresh(DecoderConfig config, AttentionImpl attention, NDManager manager, DataType dtype,
             long seed) {
         DecoderLM model = new DecoderLM(config, attention);
-        return new LoadedModel(model, new LocalParams(manager, model.units(), dtype, seed));
+        return new LoadedModel(model, ParamStores.build(manager, model.units(), dtype, seed, null, true));
     }
 
     /** Config and weights from a HF folder. */
@@ -56,7 +57,7 @@ public final class LoadedModel implements AutoCloseable {
         return model;
     }
 
-    public LocalParams params() {
+    public ParamStore params() {
         return params;
     }
 
