@@ -145,6 +145,10 @@ public final class SegmentEngine {
                 NDList in = segmentInputs[i];
                 if (s instanceof ManualSegment manual) {
                     grads = manual.backward(call(s, scope, batch, leaves, params), in, grads);
+                } else if (!recordsGraph(s, in, params)) {
+                    // Frozen units over inputs that need no gradient (e.g. a frozen embedding of token
+                    // ids): nothing to differentiate, and libtorch would refuse a backward here.
+                    grads = inputGradients(in);
                 } else {
                     NDList out = keptOutputs[i];
                     if (recomputed[i]) {
@@ -221,23 +225,15 @@ public final class SegmentEngine {
         }
         int last = -1;
         for (int k = 0; k < outputs.size(); k++) {
-            if (recordsGradient(grads.get(k), outputs.get(k))) {
+            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
                 last = k;
             }
         }
         for (int k = 0; k <= last; k++) {
-            if (recordsGradient(grads.get(k), outputs.get(k))) {
+            if (grads.get(k) != null && outputs.get(k).getDataType().isFloating()) {
                 Autograd.backward(outputs.get(k), grads.get(k), k < last);
             }
         }
-    }
-
-    /**
-     * Whether backward should run from {@code output}: it got a gradient and has a graph (a segment
-     * of frozen units over inputs that need no gradient, e.g. a frozen embedding, records none).
-     */
-    private static boolean recordsGradient(NDArray grad, NDArray output) {
-        return grad != null && output.getDataType().isFloating() && output.hasGradient();
     }
 
     /** The next segment's inputs: same storage, fresh graph roots for the floating-point ones. */
@@ -261,6 +257,21 @@ public final class SegmentEngine {
             d.add(a.getDataType().isFloating() ? a.stopGradient() : a);
         }
         return d;
+    }
+
+    /** Whether {@code s} records a graph: it has a floating-point input or a trainable unit. */
+    private static boolean recordsGraph(Segment s, NDList inputs, UnitParams params) {
+        for (NDArray a : inputs) {
+            if (a.getDataType().isFloating()) {
+                return true;
+            }
+        }
+        for (String unit : s.units()) {
+            if (params.trainable(unit)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static NDList inputGradients(NDList inputs) {
