@@ -136,7 +136,7 @@ public final class DeviceMesh implements AutoCloseable {
     }
 
     private String[] presentDims(String... dims) {
-        return java.util.Arrays.stream(dims).filter(dimNames()::contains).toArray(String[]::new);
+        return Arrays.stream(dims).filter(dimNames()::contains).toArray(String[]::new);
     }
 
     /**
