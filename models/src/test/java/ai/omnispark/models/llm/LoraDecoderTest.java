@@ -58,6 +58,20 @@ class LoraDecoderTest {
         return new DecoderLM(config, AttentionImpl.SDPA, 4, 0, lora);
     }
 
+    /**
+     * The units with every parameter trainable, so one {@link LocalParams} holds the whole model with
+     * a gradient buffer per unit: the engine still reads the model's own (frozen) layouts, so a base
+     * buffer that stays zero shows the base took no gradient.
+     */
+    private static List<UnitLayout> thawed(List<UnitLayout> units) {
+        List<UnitLayout> out = new java.util.ArrayList<>();
+        for (UnitLayout u : units) {
+            out.add(new UnitLayout(u.name(), u.params().stream()
+                    .map(p -> new ParamSpec(p.name(), p.shape(), p.init(), p.decay(), true)).toList()));
+        }
+        return out;
+    }
+
     /** Fills every B (zeros at init) with values of about 0.3, so A's gradient and the adapters' effect are not zero. */
     private static void randomiseB(DecoderLM model, LocalParams params, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
@@ -111,7 +125,7 @@ class LoraDecoderTest {
             DecoderConfig config = TinyModels.tiny("llama", false, true, 0);
             int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
             try (DecoderLM model = lora(config, new LoraConfig(2, 3, 0, ALL_SEVEN));
-                    LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
+                    LocalParams params = new LocalParams(rank.manager(), thawed(model.units()), DataType.FLOAT64, 3)) {
                 randomiseB(model, params, 5);
                 TinyModels.lossAndGrad(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows, recompute);
                 double h = 1e-5;
@@ -152,7 +166,7 @@ class LoraDecoderTest {
         try (DecoderLM base = new DecoderLM(config, AttentionImpl.SDPA);
                 DecoderLM adapted = lora(config, new LoraConfig(4, 8, 0, ALL_SEVEN));
                 LocalParams baseParams = new LocalParams(rank.manager(), base.units(), DataType.FLOAT32, 17);
-                LocalParams loraParams = new LocalParams(rank.manager(), adapted.units(), DataType.FLOAT32, 99)) {
+                LocalParams loraParams = new LocalParams(rank.manager(), thawed(adapted.units()), DataType.FLOAT32, 99)) {
             Path baseDir = dir.resolve("base");
             HfCheckpoint.export(base, baseParams, rank.manager(), baseDir, SafeDType.F32);
             HfCheckpoint.load(adapted, loraParams, rank.manager(), baseDir);

@@ -1,12 +1,15 @@
 package ai.omnispark.parallel.checkpoint;
 
+import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
+import ai.omnispark.parallel.param.Placement;
 import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,12 +50,18 @@ public final class CheckpointReader {
     }
 
     /**
-     * The state a rank needs: for every unit, the slice {@code owned.apply(unit)}; with optimizer
-     * moments when the save had taken an optimizer step.
+     * The state a rank needs: for every unit, the slice {@code owned.apply(unit)} of its weights;
+     * with the optimizer state of every trainable unit when the save had taken an optimizer step
+     * (frozen units have none).
      */
     public RankState read(List<UnitLayout> layouts, Function<String, OwnedSlice> owned) throws IOException {
         JsonNode extra = extraState();
         long optimizerSteps = extra.path("optimizer_steps").asLong(0);
+        List<String> stateNames = new ArrayList<>();
+        extra.path(Checkpointer.OPTIMIZER_STATE_NAMES).forEach(n -> stateNames.add(n.asText()));
+        if (stateNames.isEmpty()) {
+            stateNames.addAll(AdamW.STATE_NAMES); // saved before the names were recorded: AdamW was the only optimizer
+        }
         Map<String, Map<String, Slice>> fileCache = new HashMap<>();
         JsonNode modelIndex = readJson(new Path(new Path(dir, CheckpointPaths.MODEL), CheckpointPaths.INDEX));
         Map<String, Slice> model = new LinkedHashMap<>();
@@ -64,14 +73,17 @@ public final class CheckpointReader {
         if (optimizerSteps > 0) {
             JsonNode optIndex = readJson(new Path(new Path(dir, CheckpointPaths.OPTIMIZER), CheckpointPaths.INDEX));
             for (UnitLayout u : layouts) {
+                if (!Placement.trainable(u)) {
+                    continue;
+                }
                 OwnedSlice o = owned.apply(u.name());
-                for (String suffix : List.of(RankState.EXP_AVG, RankState.EXP_AVG_SQ)) {
-                    String key = u.name() + suffix;
+                for (String name : stateNames) {
+                    String key = RankState.stateKey(u.name(), name);
                     moments.put(key, assemble(CheckpointPaths.OPTIMIZER, optIndex, key, u.numel(), o, fileCache));
                 }
             }
         }
-        return new RankState(model, moments, optimizerSteps);
+        return new RankState(model, moments, optimizerSteps, stateNames);
     }
 
     private Slice assemble(String kind, JsonNode index, String key, long numel, OwnedSlice want,

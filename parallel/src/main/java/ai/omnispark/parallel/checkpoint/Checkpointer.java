@@ -33,6 +33,8 @@ import org.apache.hadoop.fs.Path;
  */
 public final class Checkpointer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The extra-state field naming the optimizer's per-unit state tensors (e.g. exp_avg, exp_avg_sq). */
+    static final String OPTIMIZER_STATE_NAMES = "optimizer_state_names";
 
     private final FileSystem fs;
     private final Path root;
@@ -139,6 +141,7 @@ public final class Checkpointer implements AutoCloseable {
         e.put("rank", rank);
         e.put("world_size", world);
         e.put("optimizer_steps", state.optimizerSteps());
+        state.optimizerStateNames().forEach(e.putArray(OPTIMIZER_STATE_NAMES)::add);
         if (attemptId != null) {
             e.put("attempt", attemptId);
         }

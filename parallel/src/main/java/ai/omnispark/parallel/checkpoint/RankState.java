@@ -4,36 +4,50 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.UnitLayout;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * A host-memory snapshot of what one rank owns: its slices of the master weights and of the AdamW
- * moments, keyed by unit ({@code layers.0}) and by unit and moment ({@code layers.0.exp_avg}).
- * Taking it is cheap and synchronous, so an async save can write it while training goes on.
+ * A host-memory snapshot of what one rank owns: its slices of the weights of every unit and of the
+ * optimizer state of the trainable ones, keyed by unit ({@code layers.0}) and by unit and state
+ * name ({@code layers.0.exp_avg}). Frozen units have weights only. Taking it is cheap and
+ * synchronous, so an async save can write it while training goes on.
+ *
+ * @param optimizerStateNames the optimizer's {@link Optimizer#stateNames}: what each trainable unit
+ *     has in {@code optimizer}
  */
-public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, long optimizerSteps) {
-    static final String EXP_AVG = ".exp_avg";
-    static final String EXP_AVG_SQ = ".exp_avg_sq";
+public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, long optimizerSteps,
+        List<String> optimizerStateNames) {
+    public RankState {
+        optimizerStateNames = List.copyOf(optimizerStateNames);
+    }
 
-    public static RankState capture(ParamStore params, AdamW optimizer) {
+    /** The checkpoint key of state {@code name} of {@code unit}. */
+    static String stateKey(String unit, String name) {
+        return unit + "." + name;
+    }
+
+    public static RankState capture(ParamStore params, Optimizer optimizer) {
         Map<String, Slice> model = new LinkedHashMap<>();
-        Map<String, Slice> moments = new LinkedHashMap<>();
+        Map<String, Slice> states = new LinkedHashMap<>();
+        List<String> names = optimizer.stateNames();
         for (UnitLayout u : params.layouts()) {
             OwnedSlice o = params.owned(u.name());
             model.put(u.name(), new Slice(u.numel(), o.begin(), params.ownedWeights(u.name())));
-            NDArray[] st = optimizer.state(u.name());
+            NDArray[] st = params.trainable(u.name()) ? optimizer.state(u.name()) : null;
             if (st != null) {
-                moments.put(u.name() + EXP_AVG, new Slice(u.numel(), o.begin(), owned(st[0], o)));
-                moments.put(u.name() + EXP_AVG_SQ, new Slice(u.numel(), o.begin(), owned(st[1], o)));
+                for (int i = 0; i < names.size(); i++) {
+                    states.put(stateKey(u.name(), names.get(i)), new Slice(u.numel(), o.begin(), owned(st[i], o)));
+                }
             }
         }
-        return new RankState(model, moments, optimizer.stepCount());
+        return new RankState(model, states, optimizer.stepCount(), names);
     }
 
     private static float[] owned(NDArray a, OwnedSlice o) {
@@ -41,35 +55,41 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
     }
 
     /**
-     * Installs a snapshot whose slices match this rank's owned ranges (the reader cuts them to fit).
-     * Everything is checked before anything is written, so a mismatch leaves the rank untouched.
+     * Installs a snapshot whose slices match this rank's owned ranges (the reader cuts them to fit):
+     * weights of every unit, optimizer state of the trainable ones. Everything is checked before
+     * anything is written, so a mismatch leaves the rank untouched.
      */
-    public void applyTo(ParamStore params, AdamW adamw, NDManager manager) {
+    public void applyTo(ParamStore params, Optimizer opt, NDManager manager) {
+        if (optimizerSteps > 0 && !opt.stateNames().equals(optimizerStateNames)) {
+            throw new IllegalStateException("the checkpoint's optimizer state is " + optimizerStateNames
+                    + " per unit, but this optimizer keeps " + opt.stateNames());
+        }
         for (UnitLayout u : params.layouts()) {
             OwnedSlice o = params.owned(u.name());
             check(model, u.name(), u, o);
-            if (optimizerSteps > 0) {
-                check(optimizer, u.name() + EXP_AVG, u, o);
-                check(optimizer, u.name() + EXP_AVG_SQ, u, o);
+            if (optimizerSteps > 0 && params.trainable(u.name())) {
+                for (String name : optimizerStateNames) {
+                    check(optimizer, stateKey(u.name(), name), u, o);
+                }
             }
         }
         for (UnitLayout u : params.layouts()) {
             params.loadOwnedWeights(u.name(), model.get(u.name()).values());
-            if (optimizerSteps > 0) {
+            if (optimizerSteps > 0 && params.trainable(u.name())) {
                 OwnedSlice o = params.owned(u.name());
                 try (NDManager tmp = manager.newSubManager()) {
-                    // Zeros beyond the owned elements: the padding of FSDP's last shard.
-                    NDArray m = tmp.zeros(new Shape(o.localLength()), DataType.FLOAT32);
-                    NDArray v = tmp.zeros(new Shape(o.localLength()), DataType.FLOAT32);
-                    float[] mv = optimizer.get(u.name() + EXP_AVG).values();
-                    float[] vv = optimizer.get(u.name() + EXP_AVG_SQ).values();
-                    HostCopy.write(mv, 0, mv.length, m, 0);
-                    HostCopy.write(vv, 0, vv.length, v, 0);
-                    adamw.setState(u.name(), m, v);
+                    NDArray[] tensors = new NDArray[optimizerStateNames.size()];
+                    for (int i = 0; i < tensors.length; i++) {
+                        // Zeros beyond the owned elements: the padding of FSDP's last shard.
+                        tensors[i] = tmp.zeros(new Shape(o.localLength()), DataType.FLOAT32);
+                        float[] values = optimizer.get(stateKey(u.name(), optimizerStateNames.get(i))).values();
+                        HostCopy.write(values, 0, values.length, tensors[i], 0);
+                    }
+                    opt.setState(u.name(), tensors);
                 }
             }
         }
-        adamw.setStepCount(optimizerSteps);
+        opt.setStepCount(optimizerSteps);
     }
 
     private static void check(Map<String, Slice> slices, String key, UnitLayout u, OwnedSlice o) {

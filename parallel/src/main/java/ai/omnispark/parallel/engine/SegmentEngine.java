@@ -145,6 +145,10 @@ public final class SegmentEngine {
                 NDList in = segmentInputs[i];
                 if (s instanceof ManualSegment manual) {
                     grads = manual.backward(call(s, scope, batch, leaves, params), in, grads);
+                } else if (!recordsGraph(s, in, params)) {
+                    // Frozen units over inputs that need no gradient (e.g. a frozen embedding of token
+                    // ids): nothing to differentiate, and libtorch would refuse a backward here.
+                    grads = inputGradients(in);
                 } else {
                     NDList out = keptOutputs[i];
                     if (recomputed[i]) {
@@ -162,7 +166,7 @@ public final class SegmentEngine {
                     if (useRange.get(unit)[0] == i) {
                         NDArray leaf = leaves.remove(unit);
                         try (Span g = tracer.span("accumulate grad", "params", "unit", unit)) {
-                            params.accumulateGrad(unit, leaf == null || layouts.get(unit).frozen() ? null
+                            params.accumulateGrad(unit, leaf == null || !trainable(unit, params) ? null
                                     : Autograd.gradientOrNull(leaf));
                             params.release(unit);
                         }
@@ -207,7 +211,7 @@ public final class SegmentEngine {
                 }
                 // A frozen unit's weights join the graph as constants: autograd computes no
                 // gradient for them (no weight-gradient matmuls), only through them to the inputs.
-                leaf = layouts.get(unit).frozen() ? full.stopGradient() : Autograd.leaf(full);
+                leaf = trainable(unit, params) ? Autograd.leaf(full) : full.stopGradient();
                 leaf.attach(scope);
                 leaves.put(unit, leaf);
             }
@@ -257,6 +261,21 @@ public final class SegmentEngine {
         return d;
     }
 
+    /** Whether {@code s} records a graph: it has a floating-point input or a trainable unit. */
+    private boolean recordsGraph(Segment s, NDList inputs, UnitParams params) {
+        for (NDArray a : inputs) {
+            if (a.getDataType().isFloating()) {
+                return true;
+            }
+        }
+        for (String unit : s.units()) {
+            if (trainable(unit, params)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static NDList inputGradients(NDList inputs) {
         List<NDArray> grads = new ArrayList<>(inputs.size());
         for (NDArray a : inputs) {
@@ -265,5 +284,10 @@ public final class SegmentEngine {
         NDList list = new NDList(grads.size());
         list.addAll(grads);
         return list;
+    }
+
+    /** Frozen by its layout (every parameter untrainable) or by the store's placement. */
+    private boolean trainable(String unit, UnitParams params) {
+        return params.trainable(unit) && !layouts.get(unit).frozen();
     }
 }

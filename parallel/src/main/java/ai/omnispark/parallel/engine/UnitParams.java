@@ -14,6 +14,14 @@ public interface UnitParams {
      */
     NDArray acquire(String unit, NDManager scope);
 
+    /**
+     * Whether {@code unit} trains. The engine records no gradient on a frozen unit's parameters
+     * (gradients still flow through it to the segment inputs) and hands it none.
+     */
+    default boolean trainable(String unit) {
+        return true;
+    }
+
     /** The engine no longer needs the full parameters of {@code unit} for now. */
     default void release(String unit) {}
 

@@ -5,12 +5,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.mesh.MeshDims;
 import ai.omnispark.parallel.optim.GradClip;
+import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.param.HostCopy;
 import ai.omnispark.parallel.param.ManagedBytes;
 import ai.omnispark.parallel.param.OwnedSlice;
-import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
+import ai.omnispark.parallel.param.Placement;
+import ai.omnispark.parallel.param.PlacementStore;
 import ai.omnispark.parallel.param.UnitLayout;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,11 +27,16 @@ import java.util.Map;
  * only. Full parameters exist only while the engine computes with them: gathered on acquire
  * (prefetched one unit ahead), freed on release. Gradients are reduce-scattered into the shards.
  *
+ * <p>Frozen units (a store built with {@code trainable} false) keep their slice of the weights and
+ * nothing else: they are gathered on acquire like any unit, but have no gradient shard, no decay
+ * mask, no reduce-scatter and no optimizer state.
+ *
  * <p>Reduction is a sum, not an average: the trainer already divides the loss by the token count of
  * the global batch, so the sum over ranks is the gradient of the global mean loss.
  */
-public final class FsdpParams implements ParamStore {
+public final class FsdpParams implements PlacementStore {
     private final ShardGroup group;
+    private final Placement placement;
     private final NDManager manager;
     private final Map<String, UnitLayout> layouts = new LinkedHashMap<>();
     private final Map<String, Long> padded = new HashMap<>();
@@ -57,11 +65,24 @@ public final class FsdpParams implements ParamStore {
      */
     public FsdpParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, ShardGroup group,
             boolean reshardAfterForward) {
+        this(parent, units, dtype, seed, group, reshardAfterForward, true);
+    }
+
+    /**
+     * @param trainable whether these units train; every unit's parameters must agree (use
+     *     {@link ParamStores#build} for a model mixing trainable and frozen units)
+     */
+    public FsdpParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, ShardGroup group,
+            boolean reshardAfterForward, boolean trainable) {
+        for (UnitLayout u : units) {
+            Placement.requireTrainable(u, trainable);
+        }
+        this.placement = new Placement(List.of(MeshDims.DP_SHARD), trainable);
         this.group = group;
         this.reshardAfterForward = reshardAfterForward;
         this.dtype = dtype;
         this.manager = parent.newSubManager();
-        manager.setName("fsdp-params");
+        manager.setName(trainable ? "fsdp-params" : "fsdp-params-frozen");
         for (UnitLayout u : units) {
             layouts.put(u.name(), u);
             long n = u.numel();
@@ -82,6 +103,9 @@ public final class FsdpParams implements ParamStore {
                 }
             });
             shards.put(u.name(), shard);
+            if (!trainable) {
+                continue; // no gradient shard, no decay mask: nothing but the weights
+            }
             gradShards.put(u.name(), manager.zeros(new Shape(shardLen), dtype));
             NDArray mask = manager.zeros(new Shape(shardLen), dtype);
             for (long[] r : u.decayRanges()) {
@@ -93,6 +117,17 @@ public final class FsdpParams implements ParamStore {
             }
             decayShards.put(u.name(), mask);
         }
+    }
+
+    @Override
+    public Placement placement() {
+        return placement;
+    }
+
+    @Override
+    public boolean trainable(String unit) {
+        shard(unit);
+        return placement.trainable();
     }
 
     @Override
@@ -113,26 +148,24 @@ public final class FsdpParams implements ParamStore {
 
     /**
      * This rank's slice of {@code unit}'s gradient summed over the ranks (finishing the reduction in
-     * flight), as the optimizer will see it; zeroed by the next step.
+     * flight), as the optimizer will see it; zeroed by the next step. Null for a frozen unit.
      */
     public NDArray gradShard(String unit) {
         finishReduction();
-        NDArray g = gradShards.get(unit);
-        if (g == null) {
-            throw new IllegalArgumentException("no unit named " + unit + "; units are " + gradShards.keySet());
-        }
-        return g;
+        shard(unit);
+        return gradShards.get(unit);
     }
 
-    /** Bytes of parameters, gradients and optimizer state this rank holds (live tensors). */
+    /** Bytes of weight shards, gradient shards and optimizer state this rank holds (live tensors). */
     @Override
-    public long stateBytes(AdamW optimizer) {
+    public long stateBytes(Optimizer optimizer) {
         long bytes = 0;
         for (String unit : shards.keySet()) {
-            bytes += shards.get(unit).size() * dtype.getNumOfBytes() * 2;
-            NDArray[] st = optimizer.state(unit);
-            if (st != null) {
-                bytes += (st[0].size() + st[1].size()) * st[0].getDataType().getNumOfBytes();
+            bytes += shards.get(unit).size() * dtype.getNumOfBytes();
+            NDArray g = gradShards.get(unit);
+            if (g != null) {
+                bytes += g.size() * g.getDataType().getNumOfBytes();
+                bytes += optimizer.stateBytes(unit);
             }
         }
         return bytes;
@@ -181,6 +214,9 @@ public final class FsdpParams implements ParamStore {
      */
     @Override
     public void accumulateGrad(String unit, NDArray grad) {
+        if (!trainable(unit)) {
+            return; // frozen: nothing to reduce
+        }
         long n = layouts.get(unit).numel();
         long p = padded.get(unit);
         NDManager tmp = manager.newSubManager();
@@ -222,19 +258,46 @@ public final class FsdpParams implements ParamStore {
 
     @Override
     public double clipGradNorm(double maxNorm) {
-        finishReduction();
-        releaseKept();
-        // After the reduction every replica holds the same shard gradient: count each shard once.
-        return GradClip.clip(gradShards.values(), maxNorm, group::sumShards);
+        double norm = Math.sqrt(gradSquares());
+        double scale = GradClip.scale(norm, maxNorm);
+        if (scale != 1) {
+            scaleGrads(scale);
+        }
+        return norm;
     }
 
     @Override
-    public void step(AdamW optimizer, double lr) {
+    public double gradSquares() {
         finishReduction();
         releaseKept();
+        if (!placement.trainable()) {
+            return 0;
+        }
+        // After the reduction every replica holds the same shard gradient: count each shard once.
+        return group.sumShards(GradClip.sumOfSquares(gradShards.values()));
+    }
+
+    @Override
+    public void scaleGrads(double factor) {
+        finishReduction();
+        for (NDArray g : gradShards.values()) {
+            g.muli(factor);
+        }
+    }
+
+    @Override
+    public void step(Optimizer optimizer, double lr) {
         optimizer.beginStep();
-        for (String unit : shards.keySet()) {
-            optimizer.update(unit, shards.get(unit), gradShards.get(unit), decayShards.get(unit), lr);
+        update(optimizer, lr);
+    }
+
+    @Override
+    public void update(Optimizer optimizer, double lr) {
+        finishReduction();
+        releaseKept();
+        for (Map.Entry<String, NDArray> e : gradShards.entrySet()) {
+            String unit = e.getKey();
+            optimizer.update(unit, shards.get(unit), e.getValue(), decayShards.get(unit), lr);
         }
         for (Map.Entry<String, NDArray> e : gradShards.entrySet()) {
             NDArray old = e.getValue();

@@ -1,6 +1,9 @@
 package ai.omnispark.parallel.mesh;
 
+import ai.djl.ndarray.NDManager;
 import ai.omnispark.parallel.comm.Communicator;
+import ai.omnispark.parallel.fsdp.CommShardGroup;
+import ai.omnispark.parallel.fsdp.ShardGroup;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -11,6 +14,10 @@ import java.util.Map;
  * The world's ranks laid out on named dimensions (e.g. dp_replicate × dp_shard × ulysses × ep),
  * row-major: the last dimension varies fastest, so ranks that differ only in the last coordinate
  * are adjacent. See docs/mesh.md for a picture.
+ *
+ * <p>The data-parallel position of a rank (which rows it reads, which shard of the batch it is)
+ * comes from its {@link MeshDims#DP_REPLICATE} and {@link MeshDims#DP_SHARD} coordinates, never from
+ * its world rank: ranks that differ only in sp or ep coordinates read the same rows.
  *
  * <p>{@link #group} gives the sub-communicator over the ranks that share every coordinate except
  * the named ones; every rank must call it with the same dimensions, in the same order relative to
@@ -31,6 +38,15 @@ public final class DeviceMesh implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * The trainer's mesh: {@link MeshDims#ALL} with {@code replicate} × {@code shard} data-parallel
+     * ranks and sp = ep = 1. Rank r then has dp_shard coordinate r % shard and dp_replicate r / shard.
+     */
+    public static DeviceMesh dataParallel(Communicator world, int replicate, int shard) {
+        return builder().dim(MeshDims.DP_REPLICATE, replicate).dim(MeshDims.DP_SHARD, shard).dim(MeshDims.SP, 1)
+                .dim(MeshDims.EP, 1).build(world);
     }
 
     public List<String> dimNames() {
@@ -83,6 +99,44 @@ public final class DeviceMesh implements AutoCloseable {
     /** This rank's coordinate along one dimension. */
     public int coord(String dim) {
         return coords()[index(dim)];
+    }
+
+    /**
+     * This rank's index among the data-parallel ranks: its dp_replicate and dp_shard coordinates
+     * flattened row-major (replica-major, like the mesh). A mesh without one of those dimensions
+     * counts it as size 1.
+     */
+    public int dataParallelRank() {
+        return dpCoord(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD) + dpCoord(MeshDims.DP_SHARD);
+    }
+
+    /** The number of data-parallel ranks: dp_replicate × dp_shard (a missing dimension counts as 1). */
+    public int dataParallelSize() {
+        return dpSize(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD);
+    }
+
+    private int dpCoord(String dim) {
+        return dimNames().contains(dim) ? coord(dim) : 0;
+    }
+
+    private int dpSize(String dim) {
+        return dimNames().contains(dim) ? dimSize(dim) : 1;
+    }
+
+    /**
+     * FSDP's collectives over this mesh's data-parallel dimensions: units are sharded over
+     * dp_shard, gradients also summed over dp_replicate (HSDP; DDP is dp_shard = 1), and the job-wide
+     * sums and counts run over the data-parallel ranks (dp_replicate × dp_shard). The communicators
+     * are this mesh's groups, split from its world, so their ops share one comm thread in issue
+     * order; the mesh closes them.
+     */
+    public ShardGroup dataParallelGroup(NDManager parent) {
+        return new CommShardGroup(group(presentDims(MeshDims.DP_SHARD)), group(presentDims(MeshDims.DP_REPLICATE)),
+                group(presentDims(MeshDims.DP_REPLICATE, MeshDims.DP_SHARD)), parent);
+    }
+
+    private String[] presentDims(String... dims) {
+        return Arrays.stream(dims).filter(dimNames()::contains).toArray(String[]::new);
     }
 
     /**

@@ -29,12 +29,17 @@ public final class GradClip {
      */
     public static double clip(Collection<NDArray> grads, double maxNorm, DoubleUnaryOperator globalSum) {
         double norm = Math.sqrt(globalSum.applyAsDouble(sumOfSquares(grads)));
-        if (maxNorm > 0 && norm > maxNorm) {
-            double scale = maxNorm / (norm + 1e-6);
+        double scale = scale(norm, maxNorm);
+        if (scale != 1) {
             for (NDArray g : grads) {
                 g.muli(scale);
             }
         }
         return norm;
+    }
+
+    /** The factor that brings gradients of global norm {@code norm} within {@code maxNorm} (0: no clipping); 1 if none is needed. */
+    public static double scale(double norm, double maxNorm) {
+        return maxNorm > 0 && norm > maxNorm ? maxNorm / (norm + 1e-6) : 1;
     }
 }

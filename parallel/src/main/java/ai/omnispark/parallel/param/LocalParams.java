@@ -5,19 +5,21 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.GradClip;
+import ai.omnispark.parallel.optim.Optimizer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * All parameters held whole on one rank: each unit's master weights as one flat tensor, with a
- * flat gradient accumulator beside it. The single-rank and DDP case.
+ * Parameters held whole on one rank: each unit's master weights as one flat tensor, with a flat
+ * gradient accumulator and decay mask beside it when the units train. Frozen units keep their
+ * weights only. The single-rank case.
  */
-public final class LocalParams implements ParamStore {
+public final class LocalParams implements PlacementStore {
     private final NDManager manager;
+    private final Placement placement;
     private final Map<String, UnitLayout> layouts = new LinkedHashMap<>();
     private final Map<String, NDArray> weights = new LinkedHashMap<>();
     private final Map<String, NDArray> grads = new LinkedHashMap<>();
@@ -29,14 +31,29 @@ public final class LocalParams implements ParamStore {
      * size that fits in memory can be built.
      */
     public LocalParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed) {
+        this(parent, units, dtype, seed, true);
+    }
+
+    /**
+     * @param trainable whether these units train; every unit's parameters must agree (use
+     *     {@link ParamStores#build} for a model mixing trainable and frozen units)
+     */
+    public LocalParams(NDManager parent, List<UnitLayout> units, DataType dtype, long seed, boolean trainable) {
+        this.placement = new Placement(List.of(), trainable);
+        for (UnitLayout u : units) {
+            Placement.requireTrainable(u, trainable);
+        }
         this.manager = parent.newSubManager();
-        manager.setName("local-params");
+        manager.setName(trainable ? "local-params" : "local-params-frozen");
         for (UnitLayout u : units) {
             layouts.put(u.name(), u);
             Shape shape = new Shape(u.numel());
             NDArray w = manager.zeros(shape, dtype);
             u.initialValues(seed, HostCopy.CHUNK, (offset, values, length) -> HostCopy.write(values, 0, length, w, offset));
             weights.put(u.name(), w);
+            if (!trainable) {
+                continue; // no gradient, no decay mask: nothing but the weights
+            }
             grads.put(u.name(), manager.zeros(shape, dtype));
             NDArray mask = manager.zeros(shape, dtype);
             for (long[] r : u.decayRanges()) {
@@ -44,6 +61,17 @@ public final class LocalParams implements ParamStore {
             }
             decayMasks.put(u.name(), mask);
         }
+    }
+
+    @Override
+    public Placement placement() {
+        return placement;
+    }
+
+    @Override
+    public boolean trainable(String unit) {
+        weights(unit);
+        return placement.trainable();
     }
 
     @Override
@@ -57,11 +85,28 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
-    public void step(AdamW optimizer, double lr) {
+    public double gradSquares() {
+        return GradClip.sumOfSquares(grads.values());
+    }
+
+    @Override
+    public void scaleGrads(double factor) {
+        for (NDArray g : grads.values()) {
+            g.muli(factor);
+        }
+    }
+
+    @Override
+    public void step(Optimizer optimizer, double lr) {
         optimizer.beginStep();
-        for (Map.Entry<String, NDArray> e : weights.entrySet()) {
+        update(optimizer, lr);
+    }
+
+    @Override
+    public void update(Optimizer optimizer, double lr) {
+        for (Map.Entry<String, NDArray> e : grads.entrySet()) {
             String unit = e.getKey();
-            optimizer.update(unit, e.getValue(), grads.get(unit), decayMasks.get(unit), lr);
+            optimizer.update(unit, weights.get(unit), e.getValue(), decayMasks.get(unit), lr);
         }
         zeroGrads();
     }
@@ -88,14 +133,14 @@ public final class LocalParams implements ParamStore {
     }
 
     @Override
-    public long stateBytes(AdamW optimizer) {
+    public long stateBytes(Optimizer optimizer) {
         long bytes = 0;
         for (String unit : weights.keySet()) {
             bytes += weights.get(unit).size() * weights.get(unit).getDataType().getNumOfBytes();
-            bytes += grads.get(unit).size() * grads.get(unit).getDataType().getNumOfBytes();
-            NDArray[] st = optimizer.state(unit);
-            if (st != null) {
-                bytes += (st[0].size() + st[1].size()) * st[0].getDataType().getNumOfBytes();
+            NDArray g = grads.get(unit);
+            if (g != null) {
+                bytes += g.size() * g.getDataType().getNumOfBytes();
+                bytes += optimizer.stateBytes(unit);
             }
         }
         return bytes;
@@ -132,7 +177,9 @@ public final class LocalParams implements ParamStore {
         return w;
     }
 
+    /** The accumulated gradient of {@code unit}, or null if the unit is frozen. */
     public NDArray grad(String unit) {
+        weights(unit);
         return grads.get(unit);
     }
 
@@ -147,8 +194,13 @@ public final class LocalParams implements ParamStore {
 
     @Override
     public void accumulateGrad(String unit, NDArray grad) {
+        NDArray g = grads.get(unit);
+        if (g == null) {
+            weights(unit); // an unknown unit fails; a frozen one takes no gradient
+            return;
+        }
         if (grad != null) {
-            grads.get(unit).addi(grad);
+            g.addi(grad);
         }
     }
 

@@ -3,12 +3,13 @@ package ai.omnispark.parallel.param;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.omnispark.parallel.engine.UnitParams;
-import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.Optimizer;
 import java.util.List;
 
 /**
- * A model's trainable state on one rank, however it is laid out: whole on every rank
- * ({@link LocalParams}) or sharded (FSDP). The trainer talks to this and not to the layout.
+ * A model's parameters on one rank, however they are laid out: whole on every rank
+ * ({@link LocalParams}) or sharded (FSDP), trainable or frozen ({@link Placement}); built by
+ * {@link ParamStores#build}. The trainer talks to this and not to the layout.
  */
 public interface ParamStore extends UnitParams, AutoCloseable {
     List<UnitLayout> layouts();
@@ -20,8 +21,11 @@ public interface ParamStore extends UnitParams, AutoCloseable {
      */
     double clipGradNorm(double maxNorm);
 
-    /** Applies one optimizer step with the accumulated gradients, then zeroes them. */
-    void step(AdamW optimizer, double lr);
+    /**
+     * Applies one optimizer step ({@link Optimizer#beginStep} once, then an update per trainable
+     * unit) with the accumulated gradients, then zeroes them. Frozen units are left as they are.
+     */
+    void step(Optimizer optimizer, double lr);
 
     /** The full flat weights of {@code unit}, gathered if sharded, as a copy owned by {@code scope}. */
     NDArray fullWeights(String unit, NDManager scope);
@@ -45,8 +49,11 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     /** Overwrites this rank's owned weights of {@code unit} (checkpoint load). */
     void loadOwnedWeights(String unit, float[] values);
 
-    /** Bytes of master weights, gradients and optimizer state this rank holds, counted from live tensors. */
-    long stateBytes(AdamW optimizer);
+    /**
+     * Bytes of weights, gradients and optimizer state this rank holds, counted from live tensors:
+     * a frozen unit counts its (owned) weights only.
+     */
+    long stateBytes(Optimizer optimizer);
 
     /**
      * Bytes of every tensor this store holds, whatever it is for (weights, gradients, decay masks,

@@ -27,14 +27,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.function.DoubleUnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -68,32 +64,6 @@ class CheckpointTest {
     @AfterEach
     void tearDown() {
         manager.close();
-    }
-
-    /** sumAll over threads of one test: a barrier that also adds. */
-    private static final class ThreadSum {
-        private final CyclicBarrier barrier;
-        private final double[] values;
-        private double total;
-
-        ThreadSum(int n) {
-            values = new double[n];
-            barrier = new CyclicBarrier(n, () -> total = Arrays.stream(values).sum());
-        }
-
-        DoubleUnaryOperator forRank(int rank) {
-            return v -> {
-                values[rank] = v;
-                try {
-                    barrier.await(20, TimeUnit.SECONDS);
-                    double t = total;
-                    barrier.await(20, TimeUnit.SECONDS);
-                    return t;
-                } catch (InterruptedException | BrokenBarrierException | TimeoutException e) {
-                    throw new IllegalStateException(e);
-                }
-            };
-        }
     }
 
     private static final class Truth {

@@ -2,6 +2,8 @@ package ai.omnispark.parallel.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -13,7 +15,9 @@ import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -104,51 +108,6 @@ class SegmentEngineTest {
         }
     }
 
-    /**
-     * A frozen unit between two segments: its weights get no gradient, and the gradient still flows
-     * through it to the trainable unit before it (ga = seed * x * 3 * b).
-     */
-    @Test
-    void frozenUnitPassesGradientsButTakesNone() {
-        for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
-            try (RankContext rank = RankContext.single(1)) {
-                rank.bindThread();
-                ParamSpec frozen = new ParamSpec("b", new ai.djl.ndarray.types.Shape(3), Init.normal(1), false, false);
-                List<UnitLayout> units = List.of(
-                        new UnitLayout("ua", List.of(ParamSpec.of("a", Init.normal(1), 3))),
-                        new UnitLayout("ub", List.of(frozen)));
-                List<Segment> segments = List.of(scale("sa", "ua", "a"), TIMES_THREE, scale("sb", "ub", "b"), SUM);
-                SegmentEngine engine = new SegmentEngine(segments, units, recompute);
-                List<String> gradUnits = new java.util.ArrayList<>();
-                try (LocalParams params = new LocalParams(rank.manager(), units, DataType.FLOAT64, 1);
-                        NDManager scope = rank.manager().newSubManager()) {
-                    UnitParams recording = new UnitParams() {
-                        public NDArray acquire(String unit, NDManager s) {
-                            return params.acquire(unit, s);
-                        }
-
-                        public void accumulateGrad(String unit, NDArray grad) {
-                            if (grad != null) {
-                                gradUnits.add(unit);
-                            }
-                            params.accumulateGrad(unit, grad);
-                        }
-                    };
-                    double[] x = {1, 2, -1};
-                    Batch batch = new Batch().put("x", scope.create(x));
-                    double[] b = params.weights("ub").toDoubleArray();
-                    engine.forwardBackward(scope, batch, new NDList(), new NDList(scope.create(2.0)), recording);
-                    double[] ga = new double[3];
-                    for (int i = 0; i < 3; i++) {
-                        ga[i] = 2 * x[i] * 3 * b[i];
-                    }
-                    assertArrayEquals(ga, params.grad("ua").toDoubleArray(), 1e-12);
-                    assertEquals(List.of("ua"), gradUnits, "only the trainable unit hands over a gradient");
-                }
-            }
-        }
-    }
-
     /** Records the engine's calls on a unit while delegating to real parameters. */
     private static final class Recording implements UnitParams {
         final LocalParams params;
@@ -233,6 +192,86 @@ class SegmentEngineTest {
                         expected[3 + i] = 2 * x[i] * w[i];
                     }
                     assertArrayEquals(expected, local.grad("u").toDoubleArray(), 1e-12, policy);
+                }
+            }
+        }
+    }
+
+    /** Hands out fixed weights, says which units are frozen, and records the gradient each unit was given. */
+    private static final class RecordingParams implements UnitParams {
+        final Map<String, NDArray> weights = new HashMap<>();
+        final Set<String> frozen;
+        final Map<String, double[]> given = new HashMap<>();
+        final Set<String> calledFor = new java.util.HashSet<>();
+
+        RecordingParams(Set<String> frozen) {
+            this.frozen = frozen;
+        }
+
+        @Override
+        public NDArray acquire(String unit, NDManager scope) {
+            return weights.get(unit);
+        }
+
+        @Override
+        public boolean trainable(String unit) {
+            return !frozen.contains(unit);
+        }
+
+        @Override
+        public void accumulateGrad(String unit, NDArray grad) {
+            calledFor.add(unit);
+            if (grad != null) {
+                given.put(unit, grad.toDoubleArray());
+            }
+        }
+    }
+
+    /**
+     * A frozen unit records no gradient and is handed none, while the gradient of the loss still
+     * flows through it to the trainable unit before it; a frozen first unit (its segment's only
+     * input is the batch, so its output has no graph at all) is skipped by backward without error.
+     * Against the closed form of loss = sum((x * a) * 3 * b).
+     */
+    @Test
+    void frozenUnitsGetNoGradientButPassItOn() {
+        for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
+            for (String frozenUnit : List.of("ua", "ub")) {
+                try (RankContext rank = RankContext.single(1)) {
+                    rank.bindThread();
+                    List<UnitLayout> units = List.of(
+                            new UnitLayout("ua", List.of(ParamSpec.of("a", Init.normal(1), 3))),
+                            new UnitLayout("ub", List.of(ParamSpec.of("b", Init.normal(1), 3))));
+                    List<Segment> segments = List.of(scale("sa", "ua", "a"), TIMES_THREE, scale("sb", "ub", "b"), SUM);
+                    SegmentEngine engine = new SegmentEngine(segments, units, recompute);
+                    try (NDManager scope = rank.manager().newSubManager()) {
+                        double[] x = {1, 2, -1};
+                        double[] a = {0.5, -1.5, 2};
+                        double[] b = {-0.25, 1, 3};
+                        RecordingParams params = new RecordingParams(Set.of(frozenUnit));
+                        params.weights.put("ua", scope.create(a));
+                        params.weights.put("ub", scope.create(b));
+                        Batch batch = new Batch().put("x", scope.create(x));
+                        NDList out = engine.forwardBackward(scope, batch, new NDList(), new NDList(scope.create(2.0)),
+                                params);
+                        double expected = 0;
+                        double[] ga = new double[3];
+                        double[] gb = new double[3];
+                        for (int i = 0; i < 3; i++) {
+                            expected += x[i] * a[i] * 3 * b[i];
+                            ga[i] = 2 * x[i] * 3 * b[i];
+                            gb[i] = 2 * x[i] * a[i] * 3;
+                        }
+                        String what = frozenUnit + " frozen, " + recompute;
+                        assertEquals(expected, out.singletonOrThrow().getDouble(), 1e-12, what);
+                        assertTrue(params.calledFor.containsAll(List.of("ua", "ub")), what);
+                        assertNull(params.given.get(frozenUnit), what + ": a frozen unit is handed no gradient");
+                        if (frozenUnit.equals("ua")) {
+                            assertArrayEquals(gb, params.given.get("ub"), 1e-12, what);
+                        } else {
+                            assertArrayEquals(ga, params.given.get("ua"), 1e-12, what);
+                        }
+                    }
                 }
             }
         }

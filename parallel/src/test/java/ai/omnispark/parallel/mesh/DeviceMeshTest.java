@@ -102,4 +102,77 @@ class DeviceMeshTest {
             pool.shutdownNow();
         }
     }
+
+    /**
+     * The data-parallel position comes from the dp coordinates, by a hand-derived table: with
+     * dp_replicate 2 x dp_shard 2, world rank r is dp rank r; with sp 2 added (world 8), the two sp
+     * ranks of a pair read the same rows, so dp rank = r / 2, never the world rank.
+     */
+    @Test
+    void dataParallelRankAndSizeComeFromTheDpCoordinates() {
+        for (int r = 0; r < 4; r++) {
+            DeviceMesh mesh = DeviceMesh.dataParallel(fake(r, 4), 2, 2);
+            assertEquals(List.of(MeshDims.DP_REPLICATE, MeshDims.DP_SHARD, MeshDims.SP, MeshDims.EP), mesh.dimNames());
+            assertEquals(r, mesh.dataParallelRank(), "rank " + r);
+            assertEquals(4, mesh.dataParallelSize());
+            assertEquals(r / 2, mesh.coord(MeshDims.DP_REPLICATE));
+            assertEquals(r % 2, mesh.coord(MeshDims.DP_SHARD));
+        }
+        int[] dpRankOf = {0, 0, 1, 1, 2, 2, 3, 3};
+        for (int r = 0; r < 8; r++) {
+            DeviceMesh mesh = DeviceMesh.builder().dim(MeshDims.DP_REPLICATE, 2).dim(MeshDims.DP_SHARD, 2)
+                    .dim(MeshDims.SP, 2).dim(MeshDims.EP, 1).build(fake(r, 8));
+            assertEquals(dpRankOf[r], mesh.dataParallelRank(), "world rank " + r);
+            assertEquals(4, mesh.dataParallelSize());
+        }
+        // A mesh without dp dimensions is one data-parallel rank.
+        DeviceMesh sp = DeviceMesh.builder().dim(MeshDims.SP, 4).build(fake(3, 4));
+        assertEquals(0, sp.dataParallelRank());
+        assertEquals(1, sp.dataParallelSize());
+    }
+
+    /**
+     * The ShardGroup built from the mesh shards over dp_shard and reduces over replicas: on
+     * replicate 2 x shard 2, shard rank = r % 2 of 2, sums over the shard pair and the whole job.
+     */
+    @Test
+    void theDataParallelGroupShardsOverDpShardAndSumsOverEveryDpRank() throws Exception {
+        int world = 4;
+        byte[] secret = "mesh-dp-test".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ExecutorService pool = Executors.newFixedThreadPool(world);
+        try {
+            List<Future<double[]>> fs = new ArrayList<>();
+            for (int r = 0; r < world; r++) {
+                int rank = r;
+                fs.add(pool.submit(() -> {
+                    CommConfig c = CommConfig.builder().rank(rank).worldSize(world).secret(secret)
+                            .transport(Transport.IN_PROCESS).timeout(Duration.ofSeconds(20)).build();
+                    try (Communicator comm = Communicators.create(c);
+                            DeviceMesh mesh = DeviceMesh.dataParallel(comm, 2, 2);
+                            NDManager m = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
+                        ai.omnispark.parallel.fsdp.ShardGroup g = mesh.dataParallelGroup(m);
+                        NDArray full = m.create(new float[] {1 + rank, 10 + rank, 100 + rank, 1000 + rank});
+                        NDArray mine = m.zeros(new Shape(2), DataType.FLOAT32);
+                        g.reduceScatterSum(full, mine).await();
+                        return new double[] {g.rank(), g.size(), g.sumAll(rank), g.sumShards(rank), g.countAll(1),
+                            mine.getFloat(0), mine.getFloat(1)};
+                    }
+                }));
+            }
+            for (int r = 0; r < world; r++) {
+                double[] got = fs.get(r).get(60, TimeUnit.SECONDS);
+                assertEquals(r % 2, got[0], "rank " + r);
+                assertEquals(2, got[1]);
+                assertEquals(0 + 1 + 2 + 3, got[2]);
+                assertEquals(r < 2 ? 0 + 1 : 2 + 3, got[3], "shard pair of rank " + r);
+                assertEquals(4, got[4]);
+                // Summed over all 4 ranks (shards, then replicas): slice r % 2 of the 4-element sum.
+                double[] total = {1 * 4 + 6, 10 * 4 + 6, 100 * 4 + 6, 1000 * 4 + 6};
+                assertEquals(total[2 * (r % 2)], got[5], "rank " + r);
+                assertEquals(total[2 * (r % 2) + 1], got[6], "rank " + r);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }

@@ -74,4 +74,55 @@ class AdamWTest {
             assertEquals(1.0, GradClip.clip(List.of(manager.create(new double[] {1})), 2.0, x -> x), 1e-12);
         }
     }
+
+    /**
+     * Groups: "adapter.*" keys train at half the learning rate with their own weight decay, "bias"
+     * keys with none; the rest use the optimizer's defaults. Against the scalar float64 reference run
+     * with lr/2 and the group's decay, the full lr and the default decay, over several steps.
+     */
+    @Test
+    void parameterGroupsScaleTheLearningRateAndSetTheirOwnDecay() {
+        AdamW.Config c = new AdamW.Config(0.9, 0.95, 1e-8, 0.1);
+        AdamW.Config adapterC = new AdamW.Config(0.9, 0.95, 1e-8, 0.3);
+        AdamW.Config noDecay = new AdamW.Config(0.9, 0.95, 1e-8, 0);
+        List<ParamGroup> groups = List.of(
+                new ParamGroup("adapters", k -> k.startsWith("adapter."), 0.5, 0.3),
+                new ParamGroup("biases", k -> k.endsWith("bias"), 1.0, 0),
+                // Never reached for adapter keys: the first matching group wins.
+                new ParamGroup("shadowed", k -> k.startsWith("adapter."), 10, 0));
+        String[] keys = {"adapter.q", "base.w", "base.bias"};
+        AdamW.Config[] configs = {adapterC, c, noDecay};
+        double[] lrScales = {0.5, 1, 1};
+        double[][] p = {{0.5, -1.0, 2.0}, {0.5, -1.0, 2.0}, {0.5, -1.0, 2.0}};
+        double[][] m = new double[3][3];
+        double[][] v = new double[3][3];
+        double[] mask = {1, 0, 1};
+        try (NDManager manager = NDManager.newBaseManager(); AdamW opt = new AdamW(manager, c, groups)) {
+            NDArray[] params = new NDArray[3];
+            for (int k = 0; k < 3; k++) {
+                params[k] = manager.create(p[k]);
+            }
+            NDArray maskArray = manager.create(mask);
+            for (int step = 1; step <= 4; step++) {
+                double[] g = {0.1 * step, -0.2, 0.3 / step};
+                double lr = 0.01 * step;
+                opt.beginStep();
+                for (int k = 0; k < 3; k++) {
+                    reference(p[k], g, m[k], v[k], mask, step, lr * lrScales[k], configs[k]);
+                    opt.update(keys[k], params[k], manager.create(g), maskArray, lr);
+                }
+            }
+            for (int k = 0; k < 3; k++) {
+                assertArrayEquals(p[k], params[k].toDoubleArray(), 1e-12, keys[k]);
+            }
+            assertEquals("adapters", opt.groupOf("adapter.q").name());
+            assertEquals(null, opt.groupOf("base.w"));
+            assertEquals(2 * 3 * 8, opt.stateBytes("base.w"), "exp_avg and exp_avg_sq of 3 float64 elements");
+            assertEquals(0, opt.stateBytes("never.updated"));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ParamGroup("lora", k -> true, -1, 0));
+        assertEquals(true, e.getMessage().contains("lora") && e.getMessage().contains("lrScale"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new ParamGroup("lora", k -> true, 1, Double.NaN));
+    }
 }

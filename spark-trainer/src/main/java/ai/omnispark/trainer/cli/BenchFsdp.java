@@ -4,8 +4,10 @@ import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
-import ai.omnispark.parallel.fsdp.CommShardGroup;
+import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
@@ -90,16 +92,17 @@ final class BenchFsdp {
         return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
                 ctx.bindThread();
-                CommShardGroup group = comm == null ? null : new CommShardGroup(comm,
-                        comm.split(new int[] {rank}), comm, ctx.manager());
+                DeviceMesh mesh = comm == null ? null : DeviceMesh.dataParallel(comm, 1, world);
+                ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(ctx.manager());
                 DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
-                try (RankAssembly assembly = RankAssembly.open(config.job().model(), ctx, config.seed(), group, true)) {
+                DataParallel dp = mesh == null ? DataParallel.single() : DataParallel.over(mesh, group);
+                try (DeviceMesh ownedMesh = mesh;
+                        RankAssembly assembly = RankAssembly.open(config.job().model(), ctx, config.seed(), group, true)) {
                     Model model = assembly.model();
                     ParamStore params = assembly.params();
-                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(), TrainingData.tokenizer(config.job())),
-                            config.seed(), rank, world);
-                    Trainer trainer = assembly.train(config, ctx, rows,
-                            group == null ? DataParallel.single() : DataParallel.over(group));
+                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(),
+                            TrainingData.tokenizer(config.job())), config.seed(), dp.rank(), dp.size());
+                    Trainer trainer = assembly.train(config, ctx, rows, dp);
                     double[] times = new double[steps];
                     long peak = 0;
                     for (int i = 0; i < warmup + steps; i++) {

@@ -4,7 +4,7 @@ package ai.omnispark.trainer.config;
  * How the ranks split the work: {@code replicate × shard = world}. FSDP shards every unit over the
  * shard group; HSDP adds replicas; DDP is a shard group of one (every rank holds everything and
  * gradients are summed over all); none is a single rank. Rank {@code r} has shard index
- * {@code r % shard} and replica index {@code r / shard}. The checkpoint fingerprint records the
+ * {@code r % shard} and replica index {@code r / shard} ({@link #mesh}). The checkpoint fingerprint records the
  * resolved sizes, not the keys as written.
  */
 public record ParallelPlan(
@@ -64,22 +64,11 @@ public record ParallelPlan(
         }
     }
 
-    /** Global ranks of the shard group that {@code rank} belongs to. */
-    public int[] shardGroup(int rank) {
-        int[] g = new int[shardSize];
-        int base = rank / shardSize * shardSize;
-        for (int i = 0; i < shardSize; i++) {
-            g[i] = base + i;
-        }
-        return g;
-    }
-
-    /** Global ranks holding the same shard as {@code rank}, one per replica. */
-    public int[] replicaGroup(int rank) {
-        int[] g = new int[replicateSize];
-        for (int i = 0; i < replicateSize; i++) {
-            g[i] = i * shardSize + rank % shardSize;
-        }
-        return g;
+    /**
+     * The ranks laid out as this plan says: dp_replicate = replicate size, dp_shard = shard size,
+     * sp = ep = 1 (the mesh then gives each rank its data-parallel position and groups).
+     */
+    public ai.omnispark.parallel.mesh.DeviceMesh mesh(ai.omnispark.parallel.comm.Communicator world) {
+        return ai.omnispark.parallel.mesh.DeviceMesh.dataParallel(world, replicateSize, shardSize);
     }
 }

@@ -6,10 +6,12 @@ import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
-import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.fsdp.ShardGroup;
 import ai.omnispark.parallel.optim.AdamW;
-import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.optim.Optimizer;
+import ai.omnispark.parallel.optim.ParamGroup;
+import java.util.List;
+import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.ConfigException;
@@ -30,7 +32,7 @@ import java.nio.file.Path;
 public final class RankAssembly implements AutoCloseable {
     private final Model model;
     private final ParamStore params;
-    private AdamW optimizer;
+    private Optimizer optimizer;
     private Trainer trainer;
 
     private RankAssembly(Model model, ParamStore params) {
@@ -78,8 +80,7 @@ public final class RankAssembly implements AutoCloseable {
             boolean reshardAfterForward) {
         ParamStore params;
         try {
-            params = group == null ? new LocalParams(manager, model.units(), dtype, seed)
-                    : new FsdpParams(manager, model.units(), dtype, seed, group, reshardAfterForward);
+            params = ParamStores.build(manager, model.units(), dtype, seed, group, reshardAfterForward);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -109,10 +110,26 @@ public final class RankAssembly implements AutoCloseable {
         if (trainer != null) {
             throw new IllegalStateException("this rank's trainer is already built");
         }
-        optimizer = new AdamW(rank.manager(), config.adamw());
+        optimizer = optimizer(config, rank);
         trainer = new Trainer(config, rank, model, params, optimizer, rows, dataParallel, DataType.FLOAT32);
         return trainer;
     }
+
+    /**
+     * AdamW over the trainable units; a LoRA model's adapters form their own group at
+     * {@code train.lora_lr} (the schedule's lr scaled by lora_lr / lr, so warmup and decay apply).
+     */
+    private Optimizer optimizer(TrainConfig config, RankContext rank) {
+        if (model.lora() == null || config.loraLr() == config.lr()) {
+            return new AdamW(rank.manager(), config.adamw());
+        }
+        ParamGroup adapters = new ParamGroup("lora", unit -> unit.endsWith(LORA_UNIT_SUFFIX),
+                config.loraLr() / config.lr(), config.adamw().weightDecay());
+        return new AdamW(rank.manager(), config.adamw(), List.of(adapters));
+    }
+
+    /** The suffix of an adapter unit's name ({@code LoraAdapters.unitOf}). */
+    private static final String LORA_UNIT_SUFFIX = ai.omnispark.models.lora.LoraAdapters.unitOf("");
 
     public Model model() {
         return model;

@@ -11,9 +11,10 @@ import ai.omnispark.parallel.checkpoint.HfWriter;
 import ai.omnispark.parallel.checkpoint.RankState;
 import ai.omnispark.parallel.comm.CommException;
 import ai.omnispark.parallel.comm.Communicator;
-import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.param.ParamStore;
+import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
@@ -95,8 +96,10 @@ public final class RankJob {
             if (env.comm() != null) {
                 env.comm().traceTo(rank.profiler());
             }
-            ShardGroup group = plan.worldSize() == 1 ? null : shardGroup(plan, env, rank);
-            try (RankAssembly assembly = RankAssembly.open(job.model(), rank, config.seed(), group, plan.fullShard())) {
+            DeviceMesh mesh = plan.worldSize() == 1 ? null : plan.mesh(worldComm(plan, env));
+            ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(rank.manager());
+            try (DeviceMesh ownedMesh = mesh; RankAssembly assembly = RankAssembly.open(job.model(), rank, config.seed(),
+                    group, plan.fullShard())) {
                 Model model = assembly.model();
                 ParamStore params = assembly.params();
                 DoubleUnaryOperator sumAll = group == null ? x -> x : group::sumAll;
@@ -105,8 +108,8 @@ public final class RankJob {
                     throw new ConfigException("the tokenizer has " + tokenizer.vocabSize()
                             + " ids but the model's vocab_size is " + model.vocabSize());
                 }
-                RowSource source = rowSource(job, tokenizer, config, env);
-                DataParallel dataParallel = group == null ? DataParallel.single() : DataParallel.over(group);
+                DataParallel dataParallel = mesh == null ? DataParallel.single() : DataParallel.over(mesh, group);
+                RowSource source = rowSource(job, tokenizer, config, env, dataParallel);
                 Trainer trainer = assembly.train(config, rank, source, dataParallel);
                 if (lead) {
                     for (String line : trainer.describe()) {
@@ -147,7 +150,7 @@ public final class RankJob {
                         if (periodic || r.step() == total) {
                             try (Span span = rank.profiler().span("checkpoint", "train", "step", r.step())) {
                                 save(ckpt, r.step(), model, params, tokenizer, job, trainer, source, rank, config,
-                                        resumeConfig, env, async && r.step() != total);
+                                        resumeConfig, env, dataParallel, async && r.step() != total);
                             }
                         }
                         profile.afterStep(r.step());
@@ -167,28 +170,24 @@ public final class RankJob {
     }
 
     /** A prepared dataset (manifest.json) is streamed; raw text or the synthetic sample is packed in memory. */
-    private static RowSource rowSource(JobConfig job, Tokenizer tokenizer, TrainConfig config, Env env)
-            throws IOException {
+    private static RowSource rowSource(JobConfig job, Tokenizer tokenizer, TrainConfig config, Env env,
+            DataParallel dp) throws IOException {
         String path = job.data().trainPath();
         if (!path.equals(TrainingData.SYNTHETIC_TEXT)) {
             Path p = new Path(path);
             FileSystem fs = p.getFileSystem(env.hadoop());
             if (ShardRows.isDataset(fs, p)) {
-                return new ShardRows(fs, fs.makeQualified(p), config.seed(), env.rank(), env.worldSize());
+                return new ShardRows(fs, fs.makeQualified(p), config.seed(), dp.rank(), dp.size());
             }
         }
-        return new InMemoryRows(TrainingData.rows(job, tokenizer), config.seed(), env.rank(), env.worldSize());
+        return new InMemoryRows(TrainingData.rows(job, tokenizer), config.seed(), dp.rank(), dp.size());
     }
 
-    private static ShardGroup shardGroup(ParallelPlan plan, Env env, RankContext rank) {
+    private static Communicator worldComm(ParallelPlan plan, Env env) {
         if (env.comm() == null) {
             throw new IllegalStateException("a " + plan.worldSize() + "-rank job needs a communicator");
         }
-        // A group spanning the world is the world communicator itself, not a split of it: all of a
-        // rank's collectives then run in one order on one group (see the FSDP notes).
-        Communicator shard = env.comm().split(plan.shardGroup(env.rank()));
-        Communicator replicate = env.comm().split(plan.replicaGroup(env.rank()));
-        return new CommShardGroup(shard, replicate, env.comm(), rank.manager());
+        return env.comm();
     }
 
     /**
@@ -209,13 +208,13 @@ public final class RankJob {
 
     private static void save(Checkpointer ckpt, long step, Model model, ParamStore params, Tokenizer tokenizer,
             JobConfig job, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
-            ResumeConfig resumeConfig, Env env, boolean async) throws IOException {
+            ResumeConfig resumeConfig, Env env, DataParallel dp, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
         extra.put("global_step", step);
         // In-memory rows resume at any world size from the global index; shard streams at the same one.
-        extra.putObject("data_cursor").put("epoch", cursor[0]).put("global_index", cursor[1] * env.worldSize())
-                .put("rank_position", cursor[1]).put("world_size", env.worldSize())
+        extra.putObject("data_cursor").put("epoch", cursor[0]).put("global_index", cursor[1] * dp.size())
+                .put("rank_position", cursor[1]).put("world_size", dp.size())
                 .put("reshardable", source instanceof InMemoryRows);
         extra.put("seed", config.seed());
         // This rank's generator (attention-dropout masks); data order is a function of train.seed and the epoch.
@@ -247,7 +246,7 @@ public final class RankJob {
         // Every rank loads, then all agree: no rank says "resumed" or trains while another failed to load.
         Exception loadFailure = null;
         try {
-            step = load(dir, job, fs, model, params, trainer, source, rank, resumeConfig, env, out);
+            step = load(dir, job, fs, model, params, trainer, source, rank, resumeConfig, env, dataParallel, out);
         } catch (IOException | RuntimeException e) {
             loadFailure = e;
             step = -1;
@@ -303,8 +302,8 @@ public final class RankJob {
 
     /** Loads {@code dir} into this rank's state; returns its step. */
     private static long load(Path dir, JobConfig job, FileSystem fs, Model model, ParamStore params,
-            Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, PrintStream out)
-            throws IOException {
+            Trainer trainer, RowSource source, RankContext rank, ResumeConfig resumeConfig, Env env, DataParallel dp,
+            PrintStream out) throws IOException {
         CheckpointReader reader = new CheckpointReader(fs, dir);
         JsonNode extra = reader.extraState();
         List<String> changed = resumeConfig.differences(extra.get("resume_config"));
@@ -326,13 +325,13 @@ public final class RankJob {
         JsonNode dc = extra.path("data_cursor");
         long position;
         if (dc.path("reshardable").asBoolean(true)) {
-            if (globalIndex % env.worldSize() != 0) {
+            if (globalIndex % dp.size() != 0) {
                 throw new ConfigException("checkpoint " + dir + " stopped at row " + globalIndex + " of its epoch, which "
-                        + env.worldSize() + " ranks cannot split evenly");
+                        + dp.size() + " data-parallel ranks cannot split evenly");
             }
-            position = globalIndex / env.worldSize();
+            position = globalIndex / dp.size();
         } else {
-            if (dc.path("world_size").asInt() != env.worldSize()) {
+            if (dc.path("world_size").asInt() != dp.size()) {
                 throw new ConfigException("checkpoint " + dir + " was saved by " + dc.path("world_size").asInt()
                         + " ranks reading a prepared dataset, whose cursor is per rank: resume it with train.world_size="
                         + dc.path("world_size").asInt());

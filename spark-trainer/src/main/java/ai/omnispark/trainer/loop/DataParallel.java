@@ -1,12 +1,20 @@
 package ai.omnispark.trainer.loop;
 
 import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 
 /**
  * What the loop needs to agree on with the other data-parallel ranks: sums of per-rank numbers
- * and the minimum of per-rank counts. Every rank calls each method at the same point.
+ * and the minimum of per-rank counts, and which of them this rank is (the rows it reads). Every
+ * rank calls each reduction at the same point.
  */
 public interface DataParallel {
+    /** This rank's index among the data-parallel ranks (from mesh coordinates, not the world rank). */
+    int rank();
+
+    /** The number of data-parallel ranks. */
+    int size();
+
     /** Sums a per-rank number (a loss sum) over the data-parallel ranks, to about 1e-7 relative. */
     double sum(double value);
 
@@ -19,6 +27,16 @@ public interface DataParallel {
     /** One data-parallel rank: every number is already global. */
     static DataParallel single() {
         return new DataParallel() {
+            @Override
+            public int rank() {
+                return 0;
+            }
+
+            @Override
+            public int size() {
+                return 1;
+            }
+
             @Override
             public double sum(double value) {
                 return value;
@@ -36,9 +54,24 @@ public interface DataParallel {
         };
     }
 
-    /** Every rank of the job is a data-parallel rank (FSDP, HSDP, DDP): the group's job-wide reductions. */
-    static DataParallel over(ShardGroup group) {
+    /**
+     * The data-parallel ranks of {@code mesh} (FSDP, HSDP, DDP): position from its dp_replicate and
+     * dp_shard coordinates, reductions by {@code group}, the mesh's {@link DeviceMesh#dataParallelGroup}.
+     */
+    static DataParallel over(DeviceMesh mesh, ShardGroup group) {
+        int rank = mesh.dataParallelRank();
+        int size = mesh.dataParallelSize();
         return new DataParallel() {
+            @Override
+            public int rank() {
+                return rank;
+            }
+
+            @Override
+            public int size() {
+                return size;
+            }
+
             @Override
             public double sum(double value) {
                 return group.sumAll(value);

@@ -9,7 +9,7 @@ import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.SegmentEngine;
-import ai.omnispark.parallel.optim.AdamW;
+import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.profile.Span;
@@ -34,7 +34,7 @@ public final class Trainer {
     private final Model model;
     private final Objective objective;
     private final ParamStore params;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final RowSource rows;
     private final SegmentEngine engine;
     private final LrSchedule schedule;
@@ -53,7 +53,7 @@ public final class Trainer {
      * @param dataParallel sums and minima over the data-parallel ranks ({@link DataParallel#single()} on one)
      * @param optimizer steps {@code params}; the trainer uses it, its owner closes it
      */
-    public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, AdamW optimizer,
+    public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, Optimizer optimizer,
             RowSource rows, DataParallel dataParallel, DataType dtype) {
         this.config = config;
         this.rank = rank;
@@ -107,7 +107,7 @@ public final class Trainer {
         return step;
     }
 
-    public AdamW optimizer() {
+    public Optimizer optimizer() {
         return optimizer;
     }
 
