@@ -152,8 +152,8 @@ class LoraDecoderTest {
                         checked++;
                     }
                 }
-                // 2 layers x 7 linears x rank 2 x (in + out)
-                long expected = 2L * 2 * ((8 + 8) * 3 + (8 + 8) + (8 + 12) * 2 + (12 + 8));
+                // 2 layers x rank 2 x (in + out) of q [8->8], k and v [8->4], o [8->8], gate and up [8->12], down [12->8]
+                long expected = 2L * 2 * ((8 + 8) + 2 * (8 + 4) + (8 + 8) + 2 * (8 + 12) + (12 + 8));
                 assertEquals(expected, checked);
             }
         }

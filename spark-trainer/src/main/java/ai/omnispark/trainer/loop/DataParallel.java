@@ -24,6 +24,11 @@ public interface DataParallel {
     /** The smallest per-rank value. */
     long min(long value);
 
+    /** The device mesh these ranks belong to; null for one rank. A family's parallelize step reads it. */
+    default DeviceMesh mesh() {
+        return null;
+    }
+
     /** One data-parallel rank: every number is already global. */
     static DataParallel single() {
         return new DataParallel() {
@@ -62,6 +67,11 @@ public interface DataParallel {
         int rank = mesh.dataParallelRank();
         int size = mesh.dataParallelSize();
         return new DataParallel() {
+            @Override
+            public DeviceMesh mesh() {
+                return mesh;
+            }
+
             @Override
             public int rank() {
                 return rank;

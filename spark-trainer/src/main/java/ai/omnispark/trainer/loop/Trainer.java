@@ -65,9 +65,9 @@ public final class Trainer {
         this.dataParallel = dataParallel;
         this.dtype = dtype;
         this.random = new RankRandom(config.seed(), rank.rank());
-        // The family decides which segments run and which recompute; the mesh is not needed by any
-        // family's plan yet (data parallelism needs no segment of its own).
-        Parallelize.Plan plan = model.parallelize().apply(model, null, config.recompute());
+        // The family decides which segments run and which recompute, given the mesh (no family's plan
+        // uses it yet: data parallelism needs no segment of its own; sp and ep will).
+        Parallelize.Plan plan = model.parallelize().apply(model, dataParallel.mesh(), config.recompute());
         this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
