@@ -125,6 +125,11 @@ public final class RankJob {
                     for (String line : trainer.describe()) {
                         out.println(line);
                     }
+                    if (model.lora() != null && config.loraLr() != config.lr()) {
+                        // The progress lines show train.lr's schedule; say what the adapters really get.
+                        out.println("LoRA adapters train at train.lora_lr " + config.loraLr() + " (the lr shown, x "
+                                + (float) (config.loraLr() / config.lr()) + ")");
+                    }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
                             + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
                             + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");

@@ -218,6 +218,7 @@ class LoraTrainingTest {
         Run ref = train(lora("ref", "train.data_parallel_mode=none"));
         assertEquals(6, ref.steps().size());
         assertTrue(ref.log().contains("LoRA rank 8, alpha 16.0 on 14 linears"), ref.log());
+        assertTrue(ref.log().contains("LoRA adapters train at train.lora_lr 0.002 (the lr shown, x 2.0)"), ref.log());
         Map<String, float[]> refAdapter = adapter(dir.resolve("ref"));
         // B starts at zero and A's first gradient is zero; after 6 steps both must have moved.
         double largestB = refAdapter.entrySet().stream().filter(e -> e.getKey().endsWith(PeftAdapter.B_SUFFIX))
@@ -396,6 +397,31 @@ class LoraTrainingTest {
         assertTrue(resumed.log().contains("resumed from"), resumed.log());
         assertStepsBitEqual("dropout resume", first.steps(), resumed.steps(), 4);
         assertBitEqual("dropout resume final_lora", adapter(dir.resolve("drop-a")), adapter(dir.resolve("drop-cut")));
+    }
+
+    /**
+     * train.lora_lr is the adapters' rate: B starts at zero and AdamW's first step moves each element
+     * by lr * g / (|g| + eps), so after one step every |B| is at most the adapters' rate and the
+     * largest is that rate (to eps / |g|); with lora_lr = 2 lr it is twice the schedule's lr.
+     */
+    @Test
+    void theAdaptersTrainAtLoraLr() throws Exception {
+        for (String loraLr : List.of("2e-3", "0")) {
+            Run run = train(lora("lr-" + loraLr, "train.data_parallel_mode=none", "train.max_steps=1",
+                    "train.lora_lr=" + loraLr, "train.weight_decay=0"));
+            double scheduleLr = run.steps().get(1L).lr();
+            double want = loraLr.equals("0") ? scheduleLr : 2 * scheduleLr;
+            double largest = 0;
+            for (Map.Entry<String, float[]> e : adapter(dir.resolve("lr-" + loraLr)).entrySet()) {
+                if (e.getKey().endsWith(PeftAdapter.B_SUFFIX)) {
+                    for (float v : e.getValue()) {
+                        assertTrue(Math.abs(v) <= want * (1 + 1e-6), e.getKey() + " moved " + v + " > " + want);
+                        largest = Math.max(largest, Math.abs(v));
+                    }
+                }
+            }
+            assertEquals(want, largest, want * 1e-3, "train.lora_lr=" + loraLr + ": the largest first step of B");
+        }
     }
 
     private static java.util.stream.DoubleStream floats(float[] values) {
