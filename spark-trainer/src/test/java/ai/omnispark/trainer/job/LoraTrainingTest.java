@@ -52,7 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * LoRA through the whole job. A tiny Qwen3 is first fully fine-tuned for a few steps (its
  * {@code final_hf} is the base); rank-8 adapters on all seven linear kinds then train on top of it.
- * FSDP 2 and 4 and HSDP 2x2 must reproduce one rank within {@link #TOLERANCE} (loss and gradient
+ * FSDP 2 and 4, HSDP 2x2 and DDP 2 must reproduce one rank within {@link #TOLERANCE} (loss and gradient
  * norm per step, relative; adapter weights at the end, absolute); the frozen base must come out of
  * training bit for bit as it went in; {@code final_hf} must be the base merged with
  * {@code final_lora}, W + alpha/r * B A computed here in float64; each checkpoint's {@code hf_ckpt/}
@@ -229,6 +229,7 @@ class LoraTrainingTest {
             {"fsdp2", "train.world_size=2"},
             {"fsdp4", "train.world_size=4"},
             {"hsdp2x2", "train.world_size=4", "train.data_parallel_replicate_size=2"},
+            {"ddp2", "train.world_size=2", "train.data_parallel_mode=ddp"},
         };
         Map<String, Run> runs = new LinkedHashMap<>();
         for (String[] layout : layouts) {
@@ -388,6 +389,12 @@ class LoraTrainingTest {
         assertBitEqual("a second identical run", adapter(dir.resolve("drop-a")), adapter(dir.resolve("drop-b")));
         assertEquals(0.1, PeftAdapter.readConfig(dir.resolve("drop-a/final_lora")).lora().dropout());
 
+        // Recomputing every segment in backward draws the same masks again: bit for bit the same run.
+        Run recomputed = train(lora("drop-recompute", concat(dropout, "train.enable_gradient_checkpointing=true")));
+        assertStepsBitEqual("recompute with adapter dropout", first.steps(), recomputed.steps(), 1);
+        assertBitEqual("recompute with adapter dropout", adapter(dir.resolve("drop-a")),
+                adapter(dir.resolve("drop-recompute")));
+
         Run none = train(lora("drop-none", "train.world_size=2"));
         // Step 1's loss is the base's (B = 0); from step 2 on the dropped adapter inputs show.
         assertNotEquals(none.steps().get(2L).loss(), first.steps().get(2L).loss(), "dropout is in effect");
@@ -422,6 +429,14 @@ class LoraTrainingTest {
             }
             assertEquals(want, largest, want * 1e-3, "train.lora_lr=" + loraLr + ": the largest first step of B");
         }
+        // Without HF weights a LoRA run still leaves its adapter, but no merged folder and no hf_ckpt/.
+        Run run = train(lora("no-hf", "train.data_parallel_mode=none", "train.max_steps=1",
+                "train.save_hf_weights=false"));
+        assertNull(run.summary().hfDir());
+        assertNotNull(run.summary().adapterDir());
+        assertEquals(LORA, PeftAdapter.readConfig(dir.resolve("no-hf/final_lora")).lora());
+        assertFalse(Files.exists(dir.resolve("no-hf/final_hf")));
+        assertFalse(Files.exists(dir.resolve("no-hf/checkpoints/global_step_1/hf_ckpt")));
     }
 
     private static java.util.stream.DoubleStream floats(float[] values) {
