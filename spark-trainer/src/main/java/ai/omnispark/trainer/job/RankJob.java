@@ -4,6 +4,8 @@ import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.lora.PeftAdapter;
+import ai.omnispark.models.lora.PeftConfig;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
@@ -15,6 +17,7 @@ import ai.omnispark.parallel.fsdp.ShardGroup;
 import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.param.ParamStores;
+import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
@@ -36,8 +39,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.DoubleUnaryOperator;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -52,6 +58,10 @@ public final class RankJob {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The {@code tokenizer} of a checkpoint's extra state trained with the built-in byte tokenizer. */
     public static final String TOKENIZER_BYTE = "byte";
+    /** A LoRA run's final adapter folder (PEFT format) under the output directory. */
+    public static final String FINAL_LORA = "final_lora";
+    /** The checkpoint extra-state field holding a LoRA run's adapter config ({@link PeftConfig#toJson}). */
+    public static final String EXTRA_LORA_CONFIG = "lora_config";
 
     /**
      * @param comm the world communicator; null only when the world is one rank
@@ -115,6 +125,11 @@ public final class RankJob {
                     for (String line : trainer.describe()) {
                         out.println(line);
                     }
+                    if (model.lora() != null && config.loraLr() != config.lr()) {
+                        // The progress lines show train.lr's schedule; say what the adapters really get.
+                        out.println("LoRA adapters train at train.lora_lr " + config.loraLr() + " (the lr shown, x "
+                                + (float) (config.loraLr() / config.lr()) + ")");
+                    }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
                             + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
                             + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
@@ -124,6 +139,7 @@ public final class RankJob {
                 outputDir = fs.makeQualified(outputDir);
                 Path checkpoints = new Path(outputDir, "checkpoints");
                 ResumeConfig resumeConfig = ResumeConfig.of(job, model.hfConfig("float32"), plan);
+                PeftConfig peft = peftConfig(job, model);
                 try (RowSource ownedSource = source;
                         Checkpointer ckpt = new Checkpointer(fs, checkpoints, env.rank(), env.worldSize(), sumAll,
                         job.train().saveTotalLimit()).fencedBy(env.attemptId())) {
@@ -149,21 +165,28 @@ public final class RankJob {
                         boolean periodic = config.saveSteps() > 0 && r.step() % config.saveSteps() == 0;
                         if (periodic || r.step() == total) {
                             try (Span span = rank.profiler().span("checkpoint", "train", "step", r.step())) {
-                                save(ckpt, r.step(), model, params, tokenizer, job, trainer, source, rank, config,
-                                        resumeConfig, env, dataParallel, async && r.step() != total);
+                                save(ckpt, r.step(), model, params, peft, tokenizer, job, trainer, source, rank,
+                                        config, resumeConfig, env, dataParallel, async && r.step() != total);
                             }
                         }
                         profile.afterStep(r.step());
                     }
                     profile.finish();
                     ckpt.finish();
+                    // Every rank takes part in the gathers below, in this order; only rank 0 writes.
+                    String adapterDir = null;
+                    if (peft != null) {
+                        Path lora = new Path(outputDir, FINAL_LORA);
+                        writeAdapter(model, params, peft, tokenizer, rank, env).write(fs, lora);
+                        adapterDir = lora.toString();
+                    }
                     String hfDir = null;
                     if (config.saveHfWeights()) {
                         Path hf = new Path(outputDir, "final_hf");
                         writeHf(model, params, tokenizer, rank, env).write(fs, hf);
                         hfDir = hf.toString();
                     }
-                    return stats.summary(outputDir.toString(), hfDir, env.worldSize(), env.attempt());
+                    return stats.summary(outputDir.toString(), hfDir, adapterDir, env.worldSize(), env.attempt());
                 }
             }
         }
@@ -206,8 +229,43 @@ public final class RankJob {
                 name -> fs.create(new Path(dir, name), true));
     }
 
-    private static void save(Checkpointer ckpt, long step, Model model, ParamStore params, Tokenizer tokenizer,
-            JobConfig job, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
+    /**
+     * The adapter of a LoRA run in PEFT format, with the tokenizer's files so the folder scores as
+     * training tokenized. Rank 0 gathers a host copy of the adapter units and returns its writer; the
+     * other ranks join the gathers (under FSDP) and return a no-op.
+     */
+    private static HfWriter writeAdapter(Model model, ParamStore params, PeftConfig peft, Tokenizer tokenizer,
+            RankContext rank, Env env) {
+        List<UnitLayout> adapterUnits = new ArrayList<>(HfCheckpoint.adapterUnits(model).values());
+        if (env.rank() != 0) {
+            PeftAdapter.joinWeights(adapterUnits, params);
+            return (fs, dir) -> {};
+        }
+        SafeTensorsWriter weights = PeftAdapter.weights(adapterUnits, params, rank.manager(), peft.lora().rank(),
+                model.stateDictAdapter()::toPeft);
+        Map<String, byte[]> tokenizerFiles = tokenizer.hfFiles();
+        return (fs, dir) -> {
+            HfCheckpoint.FolderSink sink = name -> fs.create(new Path(dir, name), true);
+            PeftAdapter.write(peft, weights, sink);
+            for (Map.Entry<String, byte[]> f : tokenizerFiles.entrySet()) {
+                try (OutputStream out = sink.create(f.getKey())) {
+                    out.write(f.getValue());
+                }
+            }
+        };
+    }
+
+    /** A LoRA run's adapter config, naming the base it trains on; null without LoRA. */
+    private static PeftConfig peftConfig(JobConfig job, Model model) {
+        if (model.lora() == null) {
+            return null;
+        }
+        String base = job.model().modelPath().isBlank() ? job.model().configPath() : job.model().modelPath();
+        return new PeftConfig(model.lora(), base.isBlank() ? null : base);
+    }
+
+    private static void save(Checkpointer ckpt, long step, Model model, ParamStore params, PeftConfig peft,
+            Tokenizer tokenizer, JobConfig job, Trainer trainer, RowSource source, RankContext rank, TrainConfig config,
             ResumeConfig resumeConfig, Env env, DataParallel dp, boolean async) throws IOException {
         ObjectNode extra = JSON.createObjectNode();
         long[] cursor = source.cursor();
@@ -224,7 +282,14 @@ public final class RankJob {
         // export-hf finds the tokenizer here when the checkpoint has no hf_ckpt/ carrying its files.
         String tokenizerPath = job.model().tokenizerPath();
         extra.put("tokenizer", tokenizerPath.isBlank() ? TOKENIZER_BYTE : tokenizerPath);
-        HfWriter hf = config.saveHfWeights() ? writeHf(model, params, tokenizer, rank, env) : null;
+        if (peft != null) {
+            // export-hf rebuilds the model with its adapters from this (PeftConfig.fromJson).
+            extra.set(EXTRA_LORA_CONFIG, peft.toJson());
+        }
+        // A LoRA run's hf_ckpt/ is its adapter in PEFT format: the base is the model_path it started from.
+        HfWriter hf = !config.saveHfWeights() ? null
+                : peft != null ? writeAdapter(model, params, peft, tokenizer, rank, env)
+                : writeHf(model, params, tokenizer, rank, env);
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
 

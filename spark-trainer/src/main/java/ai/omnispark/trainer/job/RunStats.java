@@ -49,8 +49,9 @@ public final class RunStats implements StepListener {
         return stepMs > 0 ? dataWaitMs / stepMs : 0;
     }
 
-    public synchronized TrainSummary summary(String outputDir, String hfDir, int worldSize, int restarts) {
+    public synchronized TrainSummary summary(String outputDir, String hfDir, String adapterDir, int worldSize,
+            int restarts) {
         return new TrainSummary(lastStep, initialLoss, finalLoss, tokensPerSecond(), dataWaitFraction(), outputDir,
-                hfDir, worldSize, restarts);
+                hfDir, adapterDir, worldSize, restarts);
     }
 }

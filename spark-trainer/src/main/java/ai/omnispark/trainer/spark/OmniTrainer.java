@@ -156,9 +156,9 @@ public final class OmniTrainer {
                     }
                     TrainSummary summary = seen.isEmpty()
                             ? new TrainSummary(s.steps(), s.initialLoss(), s.finalLoss(), s.tokensPerSecond(),
-                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt, s.progressDropped())
+                                    s.dataWaitFraction(), s.outputDir(), s.hfDir(), s.adapterDir(), world, attempt, s.progressDropped())
                             : new TrainSummary(s.steps(), seen.initialLoss(), s.finalLoss(), seen.tokensPerSecond(),
-                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), world, attempt,
+                                    seen.dataWaitFraction(), s.outputDir(), s.hfDir(), s.adapterDir(), world, attempt,
                                     s.progressDropped());
                     record.finished(summary);
                     return summary;
@@ -230,7 +230,8 @@ public final class OmniTrainer {
                 return new TrainSummary(o.get("steps").asLong(), o.get("initial_loss").asDouble(),
                         o.get("final_loss").asDouble(), o.get("tokens_per_s").asDouble(),
                         o.get("data_wait_fraction").asDouble(), o.get("output_dir").asText(),
-                        o.get("hf_dir").isNull() ? null : o.get("hf_dir").asText(), world, attempt,
+                        o.get("hf_dir").isNull() ? null : o.get("hf_dir").asText(),
+                        o.path("adapter_dir").isTextual() ? o.get("adapter_dir").asText() : null, world, attempt,
                         o.path("progress_dropped").asLong());
             }
         }
