@@ -34,7 +34,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
- * {@code bench fsdp --config CONFIG [--world 1,2,4] [--steps N]}: per world size, the per-rank state
+ * {@code bench fsdp --config CONFIG [--world 1,2,4] [--steps N] [--threads T]}: per world size, the per-rank state
  * (weights + gradients + AdamW moments, from live tensors), every byte of tensors the parameter
  * store holds (whatever they are for), the heap each rank allocates to snapshot a checkpoint with
  * {@code hf_ckpt} weights, and the median step time, ranks as threads over the in-process
@@ -54,11 +54,14 @@ final class BenchFsdp {
             double syncSaveMs, double asyncBlockMs) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("config", "world", "steps", "warmup"));
+        Args args = Args.parse(argv, 0, List.of("config", "world", "steps", "warmup", "threads"));
         int[] worlds = Arrays.stream(args.option("world", "1,2,4").split(",")).mapToInt(w -> Integer.parseInt(w.trim()))
                 .toArray();
         int steps = args.positiveInt("steps", "6");
         int warmup = Integer.parseInt(args.option("warmup", "2"));
+        // Intra-op threads per rank; by default the cores are shared out. On a loaded machine a
+        // thread pool per rank larger than the free cores makes step times swing by seconds.
+        int threadsPerRank = args.options.containsKey("threads") ? args.positiveInt("threads", "1") : 0;
         Path configFile = Path.of(args.required("config"));
         Settings base = Settings.load(configFile, args.sets);
         checkBaseModel(JobConfig.from(base).model().modelPath(), configFile);
@@ -66,7 +69,8 @@ final class BenchFsdp {
         boolean lora = JobConfig.from(base).model().loraConfig() != null;
         List<RankResult> byWorld = new java.util.ArrayList<>();
         for (int world : worlds) {
-            List<RankResult> ranks = runWorld(atWorld(base, world), world, steps, warmup, world == largest);
+            List<RankResult> ranks = runWorld(atWorld(base, world), world, steps, warmup, world == largest,
+                    threadsPerRank);
             RankResult r0 = ranks.get(0);
             byWorld.add(r0);
             ObjectNode o = JSON.createObjectNode();
@@ -91,7 +95,8 @@ final class BenchFsdp {
         }
         if (lora) {
             // The same model, data and batch with every parameter training: what LoRA is measured against.
-            RankResult full = runWorld(atWorld(base.with("model.lora_config", ""), 1), 1, steps, warmup, false).get(0);
+            RankResult full = runWorld(atWorld(base.with("model.lora_config", ""), 1), 1, steps, warmup, false,
+                    threadsPerRank).get(0);
             ObjectNode o = JSON.createObjectNode();
             ObjectNode ft = o.putObject("full_finetune");
             ft.put("world", 1);
@@ -135,9 +140,12 @@ final class BenchFsdp {
         }
     }
 
-    private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves) throws Exception {
+    /** @param threadsPerRank intra-op threads of each rank; 0: the machine's cores shared out */
+    private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves,
+            int threadsPerRank) throws Exception {
         TrainConfig config = TrainConfig.from(s, world);
-        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
+        int threads = threadsPerRank > 0 ? threadsPerRank
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
         // In-process on purpose: the numbers measure FSDP, not a socket.
         return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {

@@ -27,7 +27,7 @@ public final class Main {
             "  bench train --config CONFIG [--seq-len N] [--profile DIR]",
             "                                          time training steps and peak memory against PyTorch",
             "  bench data [--dir DIR] [--samples N]    prepare throughput per modality, then the shard reader",
-            "  bench fsdp --config CONFIG [--world 1,2,4] [--steps N]   per-rank state and held tensor bytes,",
+            "  bench fsdp --config CONFIG [--world 1,2,4] [--steps N] [--threads T]   per-rank state and held tensor bytes,",
             "                                          checkpoint snapshot heap, step time, async vs sync save;",
             "                                          a LoRA config is also compared with its full fine-tune",
             "  bench comm [--transport tcp|uds|inproc] [--world N] [--op OP] [--sizes 1M,16M,64M]",
