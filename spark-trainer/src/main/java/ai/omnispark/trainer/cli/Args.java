@@ -6,23 +6,39 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Command-line words: positional arguments, {@code --name value} options and repeated {@code --set}. */
+/**
+ * Command-line words: positional arguments, {@code --name value} options, {@code --name} flags
+ * (which take no value) and repeated {@code --set}.
+ */
 final class Args {
     final List<String> positional = new ArrayList<>();
     final Map<String, String> options = new LinkedHashMap<>();
+    final java.util.Set<String> flags = new java.util.LinkedHashSet<>();
     final List<String> sets = new ArrayList<>();
 
     static Args parse(String[] argv, int from, List<String> allowed) {
+        return parse(argv, from, allowed, List.of());
+    }
+
+    /** As {@link #parse(String[], int, List)}, with {@code allowedFlags} taking no value. */
+    static Args parse(String[] argv, int from, List<String> allowed, List<String> allowedFlags) {
         Args a = new Args();
         for (int i = from; i < argv.length; i++) {
             String w = argv[i];
             if (w.startsWith("--")) {
                 String name = w.substring(2);
+                if (allowedFlags.contains(name)) {
+                    a.flags.add(name);
+                    continue;
+                }
                 String value;
                 int eq = name.indexOf('=');
                 if (eq >= 0) {
                     value = name.substring(eq + 1);
                     name = name.substring(0, eq);
+                    if (allowedFlags.contains(name)) {
+                        throw new ConfigException("--" + name + " is a flag and takes no value, got '" + value + "'");
+                    }
                 } else {
                     if (i + 1 >= argv.length) {
                         throw new ConfigException("option --" + name + " needs a value");
@@ -34,14 +50,21 @@ final class Args {
                 } else if (allowed.contains(name)) {
                     a.options.put(name, value);
                 } else {
-                    throw new ConfigException("unknown option --" + name + "; options here: --set" +
-                            (allowed.isEmpty() ? "" : ", --" + String.join(", --", allowed)));
+                    List<String> known = new ArrayList<>(allowed);
+                    known.addAll(allowedFlags);
+                    throw new ConfigException("unknown option --" + name + "; options here: --set"
+                            + (known.isEmpty() ? "" : ", --" + String.join(", --", known)));
                 }
             } else {
                 a.positional.add(w);
             }
         }
         return a;
+    }
+
+    /** Whether flag {@code name} was given. */
+    boolean flag(String name) {
+        return flags.contains(name);
     }
 
     String option(String name, String fallback) {

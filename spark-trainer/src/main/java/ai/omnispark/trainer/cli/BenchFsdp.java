@@ -34,13 +34,15 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 
 /**
- * {@code bench fsdp --config CONFIG [--world 1,2,4] [--steps N]}: per world size, the per-rank state
+ * {@code bench fsdp --config CONFIG [--world 1,2,4] [--steps N] [--threads T]}: per world size, the per-rank state
  * (weights + gradients + AdamW moments, from live tensors), every byte of tensors the parameter
  * store holds (whatever they are for), the heap each rank allocates to snapshot a checkpoint with
  * {@code hf_ckpt} weights, and the median step time, ranks as threads over the in-process
  * transport; then, on the largest world, how long an async checkpoint
  * save blocks training against a synchronous save of the same state (medians of three after an
- * untimed first save).
+ * untimed first save). For a config with {@code model.lora_config}, it then runs the same config
+ * without it (a full fine-tune) on one rank and prints how the LoRA state per rank and step time
+ * compare with it.
  */
 final class BenchFsdp {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -52,20 +54,30 @@ final class BenchFsdp {
             double syncSaveMs, double asyncBlockMs) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("config", "world", "steps", "warmup"));
+        Args args = Args.parse(argv, 0, List.of("config", "world", "steps", "warmup", "threads"));
         int[] worlds = Arrays.stream(args.option("world", "1,2,4").split(",")).mapToInt(w -> Integer.parseInt(w.trim()))
                 .toArray();
-        int steps = Integer.parseInt(args.option("steps", "6"));
+        int steps = args.positiveInt("steps", "6");
         int warmup = Integer.parseInt(args.option("warmup", "2"));
-        Settings base = Settings.load(Path.of(args.required("config")), args.sets);
+        // Intra-op threads per rank; by default the cores are shared out. On a loaded machine a
+        // thread pool per rank larger than the free cores makes step times swing by seconds.
+        int threadsPerRank = args.options.containsKey("threads") ? args.positiveInt("threads", "1") : 0;
+        Path configFile = Path.of(args.required("config"));
+        Settings base = Settings.load(configFile, args.sets);
+        checkBaseModel(JobConfig.from(base).model().modelPath(), configFile);
         int largest = Arrays.stream(worlds).max().orElse(1);
+        boolean lora = JobConfig.from(base).model().loraConfig() != null;
+        List<RankResult> byWorld = new java.util.ArrayList<>();
         for (int world : worlds) {
-            Settings s = base.with("train.world_size", world).with("train.micro_batch_size",
-                    Math.max(1, JobConfig.from(base).train().globalBatchSize() / world));
-            List<RankResult> ranks = runWorld(s, world, steps, warmup, world == largest);
+            List<RankResult> ranks = runWorld(atWorld(base, world), world, steps, warmup, world == largest,
+                    threadsPerRank);
             RankResult r0 = ranks.get(0);
+            byWorld.add(r0);
             ObjectNode o = JSON.createObjectNode();
             o.put("world", world);
+            if (lora) {
+                o.put("lora", true);
+            }
             o.put("state_bytes_per_rank", r0.stateBytes());
             o.put("held_tensor_bytes_per_rank", r0.heldBytes());
             var snapshot = o.putArray("checkpoint_snapshot_heap_bytes_by_rank");
@@ -81,12 +93,59 @@ final class BenchFsdp {
                 out.println(save);
             }
         }
+        if (lora) {
+            // The same model, data and batch with every parameter training: what LoRA is measured against.
+            RankResult full = runWorld(atWorld(base.with("model.lora_config", ""), 1), 1, steps, warmup, false,
+                    threadsPerRank).get(0);
+            ObjectNode o = JSON.createObjectNode();
+            ObjectNode ft = o.putObject("full_finetune");
+            ft.put("world", 1);
+            ft.put("state_bytes_per_rank", full.stateBytes());
+            ft.put("held_tensor_bytes_per_rank", full.heldBytes());
+            ft.put("step_ms", full.stepMs());
+            var ratios = o.putArray("lora_vs_full_finetune");
+            for (int i = 0; i < worlds.length; i++) {
+                ObjectNode r = ratios.addObject();
+                r.put("world", worlds[i]);
+                r.put("state_bytes_per_rank_ratio", (double) byWorld.get(i).stateBytes() / full.stateBytes());
+                r.put("step_ms_ratio", byWorld.get(i).stepMs() / full.stepMs());
+            }
+            out.println(o);
+        }
         return 0;
     }
 
-    private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves) throws Exception {
+    /** {@code base} on {@code world} ranks, each taking its share of the global batch. */
+    private static Settings atWorld(Settings base, int world) {
+        return base.with("train.world_size", world).with("train.micro_batch_size",
+                Math.max(1, JobConfig.from(base).train().globalBatchSize() / world));
+    }
+
+    /**
+     * A config that starts from an earlier run's output (a LoRA config on the README run's
+     * final_hf) needs that run first: say so before any rank starts.
+     */
+    private static void checkBaseModel(String modelPath, Path configFile) {
+        if (modelPath.isBlank()) {
+            return;
+        }
+        Path dir = Path.of(modelPath);
+        if (!Files.isRegularFile(dir.resolve("config.json"))
+                || !Files.isRegularFile(dir.resolve(ai.omnispark.models.hf.HfCheckpoint.WEIGHTS))) {
+            throw new ai.omnispark.trainer.config.ConfigException("model.model_path " + modelPath + " of " + configFile
+                    + " is not a HF model folder (no config.json and " + ai.omnispark.models.hf.HfCheckpoint.WEIGHTS
+                    + " in " + dir.toAbsolutePath() + "): it is an earlier run's output, so run that first (the "
+                    + "examples' runs/tiny-llm/final_hf is the README run's: bin/omnispark train "
+                    + "conf/examples/tiny-llm.yaml)");
+        }
+    }
+
+    /** @param threadsPerRank intra-op threads of each rank; 0: the machine's cores shared out */
+    private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves,
+            int threadsPerRank) throws Exception {
         TrainConfig config = TrainConfig.from(s, world);
-        int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / world);
+        int threads = threadsPerRank > 0 ? threadsPerRank
+                : Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
         // In-process on purpose: the numbers measure FSDP, not a socket.
         return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {

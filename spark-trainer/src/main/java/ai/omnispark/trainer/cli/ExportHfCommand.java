@@ -8,6 +8,8 @@ import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.lora.PeftAdapter;
+import ai.omnispark.models.lora.PeftConfig;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
 import ai.omnispark.parallel.checkpoint.CheckpointReader;
 import ai.omnispark.parallel.optim.AdamW;
@@ -16,6 +18,7 @@ import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.RankJob;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,17 +31,24 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
- * {@code export-hf --checkpoint CKPT_DIR --out DIR [--dtype F32|F16] [--tokenizer byte|FILE]}: turns a
- * {@code global_step_N} saved by any number of ranks into a HF folder, on one rank, with the
- * tokenizer it was trained with. The model config comes from the
- * checkpoint's {@code hf_ckpt/config.json}, or from {@code --config} when the save had none.
+ * {@code export-hf --checkpoint CKPT_DIR --out DIR [--merge-lora] [--dtype F32|F16] [--tokenizer byte|FILE]}:
+ * turns a {@code global_step_N} saved by any number of ranks into a HF folder, on one rank, with the
+ * tokenizer it was trained with. The model config comes from {@code --config}, else the
+ * checkpoint's {@code hf_ckpt/config.json}, else (a LoRA checkpoint, whose hf_ckpt holds the adapter)
+ * the base model its {@code lora_config} names. A LoRA checkpoint (its extra state has
+ * {@code lora_config}) is exported with {@code --merge-lora} as merged full weights (W + alpha/r·B·A),
+ * and without it as the base weights unmerged plus the PEFT adapter files in the same folder.
  * Checkpoint and output may be on any Hadoop file system; see {@link #hadoopConf()}.
  */
 final class ExportHfCommand {
+    static final String MERGE_LORA = "merge-lora";
+    private static final String LORA_CONFIG = "lora_config";
+
     private ExportHfCommand() {}
 
     static int run(String[] argv, PrintStream out) throws IOException {
-        Args args = Args.parse(argv, 0, List.of("checkpoint", "out", "config", "dtype", "tokenizer"));
+        Args args = Args.parse(argv, 0, List.of("checkpoint", "out", "config", "dtype", "tokenizer"),
+                List.of(MERGE_LORA));
         Configuration conf = hadoopConf();
         Path ckpt = new Path(args.required("checkpoint"));
         FileSystem fs = ckpt.getFileSystem(conf);
@@ -53,11 +63,18 @@ final class ExportHfCommand {
         };
         Path dir = new Path(args.required("out"));
         FileSystem outFs = dir.getFileSystem(conf);
+        PeftConfig lora = loraConfig(new CheckpointReader(fs, ckpt).extraState(), ckpt);
+        boolean merge = args.flag(MERGE_LORA);
+        if (merge && lora == null) {
+            throw new ConfigException("--" + MERGE_LORA + ": checkpoint " + ckpt + " has no LoRA adapters (its extra "
+                    + "state has no " + LORA_CONFIG + "), so there is nothing to merge; export it without --"
+                    + MERGE_LORA);
+        }
         long parameters;
         try (RankContext rank = RankContext.single(Runtime.getRuntime().availableProcessors())) {
             rank.bindThread();
-            try (RankAssembly assembly = RankAssembly.of(model(fs, ckpt, args.option("config", "")), rank.manager(),
-                        DataType.FLOAT32, 0, null, false);
+            try (RankAssembly assembly = RankAssembly.of(model(fs, ckpt, args.option("config", ""), lora),
+                        rank.manager(), DataType.FLOAT32, 0, null, false);
                     AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
                 Model model = assembly.model();
                 Map<String, byte[]> tokenizerFiles = tokenizerFiles(fs, ckpt, args.option("tokenizer", ""),
@@ -65,14 +82,45 @@ final class ExportHfCommand {
                 // Read everything first: a bad file fails here, before any output is written.
                 new CheckpointReader(fs, ckpt).read(model.units(), assembly.params()::owned)
                         .applyTo(assembly.params(), unused, rank.manager());
-                HfCheckpoint.write(model, HfCheckpoint.weights(model, assembly.params(), rank.manager(), dtype), dtype,
-                        tokenizerFiles, name -> outFs.create(new Path(dir, name), true));
+                HfCheckpoint.FolderSink sink = name -> outFs.create(new Path(dir, name), true);
+                boolean writesAdapter = lora != null && !merge;
+                HfCheckpoint.write(model, HfCheckpoint.weights(model, assembly.params(), rank.manager(), dtype,
+                        !writesAdapter), dtype, tokenizerFiles, sink);
+                if (writesAdapter) {
+                    // The folder holds the base the adapter goes on: transformers and PEFT load it from there.
+                    PeftAdapter.write(new PeftConfig(lora.lora(), dir.toString()),
+                            PeftAdapter.weights(List.copyOf(HfCheckpoint.adapterUnits(model).values()),
+                                    assembly.params(), rank.manager(), lora.lora().rank(),
+                                    model.stateDictAdapter()::toPeft), sink);
+                }
                 parameters = model.parameterCount();
             }
         }
-        out.println(new ObjectMapper().writeValueAsString(Map.of("hf_dir", dir.toString(),
-                "checkpoint", ckpt.toString(), "parameters", parameters)));
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("hf_dir", dir.toString());
+        result.put("checkpoint", ckpt.toString());
+        result.put("parameters", parameters);
+        result.put("lora", lora != null);
+        // Without LoRA the weights are the model's own; with it, merged or base + adapter files.
+        if (lora != null) {
+            result.put("merged", merge);
+        }
+        result.put("adapter_dir", lora != null && !merge ? dir.toString() : null);
+        out.println(new ObjectMapper().writeValueAsString(result));
         return 0;
+    }
+
+    /** The LoRA settings a LoRA run's checkpoint records in its extra state; null for a full fine-tune. */
+    private static PeftConfig loraConfig(JsonNode extra, Path ckpt) {
+        JsonNode node = extra.get(LORA_CONFIG);
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        try {
+            return PeftConfig.fromJson(node, ckpt + " extra state " + LORA_CONFIG);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage(), e);
+        }
     }
 
     /**
@@ -128,20 +176,30 @@ final class ExportHfCommand {
         }
     }
 
-    /** The model of {@code --config}, else of the config.json the checkpoint's hf_ckpt/ carries. */
-    private static Model model(FileSystem fs, Path ckpt, String override) throws IOException {
+    /**
+     * The model of {@code --config}, else of the config.json the checkpoint's hf_ckpt/ carries, else
+     * (LoRA) of the base model the checkpoint's lora_config names; with the adapters of {@code lora}.
+     */
+    private static Model model(FileSystem fs, Path ckpt, String override, PeftConfig lora) throws IOException {
+        ModelOptions options = new ModelOptions("auto", 0, lora == null ? null : lora.lora());
         if (!override.isBlank()) {
-            return ModelFamilies.load(java.nio.file.Path.of(override), ModelOptions.defaults());
+            return ModelFamilies.load(java.nio.file.Path.of(override), options);
         }
         Path file = new Path(new Path(ckpt, CheckpointPaths.HF), "config.json");
         if (!fs.exists(file)) {
-            throw new IllegalArgumentException(ckpt + " has no " + CheckpointPaths.HF
-                    + "/config.json (saved with train.save_hf_weights=false); pass --config CONFIG_JSON");
+            String base = lora == null ? null : lora.baseModel();
+            if (base != null && !base.isBlank() && java.nio.file.Files.exists(java.nio.file.Path.of(base))) {
+                return ModelFamilies.load(java.nio.file.Path.of(base), options);
+            }
+            throw new IllegalArgumentException(ckpt + " has no " + CheckpointPaths.HF + "/config.json ("
+                    + (lora == null ? "saved with train.save_hf_weights=false"
+                            : "a LoRA checkpoint, whose base model " + base + " is not there")
+                    + "); pass --config CONFIG_JSON");
         }
         try (InputStream in = fs.open(file)) {
-            com.fasterxml.jackson.databind.JsonNode json = new ObjectMapper().readTree(in);
+            JsonNode json = new ObjectMapper().readTree(in);
             try {
-                return ModelFamilies.build(json, ModelOptions.defaults());
+                return ModelFamilies.build(json, options);
             } catch (IllegalArgumentException e) {
                 throw new IOException(file + ": " + e.getMessage(), e);
             }

@@ -7,8 +7,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.HfTokenizerFiles;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
-import ai.omnispark.models.api.ModelFamilies;
-import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
@@ -25,8 +23,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * {@code generate --model HF_DIR (--text T | --ids 1,2,3) [--max-new-tokens N] [--tokenizer byte|FILE]}:
- * greedy continuation of a prompt, tokenized and decoded with the model folder's tokenizer. Each
+ * {@code generate --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--max-new-tokens N]
+ * [--tokenizer byte|FILE]}: greedy continuation of a prompt, tokenized and decoded with the model
+ * folder's tokenizer; with {@code --adapter}, of the base with a PEFT LoRA adapter on top, unmerged. Each
  * new token re-runs the whole prefix (no KV cache): meant for checking a trained model, not serving.
  */
 final class GenerateCommand {
@@ -38,8 +37,10 @@ final class GenerateCommand {
     record Greedy(int[] ids, boolean stoppedAtEos) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "max-new-tokens", "threads"));
+        Args args = Args.parse(argv, 0, List.of("model", "adapter", "text", "ids", "tokenizer", "max-new-tokens",
+                "threads"));
         Path dir = Path.of(args.required("model"));
+        AdapterOption adapter = AdapterOption.of(args);
         int maxNew = args.positiveInt("max-new-tokens", String.valueOf(DEFAULT_NEW_TOKENS));
         int threads = args.positiveInt("threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
         int[] prompt;
@@ -49,7 +50,7 @@ final class GenerateCommand {
             try (RankContext rank = RankContext.single(threads)) {
                 rank.bindThread();
                 // The prompt is checked against the model's vocabulary before its weights are read.
-                try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+                try (RankAssembly loaded = RankAssembly.of(AdapterOption.model(dir, adapter),
                         rank.manager(), DataType.FLOAT32, 0, null, false)) {
                     int vocab = loaded.model().vocabSize();
                     prompt = ScoreCommand.inputIds(args, dir, vocab);
@@ -63,7 +64,7 @@ final class GenerateCommand {
                     com.fasterxml.jackson.databind.JsonNode generation = loaded.model().generationConfig();
                     int configEos = generation == null ? -1 : generation.path("eos_token_id").asInt(-1);
                     int eos = configEos >= 0 ? configEos : tokenizer != null ? tokenizer.eosId() : -1;
-                    loaded.loadHf(dir, rank.manager());
+                    AdapterOption.load(loaded, dir, adapter, rank.manager());
                     result = greedy(loaded.model(), loaded.params(), rank.manager(), prompt, maxNew, eos);
                 }
             }

@@ -6,8 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
-import ai.omnispark.models.api.ModelFamilies;
-import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
@@ -24,29 +22,35 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * {@code score --model HF_DIR (--text T | --ids 1,2,3) [--tokenizer byte|TOKENIZER_JSON]}: log-prob
- * of each token given its prefix. Text is tokenized with the tokenizer the model folder carries.
+ * {@code score --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--tokenizer byte|TOKENIZER_JSON]}:
+ * log-prob of each token given its prefix. Text is tokenized with the tokenizer the model folder
+ * carries. With {@code --adapter}, the model folder is the base and a PEFT LoRA adapter runs on top
+ * of it unmerged ({@link AdapterOption}).
  */
 final class ScoreCommand {
     private ScoreCommand() {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("model", "text", "ids", "tokenizer", "threads"));
+        Args args = Args.parse(argv, 0, List.of("model", "adapter", "text", "ids", "tokenizer", "threads"));
         Path dir = Path.of(args.required("model"));
+        AdapterOption adapter = AdapterOption.of(args);
         int threads = Integer.parseInt(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
             // The input is checked against the model's vocabulary before its weights are read.
-            try (RankAssembly loaded = RankAssembly.of(ModelFamilies.load(dir, ModelOptions.defaults()),
+            try (RankAssembly loaded = RankAssembly.of(AdapterOption.model(dir, adapter),
                     rank.manager(), DataType.FLOAT32, 0, null, false)) {
                 int[] ids = inputIds(args, dir, loaded.model().vocabSize());
                 if (ids.length == 0) {
                     throw new ConfigException("nothing to score: the input has no tokens");
                 }
-                loaded.loadHf(dir, rank.manager());
+                AdapterOption.load(loaded, dir, adapter, rank.manager());
                 double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
                 ObjectMapper json = new ObjectMapper();
                 ObjectNode o = json.createObjectNode();
+                if (adapter != null) {
+                    o.put("adapter", adapter.dir().toString());
+                }
                 ArrayNode idArray = o.putArray("ids");
                 for (int id : ids) {
                     idArray.add(id);
