@@ -70,17 +70,24 @@ public final class LoraAdapters {
             throw new IllegalArgumentException("LoRA dropout mask has shape " + dropoutMaskOrNull.getShape()
                     + ", x has " + x.getShape() + "; they must be equal");
         }
+        if (dropoutMaskOrNull == null) {
+            // Without dropout base and adapter see the same x, so one matmul with W + scale B A does it:
+            // the fold costs out*in*rank (not tokens*out*rank), and no skinny [tokens, rank] matmuls
+            // or [tokens, out] scale-and-add passes run, forward or backward. Measured on the tiny
+            // model this made a LoRA step cheaper than a full fine-tune's instead of 1.1-1.5x dearer.
+            return Ops.linear(x, merged(weight, loraA, loraB, scale), bias);
+        }
         NDArray base = Ops.linear(x, weight, bias);
-        NDArray dropped = dropoutMaskOrNull == null ? x : x.mul(dropoutMaskOrNull);
-        NDArray update = Ops.linear(Ops.linear(dropped, loraA, null), loraB, null);
-        // Ops.scale multiplies by a libtorch-owned constant: mul saves it for backward.
-        return base.add(Ops.scale(update, scale));
+        // The scale goes on B (rank columns), not on the [tokens, out] update; Ops.scale multiplies
+        // by a libtorch-owned constant, which mul saves for backward.
+        NDArray update = Ops.linear(Ops.linear(x.mul(dropoutMaskOrNull), loraA, null), Ops.scale(loraB, scale), null);
+        return base.add(update);
     }
 
     /** {@code W + scale * B A}: the base weight with the adapter folded in (an export, or scoring merged). */
     public static NDArray merged(NDArray weight, NDArray loraA, NDArray loraB, double scale) {
         checkShapes(weight, loraA, loraB);
-        return weight.add(Ops.scale(loraB.matMul(loraA), scale));
+        return weight.add(Ops.scale(loraB, scale).matMul(loraA));
     }
 
     /**
