@@ -53,6 +53,10 @@ final class MoeHead implements Segment {
         if (!config.auxLoss()) {
             return new NDList(ce);
         }
+        if (inputs.size() != 3) {
+            throw new IllegalStateException("the head expects the router statistics after the hidden state, got "
+                    + inputs.size() + " inputs");
+        }
         NDArray probSums = inputs.get(1);
         NDArray counts = inputs.get(2).toType(probSums.getDataType(), false);
         NDArray aux = probSums.mul(counts).sum().mul(call.batch().get(MoeCollator.AUX_SCALE));

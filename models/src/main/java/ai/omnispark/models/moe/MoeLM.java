@@ -137,7 +137,7 @@ final class MoeLM implements Model {
 
     private List<Segment> segments(boolean loss) {
         List<Segment> segments = new ArrayList<>();
-        segments.add(new MoeEmbed(config));
+        segments.add(new MoeEmbed());
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(new MoeAttention(config, i, attention));
             segments.add(new MoeMlp(config, i));

@@ -16,7 +16,7 @@ import java.util.List;
  * sigmoid(h W_shared_gate^T)).
  *
  * <p>With the load-balancing loss on, a sparse layer adds its router statistics over the batch's
- * non-padding tokens to the two it receives: the summed softmax probability of each expert
+ * non-padding tokens to the two it receives (the first sparse layer starts them): the summed softmax probability of each expert
  * (recorded: the loss's gradient flows through it) and the number of top-k slots each expert took
  * (int64, not differentiated). {@link MoeHead} turns the totals over all sparse layers into the loss.
  */
@@ -77,8 +77,13 @@ final class MoeMlp implements Segment {
         NDList out = new NDList(r.add(moe.reshape(shape)));
         if (config.auxLoss()) {
             NDArray routed = call.batch().get(MoeCollator.ROUTED_MASK);
-            out.add(inputs.get(1).add(routing.probs().mul(routed).sum(new int[] {0})));
-            out.add(inputs.get(2).add(slotCounts(call, routing, routed)));
+            NDArray probSums = routing.probs().mul(routed).sum(new int[] {0});
+            NDArray counts = slotCounts(call, routing, routed);
+            // The first sparse layer starts the statistics: a fresh zero tensor carried from the
+            // embedding would reach backward as an output that autograd never recorded.
+            boolean first = inputs.size() == 1;
+            out.add(first ? probSums : inputs.get(1).add(probSums));
+            out.add(first ? counts : inputs.get(2).add(counts));
         }
         return out;
     }
