@@ -26,4 +26,24 @@ public interface StateDictAdapter {
     default String tieReason() {
         return "the model ties these tensors";
     }
+
+    /**
+     * Where a folder that stores {@code hfName} fused with others holds it: a contiguous run of
+     * elements of one larger tensor (e.g. one expert's gate_proj inside
+     * {@code mlp.experts.gate_up_proj} [E, 2*I, H]). Read only when the folder lacks {@code hfName}
+     * itself; null when no fused layout holds it.
+     */
+    default FusedSlice fusedSlice(String hfName) {
+        return null;
+    }
+
+    /**
+     * Elements {@code [offset, offset + numel of the parameter)} of tensor {@code tensor}, which must
+     * have shape {@code tensorShape}.
+     */
+    record FusedSlice(String tensor, long[] tensorShape, long offset) {
+        public FusedSlice {
+            tensorShape = tensorShape.clone();
+        }
+    }
 }

@@ -230,13 +230,26 @@ public final class HfCheckpoint {
                         String hfName = names.toHf(p.name());
                         TensorInfo info = tensors.get(hfName);
                         if (info == null) {
-                            throw new IOException(file + " lacks tensor " + hfName);
+                            StateDictAdapter.FusedSlice fused = names.fusedSlice(hfName);
+                            TensorInfo whole = fused == null ? null : tensors.get(fused.tensor());
+                            if (whole == null) {
+                                throw new IOException(file + " lacks tensor " + hfName
+                                        + (fused == null ? "" : " (and its fused form " + fused.tensor() + ")"));
+                            }
+                            if (!java.util.Arrays.equals(whole.shape(), fused.tensorShape())) {
+                                throw new IOException(file + ": fused tensor " + fused.tensor() + " has shape "
+                                        + java.util.Arrays.toString(whole.shape()) + ", the config needs "
+                                        + java.util.Arrays.toString(fused.tensorShape()));
+                            }
+                            copyInto(reader, whole, fused.offset(), p.numel(), flat, unit.offset(p.name()), file);
+                            used.add(fused.tensor());
+                            continue;
                         }
                         if (!java.util.Arrays.equals(info.shape(), p.shape().getShape())) {
                             throw new IOException(file + ": tensor " + hfName + " has shape "
                                     + java.util.Arrays.toString(info.shape()) + ", the config needs " + p.shape());
                         }
-                        copyInto(reader, info, flat, unit.offset(p.name()), file);
+                        copyInto(reader, info, 0, info.numel(), flat, unit.offset(p.name()), file);
                         used.add(hfName);
                     }
                     params.loadFullWeights(unit.name(), flat);
@@ -295,16 +308,18 @@ public final class HfCheckpoint {
     /** Elements per part when importing: 32 MiB of fp32. */
     private static final int LOAD_PART = 1 << 23;
 
-    /** Decodes tensor {@code info} to fp32 in Java, a part at a time, into {@code flat} from {@code at}. */
-    private static void copyInto(SafeTensorsReader reader, TensorInfo info, NDArray flat, long at, Path file)
-            throws IOException {
+    /**
+     * Decodes elements {@code [from, from + numel)} of tensor {@code info} to fp32 in Java, a part at
+     * a time, into {@code flat} from {@code at}.
+     */
+    private static void copyInto(SafeTensorsReader reader, TensorInfo info, long from, long numel, NDArray flat,
+            long at, Path file) throws IOException {
         int size = info.dtype().byteSize();
-        long numel = info.numel();
         ByteBuffer part = ByteBuffer.allocate((int) Math.min(LOAD_PART, Math.max(1, numel)) * size);
         for (long done = 0; done < numel; ) {
             int n = (int) Math.min(LOAD_PART, numel - done);
             part.clear().limit(n * size);
-            reader.readInto(info.name(), done * size, part);
+            reader.readInto(info.name(), (from + done) * size, part);
             part.flip();
             float[] values = floats(part, info.dtype(), info.name(), file);
             HostCopy.write(values, 0, n, flat, at + done);

@@ -18,12 +18,16 @@ class ModelFamiliesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
-    void theLlmFamilyIsRegisteredAndTakesLlamaQwen2AndQwen3() throws IOException {
+    void theLlmAndMoeFamiliesAreRegisteredAndTakeTheirModelTypes() throws IOException {
         List<String> names = ModelFamilies.registered().stream().map(ModelFamily::name).toList();
-        assertEquals(List.of("llm"), names);
+        assertEquals(List.of("llm", "moe"), names);
         for (String type : List.of("llama", "qwen2", "qwen3")) {
             JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
             assertEquals("llm", ModelFamilies.forConfig(config).name(), type);
+        }
+        for (String type : List.of("qwen3_moe", "qwen2_moe")) {
+            JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
+            assertEquals("moe", ModelFamilies.forConfig(config).name(), type);
         }
     }
 
@@ -32,7 +36,7 @@ class ModelFamiliesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ModelFamilies.forConfig(JSON.readTree("{\"model_type\": \"mamba\"}")));
         assertEquals("model_type 'mamba' is not supported; registered model families: llm (model_type llama, qwen2 "
-                + "or qwen3)", e.getMessage());
+                + "or qwen3), moe (model_type qwen3_moe or qwen2_moe)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> ModelFamilies.forConfig(JSON.readTree("{\"_class_name\": \"WanTransformer3DModel\"}")));
         assertTrue(e.getMessage().startsWith("_class_name 'WanTransformer3DModel' is not supported"), e.getMessage());

@@ -1,0 +1,48 @@
+package ai.omnispark.models.moe;
+
+import ai.djl.ndarray.NDList;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.nn.attention.SelfAttentionBlock;
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCall;
+import java.util.List;
+
+/**
+ * The first half of a pre-norm MoE block: grouped-query self-attention with its residual
+ * ({@link SelfAttentionBlock}; q/k RMSNorm for Qwen3-MoE, q/k/v bias for Qwen2-MoE). The router
+ * statistics after the hidden state pass through unchanged.
+ */
+final class MoeAttention implements Segment {
+    private final MoeConfig config;
+    private final int layer;
+    private final Attention attention;
+
+    MoeAttention(MoeConfig config, int layer, Attention attention) {
+        this.config = config;
+        this.layer = layer;
+        this.attention = attention;
+    }
+
+    @Override
+    public String name() {
+        return "attn." + layer;
+    }
+
+    @Override
+    public List<String> units() {
+        return List.of(MoeNames.unit(layer));
+    }
+
+    @Override
+    public NDList forward(SegmentCall call, NDList inputs) {
+        SelfAttentionBlock.Spec spec = new SelfAttentionBlock.Spec(config.numHeads(), config.numKvHeads(),
+                config.headDim(), config.rmsNormEps(), config.qkvBias(), config.qkNorm(), config.outputBias());
+        NDList out = new NDList(SelfAttentionBlock.forward(call, inputs.get(0), layer, MoeNames.layer(layer, ""), spec,
+                (x, module, bias) -> Ops.linear(x, call.param(module + ".weight"), bias), attention));
+        for (int i = 1; i < inputs.size(); i++) {
+            out.add(inputs.get(i));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,178 @@
+package ai.omnispark.models.moe;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Shape of a mixture-of-experts decoder: HF {@code qwen3_moe} (q/k RMSNorm, optional attention
+ * bias) or {@code qwen2_moe} (q/k/v bias when {@code qkv_bias}, a shared expert with a sigmoid gate).
+ * Layer i has a sparse MLP when {@code i} is not in {@code mlp_only_layers},
+ * {@code (i + 1) % decoder_sparse_step == 0} and {@code num_experts > 0}; otherwise the dense SwiGLU
+ * MLP of width {@code intermediate_size}.
+ */
+record MoeConfig(
+        String family,
+        int vocabSize,
+        int hiddenSize,
+        int intermediateSize,
+        int numLayers,
+        int numHeads,
+        int numKvHeads,
+        int headDim,
+        double rmsNormEps,
+        double ropeTheta,
+        boolean tieWordEmbeddings,
+        boolean attentionBias,
+        int maxPositionEmbeddings,
+        double initializerRange,
+        int bosTokenId,
+        int eosTokenId,
+        double attentionDropout,
+        int numExperts,
+        int numExpertsPerTok,
+        int moeIntermediateSize,
+        int sharedExpertIntermediateSize,
+        int decoderSparseStep,
+        List<Integer> mlpOnlyLayers,
+        boolean normTopkProb,
+        double routerAuxLossCoef,
+        boolean outputRouterLogits) {
+
+    static final String QWEN3_MOE = "qwen3_moe";
+    static final String QWEN2_MOE = "qwen2_moe";
+
+    MoeConfig {
+        if (!family.equals(QWEN3_MOE) && !family.equals(QWEN2_MOE)) {
+            throw new IllegalArgumentException("model_type must be qwen3_moe or qwen2_moe, got '" + family + "'");
+        }
+        positive("vocab_size", vocabSize);
+        positive("hidden_size", hiddenSize);
+        positive("intermediate_size", intermediateSize);
+        positive("num_hidden_layers", numLayers);
+        positive("num_attention_heads", numHeads);
+        positive("num_key_value_heads", numKvHeads);
+        positive("head_dim", headDim);
+        if (numHeads % numKvHeads != 0) {
+            throw new IllegalArgumentException("num_attention_heads (" + numHeads
+                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
+        }
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
+        }
+        if (family.equals(QWEN2_MOE) && (long) headDim * numHeads != hiddenSize) {
+            throw new IllegalArgumentException("qwen2_moe has head_dim = hidden_size / num_attention_heads ("
+                    + hiddenSize + " / " + numHeads + "), got head_dim " + headDim);
+        }
+        if (!(rmsNormEps > 0)) {
+            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
+        }
+        if (!(ropeTheta > 0)) {
+            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
+        }
+        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
+            throw new IllegalArgumentException("attention_dropout must be in [0, 1), got " + attentionDropout);
+        }
+        if (numExperts < 0) {
+            throw new IllegalArgumentException("num_experts must be >= 0, got " + numExperts);
+        }
+        if (numExperts > 0) {
+            positive("moe_intermediate_size", moeIntermediateSize);
+            if (numExpertsPerTok < 1 || numExpertsPerTok > numExperts) {
+                throw new IllegalArgumentException("num_experts_per_tok must be in [1, num_experts = " + numExperts
+                        + "], got " + numExpertsPerTok);
+            }
+        }
+        if (family.equals(QWEN2_MOE)) {
+            positive("shared_expert_intermediate_size", sharedExpertIntermediateSize);
+        } else if (sharedExpertIntermediateSize != 0) {
+            throw new IllegalArgumentException("qwen3_moe has no shared expert; shared_expert_intermediate_size must be 0 "
+                    + "or absent, got " + sharedExpertIntermediateSize);
+        }
+        positive("decoder_sparse_step", decoderSparseStep);
+        mlpOnlyLayers = List.copyOf(mlpOnlyLayers);
+        for (int layer : mlpOnlyLayers) {
+            if (layer < 0 || layer >= numLayers) {
+                throw new IllegalArgumentException("mlp_only_layers holds " + layer + ", outside the "
+                        + numLayers + " layers [0, " + numLayers + ")");
+            }
+        }
+        if (!(routerAuxLossCoef >= 0) || Double.isInfinite(routerAuxLossCoef)) {
+            throw new IllegalArgumentException("router_aux_loss_coef must be finite and >= 0, got " + routerAuxLossCoef);
+        }
+    }
+
+    private static void positive(String key, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(key + " must be > 0, got " + value);
+        }
+    }
+
+    /** Whether layer {@code i} has the sparse (routed experts) MLP, as transformers decides it. */
+    boolean sparse(int layer) {
+        return numExperts > 0 && !mlpOnlyLayers.contains(layer) && (layer + 1) % decoderSparseStep == 0;
+    }
+
+    /** Number of sparse layers: the router logits the load-balancing loss concatenates. */
+    int sparseLayers() {
+        int n = 0;
+        for (int i = 0; i < numLayers; i++) {
+            n += sparse(i) ? 1 : 0;
+        }
+        return n;
+    }
+
+    boolean sharedExpert() {
+        return family.equals(QWEN2_MOE);
+    }
+
+    /** Qwen2-MoE's q/k/v bias is {@code qkv_bias}, carried in {@link #attentionBias}; Qwen3-MoE's is attention_bias. */
+    boolean qkvBias() {
+        return attentionBias;
+    }
+
+    /** Qwen3-MoE's attention_bias also biases o_proj; Qwen2-MoE's o_proj never has one. */
+    boolean outputBias() {
+        return family.equals(QWEN3_MOE) && attentionBias;
+    }
+
+    boolean qkNorm() {
+        return family.equals(QWEN3_MOE);
+    }
+
+    /** Whether the training loss carries the load-balancing term, as transformers adds it only with output_router_logits. */
+    boolean auxLoss() {
+        return outputRouterLogits && sparseLayers() > 0;
+    }
+
+    long parameterCount() {
+        long h = hiddenSize;
+        long q = (long) numHeads * headDim;
+        long kv = (long) numKvHeads * headDim;
+        long attention = 2 * h + h * q + 2 * h * kv + q * h;
+        if (qkvBias()) {
+            attention += q + 2 * kv;
+        }
+        if (outputBias()) {
+            attention += h;
+        }
+        if (qkNorm()) {
+            attention += 2L * headDim;
+        }
+        long total = 0;
+        for (int i = 0; i < numLayers; i++) {
+            total += attention;
+            if (sparse(i)) {
+                total += (long) numExperts * h + (long) numExperts * 3 * h * moeIntermediateSize;
+                if (sharedExpert()) {
+                    total += 3 * h * sharedExpertIntermediateSize + h;
+                }
+            } else {
+                total += 3 * h * intermediateSize;
+            }
+        }
+        long embed = (long) vocabSize * h;
+        return embed + total + h + (tieWordEmbeddings ? 0 : embed);
+    }
+
+    static final Set<String> MODEL_TYPES = Set.of(QWEN3_MOE, QWEN2_MOE);
+}

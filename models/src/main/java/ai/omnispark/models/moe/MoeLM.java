@@ -1,0 +1,206 @@
+package ai.omnispark.models.moe;
+
+import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.Objective;
+import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.nn.attention.AttentionImpl;
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.param.Init;
+import ai.omnispark.parallel.param.ParamSpec;
+import ai.omnispark.parallel.param.UnitLayout;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A Qwen3-MoE / Qwen2-MoE decoder as parameter units and segments. Units: "embed", "layers.i" (the
+ * block's attention, its router and every expert, or its dense MLP; read by "attn.i" and "mlp.i"),
+ * "head". Between segments flows the hidden state and, with the load-balancing loss on, the router
+ * statistics of the sparse layers so far (see {@link MoeMlp}). One instance per rank: it owns the
+ * rank's attention kernels, which {@link #close} frees.
+ */
+final class MoeLM implements Model {
+    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
+
+    private final MoeConfig config;
+    private final List<UnitLayout> units;
+    private final Attention attention;
+    private final int lossChunkTokens;
+    private final MoeStateDictAdapter stateDictAdapter;
+
+    /**
+     * @param attentionBlock queries and keys per block of the chunked attention kernel
+     * @param lossChunkTokens tokens per chunk of the training loss's output projection; 0 = auto
+     */
+    MoeLM(MoeConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
+        if (lossChunkTokens < 0) {
+            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
+        }
+        this.config = config;
+        this.units = layouts(config);
+        this.lossChunkTokens = lossChunkTokens;
+        this.attention = new Attention(attentionImpl, attentionBlock);
+        this.stateDictAdapter = new MoeStateDictAdapter(config, units);
+    }
+
+    MoeConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        attention.close();
+    }
+
+    @Override
+    public String family() {
+        return config.family();
+    }
+
+    @Override
+    public long parameterCount() {
+        return config.parameterCount();
+    }
+
+    @Override
+    public List<UnitLayout> units() {
+        return units;
+    }
+
+    /** Segments whose last outputs are the summed token cross-entropy and, with the aux loss, its term. */
+    @Override
+    public List<Segment> trainingSegments() {
+        return segments(true);
+    }
+
+    @Override
+    public List<Segment> evaluationSegments() {
+        return segments(false);
+    }
+
+    @Override
+    public Collator collator() {
+        return new MoeCollator(config);
+    }
+
+    @Override
+    public Objective objective() {
+        return new MoeObjective(config.auxLoss());
+    }
+
+    @Override
+    public StateDictAdapter stateDictAdapter() {
+        return stateDictAdapter;
+    }
+
+    @Override
+    public Parallelize parallelize() {
+        return new MoeParallelize();
+    }
+
+    @Override
+    public Set<SampleLayout> sampleLayouts() {
+        return SAMPLE_LAYOUTS;
+    }
+
+    @Override
+    public int vocabSize() {
+        return config.vocabSize();
+    }
+
+    @Override
+    public ObjectNode hfConfig(String torchDtype) {
+        return MoeConfigJson.toJson(config, torchDtype);
+    }
+
+    @Override
+    public ObjectNode generationConfig() {
+        return MoeConfigJson.generationConfig(config);
+    }
+
+    @Override
+    public List<String> describe() {
+        List<String> lines = new ArrayList<>();
+        lines.add("model " + config.family() + " with " + config.parameterCount() + " parameters: "
+                + config.sparseLayers() + " of " + config.numLayers() + " layers sparse, " + config.numExperts()
+                + " experts, top-" + config.numExpertsPerTok() + (config.normTopkProb() ? " renormalised" : "")
+                + (config.sharedExpert() ? ", shared expert" : ""));
+        lines.add(config.auxLoss() ? "load-balancing loss: router_aux_loss_coef " + config.routerAuxLossCoef()
+                : "no load-balancing loss (output_router_logits is false or no layer is sparse)");
+        return lines;
+    }
+
+    private List<Segment> segments(boolean loss) {
+        List<Segment> segments = new ArrayList<>();
+        segments.add(new MoeEmbed());
+        for (int i = 0; i < config.numLayers(); i++) {
+            segments.add(new MoeAttention(config, i, attention));
+            segments.add(new MoeMlp(config, i));
+        }
+        segments.add(new MoeHead(config, loss, lossChunkTokens));
+        return segments;
+    }
+
+    private static List<UnitLayout> layouts(MoeConfig c) {
+        Init normal = Init.normal(c.initializerRange());
+        long h = c.hiddenSize();
+        long q = (long) c.numHeads() * c.headDim();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        List<UnitLayout> units = new ArrayList<>();
+        units.add(new UnitLayout(MoeEmbed.UNIT, List.of(ParamSpec.of(MoeNames.EMBED, normal, c.vocabSize(), h))));
+        for (int i = 0; i < c.numLayers(); i++) {
+            List<ParamSpec> p = new ArrayList<>();
+            p.add(ParamSpec.of(MoeNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
+            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
+            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
+            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
+            if (c.qkvBias()) {
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
+            }
+            if (c.qkNorm()) {
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
+            }
+            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
+            if (c.outputBias()) {
+                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
+            }
+            p.add(ParamSpec.of(MoeNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
+            if (c.sparse(i)) {
+                long im = c.moeIntermediateSize();
+                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
+                for (int e = 0; e < c.numExperts(); e++) {
+                    p.add(ParamSpec.of(MoeNames.expert(i, e, "gate_proj"), normal, im, h));
+                    p.add(ParamSpec.of(MoeNames.expert(i, e, "up_proj"), normal, im, h));
+                    p.add(ParamSpec.of(MoeNames.expert(i, e, "down_proj"), normal, h, im));
+                }
+                if (c.sharedExpert()) {
+                    long is = c.sharedExpertIntermediateSize();
+                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.gate_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.up_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.down_proj.weight"), normal, h, is));
+                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert_gate.weight"), normal, 1, h));
+                }
+            } else {
+                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+            }
+            units.add(new UnitLayout(MoeNames.unit(i), p));
+        }
+        List<ParamSpec> head = new ArrayList<>();
+        head.add(ParamSpec.of(MoeNames.FINAL_NORM, Init.ones(), h));
+        if (!c.tieWordEmbeddings()) {
+            head.add(ParamSpec.of(MoeNames.LM_HEAD, normal, c.vocabSize(), h));
+        }
+        units.add(new UnitLayout(MoeHead.UNIT, head));
+        return units;
+    }
+}

@@ -1,0 +1,104 @@
+package ai.omnispark.models.moe;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.parallel.engine.SegmentCall;
+import ai.omnispark.parallel.engine.Segment;
+import java.util.List;
+
+/**
+ * The second half of a pre-norm MoE block with its residual: the dense SwiGLU MLP, or the sparse
+ * block (router, {@link GroupedExperts}, and for Qwen2-MoE the shared expert scaled by
+ * sigmoid(h W_shared_gate^T)).
+ *
+ * <p>With the load-balancing loss on, a sparse layer adds its router statistics over the batch's
+ * non-padding tokens to the two it receives (the first sparse layer starts them): the summed softmax probability of each expert
+ * (recorded: the loss's gradient flows through it) and the number of top-k slots each expert took
+ * (int64, not differentiated). {@link MoeHead} turns the totals over all sparse layers into the loss.
+ */
+final class MoeMlp implements Segment {
+    private final MoeConfig config;
+    private final int layer;
+
+    MoeMlp(MoeConfig config, int layer) {
+        this.config = config;
+        this.layer = layer;
+    }
+
+    @Override
+    public String name() {
+        return "mlp." + layer;
+    }
+
+    @Override
+    public List<String> units() {
+        return List.of(MoeNames.unit(layer));
+    }
+
+    private NDArray p(SegmentCall call, String suffix) {
+        return call.param(MoeNames.layer(layer, suffix));
+    }
+
+    private static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down) {
+        return Ops.linear(Ops.silu(Ops.linear(x, gate, null)).mul(Ops.linear(x, up, null)), down, null);
+    }
+
+    @Override
+    public NDList forward(SegmentCall call, NDList inputs) {
+        NDArray r = inputs.get(0);
+        NDArray m = Ops.rmsNorm(r, p(call, "post_attention_layernorm.weight"), config.rmsNormEps());
+        if (!config.sparse(layer)) {
+            NDArray dense = swiglu(m, p(call, "mlp.gate_proj.weight"), p(call, "mlp.up_proj.weight"),
+                    p(call, "mlp.down_proj.weight"));
+            NDList out = new NDList(r.add(dense));
+            for (int i = 1; i < inputs.size(); i++) {
+                out.add(inputs.get(i));
+            }
+            return out;
+        }
+        Shape shape = r.getShape();
+        long h = config.hiddenSize();
+        NDArray flat = m.reshape(-1, h);
+        Router.Routing routing = Router.route(flat, p(call, "mlp.gate.weight"), config.numExpertsPerTok(),
+                config.normTopkProb());
+        NDArray moe = GroupedExperts.apply(flat, routing, config.numExperts(), e -> new GroupedExperts.Expert(
+                call.param(MoeNames.expert(layer, e, "gate_proj")), call.param(MoeNames.expert(layer, e, "up_proj")),
+                call.param(MoeNames.expert(layer, e, "down_proj"))));
+        if (config.sharedExpert()) {
+            NDArray shared = swiglu(flat, p(call, "mlp.shared_expert.gate_proj.weight"),
+                    p(call, "mlp.shared_expert.up_proj.weight"), p(call, "mlp.shared_expert.down_proj.weight"));
+            NDArray gate = Activation.sigmoid(Ops.linear(flat, p(call, "mlp.shared_expert_gate.weight"), null));
+            moe = moe.add(gate.mul(shared));
+        }
+        NDList out = new NDList(r.add(moe.reshape(shape)));
+        if (config.auxLoss()) {
+            NDArray routed = call.batch().get(MoeCollator.ROUTED_MASK);
+            NDArray probSums = routing.probs().mul(routed).sum(new int[] {0});
+            NDArray counts = slotCounts(call, routing, routed);
+            // The first sparse layer starts the statistics: a fresh zero tensor carried from the
+            // embedding would reach backward as an output that autograd never recorded.
+            boolean first = inputs.size() == 1;
+            out.add(first ? probSums : inputs.get(1).add(probSums));
+            out.add(first ? counts : inputs.get(2).add(counts));
+        }
+        return out;
+    }
+
+    /** Per expert, the top-k slots it took among the non-padding tokens, as int64 [E]. */
+    private NDArray slotCounts(SegmentCall call, Router.Routing routing, NDArray routedMask) {
+        float[] routed = routedMask.toType(DataType.FLOAT32, false).toFloatArray();
+        long[] counts = new long[config.numExperts()];
+        long[] chosen = routing.experts();
+        int k = routing.topK();
+        for (int s = 0; s < chosen.length; s++) {
+            if (routed[s / k] != 0) {
+                counts[(int) chosen[s]]++;
+            }
+        }
+        return Ops.owned(call.manager().create(counts), DataType.INT64);
+    }
+}

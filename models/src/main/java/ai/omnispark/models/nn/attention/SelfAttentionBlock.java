@@ -1,0 +1,78 @@
+package ai.omnispark.models.nn.attention;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.TokenBatch;
+import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.SegmentCall;
+
+/**
+ * The first half of a pre-norm decoder block, shared by the decoder families: RMSNorm,
+ * grouped-query q/k/v projections (optional bias, optional per-head q/k RMSNorm), rotary
+ * embeddings from the batch's tables, {@link Attention#attend} inside documents with the batch's
+ * dropout mask, the output projection and the residual. Parameters use HF names under
+ * {@code prefix} ({@code model.layers.i.}); a family decides how a projection is computed (the
+ * dense decoder adds LoRA adapters there).
+ */
+public final class SelfAttentionBlock {
+    /**
+     * @param qkvBias q/k/v projections have a bias
+     * @param qkNorm per-head RMSNorm of q and k (Qwen3)
+     * @param outputBias o_proj has a bias
+     */
+    public record Spec(int numHeads, int numKvHeads, int headDim, double rmsNormEps, boolean qkvBias, boolean qkNorm,
+            boolean outputBias) {}
+
+    /** A linear layer of the block: {@code x W^T + b} for HF module {@code module}, however the family computes it. */
+    @FunctionalInterface
+    public interface Projection {
+        NDArray apply(NDArray x, String module, NDArray bias);
+    }
+
+    private SelfAttentionBlock() {}
+
+    /** The block's output {@code x + o_proj(attention)} for layer {@code layer}, [rows, seqLen, hidden]. */
+    public static NDArray forward(SegmentCall call, NDArray x, int layer, String prefix, Spec spec, Projection linear,
+            Attention attention) {
+        Shape shape = x.getShape();
+        long b = shape.get(0);
+        long t = shape.get(1);
+        int nh = spec.numHeads();
+        int nkv = spec.numKvHeads();
+        int hd = spec.headDim();
+        double eps = spec.rmsNormEps();
+        boolean qkvBias = spec.qkvBias();
+
+        NDArray h = Ops.rmsNorm(x, call.param(prefix + "input_layernorm.weight"), eps);
+        NDArray q = linear.apply(h, prefix + "self_attn.q_proj", bias(call, prefix, "q_proj", qkvBias))
+                .reshape(b, t, nh, hd);
+        NDArray k = linear.apply(h, prefix + "self_attn.k_proj", bias(call, prefix, "k_proj", qkvBias))
+                .reshape(b, t, nkv, hd);
+        NDArray v = linear.apply(h, prefix + "self_attn.v_proj", bias(call, prefix, "v_proj", qkvBias))
+                .reshape(b, t, nkv, hd);
+        if (spec.qkNorm()) {
+            q = Ops.rmsNorm(q, call.param(prefix + "self_attn.q_norm.weight"), eps);
+            k = Ops.rmsNorm(k, call.param(prefix + "self_attn.k_norm.weight"), eps);
+        }
+        q = q.transpose(0, 2, 1, 3);
+        k = k.transpose(0, 2, 1, 3);
+        v = v.transpose(0, 2, 1, 3);
+        Batch batch = call.batch();
+        NDArray cos = batch.get(TokenBatch.COS);
+        NDArray sin = batch.get(TokenBatch.SIN);
+        q = Ops.rope(q, cos, sin);
+        k = Ops.rope(k, cos, sin);
+        String dropout = TokenBatch.attentionDropoutMask(layer);
+        NDArray attended = attention.attend(new AttentionInputs(q, k, v,
+                batch.has(TokenBatch.DOC_IDS) ? batch.get(TokenBatch.DOC_IDS) : null, true,
+                batch.has(dropout) ? batch.get(dropout) : null));
+        NDArray attn = attended.transpose(0, 2, 1, 3).reshape(b, t, (long) nh * hd);
+        NDArray o = linear.apply(attn, prefix + "self_attn.o_proj", bias(call, prefix, "o_proj", spec.outputBias()));
+        return x.add(o);
+    }
+
+    private static NDArray bias(SegmentCall call, String prefix, String proj, boolean present) {
+        return present ? call.param(prefix + "self_attn." + proj + ".bias") : null;
+    }
+}
