@@ -1,5 +1,7 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderShape;
+
 /**
  * Shape of a decoder-only LM in the Llama family. {@code family} selects the HF variant:
  * "llama" (optional attention bias), "qwen2" (q/k/v bias), "qwen3" (q/k RMSNorm).
@@ -21,7 +23,7 @@ record DecoderConfig(
         double initializerRange,
         int bosTokenId,
         int eosTokenId,
-        double attentionDropout) {
+        double attentionDropout) implements DecoderShape {
 
     public DecoderConfig {
         if (!family.equals("llama") && !family.equals("qwen2") && !family.equals("qwen3")) {
@@ -59,35 +61,25 @@ record DecoderConfig(
     }
 
     /** Qwen2 always biases q/k/v; Llama and Qwen3 only when attention_bias is set. */
+    @Override
     public boolean qkvBias() {
         return family.equals("qwen2") || attentionBias;
     }
 
     /** Llama's attention_bias also biases o_proj; Qwen2's o_proj never has one. */
+    @Override
     public boolean outputBias() {
         return !family.equals("qwen2") && attentionBias;
     }
 
+    @Override
     public boolean qkNorm() {
         return family.equals("qwen3");
     }
 
     public long parameterCount() {
-        long h = hiddenSize;
-        long q = (long) numHeads * headDim;
-        long kv = (long) numKvHeads * headDim;
-        long perLayer = 2 * h + h * q + 2 * h * kv + q * h + 3 * h * intermediateSize;
-        if (qkvBias()) {
-            perLayer += q + 2 * kv;
-        }
-        if (outputBias()) {
-            perLayer += h;
-        }
-        if (qkNorm()) {
-            perLayer += 2L * headDim;
-        }
-        long embed = (long) vocabSize * h;
-        return embed + numLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+        long perLayer = attentionParameterCount() + 3L * hiddenSize * intermediateSize;
+        return embedAndHeadParameterCount() + numLayers * perLayer;
     }
 
     public static Builder builder() {

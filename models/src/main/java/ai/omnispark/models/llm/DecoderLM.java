@@ -1,5 +1,10 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.DecoderHead;
+import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderEmbed;
+import ai.omnispark.models.decoder.DecoderStateDictAdapter;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.lora.LoraAdapters;
@@ -36,7 +41,7 @@ final class DecoderLM implements Model {
     private final List<UnitLayout> units;
     private final Attention attention;
     private final int lossChunkTokens;
-    private final LlmStateDictAdapter stateDictAdapter;
+    private final DecoderStateDictAdapter stateDictAdapter;
     private final DecoderLora lora;
 
     /** With {@link AttentionImpl#AUTO} attention. */
@@ -82,7 +87,7 @@ final class DecoderLM implements Model {
         this.units = layouts(config, this.lora);
         this.lossChunkTokens = lossChunkTokens;
         this.attention = new Attention(attentionImpl, attentionBlock);
-        this.stateDictAdapter = new LlmStateDictAdapter(config, units);
+        this.stateDictAdapter = new DecoderStateDictAdapter(config, units);
     }
 
     public AttentionImpl attentionImpl() {
@@ -185,12 +190,12 @@ final class DecoderLM implements Model {
 
     private List<Segment> segments(boolean loss) {
         List<Segment> segments = new ArrayList<>();
-        segments.add(new EmbedSegment());
+        segments.add(new DecoderEmbed());
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(new AttentionSegment(config, i, attention, lora));
             segments.add(new MlpSegment(config, i, lora));
         }
-        segments.add(new LmHead(config, loss, lossChunkTokens));
+        segments.add(new DecoderHead(config, loss, lossChunkTokens));
         return segments;
     }
 
@@ -233,41 +238,17 @@ final class DecoderLM implements Model {
     private static List<UnitLayout> baseLayouts(DecoderConfig c) {
         Init normal = Init.normal(c.initializerRange());
         long h = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
         List<UnitLayout> units = new ArrayList<>();
-        units.add(new UnitLayout(EmbedSegment.UNIT, List.of(ParamSpec.of(HfNames.EMBED, normal, c.vocabSize(), h))));
+        units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
-            p.add(ParamSpec.of(HfNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
-            if (c.qkvBias()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
-            }
-            if (c.qkNorm()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
-            }
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
-            if (c.outputBias()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
-            }
-            p.add(ParamSpec.of(HfNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
-            units.add(new UnitLayout(AttentionSegment.unit(i), p));
+            DecoderLayouts.attention(c, i, p);
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+            units.add(new UnitLayout(DecoderNames.unit(i), p));
         }
-        List<ParamSpec> head = new ArrayList<>();
-        head.add(ParamSpec.of(HfNames.FINAL_NORM, Init.ones(), h));
-        if (!c.tieWordEmbeddings()) {
-            head.add(ParamSpec.of(HfNames.LM_HEAD, normal, c.vocabSize(), h));
-        }
-        units.add(new UnitLayout(LmHead.UNIT, head));
+        units.add(DecoderLayouts.head(c));
         return units;
     }
 }

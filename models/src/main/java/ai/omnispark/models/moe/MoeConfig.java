@@ -1,5 +1,6 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.decoder.DecoderShape;
 import java.util.List;
 import java.util.Set;
 
@@ -36,7 +37,7 @@ record MoeConfig(
         List<Integer> mlpOnlyLayers,
         boolean normTopkProb,
         double routerAuxLossCoef,
-        boolean outputRouterLogits) {
+        boolean outputRouterLogits) implements DecoderShape {
 
     static final String QWEN3_MOE = "qwen3_moe";
     static final String QWEN2_MOE = "qwen2_moe";
@@ -126,16 +127,19 @@ record MoeConfig(
     }
 
     /** Qwen2-MoE's q/k/v bias is {@code qkv_bias}, carried in {@link #attentionBias}; Qwen3-MoE's is attention_bias. */
-    boolean qkvBias() {
+    @Override
+    public boolean qkvBias() {
         return attentionBias;
     }
 
     /** Qwen3-MoE's attention_bias also biases o_proj; Qwen2-MoE's o_proj never has one. */
-    boolean outputBias() {
+    @Override
+    public boolean outputBias() {
         return family.equals(QWEN3_MOE) && attentionBias;
     }
 
-    boolean qkNorm() {
+    @Override
+    public boolean qkNorm() {
         return family.equals(QWEN3_MOE);
     }
 
@@ -146,18 +150,7 @@ record MoeConfig(
 
     long parameterCount() {
         long h = hiddenSize;
-        long q = (long) numHeads * headDim;
-        long kv = (long) numKvHeads * headDim;
-        long attention = 2 * h + h * q + 2 * h * kv + q * h;
-        if (qkvBias()) {
-            attention += q + 2 * kv;
-        }
-        if (outputBias()) {
-            attention += h;
-        }
-        if (qkNorm()) {
-            attention += 2L * headDim;
-        }
+        long attention = attentionParameterCount();
         long total = 0;
         for (int i = 0; i < numLayers; i++) {
             total += attention;
@@ -170,8 +163,7 @@ record MoeConfig(
                 total += 3 * h * intermediateSize;
             }
         }
-        long embed = (long) vocabSize * h;
-        return embed + total + h + (tieWordEmbeddings ? 0 : embed);
+        return embedAndHeadParameterCount() + total;
     }
 
     static final Set<String> MODEL_TYPES = Set.of(QWEN3_MOE, QWEN2_MOE);

@@ -6,6 +6,9 @@ import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.decoder.DecoderEmbed;
+import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
@@ -137,7 +140,7 @@ final class MoeLM implements Model {
 
     private List<Segment> segments(boolean loss) {
         List<Segment> segments = new ArrayList<>();
-        segments.add(new MoeEmbed());
+        segments.add(new DecoderEmbed());
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(new MoeAttention(config, i, attention));
             segments.add(new MoeMlp(config, i));
@@ -149,33 +152,14 @@ final class MoeLM implements Model {
     private static List<UnitLayout> layouts(MoeConfig c) {
         Init normal = Init.normal(c.initializerRange());
         long h = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
         List<UnitLayout> units = new ArrayList<>();
-        units.add(new UnitLayout(MoeEmbed.UNIT, List.of(ParamSpec.of(MoeNames.EMBED, normal, c.vocabSize(), h))));
+        units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
-            p.add(ParamSpec.of(MoeNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
-            if (c.qkvBias()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
-            }
-            if (c.qkNorm()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
-            }
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
-            if (c.outputBias()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
-            }
-            p.add(ParamSpec.of(MoeNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
+            DecoderLayouts.attention(c, i, p);
             if (c.sparse(i)) {
                 long im = c.moeIntermediateSize();
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
                 for (int e = 0; e < c.numExperts(); e++) {
                     p.add(ParamSpec.of(MoeNames.expert(i, e, "gate_proj"), normal, im, h));
                     p.add(ParamSpec.of(MoeNames.expert(i, e, "up_proj"), normal, im, h));
@@ -183,24 +167,19 @@ final class MoeLM implements Model {
                 }
                 if (c.sharedExpert()) {
                     long is = c.sharedExpertIntermediateSize();
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.gate_proj.weight"), normal, is, h));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.up_proj.weight"), normal, is, h));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.down_proj.weight"), normal, h, is));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert_gate.weight"), normal, 1, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.gate_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.up_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.down_proj.weight"), normal, h, is));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert_gate.weight"), normal, 1, h));
                 }
             } else {
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
             }
-            units.add(new UnitLayout(MoeNames.unit(i), p));
+            units.add(new UnitLayout(DecoderNames.unit(i), p));
         }
-        List<ParamSpec> head = new ArrayList<>();
-        head.add(ParamSpec.of(MoeNames.FINAL_NORM, Init.ones(), h));
-        if (!c.tieWordEmbeddings()) {
-            head.add(ParamSpec.of(MoeNames.LM_HEAD, normal, c.vocabSize(), h));
-        }
-        units.add(new UnitLayout(MoeHead.UNIT, head));
+        units.add(DecoderLayouts.head(c));
         return units;
     }
 }

@@ -1,5 +1,6 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
@@ -36,11 +37,11 @@ final class MoeMlp implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(MoeNames.unit(layer));
+        return List.of(DecoderNames.unit(layer));
     }
 
     private NDArray p(SegmentCall call, String suffix) {
-        return call.param(MoeNames.layer(layer, suffix));
+        return call.param(DecoderNames.layer(layer, suffix));
     }
 
     private static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down) {

@@ -1,5 +1,6 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -124,7 +125,7 @@ class GradientCheckTest {
             model.close();
         }
         if (bias && family.equals("llama")) {
-            assertTrue(checked.contains(HfNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
+            assertTrue(checked.contains(DecoderNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
         }
         assertEquals(tied, !checked.contains("lm_head.weight"), "lm_head.weight checked: " + checked.contains("lm_head.weight"));
     }

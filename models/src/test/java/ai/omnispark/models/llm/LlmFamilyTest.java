@@ -1,5 +1,6 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -129,9 +130,9 @@ class LlmFamilyTest {
             assertNull(tied.stateDictAdapter().fromHf("model.layers.9.self_attn.q_proj.weight"));
             assertEquals("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight",
                     tied.stateDictAdapter().toPeft("model.layers.1.self_attn.q_proj.lora_A.weight"));
-            assertEquals(HfNames.EMBED, tied.stateDictAdapter().tiedTo(HfNames.LM_HEAD));
-            assertNull(untied.stateDictAdapter().tiedTo(HfNames.LM_HEAD));
-            assertEquals(HfNames.LM_HEAD, untied.stateDictAdapter().fromHf(HfNames.LM_HEAD));
+            assertEquals(DecoderNames.EMBED, tied.stateDictAdapter().tiedTo(DecoderNames.LM_HEAD));
+            assertNull(untied.stateDictAdapter().tiedTo(DecoderNames.LM_HEAD));
+            assertEquals(DecoderNames.LM_HEAD, untied.stateDictAdapter().fromHf(DecoderNames.LM_HEAD));
         }
     }
 

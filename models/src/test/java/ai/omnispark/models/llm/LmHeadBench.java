@@ -1,5 +1,6 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderHead;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -46,7 +47,7 @@ class LmHeadBench {
                 .intermediateSize(192).numLayers(2).numHeads(4).numKvHeads(2).tieWordEmbeddings(true).build();
         DecoderLM model = new DecoderLM(config);
         List<Segment> head = List.of(variant.equals("old") ? new MaterialisedLossHead(config)
-                : new LmHead(config, true, Integer.getInteger("omnispark.bench.chunk", 0)));
+                : new DecoderHead(config, true, Integer.getInteger("omnispark.bench.chunk", 0)));
         int tokens = ROWS * SEQ;
         SplittableRandom r = new SplittableRandom(1);
         float[] hidden = new float[tokens * config.hiddenSize()];

@@ -1,5 +1,6 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -84,11 +85,11 @@ class MoeGradientCheckTest {
             System.out.printf("%s tied=%s recompute=%s aux=%s: %d tensors, worst element error %.3f of its bound%n",
                     family, tied, recompute, aux, checked.size(), worst);
         }
-        assertTrue(checked.contains(MoeNames.layer(0, "mlp.gate.weight")));
+        assertTrue(checked.contains(DecoderNames.layer(0, "mlp.gate.weight")));
         assertTrue(checked.contains(MoeNames.expert(2, 3, "down_proj")));
-        assertTrue(checked.contains(MoeNames.layer(1, "mlp.gate_proj.weight")), "layer 1 is dense");
-        assertEquals(family.equals("qwen2_moe"), checked.contains(MoeNames.layer(0, "mlp.shared_expert_gate.weight")));
-        assertEquals(family.equals("qwen2_moe"), checked.contains(MoeNames.layer(2, "self_attn.q_proj.bias")));
-        assertEquals(family.equals("qwen3_moe"), checked.contains(MoeNames.layer(2, "self_attn.q_norm.weight")));
+        assertTrue(checked.contains(DecoderNames.layer(1, "mlp.gate_proj.weight")), "layer 1 is dense");
+        assertEquals(family.equals("qwen2_moe"), checked.contains(DecoderNames.layer(0, "mlp.shared_expert_gate.weight")));
+        assertEquals(family.equals("qwen2_moe"), checked.contains(DecoderNames.layer(2, "self_attn.q_proj.bias")));
+        assertEquals(family.equals("qwen3_moe"), checked.contains(DecoderNames.layer(2, "self_attn.q_norm.weight")));
     }
 }

@@ -1,5 +1,6 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -170,9 +171,9 @@ class MoeHfRoundTripTest {
                         }
                     }
                 }
-                out.add(MoeNames.layer(layer, "mlp.experts.gate_up_proj"), SafeDType.F32, new long[] {e, 2L * im, h},
+                out.add(DecoderNames.layer(layer, "mlp.experts.gate_up_proj"), SafeDType.F32, new long[] {e, 2L * im, h},
                         TensorBytes.ofFloats(gateUp));
-                out.add(MoeNames.layer(layer, "mlp.experts.down_proj"), SafeDType.F32, new long[] {e, h, im},
+                out.add(DecoderNames.layer(layer, "mlp.experts.down_proj"), SafeDType.F32, new long[] {e, h, im},
                         TensorBytes.ofFloats(down));
             }
         }
