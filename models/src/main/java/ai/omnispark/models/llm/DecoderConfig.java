@@ -1,5 +1,6 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderConfigKeys;
 import ai.omnispark.models.decoder.DecoderShape;
 
 /**
@@ -29,35 +30,8 @@ record DecoderConfig(
         if (!family.equals("llama") && !family.equals("qwen2") && !family.equals("qwen3")) {
             throw new IllegalArgumentException("model_type must be llama, qwen2 or qwen3, got '" + family + "'");
         }
-        positive("vocab_size", vocabSize);
-        positive("hidden_size", hiddenSize);
-        positive("intermediate_size", intermediateSize);
-        positive("num_hidden_layers", numLayers);
-        positive("num_attention_heads", numHeads);
-        positive("num_key_value_heads", numKvHeads);
-        positive("head_dim", headDim);
-        if (numHeads % numKvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads (" + numHeads
-                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
-        }
-        if (headDim % 2 != 0) {
-            throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
-        }
-        if (!(rmsNormEps > 0)) {
-            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
-        }
-        if (!(ropeTheta > 0)) {
-            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
-        }
-        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
-            throw new IllegalArgumentException("attention_dropout must be in [0, 1), got " + attentionDropout);
-        }
-    }
-
-    private static void positive(String key, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(key + " must be > 0, got " + value);
-        }
+        DecoderConfigKeys.checkShape(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                rmsNormEps, ropeTheta, attentionDropout);
     }
 
     /** Qwen2 always biases q/k/v; Llama and Qwen3 only when attention_bias is set. */
