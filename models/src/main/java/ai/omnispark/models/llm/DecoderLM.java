@@ -5,6 +5,7 @@ import ai.omnispark.models.decoder.DecoderHead;
 import ai.omnispark.models.decoder.DecoderLayouts;
 import ai.omnispark.models.decoder.DecoderEmbed;
 import ai.omnispark.models.decoder.DecoderStateDictAdapter;
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.lora.LoraAdapters;
@@ -138,7 +139,7 @@ final class DecoderLM implements Model {
 
     @Override
     public Objective objective() {
-        return new TokenCrossEntropy();
+        return TokenLoss.crossEntropy();
     }
 
     @Override

@@ -12,6 +12,9 @@ import ai.omnispark.parallel.engine.SegmentCall;
  * {@code aux_scale} ({@link MoeCollator}) makes it {@code labelled tokens * coef * aux}.
  */
 final class MoeHead extends DecoderHead {
+    /** The loss term of the load-balancing loss, after the cross-entropy. */
+    static final String AUX = "aux";
+
     private final MoeConfig config;
 
     MoeHead(MoeConfig config, boolean loss, int lossChunkTokens) {

@@ -9,6 +9,7 @@ import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.models.decoder.DecoderEmbed;
 import ai.omnispark.models.decoder.DecoderLayouts;
 import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
@@ -93,7 +94,7 @@ final class MoeLM implements Model {
 
     @Override
     public Objective objective() {
-        return new MoeObjective(config.auxLoss());
+        return new TokenLoss(config.auxLoss() ? List.of(TokenLoss.CE, MoeHead.AUX) : List.of(TokenLoss.CE));
     }
 
     @Override

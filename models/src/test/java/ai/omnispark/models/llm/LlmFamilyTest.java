@@ -1,5 +1,6 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -77,7 +78,7 @@ class LlmFamilyTest {
         int seqLen = 12;
         List<Sample> samples = samples(rows, seqLen);
         long labelled = Arrays.stream(rows[1]).filter(l -> l != Sample.IGNORE).count();
-        Objective objective = new TokenCrossEntropy();
+        Objective objective = TokenLoss.crossEntropy();
         assertEquals("tokens", objective.normaliser());
         assertEquals(labelled, objective.normaliserCount(samples));
         try (RankContext rank = RankContext.single(1)) {
