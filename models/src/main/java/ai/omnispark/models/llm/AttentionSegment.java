@@ -1,7 +1,7 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.Segment;

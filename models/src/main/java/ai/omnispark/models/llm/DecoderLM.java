@@ -1,29 +1,26 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderNames;
-import ai.omnispark.models.decoder.DecoderHead;
-import ai.omnispark.models.decoder.DecoderLayouts;
-import ai.omnispark.models.decoder.DecoderEmbed;
-import ai.omnispark.models.decoder.DecoderStateDictAdapter;
-import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.api.Collator;
-import ai.omnispark.models.api.Model;
-import ai.omnispark.models.lora.LoraAdapters;
-import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
-import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.decoder.DecoderHead;
+import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderModel;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.DecoderStateDictAdapter;
+import ai.omnispark.models.decoder.TokenLoss;
+import ai.omnispark.models.lora.LoraAdapters;
+import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
-import java.util.ArrayList;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A decoder-only LM of the Llama family (Llama, Qwen2, Qwen3), declared as parameter units and
@@ -34,14 +31,8 @@ import java.util.Set;
  * <p>One instance per rank: it owns the rank's attention kernels (the loaded SDPA modules), which
  * {@link #close} frees.
  */
-final class DecoderLM implements Model {
-    /** Token rows only: this family has no vision tower. */
-    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
-
-    private final DecoderConfig config;
+final class DecoderLM extends DecoderModel<DecoderConfig> {
     private final List<UnitLayout> units;
-    private final Attention attention;
-    private final int lossChunkTokens;
     private final DecoderStateDictAdapter stateDictAdapter;
     private final DecoderLora lora;
 
@@ -64,12 +55,7 @@ final class DecoderLM implements Model {
         this(config, attentionImpl, attentionBlock, 0);
     }
 
-    /**
-     * @param attentionBlock queries and keys per block of the chunked attention kernel
-     * @param lossChunkTokens tokens per chunk of the training loss's output projection
-     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within
-     *     {@link ai.omnispark.models.nn.LinearCrossEntropy#CHUNK_LOGIT_BYTES}
-     */
+    /** See {@link DecoderModel#DecoderModel}. */
     public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
         this(config, attentionImpl, attentionBlock, lossChunkTokens, null);
     }
@@ -80,34 +66,14 @@ final class DecoderLM implements Model {
      */
     DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
             LoraConfig lora) {
-        if (lossChunkTokens < 0) {
-            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
-        }
-        this.config = config;
+        super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.lora = new DecoderLora(config, lora);
         this.units = layouts(config, this.lora);
-        this.lossChunkTokens = lossChunkTokens;
-        this.attention = new Attention(attentionImpl, attentionBlock);
         this.stateDictAdapter = new DecoderStateDictAdapter(config, units);
-    }
-
-    public AttentionImpl attentionImpl() {
-        return attention.impl();
-    }
-
-    @Override
-    public void close() {
-        attention.close();
     }
 
     public DecoderConfig config() {
         return config;
-    }
-
-    /** The config's model_type: llama, qwen2 or qwen3. */
-    @Override
-    public String family() {
-        return config.family();
     }
 
     @Override
@@ -118,18 +84,6 @@ final class DecoderLM implements Model {
     @Override
     public List<UnitLayout> units() {
         return units;
-    }
-
-    /** Segments whose last output is the summed token cross-entropy. */
-    @Override
-    public List<Segment> trainingSegments() {
-        return segments(true);
-    }
-
-    /** Segments whose last output is the logits, [rows, seqLen, vocab]. */
-    @Override
-    public List<Segment> evaluationSegments() {
-        return segments(false);
     }
 
     @Override
@@ -150,16 +104,6 @@ final class DecoderLM implements Model {
     @Override
     public Parallelize parallelize() {
         return new DecoderParallelize();
-    }
-
-    @Override
-    public Set<SampleLayout> sampleLayouts() {
-        return SAMPLE_LAYOUTS;
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
     }
 
     @Override
@@ -189,15 +133,20 @@ final class DecoderLM implements Model {
         return lines;
     }
 
-    private List<Segment> segments(boolean loss) {
-        List<Segment> segments = new ArrayList<>();
-        segments.add(new DecoderEmbed());
-        for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new AttentionSegment(config, i, attention, lora));
-            segments.add(new MlpSegment(config, i, lora));
-        }
-        segments.add(new DecoderHead(config, loss, lossChunkTokens));
-        return segments;
+    @Override
+    protected Segment attentionSegment(int layer) {
+        return new AttentionSegment(config, layer, attention, lora);
+    }
+
+    @Override
+    protected Segment mlpSegment(int layer) {
+        return new MlpSegment(config, layer, lora);
+    }
+
+    /** The head: the summed token cross-entropy in training, the logits in evaluation. */
+    @Override
+    protected Segment head(boolean loss) {
+        return new DecoderHead(config, loss, lossChunkTokens);
     }
 
     /** The unit that holds {@code param}. */

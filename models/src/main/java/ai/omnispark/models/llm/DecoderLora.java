@@ -1,10 +1,10 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.Ops;

@@ -1,8 +1,8 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;

@@ -1,16 +1,13 @@
 package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Collator;
-import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
-import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
-import ai.omnispark.models.decoder.DecoderEmbed;
 import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderModel;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.TokenLoss;
-import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.Init;
@@ -19,7 +16,6 @@ import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A Qwen3-MoE / Qwen2-MoE decoder as parameter units and segments. Units: "embed", "layers.i" (the
@@ -28,42 +24,19 @@ import java.util.Set;
  * statistics of the sparse layers so far (see {@link MoeMlp}). One instance per rank: it owns the
  * rank's attention kernels, which {@link #close} frees.
  */
-final class MoeLM implements Model {
-    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
-
-    private final MoeConfig config;
+final class MoeLM extends DecoderModel<MoeConfig> {
     private final List<UnitLayout> units;
-    private final Attention attention;
-    private final int lossChunkTokens;
     private final MoeStateDictAdapter stateDictAdapter;
 
-    /**
-     * @param attentionBlock queries and keys per block of the chunked attention kernel
-     * @param lossChunkTokens tokens per chunk of the training loss's output projection; 0 = auto
-     */
+    /** See {@link DecoderModel#DecoderModel}. */
     MoeLM(MoeConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
-        if (lossChunkTokens < 0) {
-            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
-        }
-        this.config = config;
+        super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.units = layouts(config);
-        this.lossChunkTokens = lossChunkTokens;
-        this.attention = new Attention(attentionImpl, attentionBlock);
         this.stateDictAdapter = new MoeStateDictAdapter(config, units);
     }
 
     MoeConfig config() {
         return config;
-    }
-
-    @Override
-    public void close() {
-        attention.close();
-    }
-
-    @Override
-    public String family() {
-        return config.family();
     }
 
     @Override
@@ -74,17 +47,6 @@ final class MoeLM implements Model {
     @Override
     public List<UnitLayout> units() {
         return units;
-    }
-
-    /** Segments whose last outputs are the summed token cross-entropy and, with the aux loss, its term. */
-    @Override
-    public List<Segment> trainingSegments() {
-        return segments(true);
-    }
-
-    @Override
-    public List<Segment> evaluationSegments() {
-        return segments(false);
     }
 
     @Override
@@ -105,16 +67,6 @@ final class MoeLM implements Model {
     @Override
     public Parallelize parallelize() {
         return new MoeParallelize();
-    }
-
-    @Override
-    public Set<SampleLayout> sampleLayouts() {
-        return SAMPLE_LAYOUTS;
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
     }
 
     @Override
@@ -139,15 +91,20 @@ final class MoeLM implements Model {
         return lines;
     }
 
-    private List<Segment> segments(boolean loss) {
-        List<Segment> segments = new ArrayList<>();
-        segments.add(new DecoderEmbed());
-        for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new MoeAttention(config, i, attention));
-            segments.add(new MoeMlp(config, i));
-        }
-        segments.add(new MoeHead(config, loss, lossChunkTokens));
-        return segments;
+    @Override
+    protected Segment attentionSegment(int layer) {
+        return new MoeAttention(config, layer, attention);
+    }
+
+    @Override
+    protected Segment mlpSegment(int layer) {
+        return new MoeMlp(config, layer);
+    }
+
+    /** The head: the summed token cross-entropy and, with the aux loss, its term in training; the logits in evaluation. */
+    @Override
+    protected Segment head(boolean loss) {
+        return new MoeHead(config, loss, lossChunkTokens);
     }
 
     private static List<UnitLayout> layouts(MoeConfig c) {

@@ -1,14 +1,14 @@
 package ai.omnispark.models.moe;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
-import ai.omnispark.parallel.engine.SegmentCall;
 import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
 
 /**

@@ -1,6 +1,5 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +8,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
@@ -24,10 +24,6 @@ import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,6 +37,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The engine's gradients against central finite differences of the loss, in float64, for every

@@ -1,7 +1,5 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.TokenLoss;
-import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -16,6 +14,8 @@ import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Segment;

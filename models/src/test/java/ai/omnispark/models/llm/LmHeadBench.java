@@ -1,11 +1,11 @@
 package ai.omnispark.models.llm;
 
-import ai.omnispark.models.decoder.DecoderHead;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.decoder.DecoderHead;
 import ai.omnispark.models.nn.LinearCrossEntropy;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Batch;

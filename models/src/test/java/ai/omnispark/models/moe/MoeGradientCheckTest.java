@@ -1,6 +1,5 @@
 package ai.omnispark.models.moe;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,6 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamSpec;

@@ -1,6 +1,5 @@
 package ai.omnispark.models.moe;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamSpec;

@@ -1,7 +1,7 @@
 package ai.omnispark.models.moe;
 
-import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
 import java.util.List;
 import java.util.Map;
 
