@@ -3,12 +3,11 @@ package ai.omnispark.models.llm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.FiniteDifferences;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
@@ -21,7 +20,6 @@ import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.OwnedSlice;
-import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
 import java.security.SecureRandom;
@@ -93,32 +91,8 @@ class GradientCheckTest {
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
             TinyModels.lossAndGrad(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows,
                     recompute ? Recompute.all() : Recompute.none());
-            double h = 1e-5;
-            double worst = 0;
-            for (UnitLayout unit : model.units()) {
-                NDArray w = params.weights(unit.name());
-                double[] analytic = params.grad(unit.name()).toDoubleArray();
-                for (ParamSpec p : unit.params()) {
-                    int start = (int) unit.offset(p.name());
-                    double largest = 0;
-                    for (int i = start; i < start + p.numel(); i++) {
-                        double original = w.getDouble(i);
-                        w.set(new NDIndex(i), original + h);
-                        double plus = TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows);
-                        w.set(new NDIndex(i), original - h);
-                        double minus = TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows);
-                        w.set(new NDIndex(i), original);
-                        double fd = (plus - minus) / (2 * h);
-                        double error = Math.abs(fd - analytic[i]);
-                        worst = Math.max(worst, error / (ATOL + RTOL * Math.abs(fd)));
-                        assertTrue(error <= ATOL + RTOL * Math.abs(fd), p.name() + "[" + (i - start) + "]: analytic "
-                                + analytic[i] + ", finite difference " + fd);
-                        largest = Math.max(largest, Math.abs(fd));
-                    }
-                    assertTrue(largest > 0, p.name() + " has an all-zero finite-difference gradient");
-                    checked.add(p.name());
-                }
-            }
+            double worst = FiniteDifferences.check(params, model.units(),
+                    () -> TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows), ATOL, RTOL, checked);
             System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s attention=%s lossChunk=%d: worst element "
                     + "error %.2f of its bound%n", family, tied, bias, dropout, recompute, attention, lossChunk, worst);
         } finally {
