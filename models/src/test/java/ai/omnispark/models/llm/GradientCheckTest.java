@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.FiniteDifferences;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
@@ -86,7 +87,7 @@ class GradientCheckTest {
             String attention, int lossChunk) {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, dropout);
         DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 7);
         Set<String> checked = new HashSet<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
             TinyModels.lossAndGrad(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows,
@@ -120,7 +121,7 @@ class GradientCheckTest {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, 0);
         // One model, so its SDPA modules serve the reference and both rank threads.
         DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 7);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         Map<String, double[]> reference = new HashMap<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
@@ -202,7 +203,7 @@ class GradientCheckTest {
     void recomputeGivesIdenticalLossAndGradientsInFloat32(String family) {
         DecoderConfig config = TinyModels.tiny(family, false);
         DecoderLM model = new DecoderLM(config);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 11);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 11);
         try (LocalParams kept = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 5);
                 LocalParams recomputed = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 5)) {
             double a = TinyModels.lossAndGrad(rank.manager(), model, kept, DataType.FLOAT32, SEQ, rows,
@@ -235,7 +236,7 @@ class GradientCheckTest {
         "qwen3,sdpa,false", "qwen3,chunked,false"})
     void fusedPathsMatchEagerInFloat32(String family, String attention, boolean packed) {
         DecoderConfig config = TinyModels.tiny(family, false, true, 0);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 13);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 13);
         if (!packed) {
             // One document per row and no padding: the batch carries no doc ids and SDPA runs is_causal.
             for (int i = 0; i < rows[0].length; i++) {

@@ -15,6 +15,7 @@ import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
@@ -74,7 +75,7 @@ class LlmFamilyTest {
 
     @Test
     void theObjectiveCountsLabelledTokensSeedsTheirInverseAndNamesItsTerm() {
-        int[][] rows = TinyModels.packedRows(12, 11, 5);
+        int[][] rows = PackedRows.columns(12, 11, 5);
         int seqLen = 12;
         List<Sample> samples = samples(rows, seqLen);
         long labelled = Arrays.stream(rows[1]).filter(l -> l != Sample.IGNORE).count();
@@ -97,7 +98,7 @@ class LlmFamilyTest {
     void theCollatorsDropoutMasksAreTheDirectOnes() {
         DecoderConfig config = TinyModels.tiny("qwen3", true, false, 0.25);
         int seqLen = 12;
-        int[][] rows = TinyModels.packedRows(seqLen, config.vocabSize(), 3);
+        int[][] rows = PackedRows.columns(seqLen, config.vocabSize(), 3);
         try (RankContext rank = RankContext.single(1)) {
             rank.bindThread();
             try (DecoderLM model = new DecoderLM(config, AttentionImpl.EAGER);
