@@ -1,6 +1,7 @@
 package ai.omnispark.models.llm;
 
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.Segment;
@@ -26,11 +27,6 @@ final class AttentionSegment implements Segment {
         this.lora = lora;
     }
 
-    /** The unit of block {@code layer}'s parameters, read by its attention and its MLP segment. */
-    static String unit(int layer) {
-        return "layers." + layer;
-    }
-
     @Override
     public String name() {
         return "attn." + layer;
@@ -43,9 +39,7 @@ final class AttentionSegment implements Segment {
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
-        SelfAttentionBlock.Spec spec = new SelfAttentionBlock.Spec(config.numHeads(), config.numKvHeads(),
-                config.headDim(), config.rmsNormEps(), config.qkvBias(), config.qkNorm(), config.outputBias());
-        return new NDList(SelfAttentionBlock.forward(call, inputs.singletonOrThrow(), layer, HfNames.layer(layer, ""),
-                spec, (x, module, bias) -> lora.linear(call, x, module, bias), attention));
+        return new NDList(SelfAttentionBlock.forward(call, inputs.singletonOrThrow(), layer, DecoderNames.layer(layer, ""),
+                config.attentionSpec(), (x, module, bias) -> lora.linear(call, x, module, bias), attention));
     }
 }

@@ -1,5 +1,8 @@
 package ai.omnispark.models.llm;
 
+import ai.omnispark.models.decoder.DecoderConfigKeys;
+import ai.omnispark.models.decoder.DecoderShape;
+
 /**
  * Shape of a decoder-only LM in the Llama family. {@code family} selects the HF variant:
  * "llama" (optional attention bias), "qwen2" (q/k/v bias), "qwen3" (q/k RMSNorm).
@@ -21,73 +24,36 @@ record DecoderConfig(
         double initializerRange,
         int bosTokenId,
         int eosTokenId,
-        double attentionDropout) {
+        double attentionDropout) implements DecoderShape {
 
     public DecoderConfig {
         if (!family.equals("llama") && !family.equals("qwen2") && !family.equals("qwen3")) {
             throw new IllegalArgumentException("model_type must be llama, qwen2 or qwen3, got '" + family + "'");
         }
-        positive("vocab_size", vocabSize);
-        positive("hidden_size", hiddenSize);
-        positive("intermediate_size", intermediateSize);
-        positive("num_hidden_layers", numLayers);
-        positive("num_attention_heads", numHeads);
-        positive("num_key_value_heads", numKvHeads);
-        positive("head_dim", headDim);
-        if (numHeads % numKvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads (" + numHeads
-                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
-        }
-        if (headDim % 2 != 0) {
-            throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
-        }
-        if (!(rmsNormEps > 0)) {
-            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
-        }
-        if (!(ropeTheta > 0)) {
-            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
-        }
-        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
-            throw new IllegalArgumentException("attention_dropout must be in [0, 1), got " + attentionDropout);
-        }
-    }
-
-    private static void positive(String key, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(key + " must be > 0, got " + value);
-        }
+        DecoderConfigKeys.checkShape(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                rmsNormEps, ropeTheta, attentionDropout);
     }
 
     /** Qwen2 always biases q/k/v; Llama and Qwen3 only when attention_bias is set. */
+    @Override
     public boolean qkvBias() {
         return family.equals("qwen2") || attentionBias;
     }
 
     /** Llama's attention_bias also biases o_proj; Qwen2's o_proj never has one. */
+    @Override
     public boolean outputBias() {
         return !family.equals("qwen2") && attentionBias;
     }
 
+    @Override
     public boolean qkNorm() {
         return family.equals("qwen3");
     }
 
     public long parameterCount() {
-        long h = hiddenSize;
-        long q = (long) numHeads * headDim;
-        long kv = (long) numKvHeads * headDim;
-        long perLayer = 2 * h + h * q + 2 * h * kv + q * h + 3 * h * intermediateSize;
-        if (qkvBias()) {
-            perLayer += q + 2 * kv;
-        }
-        if (outputBias()) {
-            perLayer += h;
-        }
-        if (qkNorm()) {
-            perLayer += 2L * headDim;
-        }
-        long embed = (long) vocabSize * h;
-        return embed + numLayers * perLayer + h + (tieWordEmbeddings ? 0 : embed);
+        long perLayer = attentionParameterCount() + 3L * hiddenSize * intermediateSize;
+        return embedAndHeadParameterCount() + numLayers * perLayer;
     }
 
     public static Builder builder() {

@@ -1,23 +1,26 @@
 package ai.omnispark.models.llm;
 
 import ai.omnispark.models.api.Collator;
-import ai.omnispark.models.api.Model;
-import ai.omnispark.models.lora.LoraAdapters;
-import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
-import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.decoder.DecoderHead;
+import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderModel;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.DecoderStateDictAdapter;
+import ai.omnispark.models.decoder.TokenLoss;
+import ai.omnispark.models.lora.LoraAdapters;
+import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
-import java.util.ArrayList;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A decoder-only LM of the Llama family (Llama, Qwen2, Qwen3), declared as parameter units and
@@ -28,15 +31,9 @@ import java.util.Set;
  * <p>One instance per rank: it owns the rank's attention kernels (the loaded SDPA modules), which
  * {@link #close} frees.
  */
-final class DecoderLM implements Model {
-    /** Token rows only: this family has no vision tower. */
-    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
-
-    private final DecoderConfig config;
+final class DecoderLM extends DecoderModel<DecoderConfig> {
     private final List<UnitLayout> units;
-    private final Attention attention;
-    private final int lossChunkTokens;
-    private final LlmStateDictAdapter stateDictAdapter;
+    private final DecoderStateDictAdapter stateDictAdapter;
     private final DecoderLora lora;
 
     /** With {@link AttentionImpl#AUTO} attention. */
@@ -58,12 +55,7 @@ final class DecoderLM implements Model {
         this(config, attentionImpl, attentionBlock, 0);
     }
 
-    /**
-     * @param attentionBlock queries and keys per block of the chunked attention kernel
-     * @param lossChunkTokens tokens per chunk of the training loss's output projection
-     *     ({@code model.loss_chunk_tokens}); 0 = as many as keep a chunk's logits within
-     *     {@link ai.omnispark.models.nn.LinearCrossEntropy#CHUNK_LOGIT_BYTES}
-     */
+    /** See {@link DecoderModel#DecoderModel}. */
     public DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
         this(config, attentionImpl, attentionBlock, lossChunkTokens, null);
     }
@@ -74,34 +66,14 @@ final class DecoderLM implements Model {
      */
     DecoderLM(DecoderConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
             LoraConfig lora) {
-        if (lossChunkTokens < 0) {
-            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
-        }
-        this.config = config;
+        super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.lora = new DecoderLora(config, lora);
         this.units = layouts(config, this.lora);
-        this.lossChunkTokens = lossChunkTokens;
-        this.attention = new Attention(attentionImpl, attentionBlock);
-        this.stateDictAdapter = new LlmStateDictAdapter(config, units);
-    }
-
-    public AttentionImpl attentionImpl() {
-        return attention.impl();
-    }
-
-    @Override
-    public void close() {
-        attention.close();
+        this.stateDictAdapter = new DecoderStateDictAdapter(config, units);
     }
 
     public DecoderConfig config() {
         return config;
-    }
-
-    /** The config's model_type: llama, qwen2 or qwen3. */
-    @Override
-    public String family() {
-        return config.family();
     }
 
     @Override
@@ -114,18 +86,6 @@ final class DecoderLM implements Model {
         return units;
     }
 
-    /** Segments whose last output is the summed token cross-entropy. */
-    @Override
-    public List<Segment> trainingSegments() {
-        return segments(true);
-    }
-
-    /** Segments whose last output is the logits, [rows, seqLen, vocab]. */
-    @Override
-    public List<Segment> evaluationSegments() {
-        return segments(false);
-    }
-
     @Override
     public Collator collator() {
         return new TokenCollator(config, lora);
@@ -133,7 +93,7 @@ final class DecoderLM implements Model {
 
     @Override
     public Objective objective() {
-        return new TokenCrossEntropy();
+        return TokenLoss.crossEntropy();
     }
 
     @Override
@@ -144,16 +104,6 @@ final class DecoderLM implements Model {
     @Override
     public Parallelize parallelize() {
         return new DecoderParallelize();
-    }
-
-    @Override
-    public Set<SampleLayout> sampleLayouts() {
-        return SAMPLE_LAYOUTS;
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
     }
 
     @Override
@@ -183,15 +133,20 @@ final class DecoderLM implements Model {
         return lines;
     }
 
-    private List<Segment> segments(boolean loss) {
-        List<Segment> segments = new ArrayList<>();
-        segments.add(new EmbedSegment());
-        for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new AttentionSegment(config, i, attention, lora));
-            segments.add(new MlpSegment(config, i, lora));
-        }
-        segments.add(new LmHead(config, loss, lossChunkTokens));
-        return segments;
+    @Override
+    protected Segment attentionSegment(int layer) {
+        return new AttentionSegment(config, layer, attention, lora);
+    }
+
+    @Override
+    protected Segment mlpSegment(int layer) {
+        return new MlpSegment(config, layer, lora);
+    }
+
+    /** The head: the summed token cross-entropy in training, the logits in evaluation. */
+    @Override
+    protected Segment head(boolean loss) {
+        return new DecoderHead(config, loss, lossChunkTokens);
     }
 
     /** The unit that holds {@code param}. */
@@ -233,41 +188,17 @@ final class DecoderLM implements Model {
     private static List<UnitLayout> baseLayouts(DecoderConfig c) {
         Init normal = Init.normal(c.initializerRange());
         long h = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
         List<UnitLayout> units = new ArrayList<>();
-        units.add(new UnitLayout(EmbedSegment.UNIT, List.of(ParamSpec.of(HfNames.EMBED, normal, c.vocabSize(), h))));
+        units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
-            p.add(ParamSpec.of(HfNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
-            if (c.qkvBias()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
-            }
-            if (c.qkNorm()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
-            }
-            p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
-            if (c.outputBias()) {
-                p.add(ParamSpec.of(HfNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
-            }
-            p.add(ParamSpec.of(HfNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(HfNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
-            units.add(new UnitLayout(AttentionSegment.unit(i), p));
+            DecoderLayouts.attention(c, i, p);
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+            units.add(new UnitLayout(DecoderNames.unit(i), p));
         }
-        List<ParamSpec> head = new ArrayList<>();
-        head.add(ParamSpec.of(HfNames.FINAL_NORM, Init.ones(), h));
-        if (!c.tieWordEmbeddings()) {
-            head.add(ParamSpec.of(HfNames.LM_HEAD, normal, c.vocabSize(), h));
-        }
-        units.add(new UnitLayout(LmHead.UNIT, head));
+        units.add(DecoderLayouts.head(c));
         return units;
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.Ops;
@@ -43,7 +44,7 @@ final class DecoderLora {
         for (String m : config.modules()) {
             boolean any = false;
             for (String kind : KINDS) {
-                String module = HfNames.layer(0, kind);
+                String module = DecoderNames.layer(0, kind);
                 any |= module.equals(m) || module.endsWith("." + m);
             }
             if (!any) {
@@ -63,7 +64,7 @@ final class DecoderLora {
         for (int i = 0; i < c.numLayers(); i++) {
             List<Target> targets = new ArrayList<>();
             for (String kind : KINDS) {
-                String module = HfNames.layer(i, kind);
+                String module = DecoderNames.layer(i, kind);
                 if (config.matches(module)) {
                     long[] d = dims.get(kind);
                     targets.add(new Target(module, d[0], d[1]));
@@ -87,7 +88,7 @@ final class DecoderLora {
 
     /** The units block {@code layer}'s segments read: its own, and its adapters' when it has any. */
     List<String> units(int layer) {
-        String base = AttentionSegment.unit(layer);
+        String base = DecoderNames.unit(layer);
         return byLayer.containsKey(layer) ? List.of(base, LoraAdapters.unitOf(base)) : List.of(base);
     }
 

@@ -3,6 +3,7 @@ package ai.omnispark.models.llm;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamily;
 import ai.omnispark.models.api.ModelOptions;
+import ai.omnispark.models.decoder.DecoderModel;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -29,7 +30,7 @@ public final class LlmFamily implements ModelFamily {
 
     @Override
     public java.util.Set<ai.omnispark.models.api.SampleLayout> sampleLayouts() {
-        return DecoderLM.SAMPLE_LAYOUTS;
+        return DecoderModel.SAMPLE_LAYOUTS;
     }
 
     @Override

@@ -2,6 +2,7 @@ package ai.omnispark.models.llm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
@@ -30,16 +31,16 @@ final class MlpSegment implements Segment {
     }
 
     private NDArray p(SegmentCall call, String suffix) {
-        return call.param(HfNames.layer(layer, suffix));
+        return call.param(DecoderNames.layer(layer, suffix));
     }
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
         NDArray r = inputs.singletonOrThrow();
         NDArray m = Ops.rmsNorm(r, p(call, "post_attention_layernorm.weight"), config.rmsNormEps());
-        NDArray gate = Ops.silu(lora.linear(call, m, HfNames.layer(layer, "mlp.gate_proj"), null));
-        NDArray up = lora.linear(call, m, HfNames.layer(layer, "mlp.up_proj"), null);
-        NDArray down = lora.linear(call, gate.mul(up), HfNames.layer(layer, "mlp.down_proj"), null);
+        NDArray gate = Ops.silu(lora.linear(call, m, DecoderNames.layer(layer, "mlp.gate_proj"), null));
+        NDArray up = lora.linear(call, m, DecoderNames.layer(layer, "mlp.up_proj"), null);
+        NDArray down = lora.linear(call, gate.mul(up), DecoderNames.layer(layer, "mlp.down_proj"), null);
         return new NDList(r.add(down));
     }
 }

@@ -1,6 +1,7 @@
 package ai.omnispark.models.moe;
 
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
@@ -31,14 +32,13 @@ final class MoeAttention implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(MoeNames.unit(layer));
+        return List.of(DecoderNames.unit(layer));
     }
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
-        SelfAttentionBlock.Spec spec = new SelfAttentionBlock.Spec(config.numHeads(), config.numKvHeads(),
-                config.headDim(), config.rmsNormEps(), config.qkvBias(), config.qkNorm(), config.outputBias());
-        NDList out = new NDList(SelfAttentionBlock.forward(call, inputs.get(0), layer, MoeNames.layer(layer, ""), spec,
+        NDList out = new NDList(SelfAttentionBlock.forward(call, inputs.get(0), layer, DecoderNames.layer(layer, ""),
+                config.attentionSpec(),
                 (x, module, bias) -> Ops.linear(x, call.param(module + ".weight"), bias), attention));
         for (int i = 1; i < inputs.size(); i++) {
             out.add(inputs.get(i));

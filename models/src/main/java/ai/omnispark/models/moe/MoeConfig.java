@@ -1,5 +1,7 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.decoder.DecoderConfigKeys;
+import ai.omnispark.models.decoder.DecoderShape;
 import java.util.List;
 import java.util.Set;
 
@@ -36,7 +38,7 @@ record MoeConfig(
         List<Integer> mlpOnlyLayers,
         boolean normTopkProb,
         double routerAuxLossCoef,
-        boolean outputRouterLogits) {
+        boolean outputRouterLogits) implements DecoderShape {
 
     static final String QWEN3_MOE = "qwen3_moe";
     static final String QWEN2_MOE = "qwen2_moe";
@@ -45,50 +47,29 @@ record MoeConfig(
         if (!family.equals(QWEN3_MOE) && !family.equals(QWEN2_MOE)) {
             throw new IllegalArgumentException("model_type must be qwen3_moe or qwen2_moe, got '" + family + "'");
         }
-        positive("vocab_size", vocabSize);
-        positive("hidden_size", hiddenSize);
-        positive("intermediate_size", intermediateSize);
-        positive("num_hidden_layers", numLayers);
-        positive("num_attention_heads", numHeads);
-        positive("num_key_value_heads", numKvHeads);
-        positive("head_dim", headDim);
-        if (numHeads % numKvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads (" + numHeads
-                    + ") must be a multiple of num_key_value_heads (" + numKvHeads + ")");
-        }
-        if (headDim % 2 != 0) {
-            throw new IllegalArgumentException("head_dim must be even for rotary embeddings, got " + headDim);
-        }
+        DecoderConfigKeys.checkShape(vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim,
+                rmsNormEps, ropeTheta, attentionDropout);
         if (family.equals(QWEN2_MOE) && (long) headDim * numHeads != hiddenSize) {
             throw new IllegalArgumentException("qwen2_moe has head_dim = hidden_size / num_attention_heads ("
                     + hiddenSize + " / " + numHeads + "), got head_dim " + headDim);
-        }
-        if (!(rmsNormEps > 0)) {
-            throw new IllegalArgumentException("rms_norm_eps must be > 0, got " + rmsNormEps);
-        }
-        if (!(ropeTheta > 0)) {
-            throw new IllegalArgumentException("rope_theta must be > 0, got " + ropeTheta);
-        }
-        if (!(attentionDropout >= 0 && attentionDropout < 1)) {
-            throw new IllegalArgumentException("attention_dropout must be in [0, 1), got " + attentionDropout);
         }
         if (numExperts < 0) {
             throw new IllegalArgumentException("num_experts must be >= 0, got " + numExperts);
         }
         if (numExperts > 0) {
-            positive("moe_intermediate_size", moeIntermediateSize);
+            DecoderConfigKeys.positive("moe_intermediate_size", moeIntermediateSize);
             if (numExpertsPerTok < 1 || numExpertsPerTok > numExperts) {
                 throw new IllegalArgumentException("num_experts_per_tok must be in [1, num_experts = " + numExperts
                         + "], got " + numExpertsPerTok);
             }
         }
         if (family.equals(QWEN2_MOE)) {
-            positive("shared_expert_intermediate_size", sharedExpertIntermediateSize);
+            DecoderConfigKeys.positive("shared_expert_intermediate_size", sharedExpertIntermediateSize);
         } else if (sharedExpertIntermediateSize != 0) {
             throw new IllegalArgumentException("qwen3_moe has no shared expert; shared_expert_intermediate_size must be 0 "
                     + "or absent, got " + sharedExpertIntermediateSize);
         }
-        positive("decoder_sparse_step", decoderSparseStep);
+        DecoderConfigKeys.positive("decoder_sparse_step", decoderSparseStep);
         mlpOnlyLayers = List.copyOf(mlpOnlyLayers);
         for (int layer : mlpOnlyLayers) {
             if (layer < 0 || layer >= numLayers) {
@@ -98,12 +79,6 @@ record MoeConfig(
         }
         if (!(routerAuxLossCoef >= 0) || Double.isInfinite(routerAuxLossCoef)) {
             throw new IllegalArgumentException("router_aux_loss_coef must be finite and >= 0, got " + routerAuxLossCoef);
-        }
-    }
-
-    private static void positive(String key, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(key + " must be > 0, got " + value);
         }
     }
 
@@ -126,16 +101,19 @@ record MoeConfig(
     }
 
     /** Qwen2-MoE's q/k/v bias is {@code qkv_bias}, carried in {@link #attentionBias}; Qwen3-MoE's is attention_bias. */
-    boolean qkvBias() {
+    @Override
+    public boolean qkvBias() {
         return attentionBias;
     }
 
     /** Qwen3-MoE's attention_bias also biases o_proj; Qwen2-MoE's o_proj never has one. */
-    boolean outputBias() {
+    @Override
+    public boolean outputBias() {
         return family.equals(QWEN3_MOE) && attentionBias;
     }
 
-    boolean qkNorm() {
+    @Override
+    public boolean qkNorm() {
         return family.equals(QWEN3_MOE);
     }
 
@@ -146,18 +124,7 @@ record MoeConfig(
 
     long parameterCount() {
         long h = hiddenSize;
-        long q = (long) numHeads * headDim;
-        long kv = (long) numKvHeads * headDim;
-        long attention = 2 * h + h * q + 2 * h * kv + q * h;
-        if (qkvBias()) {
-            attention += q + 2 * kv;
-        }
-        if (outputBias()) {
-            attention += h;
-        }
-        if (qkNorm()) {
-            attention += 2L * headDim;
-        }
+        long attention = attentionParameterCount();
         long total = 0;
         for (int i = 0; i < numLayers; i++) {
             total += attention;
@@ -170,8 +137,7 @@ record MoeConfig(
                 total += 3 * h * intermediateSize;
             }
         }
-        long embed = (long) vocabSize * h;
-        return embed + total + h + (tieWordEmbeddings ? 0 : embed);
+        return embedAndHeadParameterCount() + total;
     }
 
     static final Set<String> MODEL_TYPES = Set.of(QWEN3_MOE, QWEN2_MOE);

@@ -1,7 +1,11 @@
 package ai.omnispark.models.moe;
 
+import static ai.omnispark.models.decoder.DecoderConfigKeys.integer;
+import static ai.omnispark.models.decoder.DecoderConfigKeys.present;
+import static ai.omnispark.models.decoder.DecoderConfigKeys.text;
+
+import ai.omnispark.models.decoder.DecoderConfigKeys;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -14,8 +18,6 @@ import java.util.List;
  * {@code output_router_logits} false); the shape keys are required.
  */
 final class MoeConfigJson {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private MoeConfigJson() {}
 
     static MoeConfig parse(JsonNode root) {
@@ -36,15 +38,9 @@ final class MoeConfigJson {
             }
             headDim = hidden / heads;
         }
-        if (present(root, "rope_scaling")) {
-            throw new IllegalArgumentException("rope_scaling is not supported yet; remove it or use a model without it");
-        }
+        DecoderConfigKeys.rejectUnsupported(root);
         if (root.path("use_sliding_window").asBoolean(false)) {
             throw new IllegalArgumentException("use_sliding_window true is not supported; set it to false");
-        }
-        String act = root.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) {
-            throw new IllegalArgumentException("hidden_act '" + act + "' is not supported; only silu");
         }
         List<Integer> mlpOnly = new ArrayList<>();
         JsonNode only = root.get("mlp_only_layers");
@@ -66,7 +62,7 @@ final class MoeConfigJson {
                 integer(root, "intermediate_size"),
                 integer(root, "num_hidden_layers"),
                 heads,
-                present(root, "num_key_value_heads") ? integer(root, "num_key_value_heads") : heads,
+                DecoderConfigKeys.kvHeads(root, heads),
                 headDim,
                 root.path("rms_norm_eps").asDouble(1e-6),
                 root.path("rope_theta").asDouble(10000),
@@ -74,9 +70,8 @@ final class MoeConfigJson {
                 bias,
                 root.path("max_position_embeddings").asInt(32768),
                 root.path("initializer_range").asDouble(0.02),
-                root.path("bos_token_id").asInt(-1),
-                root.path("eos_token_id").isArray() ? root.path("eos_token_id").path(0).asInt(-1)
-                        : root.path("eos_token_id").asInt(-1),
+                DecoderConfigKeys.bosTokenId(root),
+                DecoderConfigKeys.eosTokenId(root),
                 root.path("attention_dropout").asDouble(0.0),
                 integer(root, "num_experts"),
                 integer(root, "num_experts_per_tok"),
@@ -90,55 +85,17 @@ final class MoeConfigJson {
                 root.path("output_router_logits").asBoolean(false));
     }
 
-    private static boolean present(JsonNode root, String key) {
-        return root.has(key) && !root.get(key).isNull();
-    }
-
-    private static String text(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || !n.isTextual()) {
-            throw new IllegalArgumentException("missing or non-string '" + key + "'");
-        }
-        return n.asText();
-    }
-
-    private static int integer(JsonNode root, String key) {
-        JsonNode n = root.get(key);
-        if (n == null || !n.canConvertToInt()) {
-            throw new IllegalArgumentException("missing or non-integer '" + key + "'");
-        }
-        return n.asInt();
-    }
-
     /** The config.json of {@code c} with every field Qwen3MoeConfig / Qwen2MoeConfig read. */
     static ObjectNode toJson(MoeConfig c, String torchDtype) {
         boolean qwen2 = c.family().equals(MoeConfig.QWEN2_MOE);
-        ObjectNode o = JSON.createObjectNode();
-        o.putArray("architectures").add(qwen2 ? "Qwen2MoeForCausalLM" : "Qwen3MoeForCausalLM");
-        o.put("model_type", c.family());
-        o.put("vocab_size", c.vocabSize());
-        o.put("hidden_size", c.hiddenSize());
-        o.put("intermediate_size", c.intermediateSize());
-        o.put("num_hidden_layers", c.numLayers());
-        o.put("num_attention_heads", c.numHeads());
-        o.put("num_key_value_heads", c.numKvHeads());
-        o.put("head_dim", c.headDim());
-        o.put("hidden_act", "silu");
-        o.put("rms_norm_eps", c.rmsNormEps());
-        o.put("rope_theta", c.ropeTheta());
-        o.putNull("rope_scaling");
-        o.put("max_position_embeddings", c.maxPositionEmbeddings());
-        o.put("initializer_range", c.initializerRange());
-        o.put("tie_word_embeddings", c.tieWordEmbeddings());
+        ObjectNode o = DecoderConfigKeys.start(c, qwen2 ? "Qwen2MoeForCausalLM" : "Qwen3MoeForCausalLM");
         if (qwen2) {
             o.put("qkv_bias", c.attentionBias());
         } else {
             o.put("attention_bias", c.attentionBias());
         }
         o.put("attention_dropout", c.attentionDropout());
-        o.put("use_sliding_window", false);
-        o.put("sliding_window", c.maxPositionEmbeddings());
-        o.put("max_window_layers", c.numLayers());
+        DecoderConfigKeys.putNoSlidingWindow(o, c);
         o.put("num_experts", c.numExperts());
         o.put("num_experts_per_tok", c.numExpertsPerTok());
         o.put("moe_intermediate_size", c.moeIntermediateSize());
@@ -151,28 +108,11 @@ final class MoeConfigJson {
         o.put("norm_topk_prob", c.normTopkProb());
         o.put("router_aux_loss_coef", c.routerAuxLossCoef());
         o.put("output_router_logits", c.outputRouterLogits());
-        if (c.bosTokenId() >= 0) {
-            o.put("bos_token_id", c.bosTokenId());
-        }
-        if (c.eosTokenId() >= 0) {
-            o.put("eos_token_id", c.eosTokenId());
-        }
-        o.put("use_cache", true);
-        o.put("torch_dtype", torchDtype);
-        o.put("transformers_version", "4.51.0");
-        return o;
+        return DecoderConfigKeys.finish(o, c, torchDtype);
     }
 
     /** generation_config.json: the special token ids, as transformers writes it. */
     static ObjectNode generationConfig(MoeConfig c) {
-        ObjectNode o = JSON.createObjectNode();
-        if (c.bosTokenId() >= 0) {
-            o.put("bos_token_id", c.bosTokenId());
-        }
-        if (c.eosTokenId() >= 0) {
-            o.put("eos_token_id", c.eosTokenId());
-        }
-        o.put("transformers_version", "4.51.0");
-        return o;
+        return DecoderConfigKeys.generationConfig(c);
     }
 }

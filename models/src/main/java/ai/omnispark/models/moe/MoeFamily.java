@@ -4,6 +4,7 @@ import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamily;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.models.decoder.DecoderModel;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -28,7 +29,7 @@ public final class MoeFamily implements ModelFamily {
 
     @Override
     public Set<SampleLayout> sampleLayouts() {
-        return MoeLM.SAMPLE_LAYOUTS;
+        return DecoderModel.SAMPLE_LAYOUTS;
     }
 
     @Override

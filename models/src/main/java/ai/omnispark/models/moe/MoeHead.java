@@ -2,54 +2,28 @@ package ai.omnispark.models.moe;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.DataType;
-import ai.omnispark.models.nn.LinearCrossEntropy;
-import ai.omnispark.models.nn.Ops;
-import ai.omnispark.models.nn.TokenBatch;
-import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.models.decoder.DecoderHead;
 import ai.omnispark.parallel.engine.SegmentCall;
-import java.util.List;
 
 /**
- * Final norm and output projection. Training: the summed token cross-entropy (chunked, as the dense
- * decoder's head) and, with the load-balancing loss on, its micro-batch term
+ * The decoder head ({@link DecoderHead}: final norm, output projection, chunked summed token
+ * cross-entropy) plus, with the load-balancing loss on, its micro-batch term
  * {@code aux_scale * sum_e C_e * S_e} from the router statistics of all sparse layers, where
- * {@code aux_scale} ({@link MoeCollator}) makes it {@code labelled tokens * coef * aux}. Evaluation:
- * the logits.
+ * {@code aux_scale} ({@link MoeCollator}) makes it {@code labelled tokens * coef * aux}.
  */
-final class MoeHead implements Segment {
-    static final String UNIT = "head";
+final class MoeHead extends DecoderHead {
+    /** The loss term of the load-balancing loss, after the cross-entropy. */
+    static final String AUX = "aux";
 
     private final MoeConfig config;
-    private final boolean loss;
-    private final int lossChunkTokens;
 
     MoeHead(MoeConfig config, boolean loss, int lossChunkTokens) {
+        super(config, loss, lossChunkTokens);
         this.config = config;
-        this.loss = loss;
-        this.lossChunkTokens = lossChunkTokens;
     }
 
     @Override
-    public String name() {
-        return loss ? "head.loss" : "head.logits";
-    }
-
-    @Override
-    public List<String> units() {
-        return config.tieWordEmbeddings() ? List.of(UNIT, MoeEmbed.UNIT) : List.of(UNIT);
-    }
-
-    @Override
-    public NDList forward(SegmentCall call, NDList inputs) {
-        NDArray x = Ops.rmsNorm(inputs.get(0), call.param(MoeNames.FINAL_NORM), config.rmsNormEps());
-        NDArray weight = call.param(config.tieWordEmbeddings() ? MoeNames.EMBED : MoeNames.LM_HEAD);
-        if (!loss) {
-            return new NDList(Ops.linear(x, weight, null));
-        }
-        int chunk = LinearCrossEntropy.chunkTokens(lossChunkTokens, config.vocabSize(), x.getDataType().getNumOfBytes());
-        NDArray ce = LinearCrossEntropy.sum(call.manager(), x.reshape(-1, config.hiddenSize()), weight,
-                call.batch().get(TokenBatch.LABELS), call.batch().get(TokenBatch.LABEL_MASK), chunk);
+    protected NDList lossOutputs(SegmentCall call, NDList inputs, NDArray ce) {
         if (!config.auxLoss()) {
             return new NDList(ce);
         }

@@ -1,12 +1,13 @@
 package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Collator;
-import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
-import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
-import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.decoder.DecoderLayouts;
+import ai.omnispark.models.decoder.DecoderModel;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.Init;
@@ -15,7 +16,6 @@ import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 
 /**
  * A Qwen3-MoE / Qwen2-MoE decoder as parameter units and segments. Units: "embed", "layers.i" (the
@@ -24,42 +24,19 @@ import java.util.Set;
  * statistics of the sparse layers so far (see {@link MoeMlp}). One instance per rank: it owns the
  * rank's attention kernels, which {@link #close} frees.
  */
-final class MoeLM implements Model {
-    static final Set<SampleLayout> SAMPLE_LAYOUTS = Set.of(SampleLayout.TOKENS);
-
-    private final MoeConfig config;
+final class MoeLM extends DecoderModel<MoeConfig> {
     private final List<UnitLayout> units;
-    private final Attention attention;
-    private final int lossChunkTokens;
     private final MoeStateDictAdapter stateDictAdapter;
 
-    /**
-     * @param attentionBlock queries and keys per block of the chunked attention kernel
-     * @param lossChunkTokens tokens per chunk of the training loss's output projection; 0 = auto
-     */
+    /** See {@link DecoderModel#DecoderModel}. */
     MoeLM(MoeConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
-        if (lossChunkTokens < 0) {
-            throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
-        }
-        this.config = config;
+        super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.units = layouts(config);
-        this.lossChunkTokens = lossChunkTokens;
-        this.attention = new Attention(attentionImpl, attentionBlock);
         this.stateDictAdapter = new MoeStateDictAdapter(config, units);
     }
 
     MoeConfig config() {
         return config;
-    }
-
-    @Override
-    public void close() {
-        attention.close();
-    }
-
-    @Override
-    public String family() {
-        return config.family();
     }
 
     @Override
@@ -72,17 +49,6 @@ final class MoeLM implements Model {
         return units;
     }
 
-    /** Segments whose last outputs are the summed token cross-entropy and, with the aux loss, its term. */
-    @Override
-    public List<Segment> trainingSegments() {
-        return segments(true);
-    }
-
-    @Override
-    public List<Segment> evaluationSegments() {
-        return segments(false);
-    }
-
     @Override
     public Collator collator() {
         return new MoeCollator(config);
@@ -90,7 +56,7 @@ final class MoeLM implements Model {
 
     @Override
     public Objective objective() {
-        return new MoeObjective(config.auxLoss());
+        return new TokenLoss(config.auxLoss() ? List.of(TokenLoss.CE, MoeHead.AUX) : List.of(TokenLoss.CE));
     }
 
     @Override
@@ -101,16 +67,6 @@ final class MoeLM implements Model {
     @Override
     public Parallelize parallelize() {
         return new MoeParallelize();
-    }
-
-    @Override
-    public Set<SampleLayout> sampleLayouts() {
-        return SAMPLE_LAYOUTS;
-    }
-
-    @Override
-    public int vocabSize() {
-        return config.vocabSize();
     }
 
     @Override
@@ -135,47 +91,33 @@ final class MoeLM implements Model {
         return lines;
     }
 
-    private List<Segment> segments(boolean loss) {
-        List<Segment> segments = new ArrayList<>();
-        segments.add(new MoeEmbed());
-        for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(new MoeAttention(config, i, attention));
-            segments.add(new MoeMlp(config, i));
-        }
-        segments.add(new MoeHead(config, loss, lossChunkTokens));
-        return segments;
+    @Override
+    protected Segment attentionSegment(int layer) {
+        return new MoeAttention(config, layer, attention);
+    }
+
+    @Override
+    protected Segment mlpSegment(int layer) {
+        return new MoeMlp(config, layer);
+    }
+
+    /** The head: the summed token cross-entropy and, with the aux loss, its term in training; the logits in evaluation. */
+    @Override
+    protected Segment head(boolean loss) {
+        return new MoeHead(config, loss, lossChunkTokens);
     }
 
     private static List<UnitLayout> layouts(MoeConfig c) {
         Init normal = Init.normal(c.initializerRange());
         long h = c.hiddenSize();
-        long q = (long) c.numHeads() * c.headDim();
-        long kv = (long) c.numKvHeads() * c.headDim();
         List<UnitLayout> units = new ArrayList<>();
-        units.add(new UnitLayout(MoeEmbed.UNIT, List.of(ParamSpec.of(MoeNames.EMBED, normal, c.vocabSize(), h))));
+        units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
-            p.add(ParamSpec.of(MoeNames.layer(i, "input_layernorm.weight"), Init.ones(), h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.weight"), normal, q, h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.weight"), normal, kv, h));
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.weight"), normal, kv, h));
-            if (c.qkvBias()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_proj.bias"), Init.zeros(), q));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_proj.bias"), Init.zeros(), kv));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.v_proj.bias"), Init.zeros(), kv));
-            }
-            if (c.qkNorm()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.q_norm.weight"), Init.ones(), c.headDim()));
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.k_norm.weight"), Init.ones(), c.headDim()));
-            }
-            p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.weight"), normal, h, q));
-            if (c.outputBias()) {
-                p.add(ParamSpec.of(MoeNames.layer(i, "self_attn.o_proj.bias"), Init.zeros(), h));
-            }
-            p.add(ParamSpec.of(MoeNames.layer(i, "post_attention_layernorm.weight"), Init.ones(), h));
+            DecoderLayouts.attention(c, i, p);
             if (c.sparse(i)) {
                 long im = c.moeIntermediateSize();
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
                 for (int e = 0; e < c.numExperts(); e++) {
                     p.add(ParamSpec.of(MoeNames.expert(i, e, "gate_proj"), normal, im, h));
                     p.add(ParamSpec.of(MoeNames.expert(i, e, "up_proj"), normal, im, h));
@@ -183,24 +125,19 @@ final class MoeLM implements Model {
                 }
                 if (c.sharedExpert()) {
                     long is = c.sharedExpertIntermediateSize();
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.gate_proj.weight"), normal, is, h));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.up_proj.weight"), normal, is, h));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert.down_proj.weight"), normal, h, is));
-                    p.add(ParamSpec.of(MoeNames.layer(i, "mlp.shared_expert_gate.weight"), normal, 1, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.gate_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.up_proj.weight"), normal, is, h));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert.down_proj.weight"), normal, h, is));
+                    p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.shared_expert_gate.weight"), normal, 1, h));
                 }
             } else {
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
-                p.add(ParamSpec.of(MoeNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+                p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
             }
-            units.add(new UnitLayout(MoeNames.unit(i), p));
+            units.add(new UnitLayout(DecoderNames.unit(i), p));
         }
-        List<ParamSpec> head = new ArrayList<>();
-        head.add(ParamSpec.of(MoeNames.FINAL_NORM, Init.ones(), h));
-        if (!c.tieWordEmbeddings()) {
-            head.add(ParamSpec.of(MoeNames.LM_HEAD, normal, c.vocabSize(), h));
-        }
-        units.add(new UnitLayout(MoeHead.UNIT, head));
+        units.add(DecoderLayouts.head(c));
         return units;
     }
 }

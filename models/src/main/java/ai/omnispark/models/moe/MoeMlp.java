@@ -5,9 +5,10 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
-import ai.omnispark.parallel.engine.SegmentCall;
 import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
 
 /**
@@ -36,11 +37,11 @@ final class MoeMlp implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(MoeNames.unit(layer));
+        return List.of(DecoderNames.unit(layer));
     }
 
     private NDArray p(SegmentCall call, String suffix) {
-        return call.param(MoeNames.layer(layer, suffix));
+        return call.param(DecoderNames.layer(layer, suffix));
     }
 
     private static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down) {

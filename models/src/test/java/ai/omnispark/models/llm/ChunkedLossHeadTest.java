@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -47,7 +48,7 @@ class ChunkedLossHeadTest {
         "qwen2,true,1,false", "qwen3,false,0,false", "qwen3,true,18,false", "qwen3,false,100,true"})
     void matchesTheMaterialisedHead(String family, boolean tied, int chunk, boolean recompute) {
         DecoderLM model = new DecoderLM(config(family, tied), chunk);
-        int[][] rows = TinyModels.packedRows(SEQ, model.config().vocabSize(), 3);
+        int[][] rows = PackedRows.columns(SEQ, model.config().vocabSize(), 3);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         try (LocalParams chunked = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 9);
                 LocalParams materialised = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 9)) {

@@ -3,11 +3,12 @@ package ai.omnispark.models.llm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.FiniteDifferences;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Communicator;
@@ -20,13 +21,8 @@ import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.OwnedSlice;
-import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.CsvSource;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,6 +36,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The engine's gradients against central finite differences of the loss, in float64, for every
@@ -87,44 +87,20 @@ class GradientCheckTest {
             String attention, int lossChunk) {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, dropout);
         DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 7);
         Set<String> checked = new HashSet<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
             TinyModels.lossAndGrad(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows,
                     recompute ? Recompute.all() : Recompute.none());
-            double h = 1e-5;
-            double worst = 0;
-            for (UnitLayout unit : model.units()) {
-                NDArray w = params.weights(unit.name());
-                double[] analytic = params.grad(unit.name()).toDoubleArray();
-                for (ParamSpec p : unit.params()) {
-                    int start = (int) unit.offset(p.name());
-                    double largest = 0;
-                    for (int i = start; i < start + p.numel(); i++) {
-                        double original = w.getDouble(i);
-                        w.set(new NDIndex(i), original + h);
-                        double plus = TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows);
-                        w.set(new NDIndex(i), original - h);
-                        double minus = TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows);
-                        w.set(new NDIndex(i), original);
-                        double fd = (plus - minus) / (2 * h);
-                        double error = Math.abs(fd - analytic[i]);
-                        worst = Math.max(worst, error / (ATOL + RTOL * Math.abs(fd)));
-                        assertTrue(error <= ATOL + RTOL * Math.abs(fd), p.name() + "[" + (i - start) + "]: analytic "
-                                + analytic[i] + ", finite difference " + fd);
-                        largest = Math.max(largest, Math.abs(fd));
-                    }
-                    assertTrue(largest > 0, p.name() + " has an all-zero finite-difference gradient");
-                    checked.add(p.name());
-                }
-            }
+            double worst = FiniteDifferences.check(params, model.units(),
+                    () -> TinyModels.loss(rank.manager(), model, params, DataType.FLOAT64, SEQ, rows), ATOL, RTOL, checked);
             System.out.printf("%s tied=%s bias=%s dropout=%s recompute=%s attention=%s lossChunk=%d: worst element "
                     + "error %.2f of its bound%n", family, tied, bias, dropout, recompute, attention, lossChunk, worst);
         } finally {
             model.close();
         }
         if (bias && family.equals("llama")) {
-            assertTrue(checked.contains(HfNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
+            assertTrue(checked.contains(DecoderNames.layer(0, "self_attn.o_proj.bias")), "o_proj.bias not checked: " + checked);
         }
         assertEquals(tied, !checked.contains("lm_head.weight"), "lm_head.weight checked: " + checked.contains("lm_head.weight"));
     }
@@ -145,7 +121,7 @@ class GradientCheckTest {
         DecoderConfig config = TinyModels.tiny(family, tied, bias, 0);
         // One model, so its SDPA modules serve the reference and both rank threads.
         DecoderLM model = new DecoderLM(config, AttentionImpl.parse(attention), BLOCK, lossChunk);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 7);
         Recompute mode = recompute ? Recompute.all() : Recompute.none();
         Map<String, double[]> reference = new HashMap<>();
         try (LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
@@ -227,7 +203,7 @@ class GradientCheckTest {
     void recomputeGivesIdenticalLossAndGradientsInFloat32(String family) {
         DecoderConfig config = TinyModels.tiny(family, false);
         DecoderLM model = new DecoderLM(config);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 11);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 11);
         try (LocalParams kept = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 5);
                 LocalParams recomputed = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 5)) {
             double a = TinyModels.lossAndGrad(rank.manager(), model, kept, DataType.FLOAT32, SEQ, rows,
@@ -260,7 +236,7 @@ class GradientCheckTest {
         "qwen3,sdpa,false", "qwen3,chunked,false"})
     void fusedPathsMatchEagerInFloat32(String family, String attention, boolean packed) {
         DecoderConfig config = TinyModels.tiny(family, false, true, 0);
-        int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 13);
+        int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 13);
         if (!packed) {
             // One document per row and no padding: the batch carries no doc ids and SDPA runs is_causal.
             for (int i = 0; i < rows[0].length; i++) {

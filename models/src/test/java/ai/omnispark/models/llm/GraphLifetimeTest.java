@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.Segment;
@@ -55,7 +56,7 @@ class GraphLifetimeTest {
         // and what autograd keeps of them must survive.
         DecoderLM model = new DecoderLM(config, 4);
         int seq = 9;
-        int[][] rows = TinyModels.packedRows(seq, config.vocabSize(), 3);
+        int[][] rows = PackedRows.columns(seq, config.vocabSize(), 3);
         List<ByteBuffer> pollution = new ArrayList<>();
         List<Segment> segments = new ArrayList<>();
         for (Segment s : model.trainingSegments()) {

@@ -14,6 +14,9 @@ import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.PackedRows;
+import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Segment;
@@ -72,11 +75,11 @@ class LlmFamilyTest {
 
     @Test
     void theObjectiveCountsLabelledTokensSeedsTheirInverseAndNamesItsTerm() {
-        int[][] rows = TinyModels.packedRows(12, 11, 5);
+        int[][] rows = PackedRows.columns(12, 11, 5);
         int seqLen = 12;
         List<Sample> samples = samples(rows, seqLen);
         long labelled = Arrays.stream(rows[1]).filter(l -> l != Sample.IGNORE).count();
-        Objective objective = new TokenCrossEntropy();
+        Objective objective = TokenLoss.crossEntropy();
         assertEquals("tokens", objective.normaliser());
         assertEquals(labelled, objective.normaliserCount(samples));
         try (RankContext rank = RankContext.single(1)) {
@@ -95,7 +98,7 @@ class LlmFamilyTest {
     void theCollatorsDropoutMasksAreTheDirectOnes() {
         DecoderConfig config = TinyModels.tiny("qwen3", true, false, 0.25);
         int seqLen = 12;
-        int[][] rows = TinyModels.packedRows(seqLen, config.vocabSize(), 3);
+        int[][] rows = PackedRows.columns(seqLen, config.vocabSize(), 3);
         try (RankContext rank = RankContext.single(1)) {
             rank.bindThread();
             try (DecoderLM model = new DecoderLM(config, AttentionImpl.EAGER);
@@ -129,9 +132,9 @@ class LlmFamilyTest {
             assertNull(tied.stateDictAdapter().fromHf("model.layers.9.self_attn.q_proj.weight"));
             assertEquals("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight",
                     tied.stateDictAdapter().toPeft("model.layers.1.self_attn.q_proj.lora_A.weight"));
-            assertEquals(HfNames.EMBED, tied.stateDictAdapter().tiedTo(HfNames.LM_HEAD));
-            assertNull(untied.stateDictAdapter().tiedTo(HfNames.LM_HEAD));
-            assertEquals(HfNames.LM_HEAD, untied.stateDictAdapter().fromHf(HfNames.LM_HEAD));
+            assertEquals(DecoderNames.EMBED, tied.stateDictAdapter().tiedTo(DecoderNames.LM_HEAD));
+            assertNull(untied.stateDictAdapter().tiedTo(DecoderNames.LM_HEAD));
+            assertEquals(DecoderNames.LM_HEAD, untied.stateDictAdapter().fromHf(DecoderNames.LM_HEAD));
         }
     }
 

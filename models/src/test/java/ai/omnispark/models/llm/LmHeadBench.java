@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.decoder.DecoderHead;
 import ai.omnispark.models.nn.LinearCrossEntropy;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Batch;
@@ -46,7 +47,7 @@ class LmHeadBench {
                 .intermediateSize(192).numLayers(2).numHeads(4).numKvHeads(2).tieWordEmbeddings(true).build();
         DecoderLM model = new DecoderLM(config);
         List<Segment> head = List.of(variant.equals("old") ? new MaterialisedLossHead(config)
-                : new LmHead(config, true, Integer.getInteger("omnispark.bench.chunk", 0)));
+                : new DecoderHead(config, true, Integer.getInteger("omnispark.bench.chunk", 0)));
         int tokens = ROWS * SEQ;
         SplittableRandom r = new SplittableRandom(1);
         float[] hidden = new float[tokens * config.hiddenSize()];

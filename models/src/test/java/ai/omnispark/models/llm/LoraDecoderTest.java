@@ -11,6 +11,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
@@ -123,7 +124,7 @@ class LoraDecoderTest {
     void adapterGradientsMatchFiniteDifferences() {
         for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
             DecoderConfig config = TinyModels.tiny("llama", false, true, 0);
-            int[][] rows = TinyModels.packedRows(SEQ, config.vocabSize(), 7);
+            int[][] rows = PackedRows.columns(SEQ, config.vocabSize(), 7);
             try (DecoderLM model = lora(config, new LoraConfig(2, 3, 0, ALL_SEVEN));
                     LocalParams params = new LocalParams(rank.manager(), thawed(model.units()), DataType.FLOAT64, 3)) {
                 randomiseB(model, params, 5);

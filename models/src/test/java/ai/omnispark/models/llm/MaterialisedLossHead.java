@@ -2,6 +2,7 @@ package ai.omnispark.models.llm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
@@ -32,13 +33,13 @@ final class MaterialisedLossHead implements Segment {
 
     @Override
     public List<String> units() {
-        return config.tieWordEmbeddings() ? List.of(LmHead.UNIT, EmbedSegment.UNIT) : List.of(LmHead.UNIT);
+        return config.tieWordEmbeddings() ? List.of(DecoderNames.HEAD_UNIT, DecoderNames.EMBED_UNIT) : List.of(DecoderNames.HEAD_UNIT);
     }
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
-        NDArray x = Ops.rmsNorm(inputs.singletonOrThrow(), call.param(HfNames.FINAL_NORM), config.rmsNormEps());
-        NDArray weight = call.param(config.tieWordEmbeddings() ? HfNames.EMBED : HfNames.LM_HEAD);
+        NDArray x = Ops.rmsNorm(inputs.singletonOrThrow(), call.param(DecoderNames.FINAL_NORM), config.rmsNormEps());
+        NDArray weight = call.param(config.tieWordEmbeddings() ? DecoderNames.EMBED : DecoderNames.LM_HEAD);
         NDArray flat = Ops.linear(x, weight, null).reshape(-1, config.vocabSize());
         NDArray picked = flat.logSoftmax(-1).gather(call.batch().get(DecoderBatch.LABELS).reshape(-1, 1), 1)
                 .reshape(-1);

@@ -10,7 +10,6 @@ import ai.omnispark.parallel.engine.SegmentEngine;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankRandom;
 import java.util.List;
-import java.util.SplittableRandom;
 
 /** Tiny configs and packed batches shared by the model tests. */
 final class TinyModels {
@@ -26,40 +25,6 @@ final class TinyModels {
                 .numLayers(2).numHeads(2).numKvHeads(1).headDim(4).tieWordEmbeddings(tied)
                 .attentionBias(attentionBias).attentionDropout(attentionDropout)
                 .initializerRange(0.5).ropeTheta(100).bosTokenId(1).eosTokenId(2).build();
-    }
-
-    /** Two rows of {@code seqLen}; row 0 packs three documents, row 1 two and a padded tail. */
-    static int[][] packedRows(int seqLen, int vocab, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int n = 2 * seqLen;
-        int[] ids = new int[n];
-        int[] labels = new int[n];
-        int[] pos = new int[n];
-        int[] doc = new int[n];
-        int[][] docLengths = {{3, seqLen - 5, 2}, {seqLen / 2, seqLen / 2 - 2}};
-        for (int row = 0; row < 2; row++) {
-            int t = row * seqLen;
-            int d = 0;
-            for (int len : docLengths[row]) {
-                for (int i = 0; i < len; i++) {
-                    ids[t + i] = r.nextInt(vocab);
-                    pos[t + i] = i;
-                    doc[t + i] = d;
-                }
-                for (int i = 0; i < len; i++) {
-                    labels[t + i] = i + 1 < len ? ids[t + i + 1] : DecoderBatch.IGNORE;
-                }
-                t += len;
-                d++;
-            }
-            for (; t < (row + 1) * seqLen; t++) {
-                ids[t] = 0;
-                labels[t] = DecoderBatch.IGNORE;
-                pos[t] = 0;
-                doc[t] = -1;
-            }
-        }
-        return new int[][] {ids, labels, pos, doc};
     }
 
     /** With attention dropout, every call draws the same masks (a fresh generator of one seed). */

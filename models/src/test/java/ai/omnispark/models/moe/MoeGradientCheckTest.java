@@ -3,14 +3,12 @@ package ai.omnispark.models.moe;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
+import ai.omnispark.models.decoder.FiniteDifferences;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.param.LocalParams;
-import ai.omnispark.parallel.param.ParamSpec;
-import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
 import java.util.HashSet;
 import java.util.List;
@@ -55,40 +53,16 @@ class MoeGradientCheckTest {
                 LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT64, 3)) {
             TinyMoe.lossAndGrad(rank.manager(), model, params, DataType.FLOAT64, rows, TinyMoe.labelled(rows),
                     recompute ? Recompute.all() : Recompute.none());
-            double h = 1e-5;
-            double worst = 0;
-            for (UnitLayout unit : model.units()) {
-                NDArray w = params.weights(unit.name());
-                double[] analytic = params.grad(unit.name()).toDoubleArray();
-                for (ParamSpec p : unit.params()) {
-                    int start = (int) unit.offset(p.name());
-                    double largest = 0;
-                    for (int i = start; i < start + p.numel(); i++) {
-                        double original = w.getDouble(i);
-                        w.set(new NDIndex(i), original + h);
-                        double plus = TinyMoe.loss(rank.manager(), model, params, DataType.FLOAT64, rows);
-                        w.set(new NDIndex(i), original - h);
-                        double minus = TinyMoe.loss(rank.manager(), model, params, DataType.FLOAT64, rows);
-                        w.set(new NDIndex(i), original);
-                        double fd = (plus - minus) / (2 * h);
-                        double error = Math.abs(fd - analytic[i]);
-                        worst = Math.max(worst, error / (ATOL + RTOL * Math.abs(fd)));
-                        assertTrue(error <= ATOL + RTOL * Math.abs(fd), p.name() + "[" + (i - start) + "]: analytic "
-                                + analytic[i] + ", finite difference " + fd);
-                        largest = Math.max(largest, Math.abs(fd));
-                    }
-                    assertTrue(largest > 0, p.name() + " has an all-zero finite-difference gradient");
-                    checked.add(p.name());
-                }
-            }
+            double worst = FiniteDifferences.check(params, model.units(),
+                    () -> TinyMoe.loss(rank.manager(), model, params, DataType.FLOAT64, rows), ATOL, RTOL, checked);
             System.out.printf("%s tied=%s recompute=%s aux=%s: %d tensors, worst element error %.3f of its bound%n",
                     family, tied, recompute, aux, checked.size(), worst);
         }
-        assertTrue(checked.contains(MoeNames.layer(0, "mlp.gate.weight")));
+        assertTrue(checked.contains(DecoderNames.layer(0, "mlp.gate.weight")));
         assertTrue(checked.contains(MoeNames.expert(2, 3, "down_proj")));
-        assertTrue(checked.contains(MoeNames.layer(1, "mlp.gate_proj.weight")), "layer 1 is dense");
-        assertEquals(family.equals("qwen2_moe"), checked.contains(MoeNames.layer(0, "mlp.shared_expert_gate.weight")));
-        assertEquals(family.equals("qwen2_moe"), checked.contains(MoeNames.layer(2, "self_attn.q_proj.bias")));
-        assertEquals(family.equals("qwen3_moe"), checked.contains(MoeNames.layer(2, "self_attn.q_norm.weight")));
+        assertTrue(checked.contains(DecoderNames.layer(1, "mlp.gate_proj.weight")), "layer 1 is dense");
+        assertEquals(family.equals("qwen2_moe"), checked.contains(DecoderNames.layer(0, "mlp.shared_expert_gate.weight")));
+        assertEquals(family.equals("qwen2_moe"), checked.contains(DecoderNames.layer(2, "self_attn.q_proj.bias")));
+        assertEquals(family.equals("qwen3_moe"), checked.contains(DecoderNames.layer(2, "self_attn.q_norm.weight")));
     }
 }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.ParamSpec;
@@ -170,9 +171,9 @@ class MoeHfRoundTripTest {
                         }
                     }
                 }
-                out.add(MoeNames.layer(layer, "mlp.experts.gate_up_proj"), SafeDType.F32, new long[] {e, 2L * im, h},
+                out.add(DecoderNames.layer(layer, "mlp.experts.gate_up_proj"), SafeDType.F32, new long[] {e, 2L * im, h},
                         TensorBytes.ofFloats(gateUp));
-                out.add(MoeNames.layer(layer, "mlp.experts.down_proj"), SafeDType.F32, new long[] {e, h, im},
+                out.add(DecoderNames.layer(layer, "mlp.experts.down_proj"), SafeDType.F32, new long[] {e, h, im},
                         TensorBytes.ofFloats(down));
             }
         }

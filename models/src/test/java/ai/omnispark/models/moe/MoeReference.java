@@ -1,6 +1,7 @@
 package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.DecoderNames;
 import java.util.List;
 import java.util.Map;
 
@@ -103,7 +104,7 @@ final class MoeReference {
         }
         double[][] x = new double[n][];
         for (int t = 0; t < n; t++) {
-            x[t] = java.util.Arrays.copyOfRange(w(MoeNames.EMBED), ids[t] * hsz, (ids[t] + 1) * hsz);
+            x[t] = java.util.Arrays.copyOfRange(w(DecoderNames.EMBED), ids[t] * hsz, (ids[t] + 1) * hsz);
         }
         int e = c.numExperts();
         double[] probSum = new double[e];
@@ -118,9 +119,9 @@ final class MoeReference {
         }
         double[][] logits = new double[n][];
         double ce = 0;
-        double[] head = w(c.tieWordEmbeddings() ? MoeNames.EMBED : MoeNames.LM_HEAD);
+        double[] head = w(c.tieWordEmbeddings() ? DecoderNames.EMBED : DecoderNames.LM_HEAD);
         for (int t = 0; t < n; t++) {
-            double[] h = rmsNorm(x[t], 0, hsz, w(MoeNames.FINAL_NORM));
+            double[] h = rmsNorm(x[t], 0, hsz, w(DecoderNames.FINAL_NORM));
             logits[t] = linear(h, head, null, c.vocabSize());
             if (labels[t] != Sample.IGNORE) {
                 double max = Double.NEGATIVE_INFINITY;
@@ -154,24 +155,24 @@ final class MoeReference {
         double[][][] k = new double[n][nkv][];
         double[][][] v = new double[n][nkv][];
         for (int t = 0; t < n; t++) {
-            double[] h = rmsNorm(x[t], 0, hsz, w(MoeNames.layer(layer, "input_layernorm.weight")));
-            double[] qa = linear(h, w(MoeNames.layer(layer, a + "q_proj.weight")),
-                    bias ? w(MoeNames.layer(layer, a + "q_proj.bias")) : null, nh * hd);
-            double[] ka = linear(h, w(MoeNames.layer(layer, a + "k_proj.weight")),
-                    bias ? w(MoeNames.layer(layer, a + "k_proj.bias")) : null, nkv * hd);
-            double[] va = linear(h, w(MoeNames.layer(layer, a + "v_proj.weight")),
-                    bias ? w(MoeNames.layer(layer, a + "v_proj.bias")) : null, nkv * hd);
+            double[] h = rmsNorm(x[t], 0, hsz, w(DecoderNames.layer(layer, "input_layernorm.weight")));
+            double[] qa = linear(h, w(DecoderNames.layer(layer, a + "q_proj.weight")),
+                    bias ? w(DecoderNames.layer(layer, a + "q_proj.bias")) : null, nh * hd);
+            double[] ka = linear(h, w(DecoderNames.layer(layer, a + "k_proj.weight")),
+                    bias ? w(DecoderNames.layer(layer, a + "k_proj.bias")) : null, nkv * hd);
+            double[] va = linear(h, w(DecoderNames.layer(layer, a + "v_proj.weight")),
+                    bias ? w(DecoderNames.layer(layer, a + "v_proj.bias")) : null, nkv * hd);
             for (int head = 0; head < nh; head++) {
                 double[] qh = java.util.Arrays.copyOfRange(qa, head * hd, (head + 1) * hd);
                 if (c.qkNorm()) {
-                    qh = rmsNorm(qh, 0, hd, w(MoeNames.layer(layer, a + "q_norm.weight")));
+                    qh = rmsNorm(qh, 0, hd, w(DecoderNames.layer(layer, a + "q_norm.weight")));
                 }
                 q[t][head] = rope(qh, pos[t]);
             }
             for (int head = 0; head < nkv; head++) {
                 double[] kh = java.util.Arrays.copyOfRange(ka, head * hd, (head + 1) * hd);
                 if (c.qkNorm()) {
-                    kh = rmsNorm(kh, 0, hd, w(MoeNames.layer(layer, a + "k_norm.weight")));
+                    kh = rmsNorm(kh, 0, hd, w(DecoderNames.layer(layer, a + "k_norm.weight")));
                 }
                 k[t][head] = rope(kh, pos[t]);
                 v[t][head] = java.util.Arrays.copyOfRange(va, head * hd, (head + 1) * hd);
@@ -209,8 +210,8 @@ final class MoeReference {
                     }
                 }
             }
-            double[] o = linear(attn, w(MoeNames.layer(layer, a + "o_proj.weight")),
-                    c.outputBias() ? w(MoeNames.layer(layer, a + "o_proj.bias")) : null, hsz);
+            double[] o = linear(attn, w(DecoderNames.layer(layer, a + "o_proj.weight")),
+                    c.outputBias() ? w(DecoderNames.layer(layer, a + "o_proj.bias")) : null, hsz);
             out[t] = new double[hsz];
             for (int i = 0; i < hsz; i++) {
                 out[t][i] = x[t][i] + o[i];
@@ -226,13 +227,13 @@ final class MoeReference {
         int k = c.numExpertsPerTok();
         double[][] out = new double[n][];
         for (int t = 0; t < n; t++) {
-            double[] h = rmsNorm(x[t], 0, hsz, w(MoeNames.layer(layer, "post_attention_layernorm.weight")));
+            double[] h = rmsNorm(x[t], 0, hsz, w(DecoderNames.layer(layer, "post_attention_layernorm.weight")));
             double[] y;
             if (!c.sparse(layer)) {
-                y = swiglu(h, w(MoeNames.layer(layer, "mlp.gate_proj.weight")), w(MoeNames.layer(layer, "mlp.up_proj.weight")),
-                        w(MoeNames.layer(layer, "mlp.down_proj.weight")), c.intermediateSize());
+                y = swiglu(h, w(DecoderNames.layer(layer, "mlp.gate_proj.weight")), w(DecoderNames.layer(layer, "mlp.up_proj.weight")),
+                        w(DecoderNames.layer(layer, "mlp.down_proj.weight")), c.intermediateSize());
             } else {
-                double[] logits = linear(h, w(MoeNames.layer(layer, "mlp.gate.weight")), null, e);
+                double[] logits = linear(h, w(DecoderNames.layer(layer, "mlp.gate.weight")), null, e);
                 double max = Double.NEGATIVE_INFINITY;
                 for (double l : logits) {
                     max = Math.max(max, l);
@@ -272,10 +273,10 @@ final class MoeReference {
                     }
                 }
                 if (c.sharedExpert()) {
-                    double[] sh = swiglu(h, w(MoeNames.layer(layer, "mlp.shared_expert.gate_proj.weight")),
-                            w(MoeNames.layer(layer, "mlp.shared_expert.up_proj.weight")),
-                            w(MoeNames.layer(layer, "mlp.shared_expert.down_proj.weight")), c.sharedExpertIntermediateSize());
-                    double g = linear(h, w(MoeNames.layer(layer, "mlp.shared_expert_gate.weight")), null, 1)[0];
+                    double[] sh = swiglu(h, w(DecoderNames.layer(layer, "mlp.shared_expert.gate_proj.weight")),
+                            w(DecoderNames.layer(layer, "mlp.shared_expert.up_proj.weight")),
+                            w(DecoderNames.layer(layer, "mlp.shared_expert.down_proj.weight")), c.sharedExpertIntermediateSize());
+                    double g = linear(h, w(DecoderNames.layer(layer, "mlp.shared_expert_gate.weight")), null, 1)[0];
                     double sig = 1 / (1 + Math.exp(-g));
                     for (int i = 0; i < hsz; i++) {
                         y[i] += sig * sh[i];

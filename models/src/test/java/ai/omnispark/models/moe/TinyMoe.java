@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
@@ -14,10 +15,10 @@ import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /** Tiny MoE configs, packed rows and forward helpers shared by the MoE tests. */
 final class TinyMoe {
@@ -63,33 +64,13 @@ final class TinyMoe {
 
     /** Two rows of {@code seqLen}; row 0 packs three documents, row 1 two and a padded tail. */
     static List<Sample> packedRows(int seqLen, int vocab, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int[][] docLengths = {{3, seqLen - 5, 2}, {seqLen / 2, seqLen / 2 - 2}};
+        int[][] columns = PackedRows.columns(seqLen, vocab, seed);
         List<Sample> rows = new ArrayList<>();
         for (int row = 0; row < 2; row++) {
-            int[] ids = new int[seqLen];
-            int[] labels = new int[seqLen];
-            int[] pos = new int[seqLen];
-            int[] doc = new int[seqLen];
-            int t = 0;
-            int d = 0;
-            for (int len : docLengths[row]) {
-                for (int i = 0; i < len; i++) {
-                    ids[t + i] = r.nextInt(vocab);
-                    pos[t + i] = i;
-                    doc[t + i] = d;
-                }
-                for (int i = 0; i < len; i++) {
-                    labels[t + i] = i + 1 < len ? ids[t + i + 1] : Sample.IGNORE;
-                }
-                t += len;
-                d++;
-            }
-            for (; t < seqLen; t++) {
-                labels[t] = Sample.IGNORE;
-                doc[t] = -1;
-            }
-            rows.add(Sample.tokens(ids, labels, pos, doc));
+            int from = row * seqLen;
+            int to = from + seqLen;
+            rows.add(Sample.tokens(Arrays.copyOfRange(columns[0], from, to), Arrays.copyOfRange(columns[1], from, to),
+                    Arrays.copyOfRange(columns[2], from, to), Arrays.copyOfRange(columns[3], from, to)));
         }
         return rows;
     }

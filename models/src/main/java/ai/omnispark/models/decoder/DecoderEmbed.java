@@ -1,4 +1,4 @@
-package ai.omnispark.models.moe;
+package ai.omnispark.models.decoder;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -9,10 +9,8 @@ import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
 
-/** Token ids to hidden states. */
-final class MoeEmbed implements Segment {
-    static final String UNIT = "embed";
-
+/** Token ids (from the batch) to hidden states. */
+public final class DecoderEmbed implements Segment {
     @Override
     public String name() {
         return "embed";
@@ -20,13 +18,13 @@ final class MoeEmbed implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(UNIT);
+        return List.of(DecoderNames.EMBED_UNIT);
     }
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
         NDArray ids = call.batch().get(TokenBatch.INPUT_IDS);
-        NDArray weight = call.param(MoeNames.EMBED);
+        NDArray weight = call.param(DecoderNames.EMBED);
         return new NDList(JniUtils.embedding((PtNDArray) ids, (PtNDArray) weight, false));
     }
 }
