@@ -6,8 +6,6 @@ import static ai.omnispark.models.decoder.DecoderConfigKeys.text;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.decoder.DecoderConfigKeys;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,8 +13,6 @@ import java.nio.file.Path;
 
 /** HuggingFace {@code config.json} of the Llama family to and from {@link DecoderConfig}. */
 final class DecoderConfigJson {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
     private DecoderConfigJson() {}
 
     /** Reads {@code path}, a config.json or a folder holding one. */
@@ -81,14 +77,6 @@ final class DecoderConfigJson {
             DecoderConfigKeys.putNoSlidingWindow(o, c);
         }
         return DecoderConfigKeys.finish(o, c, torchDtype);
-    }
-
-    public static void write(DecoderConfig c, String torchDtype, Path file) throws IOException {
-        JSON.writeValue(file.toFile(), toJson(c, torchDtype));
-    }
-
-    public static void writeGenerationConfig(DecoderConfig c, Path file) throws IOException {
-        JSON.writeValue(file.toFile(), generationConfig(c));
     }
 
     /** generation_config.json: the special token ids, as transformers writes it. */

@@ -133,11 +133,6 @@ public final class UnitLayout {
         return params.stream().noneMatch(ParamSpec::trainable);
     }
 
-    /** Whether any parameter of this unit is frozen (gets no update). */
-    public boolean hasFrozen() {
-        return params.stream().anyMatch(p -> !p.trainable());
-    }
-
     public static List<String> names(List<UnitLayout> units) {
         List<String> names = new ArrayList<>();
         for (UnitLayout u : units) {
