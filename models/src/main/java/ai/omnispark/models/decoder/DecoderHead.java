@@ -21,11 +21,18 @@ public class DecoderHead implements Segment {
     private final boolean loss;
     /** Tokens per loss chunk; 0 = by {@link LinearCrossEntropy#CHUNK_LOGIT_BYTES}. */
     private final int lossChunkTokens;
+    /** Whether the head's weight is frozen (LoRA): then its gradient is not computed. */
+    private final boolean frozenWeight;
 
     public DecoderHead(DecoderShape config, boolean loss, int lossChunkTokens) {
+        this(config, loss, lossChunkTokens, false);
+    }
+
+    public DecoderHead(DecoderShape config, boolean loss, int lossChunkTokens, boolean frozenWeight) {
         this.config = config;
         this.loss = loss;
         this.lossChunkTokens = lossChunkTokens;
+        this.frozenWeight = frozenWeight;
     }
 
     @Override
@@ -48,7 +55,7 @@ public class DecoderHead implements Segment {
         }
         int chunk = LinearCrossEntropy.chunkTokens(lossChunkTokens, config.vocabSize(), x.getDataType().getNumOfBytes());
         NDArray ce = LinearCrossEntropy.sum(call.manager(), x.reshape(-1, config.hiddenSize()), weight,
-                call.batch().get(TokenBatch.LABELS), call.batch().get(TokenBatch.LABEL_MASK), chunk);
+                call.batch().get(TokenBatch.LABELS), call.batch().get(TokenBatch.LABEL_MASK), chunk, !frozenWeight);
         return lossOutputs(call, inputs, ce);
     }
 

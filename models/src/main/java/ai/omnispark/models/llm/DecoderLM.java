@@ -146,7 +146,8 @@ final class DecoderLM extends DecoderModel<DecoderConfig> {
     /** The head: the summed token cross-entropy in training, the logits in evaluation. */
     @Override
     protected Segment head(boolean loss) {
-        return new DecoderHead(config, loss, lossChunkTokens);
+        // Under LoRA the head (and a tied embedding) is frozen: its weight gradient is not computed.
+        return new DecoderHead(config, loss, lossChunkTokens, lora.enabled());
     }
 
     /** The unit that holds {@code param}. */

@@ -64,6 +64,17 @@ public final class LinearCrossEntropy {
      */
     public static NDArray sum(NDManager scope, NDArray hidden, NDArray weight, NDArray labels, NDArray mask,
             int chunkTokens) {
+        return sum(scope, hidden, weight, labels, mask, chunkTokens, true);
+    }
+
+    /**
+     * As {@link #sum(NDManager, NDArray, NDArray, NDArray, NDArray, int)}; with {@code weightTakesGradient}
+     * false (a frozen head, as under LoRA) the [vocab x hidden] weight gradient, one more matmul per
+     * chunk as large as the logits', is not computed: the caller passes a weight autograd does not
+     * differentiate, and the value and the hidden gradient are the same.
+     */
+    public static NDArray sum(NDManager scope, NDArray hidden, NDArray weight, NDArray labels, NDArray mask,
+            int chunkTokens, boolean weightTakesGradient) {
         Shape hs = hidden.getShape();
         Shape ws = weight.getShape();
         if (hs.dimension() != 2 || ws.dimension() != 2 || hs.get(1) != ws.get(1)) {
@@ -85,7 +96,7 @@ public final class LinearCrossEntropy {
         boolean recording = Autograd.isGradMode();
         NDArray total = scope.zeros(new Shape(), hidden.getDataType());
         NDArray dHidden = recording ? scope.zeros(hs, hidden.getDataType()) : null;
-        NDArray dWeight = recording ? scope.zeros(ws, weight.getDataType()) : null;
+        NDArray dWeight = recording && weightTakesGradient ? scope.zeros(ws, weight.getDataType()) : null;
         Autograd.setGradMode(false);
         try {
             for (long start = 0; start < tokens; start += chunkTokens) {
@@ -106,7 +117,9 @@ public final class LinearCrossEntropy {
                     if (recording) {
                         p.muli(m.div(sumExp)); // the softmax, zero on ignored positions
                         dHidden.set(rows, p.matMul(weight));
-                        dWeight.addi(p.transpose().matMul(h));
+                        if (dWeight != null) {
+                            dWeight.addi(p.transpose().matMul(h));
+                        }
                     }
                 }
             }
@@ -116,9 +129,11 @@ public final class LinearCrossEntropy {
         if (!recording) {
             return total;
         }
-        NDArray surrogate = hidden.reshape(-1).dot(dHidden.reshape(-1))
-                .add(weight.reshape(-1).dot(dWeight.reshape(-1)))
-                .sub(targetLogitSum(hidden, weight, labels, mask));
+        NDArray surrogate = hidden.reshape(-1).dot(dHidden.reshape(-1));
+        if (dWeight != null) {
+            surrogate = surrogate.add(weight.reshape(-1).dot(dWeight.reshape(-1)));
+        }
+        surrogate = surrogate.sub(targetLogitSum(hidden, weight, labels, mask));
         // (S - S) is exactly 0 and adding it leaves the chunked value untouched; its gradient is S's.
         NDArray loss = surrogate.sub(surrogate.stopGradient()).add(total);
         loss.attach(scope);

@@ -230,4 +230,36 @@ class LinearCrossEntropyTest {
             assertTrue(l.getMessage().contains("labels"), l.getMessage());
         }
     }
+
+    /**
+     * A frozen weight (a constant to autograd, as the engine hands a frozen unit): without its
+     * gradient computed, the loss and the hidden gradient are bit for bit those of the full path.
+     */
+    @ParameterizedTest(name = "{0} chunk={1}")
+    @CsvSource({"FLOAT64,4", "FLOAT32,7", "FLOAT32,64"})
+    void aFrozenWeightSkipsItsGradientAndChangesNothingElse(DataType dtype, int chunk) {
+        Result full = run(dtype, chunk, false);
+        try (NDManager m = rank.manager().newSubManager()) {
+            long[] ids = new long[TOKENS];
+            double[] mask = new double[TOKENS];
+            for (int i = 0; i < TOKENS; i++) {
+                ids[i] = labels[i];
+                mask[i] = keep[i] ? 1 : 0;
+            }
+            boolean previous = Autograd.setGradMode(true);
+            try {
+                NDArray hidden = Autograd.leaf(array(m, h, dtype));
+                NDArray weight = array(m, w, dtype);
+                NDArray loss = LinearCrossEntropy.sum(m, hidden, weight, Ops.owned(m.create(ids), DataType.INT64),
+                        Ops.owned(m.create(mask), dtype), chunk, false);
+                Autograd.backward(loss, Ops.constant(loss, SEED_GRAD), false);
+                assertEquals(full.loss(), loss.toType(DataType.FLOAT64, false).getDouble(), 0.0, "loss");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(full.dh(),
+                        Autograd.gradientOrNull(hidden).toType(DataType.FLOAT64, false).toDoubleArray(), 0.0, "dL/dh");
+                assertEquals(null, Autograd.gradientOrNull(weight), "the frozen weight took a gradient");
+            } finally {
+                Autograd.setGradMode(previous);
+            }
+        }
+    }
 }
