@@ -205,18 +205,6 @@ class LoraDecoderTest {
     }
 
     private static float[] logits(DecoderLM model, LocalParams params, int[] ids) {
-        int n = ids.length;
-        int[] labels = new int[n];
-        int[] pos = new int[n];
-        int[] doc = new int[n];
-        for (int i = 0; i < n; i++) {
-            labels[i] = DecoderBatch.IGNORE;
-            pos[i] = i;
-        }
-        try (NDManager scope = rank.manager().newSubManager()) {
-            Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
-            SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
-            return engine.forward(scope, batch, new NDList(), params).singletonOrThrow().toFloatArray();
-        }
+        return TinyModels.logits(rank.manager(), model, params, ids);
     }
 }

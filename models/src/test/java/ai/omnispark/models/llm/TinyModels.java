@@ -66,4 +66,21 @@ final class TinyModels {
             return sum / tokens;
         }
     }
+
+    /** Logits [1, n, vocab] of one unpacked row {@code ids} (positions 0..n-1), recording nothing. */
+    static float[] logits(NDManager parent, DecoderLM model, ai.omnispark.parallel.engine.UnitParams params, int[] ids) {
+        int n = ids.length;
+        int[] labels = new int[n];
+        int[] pos = new int[n];
+        int[] doc = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = DecoderBatch.IGNORE;
+            pos[i] = i;
+        }
+        try (NDManager scope = parent.newSubManager()) {
+            Batch batch = DecoderBatch.build(scope, model.config(), DataType.FLOAT32, 1, n, ids, labels, pos, doc);
+            SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
+            return engine.forward(scope, batch, new NDList(), params).singletonOrThrow().toFloatArray();
+        }
+    }
 }

@@ -1,5 +1,7 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.train;
+import static ai.omnispark.trainer.testing.TestRuns.weights;
 import ai.omnispark.trainer.testing.TinyModel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -62,23 +64,7 @@ class DistributedTrainingTest {
         return Settings.fromTree(null, all, "test");
     }
 
-    /** Runs a job in this JVM; returns rank 0's step results by step. */
-    private static Map<Long, StepResult> train(Settings s) throws Exception {
-        Map<Long, StepResult> steps = Collections.synchronizedMap(new LinkedHashMap<>());
-        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
-        LocalLauncher.run(s, (StepResult r, long total) -> steps.put(r.step(), r), quiet, 0);
-        return steps;
-    }
 
-    private static Map<String, float[]> weights(Path hf) throws IOException {
-        Map<String, float[]> w = new HashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
-            for (TensorInfo t : r.tensors()) {
-                w.put(t.name(), r.readFloats(t.name()));
-            }
-        }
-        return w;
-    }
 
     private static void assertSameRun(String what, Map<Long, StepResult> ref, Map<String, float[]> refW,
             Map<Long, StepResult> run, Map<String, float[]> w) {

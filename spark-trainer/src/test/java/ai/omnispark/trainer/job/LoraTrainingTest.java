@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -110,16 +111,6 @@ class LoraTrainingTest {
         TrainSummary summary = LocalLauncher.run(s, (r, total) -> steps.put(r.step(), r),
                 new PrintStream(printed, true), 0);
         return new Run(new TreeMap<>(steps), summary, printed.toString());
-    }
-
-    static Map<String, float[]> tensors(Path file) throws IOException {
-        Map<String, float[]> w = new LinkedHashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(file)) {
-            for (TensorInfo t : r.tensors()) {
-                w.put(t.name(), r.readFloats(t.name()));
-            }
-        }
-        return w;
     }
 
     static Map<String, float[]> adapter(Path runDir) throws IOException {

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.weights;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,21 +53,9 @@ class MoeTrainingTest {
                 "train.lr=1e-3", "train.max_steps=12", "train.threads=1", "train.comm_timeout_s=30",
                 "train.save_hf_weights=true"));
         all.addAll(List.of(sets));
-        Map<Long, StepResult> steps = Collections.synchronizedMap(new LinkedHashMap<>());
-        LocalLauncher.run(Settings.fromTree(null, all, "test"), (StepResult r, long total) -> steps.put(r.step(), r),
-                new PrintStream(new ByteArrayOutputStream()), 0);
-        return steps;
+        return ai.omnispark.trainer.testing.TestRuns.train(Settings.fromTree(null, all, "test"));
     }
 
-    private static Map<String, float[]> weights(Path hf) throws IOException {
-        Map<String, float[]> w = new HashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
-            for (TensorInfo t : r.tensors()) {
-                w.put(t.name(), r.readFloats(t.name()));
-            }
-        }
-        return w;
-    }
 
     @Test
     void fsdpOnTwoRanksMatchesOneRankWithTheAuxTerm() throws Exception {

@@ -1,5 +1,7 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.train;
+import static ai.omnispark.trainer.testing.TestRuns.weights;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -40,21 +42,7 @@ class RecomputeTest {
         return Settings.fromTree(null, all, "test");
     }
 
-    private static Map<Long, StepResult> train(Settings s) throws Exception {
-        Map<Long, StepResult> steps = new ConcurrentHashMap<>();
-        LocalLauncher.run(s, (r, total) -> steps.put(r.step(), r), new PrintStream(new ByteArrayOutputStream()), 0);
-        return new TreeMap<>(steps);
-    }
 
-    private static Map<String, float[]> weights(Path hf) throws IOException {
-        Map<String, float[]> w = new HashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
-            for (TensorInfo t : r.tensors()) {
-                w.put(t.name(), r.readFloats(t.name()));
-            }
-        }
-        return w;
-    }
 
     @Test
     void recomputingAttentionAndMlpSegmentsChangesNoBit() throws Exception {

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.spark;
 
+import static ai.omnispark.trainer.testing.TestRuns.weights;
 import ai.omnispark.trainer.testing.TinyModel;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -57,15 +58,6 @@ class SparkTrainerTest {
         return Settings.fromTree(null, all, "test");
     }
 
-    private static Map<String, float[]> weights(Path hf) throws IOException {
-        Map<String, float[]> w = new LinkedHashMap<>();
-        try (SafeTensorsReader r = SafeTensorsReader.open(hf.resolve("model.safetensors"))) {
-            for (TensorInfo t : r.tensors()) {
-                w.put(t.name(), r.readFloats(t.name()));
-            }
-        }
-        return w;
-    }
 
     @Test
     void twoRanksTrainThroughABarrierStageAndReportToTheDriver() throws Exception {
