@@ -1,5 +1,7 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.concat;
+import static ai.omnispark.trainer.testing.TestRuns.copy;
 import static ai.omnispark.trainer.testing.TestRuns.train;
 import static ai.omnispark.trainer.testing.TestRuns.weights;
 import ai.omnispark.trainer.testing.TinyModel;
@@ -63,8 +65,6 @@ class DistributedTrainingTest {
         all.addAll(List.of(sets));
         return Settings.fromTree(null, all, "test");
     }
-
-
 
     private static void assertSameRun(String what, Map<Long, StepResult> ref, Map<String, float[]> refW,
             Map<Long, StepResult> run, Map<String, float[]> w) {
@@ -274,24 +274,5 @@ class DistributedTrainingTest {
 
         Exception policy = assertThrows(Exception.class, () -> train(settings("fp", "train.resume_policy=sometimes")));
         assertTrue(policy.getMessage().contains("train.resume_policy is 'sometimes'"), policy.getMessage());
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        List<String> all = new ArrayList<>(List.of(a));
-        all.addAll(List.of(b));
-        return all.toArray(new String[0]);
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        try (var paths = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) paths::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target);
-                }
-            }
-        }
     }
 }

@@ -1,5 +1,7 @@
 package ai.omnispark.trainer.job;
 
+import static ai.omnispark.trainer.testing.TestRuns.concat;
+import static ai.omnispark.trainer.testing.TestRuns.copy;
 import static ai.omnispark.trainer.testing.TestRuns.tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -432,24 +434,5 @@ class LoraTrainingTest {
 
     private static java.util.stream.DoubleStream floats(float[] values) {
         return java.util.stream.IntStream.range(0, values.length).mapToDouble(i -> values[i]);
-    }
-
-    private static String[] concat(String[] a, String... b) {
-        List<String> all = new ArrayList<>(List.of(a));
-        all.addAll(List.of(b));
-        return all.toArray(new String[0]);
-    }
-
-    private static void copy(Path from, Path to) throws IOException {
-        try (var paths = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) paths::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target);
-                }
-            }
-        }
     }
 }

@@ -41,4 +41,25 @@ public final class TestRuns {
     public static Map<String, float[]> weights(Path hfDir) throws IOException {
         return tensors(hfDir.resolve("model.safetensors"));
     }
+
+    /** {@code a} followed by {@code b}: a test's common settings and one run's own. */
+    public static String[] concat(String[] a, String... b) {
+        java.util.List<String> all = new java.util.ArrayList<>(java.util.List.of(a));
+        all.addAll(java.util.List.of(b));
+        return all.toArray(new String[0]);
+    }
+
+    /** Copies the tree under {@code from} to {@code to} (a run's output, to resume a copy of it). */
+    public static void copy(Path from, Path to) throws IOException {
+        try (var paths = java.nio.file.Files.walk(from)) {
+            for (Path p : (Iterable<Path>) paths::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(target);
+                } else {
+                    java.nio.file.Files.copy(p, target);
+                }
+            }
+        }
+    }
 }
