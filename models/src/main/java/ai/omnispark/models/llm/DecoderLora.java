@@ -44,8 +44,7 @@ final class DecoderLora {
         for (String m : config.modules()) {
             boolean any = false;
             for (String kind : KINDS) {
-                String module = DecoderNames.layer(0, kind);
-                any |= module.equals(m) || module.endsWith("." + m);
+                any |= LoraConfig.names(DecoderNames.layer(0, kind), m);
             }
             if (!any) {
                 throw new IllegalArgumentException("model.lora_config.lora_modules names '" + m + "', which matches no "

@@ -37,10 +37,15 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> mo
     /** Whether the linear named {@code module} (without ".weight") takes an adapter. */
     public boolean matches(String module) {
         for (String m : modules) {
-            if (module.equals(m) || module.endsWith("." + m)) {
+            if (names(module, m)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether the lora_modules entry {@code entry} names the linear {@code module}. */
+    public static boolean names(String module, String entry) {
+        return module.equals(entry) || module.endsWith("." + entry);
     }
 }
