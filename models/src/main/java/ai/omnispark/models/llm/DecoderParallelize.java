@@ -5,6 +5,7 @@ import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.mesh.DeviceMesh;
+import ai.omnispark.parallel.mesh.MeshDims;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -17,6 +18,15 @@ import java.util.Set;
 final class DecoderParallelize implements Parallelize {
     @Override
     public Plan apply(Model model, DeviceMesh mesh, boolean recompute) {
+        if (mesh != null) {
+            for (String dim : List.of(MeshDims.EP, MeshDims.SP)) {
+                if (mesh.dimNames().contains(dim) && mesh.dimSize(dim) > 1) {
+                    throw new IllegalArgumentException("the " + model.family() + " model runs data parallel only: mesh dim "
+                            + dim + " = " + mesh.dimSize(dim) + (dim.equals(MeshDims.EP)
+                                    ? " (a dense model has no experts to split)" : " (Ulysses is not implemented yet)"));
+                }
+            }
+        }
         List<Segment> segments = model.trainingSegments();
         if (!recompute) {
             return new Plan(segments, Recompute.none());

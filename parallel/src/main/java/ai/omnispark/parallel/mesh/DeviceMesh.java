@@ -16,8 +16,10 @@ import java.util.Map;
  * are adjacent. See docs/mesh.md for a picture.
  *
  * <p>The data-parallel position of a rank (which rows it reads, which shard of the batch it is)
- * comes from its {@link MeshDims#DP_REPLICATE} and {@link MeshDims#DP_SHARD} coordinates, never from
- * its world rank: ranks that differ only in sp or ep coordinates read the same rows.
+ * comes from its {@link MeshDims#DP_REPLICATE}, {@link MeshDims#DP_SHARD} and {@link MeshDims#EP}
+ * coordinates, never from its world rank: expert-parallel ranks are data-parallel ranks with rows of
+ * their own (as in VeOmni and TorchTitan, where ep borrows data-parallel ranks), while ranks that
+ * differ only in their {@link MeshDims#SP} coordinate read the same rows (Ulysses slices each row).
  *
  * <p>{@link #group} gives the sub-communicator over the ranks that share every coordinate except
  * the named ones; every rank must call it with the same dimensions, in the same order relative to
@@ -45,8 +47,13 @@ public final class DeviceMesh implements AutoCloseable {
      * ranks and sp = ep = 1. Rank r then has dp_shard coordinate r % shard and dp_replicate r / shard.
      */
     public static DeviceMesh dataParallel(Communicator world, int replicate, int shard) {
-        return builder().dim(MeshDims.DP_REPLICATE, replicate).dim(MeshDims.DP_SHARD, shard).dim(MeshDims.SP, 1)
-                .dim(MeshDims.EP, 1).build(world);
+        return of(world, replicate, shard, 1, 1);
+    }
+
+    /** The trainer's mesh: {@link MeshDims#ALL} with the given sizes, which must multiply to the world size. */
+    public static DeviceMesh of(Communicator world, int replicate, int shard, int sp, int ep) {
+        return builder().dim(MeshDims.DP_REPLICATE, replicate).dim(MeshDims.DP_SHARD, shard).dim(MeshDims.SP, sp)
+                .dim(MeshDims.EP, ep).build(world);
     }
 
     public List<String> dimNames() {
@@ -102,17 +109,23 @@ public final class DeviceMesh implements AutoCloseable {
     }
 
     /**
-     * This rank's index among the data-parallel ranks: its dp_replicate and dp_shard coordinates
+     * This rank's index among the data-parallel ranks: its dp_replicate, dp_shard and ep coordinates
      * flattened row-major (replica-major, like the mesh). A mesh without one of those dimensions
      * counts it as size 1.
      */
     public int dataParallelRank() {
-        return dpCoord(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD) + dpCoord(MeshDims.DP_SHARD);
+        return (dpCoord(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD) + dpCoord(MeshDims.DP_SHARD))
+                * dpSize(MeshDims.EP) + dpCoord(MeshDims.EP);
     }
 
-    /** The number of data-parallel ranks: dp_replicate × dp_shard (a missing dimension counts as 1). */
+    /** The number of data-parallel ranks: dp_replicate × dp_shard × ep (a missing dimension counts as 1). */
     public int dataParallelSize() {
-        return dpSize(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD);
+        return dpSize(MeshDims.DP_REPLICATE) * dpSize(MeshDims.DP_SHARD) * dpSize(MeshDims.EP);
+    }
+
+    /** The number of ranks that share each row (Ulysses); 1 without an sp dimension. */
+    public int sequenceParallelSize() {
+        return dpSize(MeshDims.SP);
     }
 
     private int dpCoord(String dim) {
@@ -124,15 +137,16 @@ public final class DeviceMesh implements AutoCloseable {
     }
 
     /**
-     * FSDP's collectives over this mesh's data-parallel dimensions: units are sharded over
-     * dp_shard, gradients also summed over dp_replicate (HSDP; DDP is dp_shard = 1), and the job-wide
-     * sums and counts run over the data-parallel ranks (dp_replicate × dp_shard). The communicators
-     * are this mesh's groups, split from its world, so their ops share one comm thread in issue
-     * order; the mesh closes them.
+     * FSDP's collectives for the units every rank uses (all but the experts): units are sharded over
+     * dp_shard × sp × ep, which also sums the gradients of ranks that hold the same rows in slices
+     * (sp) and those of expert-parallel ranks; gradients are also summed over dp_replicate (HSDP; DDP
+     * is dp_shard = 1); the job-wide sums and counts run over every rank. The communicators are this
+     * mesh's groups, split from its world, so their ops share one comm thread in issue order; the
+     * mesh closes them.
      */
     public ShardGroup dataParallelGroup(NDManager parent) {
-        return new CommShardGroup(group(presentDims(MeshDims.DP_SHARD)), group(presentDims(MeshDims.DP_REPLICATE)),
-                group(presentDims(MeshDims.DP_REPLICATE, MeshDims.DP_SHARD)), parent);
+        return new CommShardGroup(group(presentDims(MeshDims.DP_SHARD, MeshDims.SP, MeshDims.EP)),
+                group(presentDims(MeshDims.DP_REPLICATE)), group(dimNames().toArray(new String[0])), parent);
     }
 
     private String[] presentDims(String... dims) {

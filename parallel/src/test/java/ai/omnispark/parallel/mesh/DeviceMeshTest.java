@@ -125,6 +125,15 @@ class DeviceMeshTest {
             assertEquals(dpRankOf[r], mesh.dataParallelRank(), "world rank " + r);
             assertEquals(4, mesh.dataParallelSize());
         }
+        // Expert-parallel ranks read rows of their own; sp ranks share theirs: on dp_shard 2 x sp 2 x
+        // ep 2 (ep fastest), world ranks r and r + 2 (same shard and ep, other sp) are one dp rank.
+        int[] dpRankWithEp = {0, 1, 0, 1, 2, 3, 2, 3};
+        for (int r = 0; r < 8; r++) {
+            DeviceMesh mesh = DeviceMesh.of(fake(r, 8), 1, 2, 2, 2);
+            assertEquals(dpRankWithEp[r], mesh.dataParallelRank(), "world rank " + r);
+            assertEquals(4, mesh.dataParallelSize());
+            assertEquals(2, mesh.sequenceParallelSize());
+        }
         // A mesh without dp dimensions is one data-parallel rank.
         DeviceMesh sp = DeviceMesh.builder().dim(MeshDims.SP, 4).build(fake(3, 4));
         assertEquals(0, sp.dataParallelRank());

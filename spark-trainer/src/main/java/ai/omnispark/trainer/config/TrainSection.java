@@ -3,6 +3,7 @@ package ai.omnispark.trainer.config;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.trainer.config.Key.Type;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The {@code train} section as written: each key typed and its allowed values checked. The
@@ -38,6 +39,9 @@ public record TrainSection(
         ParallelPlan.Mode dataParallelMode,
         int dataParallelShardSize,
         int dataParallelReplicateSize,
+        Map<String, Object> accelerator,
+        int ulyssesParallelSize,
+        int expertParallelSize,
         boolean enableFullShard,
         boolean enableMixedPrecision,
         int saveTotalLimit,
@@ -79,6 +83,11 @@ public record TrainSection(
             new Key("train.data_parallel_mode", Type.STRING, "fsdp", "fsdp | ddp | none (none needs world_size 1)"),
             new Key("train.data_parallel_shard_size", Type.INT, 0L, "ranks a unit is sharded over; 0 = world_size / replicate size"),
             new Key("train.data_parallel_replicate_size", Type.INT, 1L, "replicas of the shard group (HSDP when > 1)"),
+            Key.map("train.accelerator", "VeOmni's parallel sizes: {ulysses_size, ep_size}; the flat keys train.ulysses_parallel_size / train.expert_parallel_size say the same",
+                    new Key("train.accelerator.ulysses_size", Type.INT, null, "Ulysses sequence-parallel ranks per row (divides world_size)"),
+                    new Key("train.accelerator.ep_size", Type.INT, null, "expert-parallel ranks the experts of each sparse layer are split over (divides world_size)")),
+            new Key("train.ulysses_parallel_size", Type.INT, 1L, "Ulysses sequence-parallel ranks per row (train.accelerator.ulysses_size when that is given)"),
+            new Key("train.expert_parallel_size", Type.INT, 1L, "expert-parallel ranks (train.accelerator.ep_size when that is given)"),
             new Key("train.enable_full_shard", Type.BOOL, true, "free gathered parameters after forward and gather again in backward"),
             new Key("train.enable_mixed_precision", Type.BOOL, false, "not implemented yet (training runs in fp32); true is refused"),
             new Key("train.save_total_limit", Type.INT, 0L, "keep only the newest K checkpoints; 0 = keep all"),
@@ -113,13 +122,39 @@ public record TrainSection(
                 s.flag("train.enable_gradient_checkpointing"), s.intValue("train.threads"),
                 s.string("train.tensorboard_dir"), s.flag("train.save_hf_weights"), s.intValue("train.world_size"),
                 mode(s.string("train.data_parallel_mode")), s.intValue("train.data_parallel_shard_size"),
-                s.intValue("train.data_parallel_replicate_size"), s.flag("train.enable_full_shard"),
+                s.intValue("train.data_parallel_replicate_size"), s.map("train.accelerator"), parallelSize(s, "ulysses_size", "train.ulysses_parallel_size"),
+                parallelSize(s, "ep_size", "train.expert_parallel_size"), s.flag("train.enable_full_shard"),
                 s.flag("train.enable_mixed_precision"), s.intValue("train.save_total_limit"),
                 s.flag("train.async_save"), s.string("train.load_checkpoint_path"),
                 ResumePolicy.parse(s.string("train.resume_policy")), s.flag("train.enable_profiling"),
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
                 s.intValue("train.comm_timeout_s"), loraLr);
+    }
+
+    /**
+     * A parallel size given as {@code train.accelerator.FIELD} (VeOmni's nesting) or as the flat key
+     * (default 1): the nested one wins over a flat one left at 1; two different sizes are refused.
+     */
+    private static int parallelSize(Settings s, String field, String flatKey) {
+        long flat = s.integer(flatKey);
+        Map<String, Object> accelerator = s.map("train.accelerator");
+        Object nested = accelerator == null ? null : accelerator.get(field);
+        if (flat < 1) {
+            throw new ConfigException(flatKey + " must be >= 1, got " + flat);
+        }
+        if (nested == null) {
+            return Math.toIntExact(flat);
+        }
+        long n = ((Number) nested).longValue();
+        if (n < 1) {
+            throw new ConfigException("train.accelerator." + field + " must be >= 1, got " + n);
+        }
+        if (flat != 1 && flat != n) {
+            throw new ConfigException("train.accelerator." + field + " (" + n + ") and " + flatKey + " (" + flat
+                    + ") disagree; give one of them");
+        }
+        return Math.toIntExact(n);
     }
 
     private static ParallelPlan.Mode mode(String name) {

@@ -15,10 +15,16 @@ public interface DataParallel {
     /** The number of data-parallel ranks. */
     int size();
 
-    /** Sums a per-rank number (a loss sum) over the data-parallel ranks, to about 1e-7 relative. */
+    /**
+     * Sums a per-rank number (a loss sum) over every rank, to about 1e-7 relative: under Ulysses each
+     * rank of a row's sp group adds the part of the row it computed.
+     */
     double sum(double value);
 
-    /** Sums a per-rank count (tokens) exactly. */
+    /**
+     * Sums a count of this rank's rows (tokens) exactly over the data-parallel ranks: the ranks of one
+     * sp group hold the same rows and count them once.
+     */
     long count(long value);
 
     /** The smallest per-rank value. */
@@ -60,12 +66,15 @@ public interface DataParallel {
     }
 
     /**
-     * The data-parallel ranks of {@code mesh} (FSDP, HSDP, DDP): position from its dp_replicate and
-     * dp_shard coordinates, reductions by {@code group}, the mesh's {@link DeviceMesh#dataParallelGroup}.
+     * The data-parallel ranks of {@code mesh} (FSDP, HSDP, DDP, with sp and ep): position from its
+     * dp_replicate, dp_shard and ep coordinates, reductions by {@code group}, the mesh's
+     * {@link DeviceMesh#dataParallelGroup}, whose sums run over every rank. The sp ranks of a row
+     * hold equal counts, so the count over every rank is sp times the data-parallel one, exactly.
      */
     static DataParallel over(DeviceMesh mesh, ShardGroup group) {
         int rank = mesh.dataParallelRank();
         int size = mesh.dataParallelSize();
+        int sp = mesh.sequenceParallelSize();
         return new DataParallel() {
             @Override
             public DeviceMesh mesh() {
@@ -89,7 +98,7 @@ public interface DataParallel {
 
             @Override
             public long count(long value) {
-                return group.countAll(value);
+                return group.countAll(value) / sp;
             }
 
             @Override

@@ -79,4 +79,40 @@ class SettingsTest {
             assertTrue(msg.contains("train.comm_tcp_congestion") && msg.contains("'" + bad + "'"), msg);
         }
     }
+
+    private static ParallelPlan plan(Object tree, String... sets) {
+        return ParallelPlan.from(Settings.fromTree(tree, List.of(sets), "test.yaml"));
+    }
+
+    /** VeOmni's nested train.accelerator keys and the flat ones resolve to the same plan; the sizes multiply to the world. */
+    @Test
+    void ulyssesAndExpertSizesComeFromEitherSpellingAndDivideTheWorld() {
+        Map<String, Object> nested = new java.util.HashMap<>(base());
+        nested.put("train", Map.of("global_batch_size", 8, "micro_batch_size", 2, "world_size", 8,
+                "accelerator", Map.of("ulysses_size", 2, "ep_size", 2)));
+        ParallelPlan p = plan(nested);
+        assertEquals(2, p.spSize());
+        assertEquals(2, p.epSize());
+        assertEquals(2, p.shardSize(), "8 ranks / (sp 2 x ep 2) = 2 data shards");
+        ParallelPlan flat = plan(base(), "train.world_size=8", "train.ulysses_parallel_size=2",
+                "train.expert_parallel_size=2");
+        assertEquals(p, flat);
+        ParallelPlan none = plan(base(), "train.world_size=4");
+        assertEquals(1, none.spSize());
+        assertEquals(1, none.epSize());
+        assertEquals(4, none.shardSize());
+
+        String msg = assertThrows(ConfigException.class, () -> plan(nested, "train.ulysses_parallel_size=4"))
+                .getMessage();
+        assertTrue(msg.contains("train.accelerator.ulysses_size") && msg.contains("train.ulysses_parallel_size"), msg);
+        msg = assertThrows(ConfigException.class, () -> plan(base(), "train.world_size=6",
+                "train.expert_parallel_size=4")).getMessage();
+        assertTrue(msg.contains("train.world_size (6)") && msg.contains("expert-parallel size (4)"), msg);
+        msg = assertThrows(ConfigException.class, () -> plan(base(), "train.world_size=4",
+                "train.data_parallel_mode=ddp", "train.ulysses_parallel_size=2")).getMessage();
+        assertTrue(msg.contains("ddp") && msg.contains("fsdp"), msg);
+        msg = assertThrows(ConfigException.class, () -> plan(base(), "train.world_size=4",
+                "train.expert_parallel_size=2", "train.data_parallel_shard_size=4")).getMessage();
+        assertTrue(msg.contains("must equal train.world_size (4)"), msg);
+    }
 }
