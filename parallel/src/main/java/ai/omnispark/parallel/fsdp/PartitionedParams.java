@@ -55,7 +55,12 @@ public final class PartitionedParams implements PlacementStore {
                 throw new IllegalArgumentException("unit " + u.name() + " is not partitioned across " + dim
                         + " like unit " + units.get(0).name());
             }
-            int h = u.partition().holder(across.size());
+            int h;
+            try {
+                h = u.partition().holder(across.size());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("unit " + u.name() + ": " + e.getMessage(), e);
+            }
             layouts.put(u.name(), u);
             holder.put(u.name(), h);
             if (h == across.rank()) {
