@@ -131,7 +131,8 @@ public final class RankJob {
                                 + (float) (config.loraLr() / config.lr()) + ")");
                     }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
-                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
+                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize()
+                            + (plan.epSize() > 1 ? " x ep " + plan.epSize() : "") + "), data "
                             + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
                 }
                 Path outputDir = new Path(config.outputDir());

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Expert parallelism against one rank: a tiny MoE (2 sparse layers, 4 experts, top-2, load-balancing
  * loss on) trained 20 steps with global batch 8 of one-row micro-batches, so every run accumulates
- * (1 rank: 8 micro-batches a step, EP 2: 4, EP 4 and FSDP 2 x EP 2: 2) and all runs see the same
+ * (1 rank: 8 micro-batches a step, EP 2: 4, EP 4, FSDP 2 x EP 2 and replicate 2 x EP 2: 2) and all
+ * runs see the same
  * micro-batches (the aux term is per micro-batch, docs/moe.md). Every step's loss and gradient norm
  * must agree with the single rank within 1e-5 relative, every final weight (rank 0's HF export,
  * which gathers the experts it does not hold) within 1e-5. Resume under EP 2 must reproduce the
@@ -112,6 +113,8 @@ class ExpertParallelTrainingTest {
             {"ep4-unix", "train.world_size=4", "train.expert_parallel_size=4", "train.comm_transport=unix"},
             {"fsdp2xep2-inproc-recompute", "train.world_size=4", "train.accelerator.ep_size=2",
                 "train.comm_transport=in_process", "train.enable_gradient_checkpointing=true"},
+            {"hsdp-replicate2xep2-unix", "train.world_size=4", "train.data_parallel_replicate_size=2",
+                "train.expert_parallel_size=2", "train.comm_transport=unix"},
         };
         for (String[] run : runs) {
             String name = run[0];
