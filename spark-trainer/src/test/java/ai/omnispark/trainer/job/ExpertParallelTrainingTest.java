@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * micro-batches (the aux term is per micro-batch, docs/moe.md). Every step's loss and gradient norm
  * must agree with the single rank within 1e-5 relative, every final weight (rank 0's HF export,
  * which gathers the experts it does not hold) within 1e-5. Resume under EP 2 must reproduce the
- * uninterrupted run bit for bit, and an EP 4 checkpoint must resume under EP 2 within 1e-5.
+ * uninterrupted run bit for bit, export-hf of its checkpoint must give its final weights exactly,
+ * and an EP 4 checkpoint must resume under EP 2 within 1e-5.
  */
 class ExpertParallelTrainingTest {
     @TempDir
@@ -148,6 +149,17 @@ class ExpertParallelTrainingTest {
                 assertTrue(index.path("tensors").has("layers." + layer + ".experts." + e), "index lacks expert " + e);
             }
         }
+        // export-hf of the EP 2 checkpoint on one process reads every expert from the two ranks' files.
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        assertEquals(0, ai.omnispark.trainer.cli.MainAccess.run(new String[] {"export-hf", "--checkpoint",
+                dir.resolve("r-full/checkpoints/global_step_20").toString(), "--out",
+                dir.resolve("r-exported").toString()}, new java.io.PrintStream(printed)), printed.toString());
+        Map<String, float[]> exported = weights(dir.resolve("r-exported"));
+        assertEquals(weights(fullHf).keySet(), exported.keySet());
+        for (Map.Entry<String, float[]> t : weights(fullHf).entrySet()) {
+            assertArrayEquals(t.getValue(), exported.get(t.getKey()), 0f, "export-hf " + t.getKey());
+        }
+
         assertThrows(Exception.class, () -> TestRuns.train(settings("qwen3_moe", "r-cut",
                 concat(ep2, "debug.fail_at_step=11"))));
         Map<Long, StepResult> resumed = TestRuns.train(settings("qwen3_moe", "r-cut",
