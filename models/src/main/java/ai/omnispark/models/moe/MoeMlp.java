@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * The second half of a pre-norm MoE block with its residual: the dense SwiGLU MLP, or the sparse
  * block (router, {@link GroupedExperts}, and for Qwen2-MoE the shared expert scaled by
- * sigmoid(h W_shared_gate^T)).
+ * sigmoid(h W_shared_gate^T)). Under expert parallelism a sparse layer runs as
+ * {@link ExpertParallelMlp}'s five segments instead.
  *
  * <p>With the load-balancing loss on, a sparse layer adds its router statistics over the batch's
  * non-padding tokens to the two it receives (the first sparse layer starts them): the summed softmax probability of each expert

@@ -44,8 +44,8 @@ final class MoeParallelize implements Parallelize {
         }
         Set<String> blocks = new HashSet<>();
         for (Segment s : segments) {
-            if (s != segments.get(0) && s != segments.get(segments.size() - 1)) {
-                blocks.add(s.name()); // every block segment; Recompute.named skips the manual ones
+            if (s instanceof MoeAttention || s instanceof MoeMlp || ExpertParallelMlp.recorded(s)) {
+                blocks.add(s.name());
             }
         }
         return new Plan(segments, Recompute.named(blocks));
