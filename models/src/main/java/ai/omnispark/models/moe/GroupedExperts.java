@@ -18,6 +18,9 @@ import java.util.function.IntFunction;
  * puts the outputs back in (token, slot) order, where they are weighted and summed over the k slots.
  * Dropless: every token reaches each of its k experts. The index tensors are copied into
  * libtorch-owned memory, since the gathers save them for backward (docs/architecture.md).
+ *
+ * <p>Expert parallelism ({@link ExpertParallelMlp}) uses the same pieces with an all-to-all between
+ * the sort and the experts: {@link #sortByExpert}, {@link #runSorted}, {@link #combine}.
  */
 final class GroupedExperts {
     private GroupedExperts() {}
@@ -26,50 +29,93 @@ final class GroupedExperts {
     record Expert(NDArray gate, NDArray up, NDArray down) {}
 
     /**
-     * @param hidden [T, H]
-     * @param expert expert j's weights
-     * @return sum over slots of weight * expert(hidden), [T, H]
+     * The (token, slot) pairs sorted by expert, stable in token order.
+     *
+     * @param tokenOfRow the token of each sorted row
+     * @param rowOfSlot the sorted row of slot s ({@code t * k + j})
+     * @param count rows per expert
      */
-    static NDArray apply(NDArray hidden, Router.Routing routing, int numExperts, IntFunction<Expert> expert) {
-        int k = routing.topK();
-        long[] chosen = routing.experts();
+    record Sorted(long[] tokenOfRow, long[] rowOfSlot, int[] count) {}
+
+    /** A counting sort of the chosen experts (row-major [T * k]). */
+    static Sorted sortByExpert(long[] chosen, int topK, int numExperts) {
         int slots = chosen.length;
         int[] count = new int[numExperts];
         for (long e : chosen) {
             count[(int) e]++;
         }
-        int[] start = new int[numExperts + 1];
-        for (int e = 0; e < numExperts; e++) {
-            start[e + 1] = start[e] + count[e];
+        int[] next = new int[numExperts];
+        for (int e = 1; e < numExperts; e++) {
+            next[e] = next[e - 1] + count[e - 1];
         }
-        int[] next = start.clone();
         long[] tokenOfRow = new long[slots];
         long[] rowOfSlot = new long[slots];
         for (int s = 0; s < slots; s++) {
             int row = next[(int) chosen[s]]++;
-            tokenOfRow[row] = s / k;
+            tokenOfRow[row] = s / topK;
             rowOfSlot[s] = row;
         }
+        return new Sorted(tokenOfRow, rowOfSlot, count);
+    }
+
+    /**
+     * @param hidden [T, H]
+     * @param expert expert j's weights
+     * @return sum over slots of weight * expert(hidden), [T, H]
+     */
+    static NDArray apply(NDArray hidden, Router.Routing routing, int numExperts, IntFunction<Expert> expert) {
+        Sorted sorted = sortByExpert(routing.experts(), routing.topK(), numExperts);
         NDManager manager = hidden.getManager();
-        NDArray gathered = gather(hidden, Ops.owned(manager.create(tokenOfRow), DataType.INT64));
+        NDArray gathered = gather(hidden, index(manager, sorted.tokenOfRow()));
+        NDArray byExpert = runSorted(gathered, sorted.count(), expert);
+        return combine(byExpert, index(manager, sorted.rowOfSlot()), routing.weights());
+    }
+
+    /**
+     * Each expert once over its contiguous run of {@code rows} (sorted by expert, {@code count[e]}
+     * rows of expert e); an expert with no row is skipped.
+     */
+    static NDArray runSorted(NDArray rows, int[] count, IntFunction<Expert> expert) {
         NDList outputs = new NDList();
-        for (int e = 0; e < numExperts; e++) {
+        long start = 0;
+        for (int e = 0; e < count.length; e++) {
             if (count[e] == 0) {
                 continue;
             }
-            NDArray rows = gathered.get(new NDIndex("{}:{}", start[e], start[e + 1]));
+            NDArray part = rows.get(new NDIndex("{}:{}", start, start + count[e]));
+            start += count[e];
             Expert w = expert.apply(e);
-            NDArray act = Ops.silu(Ops.linear(rows, w.gate(), null)).mul(Ops.linear(rows, w.up(), null));
+            NDArray act = Ops.silu(Ops.linear(part, w.gate(), null)).mul(Ops.linear(part, w.up(), null));
             outputs.add(Ops.linear(act, w.down(), null));
         }
-        NDArray byExpert = outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
-        NDArray bySlot = gather(byExpert, Ops.owned(manager.create(rowOfSlot), DataType.INT64));
-        long h = hidden.getShape().get(1);
-        return bySlot.reshape(routing.tokens(), k, h).mul(routing.weights().expandDims(2)).sum(new int[] {1});
+        if (outputs.isEmpty()) {
+            return rows; // no row at all: an empty [0, H], still on the graph
+        }
+        return outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
+    }
+
+    /**
+     * The expert outputs back in (token, slot) order, weighted and summed over the k slots.
+     *
+     * @param byRow expert outputs, one row per (token, slot) pair, [T * k, H]
+     * @param rowOfSlot the row of slot s, int64 [T * k]
+     * @param weights the slots' routing weights, [T, k]
+     */
+    static NDArray combine(NDArray byRow, NDArray rowOfSlot, NDArray weights) {
+        NDArray bySlot = gather(byRow, rowOfSlot);
+        long tokens = weights.getShape().get(0);
+        long k = weights.getShape().get(1);
+        long h = byRow.getShape().get(1);
+        return bySlot.reshape(tokens, k, h).mul(weights.expandDims(2)).sum(new int[] {1});
+    }
+
+    /** An int64 index tensor in libtorch-owned memory (a gather saves it for backward). */
+    static NDArray index(NDManager manager, long[] values) {
+        return Ops.owned(manager.create(values), DataType.INT64);
     }
 
     /** Rows {@code index} of {@code table} ([N, H]), differentiable in {@code table}. */
-    private static NDArray gather(NDArray table, NDArray index) {
+    static NDArray gather(NDArray table, NDArray index) {
         return JniUtils.embedding((PtNDArray) index, (PtNDArray) table, false);
     }
 }

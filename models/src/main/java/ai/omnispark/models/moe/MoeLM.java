@@ -10,6 +10,7 @@ import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.mesh.MeshDims;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -19,8 +20,8 @@ import java.util.List;
 
 /**
  * A Qwen3-MoE / Qwen2-MoE decoder as parameter units and segments. Units: "embed", "layers.i" (the
- * block's attention, its router and every expert, or its dense MLP; read by "attn.i" and "mlp.i"),
- * "head". Between segments flows the hidden state and, with the load-balancing loss on, the router
+ * block's attention, its router and shared expert, or its dense MLP; read by "attn.i" and "mlp.i"),
+ * "layers.i.experts.j" (expert j of a sparse layer, partitioned across the mesh's ep dim), "head". Between segments flows the hidden state and, with the load-balancing loss on, the router
  * statistics of the sparse layers so far (see {@link MoeMlp}). One instance per rank: it owns the
  * rank's attention kernels, which {@link #close} frees.
  */
@@ -114,14 +115,17 @@ final class MoeLM extends DecoderModel<MoeConfig> {
         units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
+            List<UnitLayout> experts = new ArrayList<>();
             DecoderLayouts.attention(c, i, p);
             if (c.sparse(i)) {
                 long im = c.moeIntermediateSize();
                 p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate.weight"), normal, c.numExperts(), h));
                 for (int e = 0; e < c.numExperts(); e++) {
-                    p.add(ParamSpec.of(MoeNames.expert(i, e, "gate_proj"), normal, im, h));
-                    p.add(ParamSpec.of(MoeNames.expert(i, e, "up_proj"), normal, im, h));
-                    p.add(ParamSpec.of(MoeNames.expert(i, e, "down_proj"), normal, h, im));
+                    experts.add(new UnitLayout(MoeNames.expertUnit(i, e), List.of(
+                            ParamSpec.of(MoeNames.expert(i, e, "gate_proj"), normal, im, h),
+                            ParamSpec.of(MoeNames.expert(i, e, "up_proj"), normal, im, h),
+                            ParamSpec.of(MoeNames.expert(i, e, "down_proj"), normal, h, im)),
+                            new UnitLayout.Partition(MeshDims.EP, e, c.numExperts())));
                 }
                 if (c.sharedExpert()) {
                     long is = c.sharedExpertIntermediateSize();
@@ -136,6 +140,7 @@ final class MoeLM extends DecoderModel<MoeConfig> {
                 p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
             }
             units.add(new UnitLayout(DecoderNames.unit(i), p));
+            units.addAll(experts);
         }
         units.add(DecoderLayouts.head(c));
         return units;

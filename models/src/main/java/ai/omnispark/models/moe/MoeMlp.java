@@ -9,12 +9,14 @@ import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The second half of a pre-norm MoE block with its residual: the dense SwiGLU MLP, or the sparse
  * block (router, {@link GroupedExperts}, and for Qwen2-MoE the shared expert scaled by
- * sigmoid(h W_shared_gate^T)).
+ * sigmoid(h W_shared_gate^T)). Under expert parallelism a sparse layer runs as
+ * {@link ExpertParallelMlp}'s five segments instead.
  *
  * <p>With the load-balancing loss on, a sparse layer adds its router statistics over the batch's
  * non-padding tokens to the two it receives (the first sparse layer starts them): the summed softmax probability of each expert
@@ -35,16 +37,28 @@ final class MoeMlp implements Segment {
         return "mlp." + layer;
     }
 
+    int layer() {
+        return layer;
+    }
+
+    /** The block's unit and, for a sparse layer, every expert's unit. */
     @Override
     public List<String> units() {
-        return List.of(DecoderNames.unit(layer));
+        List<String> units = new ArrayList<>();
+        units.add(DecoderNames.unit(layer));
+        if (config.sparse(layer)) {
+            for (int e = 0; e < config.numExperts(); e++) {
+                units.add(MoeNames.expertUnit(layer, e));
+            }
+        }
+        return units;
     }
 
     private NDArray p(SegmentCall call, String suffix) {
         return call.param(DecoderNames.layer(layer, suffix));
     }
 
-    private static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down) {
+    static NDArray swiglu(NDArray x, NDArray gate, NDArray up, NDArray down) {
         return Ops.linear(Ops.silu(Ops.linear(x, gate, null)).mul(Ops.linear(x, up, null)), down, null);
     }
 
@@ -77,20 +91,27 @@ final class MoeMlp implements Segment {
         }
         NDList out = new NDList(r.add(moe.reshape(shape)));
         if (config.auxLoss()) {
-            NDArray routed = call.batch().get(MoeCollator.ROUTED_MASK);
-            NDArray probSums = routing.probs().mul(routed).sum(new int[] {0});
-            NDArray counts = slotCounts(call, routing, routed);
-            // The first sparse layer starts the statistics: a fresh zero tensor carried from the
-            // embedding would reach backward as an output that autograd never recorded.
-            boolean first = inputs.size() == 1;
-            out.add(first ? probSums : inputs.get(1).add(probSums));
-            out.add(first ? counts : inputs.get(2).add(counts));
+            out.addAll(statistics(config, call, routing, inputs.size() == 1 ? null : inputs.subNDList(1)));
         }
         return out;
     }
 
+    /**
+     * The router statistics after this layer: this layer's summed probabilities and slot counts over
+     * the routed tokens, added to {@code before} (the two received; null at the first sparse layer).
+     */
+    static NDList statistics(MoeConfig config, SegmentCall call, Router.Routing routing, NDList before) {
+        NDArray routed = call.batch().get(MoeCollator.ROUTED_MASK);
+        NDArray probSums = routing.probs().mul(routed).sum(new int[] {0});
+        NDArray counts = slotCounts(config, call, routing, routed);
+        // The first sparse layer starts the statistics: a fresh zero tensor carried from the
+        // embedding would reach backward as an output that autograd never recorded.
+        return before == null ? new NDList(probSums, counts)
+                : new NDList(before.get(0).add(probSums), before.get(1).add(counts));
+    }
+
     /** Per expert, the top-k slots it took among the non-padding tokens, as int64 [E]. */
-    private NDArray slotCounts(SegmentCall call, Router.Routing routing, NDArray routedMask) {
+    private static NDArray slotCounts(MoeConfig config, SegmentCall call, Router.Routing routing, NDArray routedMask) {
         float[] routed = routedMask.toType(DataType.FLOAT32, false).toFloatArray();
         long[] counts = new long[config.numExperts()];
         long[] chosen = routing.experts();

@@ -15,6 +15,14 @@ final class MoeNames {
         return DecoderNames.layer(layer, "mlp.experts." + expert + "." + proj + ".weight");
     }
 
+    /**
+     * The unit of expert j of layer i: each expert is a unit of its own, partitioned across the ep
+     * dim, so a rank holds only its ep coordinate's experts and checkpoints reshard across ep sizes.
+     */
+    static String expertUnit(int layer, int expert) {
+        return DecoderNames.unit(layer) + ".experts." + expert;
+    }
+
     /** The fused layout's [E, 2 * moe_intermediate_size, H] tensor, gate rows first. */
     static String fusedGateUp(int layer) {
         return DecoderNames.layer(layer, "mlp.experts.gate_up_proj");

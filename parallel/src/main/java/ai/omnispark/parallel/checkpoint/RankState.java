@@ -38,6 +38,9 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
         Map<String, Slice> states = new LinkedHashMap<>();
         List<String> names = optimizer.stateNames();
         for (UnitLayout u : params.layouts()) {
+            if (!params.holds(u.name())) {
+                continue; // another coordinate of its partition dimension saves it
+            }
             OwnedSlice o = params.owned(u.name());
             model.put(u.name(), new Slice(u.numel(), o.begin(), params.ownedWeights(u.name())));
             NDArray[] st = params.trainable(u.name()) ? optimizer.state(u.name()) : null;
@@ -65,6 +68,9 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
                     + " per unit, but this optimizer keeps " + opt.stateNames());
         }
         for (UnitLayout u : params.layouts()) {
+            if (!params.holds(u.name())) {
+                continue;
+            }
             OwnedSlice o = params.owned(u.name());
             check(model, u.name(), u, o);
             if (optimizerSteps > 0 && params.trainable(u.name())) {
@@ -74,6 +80,9 @@ public record RankState(Map<String, Slice> model, Map<String, Slice> optimizer, 
             }
         }
         for (UnitLayout u : params.layouts()) {
+            if (!params.holds(u.name())) {
+                continue;
+            }
             params.loadOwnedWeights(u.name(), model.get(u.name()).values());
             if (optimizerSteps > 0 && params.trainable(u.name())) {
                 OwnedSlice o = params.owned(u.name());

@@ -149,6 +149,21 @@ public final class DeviceMesh implements AutoCloseable {
                 group(presentDims(MeshDims.DP_REPLICATE)), group(dimNames().toArray(new String[0])), parent);
     }
 
+    /**
+     * FSDP's collectives for units partitioned across {@code dim} (experts across ep: every
+     * coordinate of {@code dim} holds other units): sharded over the data-parallel shard dims
+     * except {@code dim} (dp_shard × sp for ep), summed over dp_replicate; "every rank" for its
+     * sums is the ranks of this rank's coordinate on {@code dim}. The caller sums what differs
+     * between coordinates (a gradient norm) over {@link #group}({@code dim}).
+     */
+    public ShardGroup partitionedGroup(String dim, NDManager parent) {
+        index(dim);
+        String[] shard = Arrays.stream(presentDims(MeshDims.DP_SHARD, MeshDims.SP, MeshDims.EP))
+                .filter(d -> !d.equals(dim)).toArray(String[]::new);
+        String[] world = dimNames().stream().filter(d -> !d.equals(dim)).toArray(String[]::new);
+        return new CommShardGroup(group(shard), group(presentDims(MeshDims.DP_REPLICATE)), group(world), parent);
+    }
+
     private String[] presentDims(String... dims) {
         return Arrays.stream(dims).filter(dimNames()::contains).toArray(String[]::new);
     }

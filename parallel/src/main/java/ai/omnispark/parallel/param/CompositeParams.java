@@ -47,6 +47,11 @@ final class CompositeParams implements ParamStore {
     }
 
     @Override
+    public boolean holds(String unit) {
+        return of(unit).holds(unit);
+    }
+
+    @Override
     public boolean trainable(String unit) {
         return of(unit).placement().trainable();
     }

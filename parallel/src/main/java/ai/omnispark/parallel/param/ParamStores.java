@@ -3,7 +3,9 @@ package ai.omnispark.parallel.param;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.parallel.fsdp.FsdpParams;
+import ai.omnispark.parallel.fsdp.PartitionedParams;
 import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.mesh.MeshDims;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -18,7 +20,7 @@ public final class ParamStores {
 
     /**
      * Every unit's weights from its deterministic initialisation, grouped by placement: whole on this
-     * rank without a group, sharded over {@code groupOrNull} (FSDP, HSDP, DDP as a shard group of one)
+     * rank without a group, sharded over {@code dataGroup} (FSDP, HSDP, DDP as a shard group of one)
      * with one; trainable or frozen as the unit's {@link ParamSpec#trainable} flags say. Frozen units
      * keep one copy of their (sharded) weights and nothing else.
      *
@@ -29,12 +31,27 @@ public final class ParamStores {
      */
     public static ParamStore build(NDManager parent, List<UnitLayout> units, DataType dtype, long seed,
             ShardGroup groupOrNull, boolean reshardAfterForward) {
+        return build(parent, units, dtype, seed, null, groupOrNull, reshardAfterForward);
+    }
+
+    /**
+     * As {@link #build(NDManager, List, DataType, long, ShardGroup, boolean)} on a mesh: units every
+     * rank uses are sharded over {@code dataGroup} (the mesh's {@link DeviceMesh#dataParallelGroup});
+     * units partitioned across a mesh dimension ({@link UnitLayout.Partition}, e.g. experts across ep)
+     * go to a {@link PartitionedParams} store of their own: held only by their coordinate, sharded
+     * over the rest of the data-parallel ranks ({@link DeviceMesh#partitionedGroup}).
+     *
+     * @param meshOrNull null: no unit is partitioned (every rank holds every unit)
+     * @throws IllegalArgumentException also for a partition the mesh's dimension does not divide
+     */
+    public static ParamStore build(NDManager parent, List<UnitLayout> units, DataType dtype, long seed,
+            DeviceMesh meshOrNull, ShardGroup dataGroup, boolean reshardAfterForward) {
         if (units.isEmpty()) {
             throw new IllegalArgumentException("a parameter store needs at least one unit");
         }
         Set<String> names = new HashSet<>();
         Map<Placement, List<UnitLayout>> byPlacement = new LinkedHashMap<>();
-        List<String> shardDims = groupOrNull == null ? List.of() : List.of(MeshDims.DP_SHARD);
+        List<String> shardDims = dataGroup == null ? List.of() : List.of(MeshDims.DP_SHARD);
         for (UnitLayout u : units) {
             if (!names.add(u.name())) {
                 throw new IllegalArgumentException("unit " + u.name() + " is listed twice");
@@ -45,9 +62,15 @@ public final class ParamStores {
         try {
             for (Map.Entry<Placement, List<UnitLayout>> e : byPlacement.entrySet()) {
                 boolean trainable = e.getKey().trainable();
-                stores.add(groupOrNull == null
+                String dim = e.getKey().partitionDim();
+                if (e.getKey().partitioned() && meshOrNull != null && meshOrNull.dimNames().contains(dim)) {
+                    stores.add(new PartitionedParams(parent, e.getValue(), dtype, seed, e.getKey(),
+                            meshOrNull.group(dim), meshOrNull.partitionedGroup(dim, parent), reshardAfterForward));
+                    continue;
+                }
+                stores.add(dataGroup == null
                         ? new LocalParams(parent, e.getValue(), dtype, seed, trainable)
-                        : new FsdpParams(parent, e.getValue(), dtype, seed, groupOrNull, reshardAfterForward,
+                        : new FsdpParams(parent, e.getValue(), dtype, seed, dataGroup, reshardAfterForward,
                                 trainable));
             }
         } catch (RuntimeException e) {

@@ -5,20 +5,42 @@ import java.util.List;
 
 /**
  * Where a unit's parameters live and whether they train: the mesh dimensions its flat tensor is
- * sharded over (empty: whole on every rank) and whether it gets gradients and optimizer state. A
- * unit is wholly trainable or wholly frozen; units of one placement share one store.
+ * sharded over (empty: whole on every rank), the mesh dimension its units are partitioned across
+ * ({@link UnitLayout.Partition}; "" when every rank holds every unit) and whether it gets gradients
+ * and optimizer state. A unit is wholly trainable or wholly frozen; units of one placement share one
+ * store.
  */
-public record Placement(List<String> shardDims, boolean trainable) {
+public record Placement(List<String> shardDims, boolean trainable, String partitionDim) {
     public Placement {
         if (shardDims == null) {
             throw new IllegalArgumentException("shardDims must not be null (empty: not sharded)");
         }
+        if (partitionDim == null) {
+            throw new IllegalArgumentException("partitionDim must not be null (\"\": not partitioned)");
+        }
         shardDims = List.copyOf(shardDims);
     }
 
-    /** The placement of {@code unit} sharded over {@code shardDims}, trainable as its parameters say. */
+    /** A placement whose units every rank holds. */
+    public Placement(List<String> shardDims, boolean trainable) {
+        this(shardDims, trainable, "");
+    }
+
+    /**
+     * The placement of {@code unit} sharded over {@code shardDims} (less its partition dimension),
+     * partitioned as its layout says, trainable as its parameters say.
+     */
     public static Placement of(UnitLayout unit, List<String> shardDims) {
-        return new Placement(shardDims, trainable(unit));
+        if (unit.partition() == null) {
+            return new Placement(shardDims, trainable(unit));
+        }
+        String dim = unit.partition().dim();
+        return new Placement(shardDims.stream().filter(d -> !d.equals(dim)).toList(), trainable(unit), dim);
+    }
+
+    /** Whether the units of this placement are partitioned across a mesh dimension. */
+    public boolean partitioned() {
+        return !partitionDim.isEmpty();
     }
 
     /**

@@ -17,8 +17,39 @@ public final class UnitLayout {
     private final List<ParamSpec> params;
     private final Map<String, Long> offsets;
     private final long numel;
+    private final Partition partition;
+
+    /**
+     * The unit is part {@code index} of {@code count} equal parts of something split across mesh
+     * dimension {@code dim} (e.g. expert {@code index} of a layer's {@code count} experts across the
+     * expert-parallel dim): with that dimension of size n ({@code count} divisible by n), only the
+     * ranks whose coordinate on it is {@code index / (count / n)} hold the unit. Checkpoints and
+     * exports still see every unit, so they do not depend on n.
+     */
+    public record Partition(String dim, int index, int count) {
+        public Partition {
+            if (dim == null || dim.isEmpty() || count < 1 || index < 0 || index >= count) {
+                throw new IllegalArgumentException("invalid partition: part " + index + " of " + count + " across '"
+                        + dim + "'");
+            }
+        }
+
+        /** The coordinate along {@link #dim} that holds this part when the dimension has {@code size} ranks. */
+        public int holder(int size) {
+            if (size < 1 || count % size != 0) {
+                throw new IllegalArgumentException(count + " parts across mesh dim " + dim + " cannot be split over "
+                        + size + " ranks: " + dim + " must divide " + count);
+            }
+            return index / (count / size);
+        }
+    }
 
     public UnitLayout(String name, List<ParamSpec> params) {
+        this(name, params, null);
+    }
+
+    /** @param partition where the unit is split across a mesh dimension; null: every rank holds (its shard of) it */
+    public UnitLayout(String name, List<ParamSpec> params, Partition partition) {
         if (params.isEmpty()) {
             throw new IllegalArgumentException("unit " + name + " has no parameters");
         }
@@ -34,6 +65,12 @@ public final class UnitLayout {
         }
         this.offsets = Collections.unmodifiableMap(offs);
         this.numel = offset;
+        this.partition = partition;
+    }
+
+    /** Where the unit is split across a mesh dimension, or null. */
+    public Partition partition() {
+        return partition;
     }
 
     public String name() {

@@ -7,6 +7,7 @@ import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.fsdp.ShardGroup;
+import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.optim.ParamGroup;
@@ -57,7 +58,17 @@ public final class RankAssembly implements AutoCloseable {
      */
     public static RankAssembly open(ModelSection m, RankContext rank, long seed, ShardGroup group,
             boolean reshardAfterForward) throws IOException {
-        RankAssembly assembly = of(model(m), rank.manager(), DataType.FLOAT32, seed, group, reshardAfterForward);
+        return open(m, rank, seed, null, group, reshardAfterForward);
+    }
+
+    /**
+     * As {@link #open(ModelSection, RankContext, long, ShardGroup, boolean)} on {@code mesh}: units
+     * partitioned across a mesh dim (experts across ep) are held by their coordinate only
+     * ({@link ParamStores#build(NDManager, List, DataType, long, DeviceMesh, ShardGroup, boolean)}).
+     */
+    public static RankAssembly open(ModelSection m, RankContext rank, long seed, DeviceMesh mesh, ShardGroup group,
+            boolean reshardAfterForward) throws IOException {
+        RankAssembly assembly = of(model(m), rank.manager(), DataType.FLOAT32, seed, mesh, group, reshardAfterForward);
         if (!m.modelPath().isBlank()) {
             assembly.loadOrClose(Path.of(m.modelPath()), rank.manager());
         }
@@ -78,9 +89,15 @@ public final class RankAssembly implements AutoCloseable {
      */
     public static RankAssembly of(Model model, NDManager manager, DataType dtype, long seed, ShardGroup group,
             boolean reshardAfterForward) {
+        return of(model, manager, dtype, seed, null, group, reshardAfterForward);
+    }
+
+    /** As {@link #of(Model, NDManager, DataType, long, ShardGroup, boolean)}, on {@code mesh} (null: none). */
+    public static RankAssembly of(Model model, NDManager manager, DataType dtype, long seed, DeviceMesh mesh,
+            ShardGroup group, boolean reshardAfterForward) {
         ParamStore params;
         try {
-            params = ParamStores.build(manager, model.units(), dtype, seed, group, reshardAfterForward);
+            params = ParamStores.build(manager, model.units(), dtype, seed, mesh, group, reshardAfterForward);
         } catch (RuntimeException e) {
             model.close();
             throw e;

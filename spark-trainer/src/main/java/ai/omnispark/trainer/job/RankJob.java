@@ -109,7 +109,7 @@ public final class RankJob {
             DeviceMesh mesh = plan.worldSize() == 1 ? null : plan.mesh(worldComm(plan, env));
             ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(rank.manager());
             try (DeviceMesh ownedMesh = mesh; RankAssembly assembly = RankAssembly.open(job.model(), rank, config.seed(),
-                    group, plan.fullShard())) {
+                    mesh, group, plan.fullShard())) {
                 Model model = assembly.model();
                 ParamStore params = assembly.params();
                 DoubleUnaryOperator sumAll = group == null ? x -> x : group::sumAll;
@@ -131,7 +131,8 @@ public final class RankJob {
                                 + (float) (config.loraLr() / config.lr()) + ")");
                     }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
-                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
+                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize()
+                            + (plan.epSize() > 1 ? " x ep " + plan.epSize() : "") + "), data "
                             + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
                 }
                 Path outputDir = new Path(config.outputDir());
@@ -383,7 +384,9 @@ public final class RankJob {
                         + String.join("; ", changed));
             }
         }
-        RankState state = reader.read(model.units(), params::owned);
+        // Units partitioned across a mesh dim (experts across ep) are read by the ranks that hold them.
+        RankState state = reader.read(model.units().stream().filter(u -> params.holds(u.name())).toList(),
+                params::owned);
         long step = extra.get("global_step").asLong();
         long epoch = extra.path("data_cursor").path("epoch").asLong();
         long globalIndex = extra.path("data_cursor").path("global_index").asLong();
