@@ -2,40 +2,66 @@ package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.nn.ulysses.SequenceShards;
+import ai.omnispark.parallel.comm.Communicator;
+import ai.omnispark.parallel.engine.ManualSegment;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.mesh.MeshDims;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /**
- * The MoE decoder's plan on a data-parallel mesh: the training segments as they are; with recompute,
- * every attention and MLP segment drops its activations. Expert parallelism (a dispatch all-to-all
- * at the MLP boundary) is not implemented yet, so a mesh with ep > 1 or sp > 1 is refused.
+ * The MoE decoder's plan: the training segments as they are on a data-parallel mesh; under Ulysses
+ * (sp > 1) every attention segment becomes its five Ulysses segments, the router's slot counts are
+ * summed over the sp group before the head ({@link SpRouterCounts}), and each rank collates its
+ * slice of every row (docs/ulysses.md). With recompute, every attention and MLP segment (and each
+ * recorded Ulysses segment) drops its activations. Expert parallelism (a dispatch all-to-all at the
+ * MLP boundary) is not implemented yet, so a mesh with ep > 1 is refused.
  */
 final class MoeParallelize implements Parallelize {
     @Override
     public Plan apply(Model model, DeviceMesh mesh, boolean recompute) {
-        if (mesh != null) {
-            for (String dim : List.of(MeshDims.EP, MeshDims.SP)) {
-                if (mesh.dimNames().contains(dim) && mesh.dimSize(dim) > 1) {
-                    throw new IllegalArgumentException("the " + model.family() + " model runs data parallel only: mesh dim "
-                            + dim + " = " + mesh.dimSize(dim) + " (expert and sequence parallelism are not implemented yet)");
+        if (mesh != null && mesh.dimNames().contains(MeshDims.EP) && mesh.dimSize(MeshDims.EP) > 1) {
+            throw new IllegalArgumentException("the " + model.family() + " model runs without expert parallelism: mesh "
+                    + "dim " + MeshDims.EP + " = " + mesh.dimSize(MeshDims.EP) + " (not implemented yet)");
+        }
+        int sp = mesh == null ? 1 : mesh.sequenceParallelSize();
+        Communicator spGroup = sp > 1 ? mesh.group(MeshDims.SP) : null;
+        boolean auxLoss = ((MoeLM) model).config().auxLoss();
+        List<Segment> segments = new ArrayList<>();
+        Set<String> blocks = new HashSet<>();
+        for (Segment s : model.trainingSegments()) {
+            List<Segment> run = List.of(s);
+            if (spGroup != null && s instanceof MoeAttention a) {
+                run = a.ulysses(spGroup);
+            } else if (spGroup != null && auxLoss && s instanceof MoeHead) {
+                run = List.of(new SpRouterCounts(spGroup), s);
+            }
+            for (Segment r : run) {
+                if ((s instanceof MoeAttention || s instanceof MoeMlp) && !(r instanceof ManualSegment)) {
+                    blocks.add(r.name());
                 }
             }
+            segments.addAll(run);
         }
-        List<Segment> segments = model.trainingSegments();
-        if (!recompute) {
-            return new Plan(segments, Recompute.none());
+        Recompute policy = recompute ? Recompute.named(blocks) : Recompute.none();
+        if (spGroup == null) {
+            return new Plan(segments, policy);
         }
-        Set<String> blocks = new HashSet<>();
-        for (Segment s : segments) {
-            if (s instanceof MoeAttention || s instanceof MoeMlp) {
-                blocks.add(s.name());
-            }
-        }
-        return new Plan(segments, Recompute.named(blocks));
+        int rank = spGroup.rank();
+        return new Plan(segments, policy, rows -> new SequenceShards(rows, rank, sp, MoeParallelize::split));
+    }
+
+    /** How the sp ranks share the MoE batch inputs: the token batch's, the routed mask by token, the aux scale whole. */
+    private static SequenceShards.Split split(String key) {
+        return switch (key) {
+            case MoeCollator.ROUTED_MASK -> SequenceShards.Split.flatTokens();
+            case MoeCollator.AUX_SCALE -> SequenceShards.Split.whole();
+            default -> SequenceShards.tokenBatch(key);
+        };
     }
 }

@@ -98,7 +98,7 @@ public final class RankJob {
             throw new ConfigException("train.world_size is " + plan.worldSize() + " but " + env.worldSize()
                     + " ranks were launched");
         }
-        TrainConfig config = TrainConfig.from(job, plan.worldSize());
+        TrainConfig config = TrainConfig.from(job, plan.dataParallelSize());
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
@@ -131,8 +131,9 @@ public final class RankJob {
                                 + (float) (config.loraLr() / config.lr()) + ")");
                     }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
-                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize() + "), data "
-                            + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
+                            + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize()
+                            + (plan.spSize() > 1 ? " x ulysses " + plan.spSize() : "") + "), data "
+                            + source.rowsPerEpoch() * plan.dataParallelSize() + " packed rows per epoch");
                 }
                 Path outputDir = new Path(config.outputDir());
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
