@@ -317,7 +317,7 @@ public final class RankJob {
             loadFailure = e;
             step = -1;
         }
-        long failed = dataParallel.count(loadFailure == null ? 0 : 1);
+        long failed = dataParallel.total(loadFailure == null ? 0 : 1);
         if (loadFailure instanceof IOException e) {
             throw e;
         }
@@ -351,7 +351,7 @@ public final class RankJob {
         // 0: none, -1: rank 0 failed, else 1 + the step (auto) or 1 (an explicit path every rank knows).
         long mine = env.rank() != 0 ? 0 : failure != null ? -1
                 : chosen == null ? 0 : spec.equals("auto") ? 1 + CheckpointPaths.stepOf(chosen.getName()) : 1;
-        long code = dataParallel.count(mine);
+        long code = dataParallel.total(mine);
         if (failure != null) {
             throw failure;
         }
