@@ -167,6 +167,32 @@ class UlyssesTrainingTest {
         System.out.printf("moe sp2: loss_aux within %.2e relative of one rank%n", worstAux);
     }
 
+    /**
+     * The random masks under Ulysses: with attention dropout (eager kernel; each sp rank applies the
+     * head slice of the masks the one-rank collator draws) and then LoRA with adapter dropout on that
+     * run's weights (the adapters' masks cut by token), SP 2 reproduces one rank: one data-parallel
+     * rank, so the same generator stream on both.
+     */
+    @Test
+    void dropoutMasksAndLoraAtSp2MatchOneRank() throws Exception {
+        Path dropout = dir.resolve("tiny-dropout.json");
+        Files.writeString(dropout, Files.readString(modelConfig).replace("\"rms_norm_eps\"",
+                "\"attention_dropout\":0.1,\"rms_norm_eps\""));
+        String[] sp2 = {"train.world_size=2", "train.ulysses_parallel_size=2"};
+        Map<Long, StepResult> ref = train(settings("drop-ref", "model.config_path=" + dropout,
+                "train.data_parallel_mode=none", "train.max_steps=8"));
+        assertSameRun("sp2 attention dropout", ref, dir.resolve("drop-ref"), train(settings("drop-sp2",
+                concat(sp2, "model.config_path=" + dropout, "train.max_steps=8"))), "drop-sp2");
+
+        String[] lora = {"model.config_path=", "model.model_path=" + dir.resolve("drop-ref/final_hf"),
+            "model.lora_config.rank=4", "model.lora_config.alpha=8", "model.lora_config.dropout=0.1",
+            "model.lora_config.lora_modules=q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+            "train.max_steps=6"};
+        Map<Long, StepResult> loraRef = train(settings("lora-ref", concat(lora, "train.data_parallel_mode=none")));
+        assertSameRun("sp2 lora", loraRef, dir.resolve("lora-ref"), train(settings("lora-sp2", concat(lora, sp2))),
+                "lora-sp2");
+    }
+
     @Test
     void headsTheSpSizeDoesNotDivideAreRefused() {
         Exception e = assertThrows(Exception.class, () -> train(settings("sp3", "train.world_size=3",
