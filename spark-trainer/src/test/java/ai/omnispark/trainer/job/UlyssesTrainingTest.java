@@ -33,10 +33,11 @@ import org.junit.jupiter.api.io.TempDir;
  * weight within 1e-5 ({@link DistributedTrainingTest#assertSameRun}). The tiny Qwen3 has 4 query and 2
  * key/value heads, so SP 4 repeats each k/v head; the rows pack several short documents each
  * (asserted below), so attention runs with the document mask on the gathered rows. Layouts: SP 2
- * over the in-process and the Unix-socket transport, FSDP 2 x SP 2, SP 2 with recompute, SP 4 at a
+ * and FSDP 2 x SP 2 over the in-process and the Unix-socket transport, SP 2 with recompute, SP 4 at a
  * row length (62) it does not divide (padded to 64) over both transports, a Qwen3-MoE with the
- * load-balancing loss at SP 2. A run cut at step 11 and resumed at SP 2 reproduces the uninterrupted
- * one bit for bit; SP 4's step-10 checkpoint resumed on one rank matches the one-rank run.
+ * load-balancing loss at SP 2 (with and without recompute), attention and LoRA dropout at SP 2. A
+ * run cut at step 11 and resumed at SP 2 reproduces the uninterrupted one bit for bit; SP 4's
+ * step-10 checkpoint resumed on one rank matches the one-rank run.
  */
 class UlyssesTrainingTest {
     @TempDir
@@ -94,6 +95,7 @@ class UlyssesTrainingTest {
             {"sp2-unix", "train.world_size=2", "train.ulysses_parallel_size=2", "train.comm_transport=unix"},
             // VeOmni's nesting of the key
             {"fsdp2xsp2", "train.world_size=4", "train.accelerator.ulysses_size=2"},
+            {"fsdp2xsp2-unix", "train.world_size=4", "train.accelerator.ulysses_size=2", "train.comm_transport=unix"},
             {"sp2-recompute", "train.world_size=2", "train.ulysses_parallel_size=2",
                 "train.enable_gradient_checkpointing=true"},
         };
@@ -154,6 +156,9 @@ class UlyssesTrainingTest {
         Map<Long, StepResult> sp2 = train(settings("moe-sp2", "model.config_path=" + moe,
                 "data.train_path=synthetic://text", "train.world_size=2", "train.ulysses_parallel_size=2"));
         assertSameRun("moe sp2", ref, dir.resolve("moe-ref"), sp2, "moe-sp2");
+        assertSameRun("moe sp2 recompute", ref, dir.resolve("moe-ref"), train(settings("moe-sp2-recompute",
+                "model.config_path=" + moe, "data.train_path=synthetic://text", "train.world_size=2",
+                "train.ulysses_parallel_size=2", "train.enable_gradient_checkpointing=true")), "moe-sp2-recompute");
         double worstAux = 0;
         for (long step : ref.keySet()) {
             double aux = ref.get(step).lossTerms().get("aux");
