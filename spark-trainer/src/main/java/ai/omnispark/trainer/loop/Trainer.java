@@ -192,7 +192,11 @@ public final class Trainer {
         return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms);
     }
 
-    /** Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording nothing. */
+    /**
+     * Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording
+     * nothing. This rank's share only: under Ulysses the loss of its slice of the rows (BenchTrain
+     * calls it on one rank).
+     */
     public double evaluate(List<Sample> batchRows) {
         try (NDManager scope = rank.manager().newSubManager()) {
             Batch batch = collator.collate(scope, batchRows, dtype, null);
