@@ -13,7 +13,9 @@ import ai.omnispark.parallel.engine.SegmentCall;
  * embeddings from the batch's tables, {@link Attention#attend} inside documents with the batch's
  * dropout mask, the output projection and the residual. Parameters use HF names under
  * {@code prefix} ({@code model.layers.i.}); a family decides how a projection is computed (the
- * dense decoder adds LoRA adapters there).
+ * dense decoder adds LoRA adapters there). Its three parts ({@link #project}, {@link #attend},
+ * {@link #output}) are public so that Ulysses can run them as separate segments with all-to-alls
+ * between them ({@code nn/ulysses/UlyssesAttention}).
  */
 public final class SelfAttentionBlock {
     /**
