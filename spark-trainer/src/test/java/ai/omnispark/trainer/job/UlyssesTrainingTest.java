@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (asserted below), so attention runs with the document mask on the gathered rows. Layouts: SP 2
  * and FSDP 2 x SP 2 over the in-process and the Unix-socket transport, SP 2 with recompute, SP 4 at a
  * row length (62) it does not divide (padded to 64) over both transports, a Qwen3-MoE with the
- * load-balancing loss at SP 2 (with and without recompute), attention and LoRA dropout at SP 2. A
+ * load-balancing loss at SP 2 (with and without recompute), attention and LoRA dropout at SP 2, a
+ * Qwen2 (q/k/v biases) with tied embeddings at SP 2. A
  * run cut at step 11 and resumed at SP 2 reproduces the uninterrupted one bit for bit; SP 4's
  * step-10 checkpoint resumed on one rank matches the one-rank run.
  */
@@ -196,6 +197,21 @@ class UlyssesTrainingTest {
         Map<Long, StepResult> loraRef = train(settings("lora-ref", concat(lora, "train.data_parallel_mode=none")));
         assertSameRun("sp2 lora", loraRef, dir.resolve("lora-ref"), train(settings("lora-sp2", concat(lora, sp2))),
                 "lora-sp2");
+    }
+
+    /** Qwen2's q/k/v biases (no q/k norm) and tied embeddings at SP 2, 10 steps. */
+    @Test
+    void qwen2WithBiasesAndTiedEmbeddingsAtSp2MatchesOneRank() throws Exception {
+        Path qwen2 = dir.resolve("tiny-qwen2.json");
+        Files.writeString(qwen2, Files.readString(TinyModel.write(Files.createDirectories(dir.resolve("tied")), true))
+                .replace("Qwen3ForCausalLM", "Qwen2ForCausalLM").replace("\"qwen3\"", "\"qwen2\""));
+        Map<Long, StepResult> ref = train(settings("qwen2-ref", "model.config_path=" + qwen2,
+                "train.data_parallel_mode=none", "train.max_steps=10"));
+        Map<Long, StepResult> sp2 = train(settings("qwen2-sp2", "model.config_path=" + qwen2, "train.world_size=2",
+                "train.ulysses_parallel_size=2", "train.max_steps=10"));
+        assertSameRun("qwen2 tied sp2", ref, dir.resolve("qwen2-ref"), sp2, "qwen2-sp2");
+        assertTrue(weights(dir.resolve("qwen2-sp2/final_hf")).containsKey("model.layers.0.self_attn.q_proj.bias"),
+                "a qwen2 export has the q/k/v biases");
     }
 
     @Test
