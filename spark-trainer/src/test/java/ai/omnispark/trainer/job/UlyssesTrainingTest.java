@@ -36,9 +36,9 @@ import org.junit.jupiter.api.io.TempDir;
  * and FSDP 2 x SP 2 over the in-process and the Unix-socket transport, SP 2 with recompute, SP 4 at a
  * row length (62) it does not divide (padded to 64) over both transports, a Qwen3-MoE with the
  * load-balancing loss at SP 2 (with and without recompute), attention and LoRA dropout at SP 2, a
- * Qwen2 (q/k/v biases) with tied embeddings at SP 2. A
- * run cut at step 11 and resumed at SP 2 reproduces the uninterrupted one bit for bit; SP 4's
- * step-10 checkpoint resumed on one rank matches the one-rank run.
+ * Qwen2 (q/k/v biases) with tied embeddings at SP 2. A run cut at step 11 and resumed at SP 2
+ * reproduces the uninterrupted one bit for bit; SP 4's step-10 checkpoint resumed on one rank
+ * matches the one-rank run.
  */
 class UlyssesTrainingTest {
     @TempDir
