@@ -98,6 +98,9 @@ public final class SequenceShards implements Collator {
 
     @Override
     public Batch collate(NDManager scope, List<Sample> samples, DataType dtype, RankRandom random) {
+        if (samples.isEmpty()) {
+            throw new IllegalArgumentException("a micro-batch needs at least one sample");
+        }
         int length = samples.get(0).length();
         int padded = paddedLength(length, size);
         List<Sample> whole = padded == length ? samples : pad(samples, padded);
