@@ -60,11 +60,6 @@ final class ExpertParallelMlp {
                 new Combine(layer, ep), new Merge(config, layer));
     }
 
-    /** Whether {@code s} is one of the recorded segments (route, experts, merge), which may recompute. */
-    static boolean recorded(Segment s) {
-        return s instanceof Route || s instanceof Experts || s instanceof Merge;
-    }
-
     /** The batch key of the rows this rank received per (source, local expert) in layer {@code layer}. */
     static String receivedKey(int layer) {
         return "moe_ep_received." + layer;

@@ -5,6 +5,8 @@ import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
+import ai.omnispark.models.nn.ulysses.UlyssesAttention;
+import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
@@ -12,7 +14,8 @@ import java.util.List;
 /**
  * The first half of a pre-norm MoE block: grouped-query self-attention with its residual
  * ({@link SelfAttentionBlock}; q/k RMSNorm for Qwen3-MoE, q/k/v bias for Qwen2-MoE). The router
- * statistics after the hidden state pass through unchanged.
+ * statistics after the hidden state pass through unchanged. Under Ulysses the plan runs it as
+ * {@link #ulysses}' five segments instead.
  */
 final class MoeAttention implements Segment {
     private final MoeConfig config;
@@ -38,11 +41,20 @@ final class MoeAttention implements Segment {
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
         NDList out = new NDList(SelfAttentionBlock.forward(call, inputs.get(0), layer, DecoderNames.layer(layer, ""),
-                config.attentionSpec(),
-                (x, module, bias) -> Ops.linear(x, call.param(module + ".weight"), bias), attention));
+                config.attentionSpec(), projection(call), attention));
         for (int i = 1; i < inputs.size(); i++) {
             out.add(inputs.get(i));
         }
         return out;
+    }
+
+    /** This block's attention as Ulysses' segments over the sp group {@code sp} ({@link UlyssesAttention}). */
+    List<Segment> ulysses(Communicator sp) {
+        return UlyssesAttention.segments(name(), units(), layer, DecoderNames.layer(layer, ""), config.attentionSpec(),
+                MoeAttention::projection, attention, sp);
+    }
+
+    private static SelfAttentionBlock.Projection projection(SegmentCall call) {
+        return (x, module, bias) -> Ops.linear(x, call.param(module + ".weight"), bias);
     }
 }

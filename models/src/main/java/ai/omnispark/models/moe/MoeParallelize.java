@@ -2,6 +2,9 @@ package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.nn.ulysses.SequenceShards;
+import ai.omnispark.parallel.comm.Communicator;
+import ai.omnispark.parallel.engine.ManualSegment;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.mesh.DeviceMesh;
@@ -12,42 +15,54 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The MoE decoder's plan on a mesh: the training segments as they are, except that with ep > 1
- * each sparse MLP becomes the five segments of {@link ExpertParallelMlp} (route, dispatch
- * all-to-all, local experts, combine all-to-all, merge); with recompute, every attention and every
- * recorded MLP segment drops its activations (the all-to-alls are manual and never re-run).
- * Sequence parallelism is not implemented yet, so a mesh with sp > 1 is refused.
+ * The MoE decoder's plan on a mesh: the training segments as they are on a data-parallel mesh;
+ * under Ulysses (sp > 1) every attention segment becomes its five Ulysses segments, the router's
+ * slot counts are summed over the sp group before the head ({@link SpRouterCounts}), and each rank
+ * collates its slice of every row (docs/ulysses.md); with ep > 1 each sparse MLP becomes the five
+ * segments of {@link ExpertParallelMlp} (route, dispatch all-to-all, local experts, combine
+ * all-to-all, merge). With recompute, every recorded attention and MLP segment drops its
+ * activations; the all-to-alls are manual and never re-run.
  */
 final class MoeParallelize implements Parallelize {
     @Override
     public Plan apply(Model model, DeviceMesh mesh, boolean recompute) {
-        if (mesh != null && mesh.dimNames().contains(MeshDims.SP) && mesh.dimSize(MeshDims.SP) > 1) {
-            throw new IllegalArgumentException("the " + model.family() + " model does not run sequence parallel yet: mesh dim "
-                    + MeshDims.SP + " = " + mesh.dimSize(MeshDims.SP));
-        }
-        List<Segment> segments = model.trainingSegments();
+        MoeConfig config = ((MoeLM) model).config();
+        int sp = mesh == null ? 1 : mesh.sequenceParallelSize();
+        Communicator spGroup = sp > 1 ? mesh.group(MeshDims.SP) : null;
         boolean expertParallel = mesh != null && mesh.dimNames().contains(MeshDims.EP) && mesh.dimSize(MeshDims.EP) > 1;
-        if (expertParallel) {
-            MoeConfig config = ((MoeLM) model).config();
-            List<Segment> split = new ArrayList<>();
-            for (Segment s : segments) {
-                if (s instanceof MoeMlp mlp && config.sparse(mlp.layer())) {
-                    split.addAll(ExpertParallelMlp.segments(config, mlp.layer(), mesh.group(MeshDims.EP)));
-                } else {
-                    split.add(s);
+        Communicator epGroup = expertParallel ? mesh.group(MeshDims.EP) : null;
+        List<Segment> segments = new ArrayList<>();
+        Set<String> blocks = new HashSet<>();
+        for (Segment s : model.trainingSegments()) {
+            List<Segment> run = List.of(s);
+            if (spGroup != null && s instanceof MoeAttention a) {
+                run = a.ulysses(spGroup);
+            } else if (epGroup != null && s instanceof MoeMlp mlp && config.sparse(mlp.layer())) {
+                run = ExpertParallelMlp.segments(config, mlp.layer(), epGroup);
+            } else if (spGroup != null && config.auxLoss() && s instanceof MoeHead) {
+                run = List.of(new SpRouterCounts(spGroup), s);
+            }
+            for (Segment r : run) {
+                if ((s instanceof MoeAttention || s instanceof MoeMlp) && !(r instanceof ManualSegment)) {
+                    blocks.add(r.name());
                 }
             }
-            segments = split;
+            segments.addAll(run);
         }
-        if (!recompute) {
-            return new Plan(segments, Recompute.none());
+        Recompute policy = recompute ? Recompute.named(blocks) : Recompute.none();
+        if (spGroup == null) {
+            return new Plan(segments, policy);
         }
-        Set<String> blocks = new HashSet<>();
-        for (Segment s : segments) {
-            if (s instanceof MoeAttention || s instanceof MoeMlp || ExpertParallelMlp.recorded(s)) {
-                blocks.add(s.name());
-            }
-        }
-        return new Plan(segments, Recompute.named(blocks));
+        int rank = spGroup.rank();
+        return new Plan(segments, policy, rows -> new SequenceShards(rows, rank, sp, MoeParallelize::split));
+    }
+
+    /** How the sp ranks share the MoE batch inputs: the token batch's, the routed mask by token, the aux scale whole. */
+    private static SequenceShards.Split split(String key) {
+        return switch (key) {
+            case MoeCollator.ROUTED_MASK -> SequenceShards.Split.flatTokens();
+            case MoeCollator.AUX_SCALE -> SequenceShards.Split.whole();
+            default -> SequenceShards.tokenBatch(key);
+        };
     }
 }

@@ -24,6 +24,7 @@ public final class TokenBatch {
     public static final String DOC_IDS = "doc_ids";
     public static final String COS = "rope_cos";
     public static final String SIN = "rope_sin";
+    private static final String ATTENTION_DROPOUT = "attention_dropout.";
 
     private TokenBatch() {}
 
@@ -79,7 +80,12 @@ public final class TokenBatch {
 
     /** The batch key of layer {@code layer}'s attention-dropout mask. */
     public static String attentionDropoutMask(int layer) {
-        return "attention_dropout." + layer;
+        return ATTENTION_DROPOUT + layer;
+    }
+
+    /** Whether {@code key} is a layer's attention-dropout mask ({@link #attentionDropoutMask}). */
+    public static boolean isAttentionDropoutMask(String key) {
+        return key.startsWith(ATTENTION_DROPOUT);
     }
 
     /**

@@ -27,4 +27,9 @@ public final class Batch {
     public boolean has(String key) {
         return arrays.containsKey(key);
     }
+
+    /** The keys of the inputs, in no particular order. */
+    public java.util.Set<String> keys() {
+        return java.util.Set.copyOf(arrays.keySet());
+    }
 }

@@ -83,6 +83,14 @@ public record ParallelPlan(
     }
 
     /**
+     * The ranks that read rows of their own: replicate x shard x ep (the sp ranks of a row share it),
+     * what the global batch is split over.
+     */
+    public int dataParallelSize() {
+        return worldSize / spSize;
+    }
+
+    /**
      * The ranks laid out as this plan says: dp_replicate × dp_shard × sp × ep (the mesh then gives
      * each rank its data-parallel position and groups).
      */

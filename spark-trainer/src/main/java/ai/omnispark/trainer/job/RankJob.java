@@ -98,7 +98,7 @@ public final class RankJob {
             throw new ConfigException("train.world_size is " + plan.worldSize() + " but " + env.worldSize()
                     + " ranks were launched");
         }
-        TrainConfig config = TrainConfig.from(job, plan.worldSize());
+        TrainConfig config = TrainConfig.from(job, plan.dataParallelSize());
         boolean lead = env.rank() == 0;
         try (RankContext rank = RankContext.builder().rank(env.rank()).worldSize(env.worldSize())
                 .threads(env.threads()).device(env.device()).build()) {
@@ -132,8 +132,9 @@ public final class RankJob {
                     }
                     out.println("ranks " + plan.worldSize() + " (" + plan.mode().name().toLowerCase()
                             + ", shard " + plan.shardSize() + " x replicate " + plan.replicateSize()
+                            + (plan.spSize() > 1 ? " x ulysses " + plan.spSize() : "")
                             + (plan.epSize() > 1 ? " x ep " + plan.epSize() : "") + "), data "
-                            + source.rowsPerEpoch() * plan.worldSize() + " packed rows per epoch");
+                            + source.rowsPerEpoch() * plan.dataParallelSize() + " packed rows per epoch");
                 }
                 Path outputDir = new Path(config.outputDir());
                 FileSystem fs = outputDir.getFileSystem(env.hadoop());
@@ -317,7 +318,7 @@ public final class RankJob {
             loadFailure = e;
             step = -1;
         }
-        long failed = dataParallel.count(loadFailure == null ? 0 : 1);
+        long failed = dataParallel.total(loadFailure == null ? 0 : 1);
         if (loadFailure instanceof IOException e) {
             throw e;
         }
@@ -351,7 +352,7 @@ public final class RankJob {
         // 0: none, -1: rank 0 failed, else 1 + the step (auto) or 1 (an explicit path every rank knows).
         long mine = env.rank() != 0 ? 0 : failure != null ? -1
                 : chosen == null ? 0 : spec.equals("auto") ? 1 + CheckpointPaths.stepOf(chosen.getName()) : 1;
-        long code = dataParallel.count(mine);
+        long code = dataParallel.total(mine);
         if (failure != null) {
             throw failure;
         }

@@ -27,6 +27,12 @@ public interface DataParallel {
      */
     long count(long value);
 
+    /**
+     * Sums a per-rank integer exactly over every rank, sp ranks included: for agreeing on one rank's
+     * value (the others add 0) or counting the ranks that failed, never for rows (see {@link #count}).
+     */
+    long total(long value);
+
     /** The smallest per-rank value. */
     long min(long value);
 
@@ -55,6 +61,11 @@ public interface DataParallel {
 
             @Override
             public long count(long value) {
+                return value;
+            }
+
+            @Override
+            public long total(long value) {
                 return value;
             }
 
@@ -99,6 +110,11 @@ public interface DataParallel {
             @Override
             public long count(long value) {
                 return group.countAll(value) / sp;
+            }
+
+            @Override
+            public long total(long value) {
+                return group.countAll(value);
             }
 
             @Override

@@ -3,6 +3,7 @@ package ai.omnispark.trainer.loop;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
@@ -37,6 +38,8 @@ public final class Trainer {
     private final Optimizer optimizer;
     private final RowSource rows;
     private final SegmentEngine engine;
+    /** The model's collator as the plan cuts it for this rank (under Ulysses: this rank's slice of each row). */
+    private final Collator collator;
     private final LrSchedule schedule;
     private final long totalSteps;
     private final DataParallel dataParallel;
@@ -64,11 +67,14 @@ public final class Trainer {
         this.rows = rows;
         this.dataParallel = dataParallel;
         this.dtype = dtype;
-        this.random = new RankRandom(config.seed(), rank.rank());
-        // The family decides which segments run and which recompute, given the mesh (no family's plan
-        // uses it yet: data parallelism needs no segment of its own; sp and ep will).
+        // One stream per data-parallel rank (the world rank without sp): the sp ranks of a row draw the
+        // same dropout masks for it, each applying its slice.
+        this.random = new RankRandom(config.seed(), dataParallel.rank());
+        // The family decides which segments run and which recompute, and how batches are cut, given
+        // the mesh (data parallelism needs no segment of its own; Ulysses does).
         Parallelize.Plan plan = model.parallelize().apply(model, dataParallel.mesh(), config.recompute());
         this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
+        this.collator = plan.collator(model.collator());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
         // steps the fewest rows allow (the tail is dropped, so no step mixes two epochs).
@@ -159,7 +165,7 @@ public final class Trainer {
         for (int m = 0; m < accumulation; m++) {
             List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
-                Batch batch = model.collator().collate(scope, batchRows, dtype, random);
+                Batch batch = collator.collate(scope, batchRows, dtype, random);
                 NDList seeds = objective.seeds(scope, globalCount, dtype);
                 NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
                 objective.lossTerms(out).forEach((term, sum) -> termSums.merge(term, sum, Double::sum));
@@ -186,10 +192,14 @@ public final class Trainer {
         return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms);
     }
 
-    /** Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording nothing. */
+    /**
+     * Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording
+     * nothing. This rank's share only: under Ulysses the loss of its slice of the rows (BenchTrain
+     * calls it on one rank).
+     */
     public double evaluate(List<Sample> batchRows) {
         try (NDManager scope = rank.manager().newSubManager()) {
-            Batch batch = model.collator().collate(scope, batchRows, dtype, null);
+            Batch batch = collator.collate(scope, batchRows, dtype, null);
             NDList out = engine.forward(scope, batch, new NDList(), params);
             double sum = 0;
             for (double term : objective.lossTerms(out).values()) {

@@ -95,8 +95,7 @@ public final class OmniTrainer {
         Settings run = settings.with("train.world_size", worldSize(sc));
         TrainSection train = JobConfig.from(run).train();
         int world = train.worldSize();
-        ParallelPlan.from(run);
-        TrainConfig config = TrainConfig.from(run, world);
+        TrainConfig config = TrainConfig.from(run, ParallelPlan.from(run).dataParallelSize());
         DataPreparation.checkSampleLayout(run, sc.hadoopConfiguration());
         checkCluster(sc, world);
         OutputDirProbe.check(config.outputDir(), sc.hadoopConfiguration());

@@ -66,7 +66,7 @@ class DistributedTrainingTest {
         return Settings.fromTree(null, all, "test");
     }
 
-    private static void assertSameRun(String what, Map<Long, StepResult> ref, Map<String, float[]> refW,
+    static void assertSameRun(String what, Map<Long, StepResult> ref, Map<String, float[]> refW,
             Map<Long, StepResult> run, Map<String, float[]> w) {
         assertEquals(ref.keySet(), run.keySet(), what + ": steps");
         double worstLoss = 0;
