@@ -32,7 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  * must agree with the single rank within 1e-5 relative, every final weight (rank 0's HF export,
  * which gathers the experts it does not hold) within 1e-5. Resume under EP 2 must reproduce the
  * uninterrupted run bit for bit, export-hf of its checkpoint must give its final weights exactly,
- * and an EP 4 checkpoint must resume under EP 2 within 1e-5.
+ * and an EP 4 checkpoint must resume under EP 2 within 1e-5. Ulysses 2 x EP 2 (with FSDP over the
+ * four ranks) must match the single rank too.
  */
 class ExpertParallelTrainingTest {
     @TempDir
@@ -134,6 +135,29 @@ class ExpertParallelTrainingTest {
                 "train.expert_parallel_size=2", "train.comm_transport=unix"));
         assertSameRun("qwen2_moe fsdp2 x ep2 unix", one, dir.resolve("qwen2_moe-one/final_hf"), got,
                 dir.resolve("q2-fsdp2xep2-unix/final_hf"));
+    }
+
+    /**
+     * All three on 4 ranks: Ulysses 2 x EP 2 (world 4), where the non-expert units are FSDP-sharded
+     * over all 4 ranks and each expert over its 2 sp ranks; each row is split over an sp pair, whose
+     * routed tokens the ep pairs exchange. With recompute in process, and over Unix sockets.
+     */
+    @Test
+    void ulyssesTimesExpertParallelTimesFsdpMatchesOneRank() throws Exception {
+        Map<Long, StepResult> one = reference("qwen3_moe");
+        Path oneHf = dir.resolve("qwen3_moe-one/final_hf");
+        String[][] runs = {
+            {"sp2xep2-inproc-recompute", "train.world_size=4", "train.accelerator.ulysses_size=2",
+                "train.accelerator.ep_size=2", "train.comm_transport=in_process",
+                "train.enable_gradient_checkpointing=true"},
+            {"sp2xep2-unix", "train.world_size=4", "train.ulysses_parallel_size=2", "train.expert_parallel_size=2",
+                "train.comm_transport=unix"},
+        };
+        for (String[] run : runs) {
+            String[] sets = java.util.Arrays.copyOfRange(run, 1, run.length);
+            Map<Long, StepResult> got = TestRuns.train(settings("qwen3_moe", run[0], sets));
+            assertSameRun(run[0], one, oneHf, got, dir.resolve(run[0] + "/final_hf"));
+        }
     }
 
     @Test
