@@ -1,6 +1,7 @@
 package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.ModelMetrics;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.StateDictAdapter;
@@ -27,12 +28,15 @@ import java.util.List;
 final class MoeLM extends DecoderModel<MoeConfig> {
     private final List<UnitLayout> units;
     private final MoeStateDictAdapter stateDictAdapter;
+    /** What this rank's sparse layers routed; their segments record into it. */
+    private final RouterMetrics routerMetrics;
 
     /** See {@link DecoderModel#DecoderModel}. */
     MoeLM(MoeConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
         super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.units = layouts(config);
         this.stateDictAdapter = new MoeStateDictAdapter(config, units);
+        this.routerMetrics = new RouterMetrics(config);
     }
 
     MoeConfig config() {
@@ -57,6 +61,12 @@ final class MoeLM extends DecoderModel<MoeConfig> {
     @Override
     public Objective objective() {
         return new TokenLoss(config.auxLoss() ? List.of(TokenLoss.CE, MoeHead.AUX) : List.of(TokenLoss.CE));
+    }
+
+    /** Tokens per expert of each sparse layer and the unscaled load-balancing loss ({@link RouterMetrics}). */
+    @Override
+    public ModelMetrics metrics() {
+        return routerMetrics;
     }
 
     @Override
@@ -98,7 +108,7 @@ final class MoeLM extends DecoderModel<MoeConfig> {
 
     @Override
     protected Segment mlpSegment(int layer) {
-        return new MoeMlp(config, layer);
+        return new MoeMlp(config, layer, routerMetrics);
     }
 
     /** The head: the summed token cross-entropy and, with the aux loss, its term in training; the logits in evaluation. */

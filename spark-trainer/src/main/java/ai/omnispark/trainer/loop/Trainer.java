@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelMetrics;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
@@ -44,6 +45,8 @@ public final class Trainer {
     private final long mostRowsPerEpoch;
     private final DataType dtype;
     private final RankRandom random;
+    /** What the model's segments record beyond the loss; its fields join each step's result. */
+    private final ModelMetrics metrics;
     private long step;
 
     /**
@@ -59,6 +62,7 @@ public final class Trainer {
         this.rank = rank;
         this.model = model;
         this.objective = model.objective();
+        this.metrics = model.metrics();
         this.params = params;
         this.optimizer = optimizer;
         this.rows = rows;
@@ -155,6 +159,7 @@ public final class Trainer {
             throw new IllegalStateException("step " + step + " has no " + objective.normaliser()
                     + " to average the loss over in the whole global batch");
         }
+        metrics.clear();
         Map<String, Double> termSums = new LinkedHashMap<>();
         for (int m = 0; m < accumulation; m++) {
             List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
@@ -172,6 +177,7 @@ public final class Trainer {
             terms.put(t.getKey(), term);
             loss += term;
         }
+        Map<String, Double> modelMetrics = metrics.fields(dataParallel.sum(metrics.sums()), terms);
         double gradNorm;
         try (Span span = rank.profiler().span("clip grad norm", "train")) {
             gradNorm = params.clipGradNorm(config.maxGradNorm());
@@ -183,7 +189,7 @@ public final class Trainer {
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = dataParallel.count(localTokens);
-        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms);
+        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms, modelMetrics);
     }
 
     /** Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording nothing. */
