@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The training loop of one rank, plain Java: draws the step's micro-batches, runs forward and
@@ -58,6 +59,15 @@ public final class Trainer {
      */
     public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, Optimizer optimizer,
             RowSource rows, DataParallel dataParallel, DataType dtype) {
+        this(config, rank, model, params, optimizer, rows, dataParallel, dtype, UnaryOperator.identity());
+    }
+
+    /**
+     * @param planView sees the family's plan before the engine runs it and may wrap its segments
+     *     (bench parallel measures activation memory so); the identity for training
+     */
+    public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, Optimizer optimizer,
+            RowSource rows, DataParallel dataParallel, DataType dtype, UnaryOperator<Parallelize.Plan> planView) {
         this.config = config;
         this.rank = rank;
         this.model = model;
@@ -71,7 +81,7 @@ public final class Trainer {
         this.random = new RankRandom(config.seed(), rank.rank());
         // The family decides which segments run and which recompute, given the mesh (no family's plan
         // uses it yet: data parallelism needs no segment of its own; sp and ep will).
-        Parallelize.Plan plan = model.parallelize().apply(model, dataParallel.mesh(), config.recompute());
+        Parallelize.Plan plan = planView.apply(model.parallelize().apply(model, dataParallel.mesh(), config.recompute()));
         this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
