@@ -60,6 +60,11 @@ final class ActivationProbe {
         atStart = !atStart;
     }
 
+    /** Releases the ranks waiting at a probe with a failure, when one rank gives up (so none waits out the timeout). */
+    void abort() {
+        barrier.reset();
+    }
+
     /** Forgets the readings so far (the warm-up's). */
     synchronized void reset() {
         keptBytes.clear();

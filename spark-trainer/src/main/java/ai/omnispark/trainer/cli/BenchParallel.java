@@ -129,15 +129,20 @@ final class BenchParallel {
         try {
             ranks = BenchRanks.run(s, threads, plan.fullShard(), probe::wrap, (ctx, assembly, trainer, dp) -> {
                 double[] times = new double[steps];
-                for (int i = 0; i < warmup + steps; i++) {
-                    double ms = trainer.trainStep().stepMs();
-                    if (i >= warmup) {
-                        times[i - warmup] = ms;
-                    } else if (i == warmup - 1 && ctx.rank() == 0) {
-                        // Safe from rank 0 alone: no rank can be measuring the next micro-batch
-                        // before rank 0 reaches its first barrier.
-                        probe.reset();
+                try {
+                    for (int i = 0; i < warmup + steps; i++) {
+                        double ms = trainer.trainStep().stepMs();
+                        if (i >= warmup) {
+                            times[i - warmup] = ms;
+                        } else if (i == warmup - 1 && ctx.rank() == 0) {
+                            // Safe from rank 0 alone: no rank can be measuring the next micro-batch
+                            // before rank 0 reaches its first barrier.
+                            probe.reset();
+                        }
                     }
+                } catch (RuntimeException | Error e) {
+                    probe.abort();
+                    throw e;
                 }
                 Arrays.sort(times);
                 ParamStore params = assembly.params();

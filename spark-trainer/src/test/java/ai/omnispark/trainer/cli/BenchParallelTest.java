@@ -41,10 +41,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code bench parallel}'s activation measure against cases whose answer is known: a chain of
- * segments each keeping one tensor of known size for backward (to 8 MiB of 256 MiB, on one rank and on
- * two ranks measured together), and the tiny decoder's activations doubling when its micro-batch
- * doubles (within 10 %); the expert state of a MoE counted from its config; the command's JSON and
- * its refusal of a layout the model family does not run yet.
+ * segments each keeping one tensor of known size for backward (to 8 MiB of 256 MiB, on one rank and
+ * on two ranks measured together), and the tiny decoder's activations doubling when its micro-batch
+ * doubles and staying the same per rank on 2 FSDP ranks (within 10 %); the expert state of a MoE
+ * counted from its config; the command's JSON and its refusal of a layout the model family does not
+ * run yet.
  */
 class BenchParallelTest {
     private static final long FLOATS = 16L << 20;
@@ -141,6 +142,10 @@ class BenchParallelTest {
         assertEquals(2.0, ratio, 0.2, "micro-batch 2 against 1");
         assertEquals(m1.stateBytes(), m2.stateBytes(), "the state does not depend on the batch");
         assertEquals(0, m1.expertStateBytes(), "a dense model has no experts");
+        // Two FSDP ranks, each with the same micro-batch of its own rows, measured together and divided.
+        BenchParallel.Measured two = BenchParallel.measure(tiny(1), BenchParallel.layout(2, 1, 1), 3, 2, 1);
+        System.out.printf("2 FSDP ranks: %d per rank%n", two.activationBytes());
+        assertEquals(1.0, (double) two.activationBytes() / m1.activationBytes(), 0.1, "per rank on 2 ranks vs 1");
     }
 
     @Test
