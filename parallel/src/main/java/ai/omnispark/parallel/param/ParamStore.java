@@ -15,6 +15,15 @@ public interface ParamStore extends UnitParams, AutoCloseable {
     List<UnitLayout> layouts();
 
     /**
+     * Whether this rank holds (its shard of) {@code unit}. A unit partitioned across a mesh dimension
+     * ({@link UnitLayout.Partition}) is held by the ranks of one coordinate only; the others can
+     * still take part in {@link #fullWeights} but own no slice of it ({@link #owned} fails).
+     */
+    default boolean holds(String unit) {
+        return true;
+    }
+
+    /**
      * Clips the accumulated gradients to a global L2 norm of {@code maxNorm} (0: no clipping).
      *
      * @return the global norm before clipping

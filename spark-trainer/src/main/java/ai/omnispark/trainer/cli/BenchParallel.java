@@ -174,12 +174,16 @@ final class BenchParallel {
 
     /**
      * Bytes of the expert parameters' weights, gradients and optimizer state this rank holds: per
-     * unit, the part of its owned slice that expert parameters cover, 4 bytes each for the fp32
+     * unit it holds (under expert parallelism a rank holds its own experts' units only), the part of
+     * its owned slice that expert parameters cover, 4 bytes each for the fp32
      * weight and gradient and that fraction of the unit's optimizer state (counted from its tensors).
      */
     static long expertStateBytes(ParamStore params, Optimizer optimizer) {
         long bytes = 0;
         for (UnitLayout unit : params.layouts()) {
+            if (!params.holds(unit.name())) {
+                continue;
+            }
             OwnedSlice owned = params.owned(unit.name());
             long overlap = 0;
             for (ParamSpec p : unit.params()) {
