@@ -69,6 +69,11 @@ final class MoeLM extends DecoderModel<MoeConfig> {
         return routerMetrics;
     }
 
+    /** The same, for the family's segments that route (expert parallelism's route segment records into it too). */
+    RouterMetrics routerMetrics() {
+        return routerMetrics;
+    }
+
     @Override
     public StateDictAdapter stateDictAdapter() {
         return stateDictAdapter;

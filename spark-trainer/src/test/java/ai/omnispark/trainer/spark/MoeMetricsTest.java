@@ -91,4 +91,39 @@ class MoeMetricsTest {
         // The two experts a token takes and every routed token: min and max bracket the mean k * tokens / E.
         assertTrue(single.get("experts.0.tokens_max") > single.get("experts.0.tokens_min"), single.toString());
     }
+
+    /**
+     * Expert-parallel ranks count the tokens they route (before dispatch): on step 1 the counts over
+     * 2 ranks with ep 2 equal one rank's over the same global batch. Where the family does not run
+     * expert parallelism yet, the layout is refused naming the ep dim.
+     */
+    @Test
+    void expertParallelRanksCountTheTokensTheyRoute() throws Exception {
+        Path model = dir.resolve("tiny-moe-ep.json");
+        Files.writeString(model, """
+                {"architectures":["Qwen3MoeForCausalLM"],"model_type":"qwen3_moe","vocab_size":259,"hidden_size":32,
+                 "intermediate_size":64,"num_hidden_layers":3,"num_attention_heads":4,"num_key_value_heads":2,
+                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
+                 "tie_word_embeddings":false,"bos_token_id":256,"eos_token_id":257,"num_experts":4,
+                 "num_experts_per_tok":2,"moe_intermediate_size":16,"decoder_sparse_step":1,"mlp_only_layers":[1],
+                 "norm_topk_prob":true,"output_router_logits":true,"router_aux_loss_coef":%s}
+                """.formatted(COEF));
+        Map<Long, StepResult> one = TestRuns.train(settings(model, "ep-one", "train.data_parallel_mode=none",
+                "train.max_steps=1"));
+        Map<Long, StepResult> ep;
+        try {
+            ep = TestRuns.train(settings(model, "ep-two", "train.world_size=2", "train.expert_parallel_size=2",
+                    "train.max_steps=1"));
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage().contains("mesh dim ep = 2"), e.getMessage());
+            return;
+        }
+        Map<String, Double> single = one.get(1L).metrics();
+        Map<String, Double> split = ep.get(1L).metrics();
+        for (String field : LAYER_FIELDS) {
+            assertEquals(single.get(field), split.get(field), 0.0, field + ": ep 2 vs 1 rank, step 1");
+        }
+        assertTrue(split.get("experts.0.tokens_max") > 0, split.toString());
+        assertEquals(single.get("aux_loss"), split.get("aux_loss"), 1e-5 * single.get("aux_loss"));
+    }
 }
