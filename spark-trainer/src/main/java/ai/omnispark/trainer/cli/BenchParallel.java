@@ -57,15 +57,17 @@ final class BenchParallel {
      * @param expertStateBytes the expert part of the state, mean over ranks (under FSDP a rank's share
      *     depends on where the shard edges fall; over ep ranks each holds its own experts)
      * @param expertStateBytesMax the expert part of the largest rank's
+     * @param fullWeightBytes every unit's fp32 weights whole: what FSDP may hold gathered inside the
+     *     measured window on several ranks (one rank's weights live before it)
      */
     record Measured(Layout layout, int seqLen, int microBatch, double stepMs, long activationBytes,
-            long stateBytes, long expertStateBytes, long expertStateBytesMax) {
+            long stateBytes, long expertStateBytes, long expertStateBytesMax, long fullWeightBytes) {
         long rankBytes() {
             return stateBytes + activationBytes;
         }
     }
 
-    private record RankResult(double stepMs, long stateBytes, long expertStateBytes) {}
+    private record RankResult(double stepMs, long stateBytes, long expertStateBytes, long fullWeightBytes) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "sp", "ep", "world", "steps", "warmup", "threads",
@@ -146,8 +148,12 @@ final class BenchParallel {
                 }
                 Arrays.sort(times);
                 ParamStore params = assembly.params();
+                long weights = 0;
+                for (UnitLayout unit : params.layouts()) {
+                    weights += unit.numel() * Float.BYTES;
+                }
                 return new RankResult(times[steps / 2], params.stateBytes(trainer.optimizer()),
-                        expertStateBytes(params, trainer.optimizer()));
+                        expertStateBytes(params, trainer.optimizer()), weights);
             });
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             throw new ConfigException("bench parallel at world " + layout.world() + ", sp " + layout.sp() + ", ep "
@@ -169,7 +175,7 @@ final class BenchParallel {
         }
         JobConfig job = JobConfig.from(s);
         return new Measured(layout, job.data().maxSeqLen(), job.train().microBatchSize(), r0.stepMs(),
-                kept[kept.length / 2], state, expertSum / ranks.size(), expertMax);
+                kept[kept.length / 2], state, expertSum / ranks.size(), expertMax, r0.fullWeightBytes());
     }
 
     /**
@@ -217,6 +223,7 @@ final class BenchParallel {
         o.put("state_bytes_per_rank", m.stateBytes());
         o.put("expert_state_bytes_per_rank", m.expertStateBytes());
         o.put("expert_state_bytes_max_rank", m.expertStateBytesMax());
+        o.put("full_weight_bytes", m.fullWeightBytes());
         if (budget > 0) {
             o.put("rank_bytes", m.rankBytes());
             o.put("fits_budget", m.rankBytes() <= budget);

@@ -227,9 +227,9 @@ class BenchParallelTest {
     @Test
     void theSummaryComparesWithSp1AndNamesTheSizesWithinTheBudget() {
         BenchParallel.Measured sp1 = new BenchParallel.Measured(new BenchParallel.Layout(1, 1, 1), 4096, 1, 100,
-                800L << 20, 100L << 20, 0, 0);
+                800L << 20, 100L << 20, 0, 0, 0);
         BenchParallel.Measured sp4 = new BenchParallel.Measured(new BenchParallel.Layout(4, 4, 1), 4096, 1, 60,
-                220L << 20, 100L << 20, 0, 0);
+                220L << 20, 100L << 20, 0, 0, 0);
         JsonNode s = BenchParallel.summary(List.of(sp1, sp4), List.of(), 512L << 20);
         assertEquals(220.0 / 800, s.get("activation_ratio_sp4_vs_sp1").asDouble(), 1e-12);
         assertTrue(s.get("sp1_exceeds_budget").asBoolean());
