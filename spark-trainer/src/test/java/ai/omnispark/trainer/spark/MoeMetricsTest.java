@@ -18,6 +18,8 @@ import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * A tiny MoE's router metrics in metrics.jsonl: a Spark run on 2 FSDP ranks writes {@code aux_loss}
@@ -93,13 +95,15 @@ class MoeMetricsTest {
     }
 
     /**
-     * Expert-parallel ranks count the tokens they route (before dispatch): on step 1 the counts over
-     * 2 ranks with ep 2 equal one rank's over the same global batch. Where the family does not run
-     * expert parallelism yet, the layout is refused naming the ep dim.
+     * Expert-parallel ranks count the tokens they route (before dispatch), Ulysses ranks those of
+     * their slice of each row: on step 1 the counts over 2 ranks with ep 2, or sp 2, equal one rank's
+     * over the same global batch. Where the family does not run that layout yet, it is refused naming
+     * the mesh dim.
      */
-    @Test
-    void expertParallelRanksCountTheTokensTheyRoute() throws Exception {
-        Path model = dir.resolve("tiny-moe-ep.json");
+    @ParameterizedTest(name = "sp {0} ep {1}")
+    @CsvSource({"1,2", "2,1"})
+    void parallelRanksCountTheTokensTheyRoute(int sp, int ep) throws Exception {
+        Path model = dir.resolve("tiny-moe-sp" + sp + "-ep" + ep + ".json");
         Files.writeString(model, """
                 {"architectures":["Qwen3MoeForCausalLM"],"model_type":"qwen3_moe","vocab_size":259,"hidden_size":32,
                  "intermediate_size":64,"num_hidden_layers":3,"num_attention_heads":4,"num_key_value_heads":2,
@@ -108,20 +112,22 @@ class MoeMetricsTest {
                  "num_experts_per_tok":2,"moe_intermediate_size":16,"decoder_sparse_step":1,"mlp_only_layers":[1],
                  "norm_topk_prob":true,"output_router_logits":true,"router_aux_loss_coef":%s}
                 """.formatted(COEF));
-        Map<Long, StepResult> one = TestRuns.train(settings(model, "ep-one", "train.data_parallel_mode=none",
+        Map<Long, StepResult> one = TestRuns.train(settings(model, "one-sp" + sp + "-ep" + ep, "train.data_parallel_mode=none",
                 "train.max_steps=1"));
-        Map<Long, StepResult> ep;
+        Map<Long, StepResult> two;
         try {
-            ep = TestRuns.train(settings(model, "ep-two", "train.world_size=2", "train.expert_parallel_size=2",
-                    "train.max_steps=1"));
+            two = TestRuns.train(settings(model, "sp" + sp + "-ep" + ep, "train.world_size=2",
+                    "train.ulysses_parallel_size=" + sp, "train.expert_parallel_size=" + ep, "train.max_steps=1"));
         } catch (IllegalArgumentException e) {
-            assertTrue(e.getMessage().contains("mesh dim ep = 2"), e.getMessage());
+            String dim = sp > 1 ? "sp" : "ep";
+            assertTrue(e.getMessage().contains("mesh dim " + dim + " = 2"), e.getMessage());
             return;
         }
         Map<String, Double> single = one.get(1L).metrics();
-        Map<String, Double> split = ep.get(1L).metrics();
+        Map<String, Double> split = two.get(1L).metrics();
         for (String field : LAYER_FIELDS) {
-            assertEquals(single.get(field), split.get(field), 0.0, field + ": ep 2 vs 1 rank, step 1");
+            assertEquals(single.get(field), split.get(field), 0.0, field + ": sp " + sp + " ep " + ep
+                    + " vs 1 rank, step 1");
         }
         assertTrue(split.get("experts.0.tokens_max") > 0, split.toString());
         assertEquals(single.get("aux_loss"), split.get("aux_loss"), 1e-5 * single.get("aux_loss"));
