@@ -63,4 +63,9 @@ public interface Model extends AutoCloseable {
     default ai.omnispark.models.lora.LoraConfig lora() {
         return null;
     }
+
+    /** What this rank's segments record beyond the loss (per-step metric fields); {@link ModelMetrics#NONE} by default. */
+    default ModelMetrics metrics() {
+        return ModelMetrics.NONE;
+    }
 }

@@ -50,13 +50,13 @@ final class ExpertParallelMlp {
     private ExpertParallelMlp() {}
 
     /** The segments of sparse layer {@code layer} on the ep group {@code ep} (this rank's index = its ep coordinate). */
-    static List<Segment> segments(MoeConfig config, int layer, Communicator ep) {
+    static List<Segment> segments(MoeConfig config, int layer, Communicator ep, RouterMetrics metrics) {
         if (config.numExperts() % ep.size() != 0) {
             throw new IllegalArgumentException("expert parallelism: num_experts " + config.numExperts()
                     + " is not divisible by the ep size " + ep.size() + " (train.expert_parallel_size / "
                     + "train.accelerator.ep_size must divide the number of experts)");
         }
-        return List.of(new Route(config, layer), new Dispatch(layer, ep), new Experts(config, layer, ep),
+        return List.of(new Route(config, layer, metrics), new Dispatch(layer, ep), new Experts(config, layer, ep),
                 new Combine(layer, ep), new Merge(config, layer));
     }
 
@@ -100,10 +100,12 @@ final class ExpertParallelMlp {
     private static final class Route implements Segment {
         private final MoeConfig config;
         private final int layer;
+        private final RouterMetrics metrics;
 
-        Route(MoeConfig config, int layer) {
+        Route(MoeConfig config, int layer, RouterMetrics metrics) {
             this.config = config;
             this.layer = layer;
+            this.metrics = metrics;
         }
 
         @Override
@@ -124,6 +126,7 @@ final class ExpertParallelMlp {
             NDArray flat = m.reshape(-1, config.hiddenSize());
             Router.Routing routing = Router.route(flat, call.param(DecoderNames.layer(layer, "mlp.gate.weight")),
                     config.numExpertsPerTok(), config.normTopkProb());
+            metrics.record(call, layer, routing);
             GroupedExperts.Sorted sorted = GroupedExperts.sortByExpert(routing.experts(), routing.topK(),
                     config.numExperts());
             NDManager manager = call.manager();

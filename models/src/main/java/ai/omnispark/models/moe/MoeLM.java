@@ -1,6 +1,7 @@
 package ai.omnispark.models.moe;
 
 import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.ModelMetrics;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.StateDictAdapter;
@@ -28,12 +29,15 @@ import java.util.List;
 final class MoeLM extends DecoderModel<MoeConfig> {
     private final List<UnitLayout> units;
     private final MoeStateDictAdapter stateDictAdapter;
+    /** What this rank's sparse layers routed; their segments record into it. */
+    private final RouterMetrics routerMetrics;
 
     /** See {@link DecoderModel#DecoderModel}. */
     MoeLM(MoeConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens) {
         super(config, attentionImpl, attentionBlock, lossChunkTokens);
         this.units = layouts(config);
         this.stateDictAdapter = new MoeStateDictAdapter(config, units);
+        this.routerMetrics = new RouterMetrics(config);
     }
 
     MoeConfig config() {
@@ -58,6 +62,17 @@ final class MoeLM extends DecoderModel<MoeConfig> {
     @Override
     public Objective objective() {
         return new TokenLoss(config.auxLoss() ? List.of(TokenLoss.CE, MoeHead.AUX) : List.of(TokenLoss.CE));
+    }
+
+    /** Tokens per expert of each sparse layer and the unscaled load-balancing loss ({@link RouterMetrics}). */
+    @Override
+    public ModelMetrics metrics() {
+        return routerMetrics;
+    }
+
+    /** The same, for the family's segments that route (expert parallelism's route segment records into it too). */
+    RouterMetrics routerMetrics() {
+        return routerMetrics;
     }
 
     @Override
@@ -99,7 +114,7 @@ final class MoeLM extends DecoderModel<MoeConfig> {
 
     @Override
     protected Segment mlpSegment(int layer) {
-        return new MoeMlp(config, layer);
+        return new MoeMlp(config, layer, routerMetrics);
     }
 
     /** The head: the summed token cross-entropy and, with the aux loss, its term in training; the logits in evaluation. */

@@ -26,10 +26,12 @@ import java.util.List;
 final class MoeMlp implements Segment {
     private final MoeConfig config;
     private final int layer;
+    private final RouterMetrics metrics;
 
-    MoeMlp(MoeConfig config, int layer) {
+    MoeMlp(MoeConfig config, int layer, RouterMetrics metrics) {
         this.config = config;
         this.layer = layer;
+        this.metrics = metrics;
     }
 
     @Override
@@ -80,6 +82,7 @@ final class MoeMlp implements Segment {
         NDArray flat = m.reshape(-1, h);
         Router.Routing routing = Router.route(flat, p(call, "mlp.gate.weight"), config.numExpertsPerTok(),
                 config.normTopkProb());
+        metrics.record(call, layer, routing);
         NDArray moe = GroupedExperts.apply(flat, routing, config.numExperts(), e -> new GroupedExperts.Expert(
                 call.param(MoeNames.expert(layer, e, "gate_proj")), call.param(MoeNames.expert(layer, e, "up_proj")),
                 call.param(MoeNames.expert(layer, e, "down_proj"))));

@@ -38,7 +38,7 @@ final class MoeParallelize implements Parallelize {
             if (spGroup != null && s instanceof MoeAttention a) {
                 run = a.ulysses(spGroup);
             } else if (epGroup != null && s instanceof MoeMlp mlp && config.sparse(mlp.layer())) {
-                run = ExpertParallelMlp.segments(config, mlp.layer(), epGroup);
+                run = ExpertParallelMlp.segments(config, mlp.layer(), epGroup, ((MoeLM) model).routerMetrics());
             } else if (spGroup != null && config.auxLoss() && s instanceof MoeHead) {
                 run = List.of(new SpRouterCounts(spGroup), s);
             }

@@ -134,11 +134,11 @@ class ExpertParallelMlpTest {
         try (LocalParams epParams = params(manager, model, skewed);
                 LocalParams refParams = params(manager, model, skewed);
                 NDManager scope = manager.newSubManager()) {
-            List<Segment> segments = ExpertParallelMlp.segments(config, 0, ep);
+            List<Segment> segments = ExpertParallelMlp.segments(config, 0, ep, new RouterMetrics(config));
             Batch batch = new Batch();
             epOut = forwardBackward(scope, segments, model, recompute, batch, x, g, epParams);
             received = ExpertExchange.sum(batch.get(ExpertParallelMlp.receivedKey(0)).toLongArray());
-            refOut = forwardBackward(scope, List.of(new MoeMlp(config, 0)), model, false, new Batch(), x, g, refParams);
+            refOut = forwardBackward(scope, List.of(new MoeMlp(config, 0, new RouterMetrics(config))), model, false, new Batch(), x, g, refParams);
             for (UnitLayout u : model.units()) {
                 epGrads.put(u.name(), epParams.grad(u.name()).toFloatArray());
                 refGrads.put(u.name(), refParams.grad(u.name()).toFloatArray());

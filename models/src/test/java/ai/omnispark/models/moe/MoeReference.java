@@ -18,6 +18,8 @@ final class MoeReference {
 
     private final MoeConfig c;
     private final Map<String, double[]> w;
+    /** Per sparse layer of the last forward: how many non-padding tokens chose each expert. */
+    final Map<Integer, double[]> tokensPerExpert = new java.util.TreeMap<>();
 
     MoeReference(MoeConfig config, Map<String, double[]> weights) {
         this.c = config;
@@ -89,6 +91,7 @@ final class MoeReference {
     }
 
     Result forward(List<Sample> rows) {
+        tokensPerExpert.clear();
         int seq = rows.get(0).length();
         int n = rows.size() * seq;
         int hsz = c.hiddenSize();
@@ -288,6 +291,7 @@ final class MoeReference {
                     }
                     for (int j : chosen) {
                         slotCount[j]++;
+                        tokensPerExpert.computeIfAbsent(layer, l -> new double[e])[j]++;
                     }
                 }
             }

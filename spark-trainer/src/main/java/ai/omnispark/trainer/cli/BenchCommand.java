@@ -4,13 +4,13 @@ import ai.omnispark.trainer.config.ConfigException;
 import java.io.PrintStream;
 import java.util.Arrays;
 
-/** {@code bench train|comm|data|fsdp|attention ...}: benchmarks that print JSON lines. */
+/** {@code bench train|comm|data|fsdp|parallel|attention ...}: benchmarks that print JSON lines. */
 final class BenchCommand {
     private BenchCommand() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         if (argv.length == 0) {
-            throw new ConfigException("bench needs a target: train, fsdp, data, comm or attention");
+            throw new ConfigException("bench needs a target: train, fsdp, parallel, data, comm or attention");
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         switch (argv[0]) {
@@ -18,6 +18,8 @@ final class BenchCommand {
                 return BenchTrain.run(rest, out, err);
             case "fsdp":
                 return BenchFsdp.run(rest, out);
+            case "parallel":
+                return BenchParallel.run(rest, out);
             case "data":
                 return benchData(rest, out);
             case "comm":
@@ -31,7 +33,7 @@ final class BenchCommand {
                 }
                 return 0;
             default:
-                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, data, comm, attention");
+                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, parallel, data, comm, attention");
         }
     }
 

@@ -4,29 +4,18 @@ import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.checkpoint.Checkpointer;
 import ai.omnispark.parallel.checkpoint.RankState;
-import ai.omnispark.parallel.fsdp.ShardGroup;
-import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.param.ParamStore;
-import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
-import ai.omnispark.trainer.config.CommOptions;
 import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
-import ai.omnispark.trainer.config.TrainConfig;
-import ai.omnispark.trainer.data.InMemoryRows;
-import ai.omnispark.trainer.job.LocalLauncher;
-import ai.omnispark.trainer.job.RankAssembly;
-import ai.omnispark.trainer.job.TrainingData;
-import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.DoubleUnaryOperator;
@@ -158,25 +147,13 @@ final class BenchFsdp {
     /** @param threadsPerRank intra-op threads of each rank; 0: the machine's cores shared out */
     private static List<RankResult> runWorld(Settings s, int world, int steps, int warmup, boolean saves,
             int threadsPerRank) throws Exception {
-        TrainConfig config = TrainConfig.from(s, world);
-        int threads = threadsPerRank > 0 ? threadsPerRank
-                : Math.max(1, Runtime.getRuntime().availableProcessors() / world);
         Path ckpt = Files.createTempDirectory("omnispark-bench-fsdp-");
-        // In-process on purpose: the numbers measure FSDP, not a socket.
-        return LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofMinutes(10)), (rank, comm) -> {
-            try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(threads).build()) {
-                ctx.bindThread();
-                DeviceMesh mesh = comm == null ? null : DeviceMesh.dataParallel(comm, 1, world);
-                ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(ctx.manager());
-                DoubleUnaryOperator sum = group == null ? x -> x : group::sumAll;
-                DataParallel dp = mesh == null ? DataParallel.single() : DataParallel.over(mesh, group);
-                try (DeviceMesh ownedMesh = mesh;
-                        RankAssembly assembly = RankAssembly.open(config.job().model(), ctx, config.seed(), group, true)) {
+        return BenchRanks.run(s, threadsPerRank, true, java.util.function.UnaryOperator.identity(),
+                (ctx, assembly, trainer, dp) -> {
+                    int rank = ctx.rank();
+                    DoubleUnaryOperator sum = dp::sum;
                     Model model = assembly.model();
                     ParamStore params = assembly.params();
-                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(),
-                            TrainingData.tokenizer(config.job())), config.seed(), dp.rank(), dp.size());
-                    Trainer trainer = assembly.train(config, ctx, rows, dp);
                     double[] times = new double[steps];
                     long peak = 0;
                     for (int i = 0; i < warmup + steps; i++) {
@@ -226,9 +203,7 @@ final class BenchFsdp {
                     }
                     return new RankResult(peak, params.heldBytes(), snapshotHeap, times[steps / 2], syncMs,
                             asyncMs);
-                }
-            }
-        });
+                });
     }
 
     /**

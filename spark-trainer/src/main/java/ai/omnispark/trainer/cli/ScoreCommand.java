@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelMetrics;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
@@ -20,10 +21,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code score --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--tokenizer byte|TOKENIZER_JSON]}:
- * log-prob of each token given its prefix. Text is tokenized with the tokenizer the model folder
+ * log-prob of each token given its prefix, then the model's own fields over the scored ids
+ * ({@link ModelMetrics}; a MoE model's {@code aux_loss}, unscaled as transformers returns it with
+ * {@code output_router_logits}, and its tokens per expert). Text is tokenized with the tokenizer the model folder
  * carries. With {@code --adapter}, the model folder is the base and a PEFT LoRA adapter runs on top
  * of it unmerged ({@link AdapterOption}).
  */
@@ -45,6 +49,8 @@ final class ScoreCommand {
                     throw new ConfigException("nothing to score: the input has no tokens");
                 }
                 AdapterOption.load(loaded, dir, adapter, rank.manager());
+                ModelMetrics metrics = loaded.model().metrics();
+                metrics.clear();
                 double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
                 ObjectMapper json = new ObjectMapper();
                 ObjectNode o = json.createObjectNode();
@@ -60,6 +66,9 @@ final class ScoreCommand {
                 for (int i = 1; i < ids.length; i++) {
                     lp.add(logprobs[i]);
                 }
+                // What the model recorded over the scored ids: for a MoE its unscaled aux_loss (as
+                // transformers returns it with output_router_logits) and tokens per expert.
+                metrics.fields(metrics.sums(), Map.of()).forEach(o::put);
                 out.println(json.writeValueAsString(o));
             }
         }

@@ -10,7 +10,9 @@ import java.util.Map;
 
 /**
  * The JSON object of one step, as metrics.jsonl holds it and rank 0 sends it to the driver. Each
- * named term of the objective gets a field {@code loss_<term>} besides the total {@code loss}.
+ * named term of the objective gets a field {@code loss_<term>} besides the total {@code loss}; the
+ * model's own metrics ({@link StepResult#metrics}, e.g. a MoE's {@code aux_loss}) follow the fixed
+ * fields under their own names.
  */
 public final class MetricsLog {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -30,7 +32,24 @@ public final class MetricsLog {
         o.put("tokens", r.tokens());
         o.put("step_ms", r.stepMs());
         o.put("data_wait_ms", r.dataWaitMs());
+        r.metrics().forEach(o::put);
         return o;
+    }
+
+    /** The fields every step has (and the progress channel's "total"): what is not a model metric. */
+    private static final java.util.Set<String> FIXED = java.util.Set.of("step", "loss", "lr", "grad_norm",
+            "tokens_per_s", "tokens", "step_ms", "data_wait_ms", "total");
+
+    /** The model metrics of a step's JSON object: its numeric fields that are neither fixed nor loss terms, in field order. */
+    public static Map<String, Double> metrics(JsonNode o) {
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = o.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> f = it.next();
+            if (!FIXED.contains(f.getKey()) && !f.getKey().startsWith(TERM_PREFIX) && f.getValue().isNumber()) {
+                metrics.put(f.getKey(), f.getValue().asDouble());
+            }
+        }
+        return metrics;
     }
 
     /** The loss terms of a step's JSON object (its {@code loss_<term>} fields), in field order. */

@@ -124,11 +124,17 @@ public final class RankAssembly implements AutoCloseable {
      * (see {@link Trainer}'s constructor).
      */
     public Trainer train(TrainConfig config, RankContext rank, RowSource rows, DataParallel dataParallel) {
+        return train(config, rank, rows, dataParallel, java.util.function.UnaryOperator.identity());
+    }
+
+    /** {@link #train} with the trainer's plan seen through {@code planView} (a bench's probes). */
+    public Trainer train(TrainConfig config, RankContext rank, RowSource rows, DataParallel dataParallel,
+            java.util.function.UnaryOperator<ai.omnispark.models.api.Parallelize.Plan> planView) {
         if (trainer != null) {
             throw new IllegalStateException("this rank's trainer is already built");
         }
         optimizer = optimizer(config, rank);
-        trainer = new Trainer(config, rank, model, params, optimizer, rows, dataParallel, DataType.FLOAT32);
+        trainer = new Trainer(config, rank, model, params, optimizer, rows, dataParallel, DataType.FLOAT32, planView);
         return trainer;
     }
 

@@ -21,6 +21,15 @@ public interface DataParallel {
      */
     double sum(double value);
 
+    /** {@link #sum(double)} of each element (a new array; empty stays empty without a collective). */
+    default double[] sum(double[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = sum(values[i]);
+        }
+        return out;
+    }
+
     /**
      * Sums a count of this rank's rows (tokens) exactly over the data-parallel ranks: the ranks of one
      * sp group hold the same rows and count them once.

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelMetrics;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The training loop of one rank, plain Java: draws the step's micro-batches, runs forward and
@@ -47,6 +49,8 @@ public final class Trainer {
     private final long mostRowsPerEpoch;
     private final DataType dtype;
     private final RankRandom random;
+    /** What the model's segments record beyond the loss; its fields join each step's result. */
+    private final ModelMetrics metrics;
     private long step;
 
     /**
@@ -58,10 +62,20 @@ public final class Trainer {
      */
     public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, Optimizer optimizer,
             RowSource rows, DataParallel dataParallel, DataType dtype) {
+        this(config, rank, model, params, optimizer, rows, dataParallel, dtype, UnaryOperator.identity());
+    }
+
+    /**
+     * @param planView sees the family's plan before the engine runs it and may wrap its segments
+     *     (bench parallel measures activation memory so); the identity for training
+     */
+    public Trainer(TrainConfig config, RankContext rank, Model model, ParamStore params, Optimizer optimizer,
+            RowSource rows, DataParallel dataParallel, DataType dtype, UnaryOperator<Parallelize.Plan> planView) {
         this.config = config;
         this.rank = rank;
         this.model = model;
         this.objective = model.objective();
+        this.metrics = model.metrics();
         this.params = params;
         this.optimizer = optimizer;
         this.rows = rows;
@@ -72,7 +86,7 @@ public final class Trainer {
         this.random = new RankRandom(config.seed(), dataParallel.rank());
         // The family decides which segments run and which recompute, and how batches are cut, given
         // the mesh (data parallelism needs no segment of its own; Ulysses does).
-        Parallelize.Plan plan = model.parallelize().apply(model, dataParallel.mesh(), config.recompute());
+        Parallelize.Plan plan = planView.apply(model.parallelize().apply(model, dataParallel.mesh(), config.recompute()));
         this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
         this.collator = plan.collator(model.collator());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
@@ -161,6 +175,7 @@ public final class Trainer {
             throw new IllegalStateException("step " + step + " has no " + objective.normaliser()
                     + " to average the loss over in the whole global batch");
         }
+        metrics.clear();
         Map<String, Double> termSums = new LinkedHashMap<>();
         for (int m = 0; m < accumulation; m++) {
             List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
@@ -178,6 +193,7 @@ public final class Trainer {
             terms.put(t.getKey(), term);
             loss += term;
         }
+        Map<String, Double> modelMetrics = metrics.fields(dataParallel.sum(metrics.sums()), terms);
         double gradNorm;
         try (Span span = rank.profiler().span("clip grad norm", "train")) {
             gradNorm = params.clipGradNorm(config.maxGradNorm());
@@ -189,7 +205,7 @@ public final class Trainer {
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = dataParallel.count(localTokens);
-        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms);
+        return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms, modelMetrics);
     }
 
     /**

@@ -250,7 +250,8 @@ final class ProgressServer implements AutoCloseable {
             listener.onStep(new StepResult(o.get("step").asLong(), o.path("loss").asDouble(),
                     o.path("lr").asDouble(), o.path("grad_norm").asDouble(), o.path("tokens").asLong(),
                     o.path("step_ms").asDouble(), o.path("data_wait_ms").asDouble(),
-                    ai.omnispark.trainer.job.MetricsLog.lossTerms(o)), total);
+                    ai.omnispark.trainer.job.MetricsLog.lossTerms(o), ai.omnispark.trainer.job.MetricsLog.metrics(o)),
+                    total);
             lastStep = o.get("step").asLong();
         }
     }

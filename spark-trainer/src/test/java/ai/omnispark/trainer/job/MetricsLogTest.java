@@ -28,6 +28,22 @@ class MetricsLogTest {
     }
 
     @Test
+    void modelMetricsFollowTheFixedFieldsAndReadBackWithoutTheLossTerms() {
+        Map<String, Double> terms = new LinkedHashMap<>();
+        terms.put("ce", 2.25);
+        terms.put("aux", 0.02);
+        Map<String, Double> metrics = new LinkedHashMap<>();
+        metrics.put("aux_loss", 2.0);
+        metrics.put("experts.0.tokens_min", 3.0);
+        ObjectNode o = MetricsLog.toJson(new StepResult(3, 2.27, 1e-3, 0.5, 100, 10, 1, terms, metrics));
+        assertEquals(List.of("step", "loss", "loss_ce", "loss_aux", "lr", "grad_norm", "tokens_per_s", "tokens",
+                "step_ms", "data_wait_ms", "aux_loss", "experts.0.tokens_min"), iterable(o));
+        o.put("total", 300);
+        assertEquals(metrics, MetricsLog.metrics(o), "the progress channel's total is not a metric");
+        assertEquals(terms, MetricsLog.lossTerms(o));
+    }
+
+    @Test
     void aStepWithoutTermsWritesOnlyTheTotal() {
         ObjectNode o = MetricsLog.toJson(new StepResult(1, 5.5, 1e-3, 2.25, 256, 40.0, 1.5));
         assertFalse(o.fieldNames().hasNext() && iterable(o).stream().anyMatch(f -> f.startsWith("loss_")), o.toString());
