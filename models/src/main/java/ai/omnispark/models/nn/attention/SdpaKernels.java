@@ -100,9 +100,14 @@ final class SdpaKernels implements AutoCloseable {
     private static final String CLASS = "Sdpa";
 
     /**
-     * The module's code. With document ids the mask is built inside libtorch as a boolean
-     * [B, 1, S, S] (same document, and j <= i when causal); without, a causal call uses SDPA's
-     * is_causal and a bidirectional one no mask at all, which lets the flash kernel run unmasked.
+     * The module's code. Without document ids a causal call uses SDPA's is_causal and a
+     * bidirectional one no mask at all, which lets the flash kernel run unmasked. With them, each
+     * row whose documents are contiguous runs (as the packer lays them out) is split at the
+     * document boundaries and each document attends within itself, with is_causal when causal: no
+     * [S, S] mask exists, so the memory kept for backward grows with S, not S^2 (libtorch's CPU
+     * flash kernel converts a boolean mask into a float [B, 1, S, S] and keeps it per layer). A row
+     * whose document ids recur after another document falls back to the boolean mask (same
+     * document, and j <= i when causal) for that row.
      */
     static String source(boolean causal, boolean doc, GqaMode gqa, double scale) {
         StringBuilder s = new StringBuilder();
@@ -117,22 +122,42 @@ final class SdpaKernels implements AutoCloseable {
             s.append("    k = torch.repeat_interleave(k, group, 1)\n");
             s.append("    v = torch.repeat_interleave(v, group, 1)\n");
         }
-        String mask = "None";
-        boolean isCausal = causal;
-        if (doc) {
-            s.append("    same = torch.unsqueeze(torch.eq(torch.unsqueeze(doc, 2), torch.unsqueeze(doc, 1)), 1)\n");
-            if (causal) {
-                s.append("    idx = torch.arange(torch.size(q, 2), device=q.device)\n");
-                s.append("    mask = torch.logical_and(same, torch.ge(torch.unsqueeze(idx, 1), torch.unsqueeze(idx, 0)))\n");
-            } else {
-                s.append("    mask = same\n");
-            }
-            mask = "mask";
-            isCausal = false;
+        String tail = ", scale=" + Double.toString(scale) + ", enable_gqa=" + (gqa == GqaMode.KERNEL ? "True" : "False")
+                + ")";
+        String isCausal = causal ? "True" : "False";
+        if (!doc) {
+            s.append("    return torch.scaled_dot_product_attention(q, k, v, None, 0.0, ").append(isCausal).append(tail)
+                    .append("\n");
+            return s.toString();
         }
-        s.append("    return torch.scaled_dot_product_attention(q, k, v, ").append(mask).append(", 0.0, ")
-                .append(isCausal ? "True" : "False").append(", scale=").append(Double.toString(scale))
-                .append(", enable_gqa=").append(gqa == GqaMode.KERNEL ? "True" : "False").append(")\n");
+        s.append("    rows = annotate(List[Tensor], [])\n");
+        s.append("    for b in range(torch.size(q, 0)):\n");
+        s.append("      d = torch.select(doc, 0, b)\n");
+        s.append("      qb = torch.unsqueeze(torch.select(q, 0, b), 0)\n");
+        s.append("      kb = torch.unsqueeze(torch.select(k, 0, b), 0)\n");
+        s.append("      vb = torch.unsqueeze(torch.select(v, 0, b), 0)\n");
+        s.append("      runs, inverse, counts = torch.unique_consecutive(d, False, True, None)\n");
+        s.append("      ordered, order = torch.sort(d, -1, False)\n");
+        s.append("      docs, inverse2, counts2 = torch.unique_consecutive(ordered, False, False, None)\n");
+        s.append("      if torch.size(docs, 0) == torch.size(runs, 0):\n");
+        s.append("        sizes: List[int] = counts.tolist()\n");
+        s.append("        qs = torch.split(qb, sizes, 2)\n");
+        s.append("        ks = torch.split(kb, sizes, 2)\n");
+        s.append("        vs = torch.split(vb, sizes, 2)\n");
+        s.append("        outs = annotate(List[Tensor], [])\n");
+        s.append("        for i in range(torch.len(sizes)):\n");
+        s.append("          outs.append(torch.scaled_dot_product_attention(qs[i], ks[i], vs[i], None, 0.0, ")
+                .append(isCausal).append(tail).append(")\n");
+        s.append("        rows.append(torch.cat(outs, 2))\n");
+        s.append("      else:\n");
+        s.append("        mask = torch.unsqueeze(torch.eq(torch.unsqueeze(d, 1), torch.unsqueeze(d, 0)), 0)\n");
+        if (causal) {
+            s.append("        idx = torch.arange(torch.size(q, 2), device=q.device)\n");
+            s.append("        mask = torch.logical_and(mask, torch.ge(torch.unsqueeze(idx, 1), torch.unsqueeze(idx, 0)))\n");
+        }
+        s.append("        rows.append(torch.scaled_dot_product_attention(qb, kb, vb, torch.unsqueeze(mask, 0), 0.0, False")
+                .append(tail).append(")\n");
+        s.append("    return torch.cat(rows, 0)\n");
         return s.toString();
     }
 

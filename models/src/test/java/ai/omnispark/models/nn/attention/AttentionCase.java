@@ -30,6 +30,20 @@ final class AttentionCase {
 
     /** @param packed two rows: row 0 packs two documents, row 1 one document and a padded tail (-1) */
     AttentionCase(int hq, int hkv, int s, int d, boolean causal, boolean packed, long seed) {
+        this(hq, hkv, s, d, causal, packed ? packedDocs(s) : null, seed);
+    }
+
+    private static int[] packedDocs(int s) {
+        int[] doc = new int[2 * s];
+        for (int i = 0; i < s; i++) {
+            doc[i] = i < s / 3 ? 0 : 1;
+            doc[s + i] = i < s - s / 4 ? 0 : -1;
+        }
+        return doc;
+    }
+
+    /** Two rows with the given document ids ([2 * s], -1 = padding), or none (null). */
+    AttentionCase(int hq, int hkv, int s, int d, boolean causal, int[] docIds, long seed) {
         this.b = 2;
         this.hq = hq;
         this.hkv = hkv;
@@ -41,15 +55,7 @@ final class AttentionCase {
         k = normal(random, b * hkv * s * d);
         v = normal(random, b * hkv * s * d);
         g = normal(random, b * hq * s * d);
-        if (packed) {
-            doc = new int[b * s];
-            for (int i = 0; i < s; i++) {
-                doc[i] = i < s / 3 ? 0 : 1;
-                doc[s + i] = i < s - s / 4 ? 0 : -1;
-            }
-        } else {
-            doc = null;
-        }
+        doc = docIds;
         reference = new AttentionReference(q, k, v, g, doc, causal, b, hq, hkv, s, d);
     }
 

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every attention kernel against a float64 reference written with loops ({@link AttentionReference}):
@@ -71,17 +72,41 @@ class AttentionTest {
 
     /** A generated module must describe each signature exactly: a wrong mask shows in the numbers above. */
     @Test
-    void sdpaSourceUsesTheFusedOpAndBuildsTheMaskFromDocumentIds() {
+    void sdpaSourceSplitsRowsAtDocumentBoundariesAndFallsBackToTheMask() {
         String packedCausal = SdpaKernels.source(true, true, SdpaKernels.GqaMode.KERNEL, 0.125);
-        assertTrue(packedCausal.contains("torch.scaled_dot_product_attention(q, k, v, mask, 0.0, False, scale=0.125, "
+        assertTrue(packedCausal.contains("torch.split(qb, sizes, 2)"), packedCausal);
+        assertTrue(packedCausal.contains("(qs[i], ks[i], vs[i], None, 0.0, True, scale=0.125, enable_gqa=True)"),
+                packedCausal);
+        assertTrue(packedCausal.contains("torch.eq(torch.unsqueeze(d, 1), torch.unsqueeze(d, 0))"), packedCausal);
+        assertTrue(packedCausal.contains("(qb, kb, vb, torch.unsqueeze(mask, 0), 0.0, False, scale=0.125, "
                 + "enable_gqa=True)"), packedCausal);
         String expanded = SdpaKernels.source(false, true, SdpaKernels.GqaMode.EXPAND, 0.125);
         assertTrue(expanded.contains("k = torch.repeat_interleave(k, group, 1)"), expanded);
-        assertTrue(expanded.contains("(q, k, v, mask, 0.0, False, scale=0.125, enable_gqa=False)"), expanded);
-        assertTrue(packedCausal.contains("torch.eq(torch.unsqueeze(doc, 2), torch.unsqueeze(doc, 1))"), packedCausal);
+        assertTrue(expanded.contains("(qs[i], ks[i], vs[i], None, 0.0, False, scale=0.125, enable_gqa=False)"),
+                expanded);
         String causal = SdpaKernels.source(true, false, SdpaKernels.GqaMode.NONE, 0.25);
         assertTrue(causal.contains("(q, k, v, None, 0.0, True, scale=0.25, enable_gqa=False)"), causal);
         assertTrue(!causal.contains("doc"), causal);
+    }
+
+    /**
+     * Document ids that recur after another document (row 0: 0 0 1 1 0 0 ..., row 1: runs of
+     * three documents then padding) are not contiguous runs: the SDPA module takes its mask path for
+     * row 0 and its split path for row 1, and both must match the float64 reference.
+     */
+    @ParameterizedTest(name = "causal={0}")
+    @ValueSource(booleans = {true, false})
+    void sdpaMatchesTheReferenceWhenDocumentsRecurInARow(boolean causal) {
+        int s = 24;
+        int[] doc = new int[2 * s];
+        for (int i = 0; i < s; i++) {
+            doc[i] = (i / 4) % 2;
+            doc[s + i] = i < 20 ? i / 7 : -1;
+        }
+        AttentionCase c = new AttentionCase(4, 2, s, 16, causal, doc, 97L);
+        try (Attention attention = new Attention(AttentionImpl.SDPA, BLOCK)) {
+            c.check(attention, rank.manager(), true, "sdpa recurring docs");
+        }
     }
 
     @Test
