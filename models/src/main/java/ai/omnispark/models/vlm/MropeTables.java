@@ -64,8 +64,8 @@ public final class MropeTables {
         return new NDList(Ops.owned(scope.create(cos, shape), dtype), Ops.owned(scope.create(sin, shape), dtype));
     }
 
-    /** Per frequency, the position row (0 = t, 1 = h, 2 = w) it rotates by. */
-    private static int[] sectionRows(int[] mropeSection, int half) {
+    /** Per frequency, the position row (0 = t, 1 = h, 2 = w) it rotates by; checks the section. */
+    static int[] sectionRows(int[] mropeSection, int half) {
         if (mropeSection == null || mropeSection.length != 3) {
             throw new IllegalArgumentException("rope_scaling.mrope_section must have 3 entries (t, h, w), got "
                     + java.util.Arrays.toString(mropeSection));

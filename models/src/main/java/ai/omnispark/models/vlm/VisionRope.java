@@ -47,12 +47,16 @@ public final class VisionRope {
         return rc;
     }
 
-    /** cos, sin of shape [patches, headDim] for the grids' patches; headDim a multiple of 4. */
-    public static NDList build(NDManager scope, List<int[]> grids, int spatialMergeSize, int headDim, DataType dtype) {
+    static void checkHeadDim(int headDim) {
         if (headDim < 4 || headDim % 4 != 0) {
             throw new IllegalArgumentException("the vision head_dim (embed_dim / num_heads) must be a multiple of 4 "
                     + "for the 2-D rotary embedding, got " + headDim);
         }
+    }
+
+    /** cos, sin of shape [patches, headDim] for the grids' patches; headDim a multiple of 4. */
+    public static NDList build(NDManager scope, List<int[]> grids, int spatialMergeSize, int headDim, DataType dtype) {
+        checkHeadDim(headDim);
         int[][] rc = patchPositions(grids, spatialMergeSize);
         int quarter = headDim / 4;
         int half = headDim / 2;

@@ -38,6 +38,11 @@ public final class VlmCollator implements Collator {
                         + " is outside the vocabulary [0, " + vocabSize + ")");
             }
         }
+        if (headDim < 2 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim must be even and >= 2, got " + headDim);
+        }
+        MropeTables.sectionRows(mropeSection, headDim / 2);
+        VisionRope.checkHeadDim(visionHeadDim);
         this.vocabSize = vocabSize;
         this.headDim = headDim;
         this.ropeTheta = ropeTheta;

@@ -153,5 +153,11 @@ class VlmBatchTest {
         IllegalArgumentException vocab = assertThrows(IllegalArgumentException.class,
                 () -> new VlmCollator(TOKENS, G, 23, HEAD_DIM, 1e6, SECTION, VISION_HEAD_DIM));
         assertTrue(vocab.getMessage().contains("outside the vocabulary [0, 23)"), vocab.getMessage());
+        IllegalArgumentException section = assertThrows(IllegalArgumentException.class,
+                () -> new VlmCollator(TOKENS, G, VOCAB, HEAD_DIM, 1e6, new int[] {2, 2, 2}, VISION_HEAD_DIM));
+        assertTrue(section.getMessage().contains("must sum to head_dim / 2 = 4"), section.getMessage());
+        IllegalArgumentException vision = assertThrows(IllegalArgumentException.class,
+                () -> new VlmCollator(TOKENS, G, VOCAB, HEAD_DIM, 1e6, SECTION, 6));
+        assertTrue(vision.getMessage().contains("multiple of 4"), vision.getMessage());
     }
 }
