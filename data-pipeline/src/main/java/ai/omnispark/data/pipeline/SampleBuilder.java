@@ -7,6 +7,7 @@ import ai.omnispark.data.media.MediaTooLargeException;
 import ai.omnispark.data.media.VideoDecoder;
 import ai.omnispark.data.pack.Document;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.vlm.VlmTokens;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,16 +44,8 @@ final class SampleBuilder {
         this.markers = config.visionMarkers()
                 ? new int[] {visionStartTokenId(config, tokenizer), visionEndTokenId(config, tokenizer)} : null;
         if (markers != null) {
-            int[] ids = {imageTokenId, videoTokenId, markers[0], markers[1]};
-            for (int i = 0; i < ids.length; i++) {
-                for (int j = 0; j < i; j++) {
-                    if (ids[i] == ids[j]) {
-                        throw new IllegalArgumentException("the image, video, vision start and vision end ids "
-                                + java.util.Arrays.toString(ids) + " must differ (data.image_token_id, "
-                                + "data.video_token_id, data.vision_start_token_id, data.vision_end_token_id)");
-                    }
-                }
-            }
+            // The ids as resolved (given or vocabulary-derived) must differ; VlmTokens names a clash.
+            new VlmTokens(imageTokenId, videoTokenId, markers[0], markers[1]);
         }
     }
 

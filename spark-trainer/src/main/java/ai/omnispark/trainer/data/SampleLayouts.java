@@ -17,6 +17,10 @@ import org.apache.hadoop.fs.Path;
  * a text model pointed at image shards fails here, naming both, instead of in its first batch.
  */
 public final class SampleLayouts {
+    /** The special token ids a vision-language model's config.json and a media dataset's manifest must share. */
+    private static final List<String> MEDIA_TOKEN_KEYS = List.of("image_token_id", "video_token_id",
+            "vision_start_token_id", "vision_end_token_id");
+
     private SampleLayouts() {}
 
     /** The layout the manifest of the prepared dataset at {@code dataset} declares (or its schema implies). */
@@ -24,10 +28,6 @@ public final class SampleLayouts {
         return Manifest.read(fs, dataset).orElseThrow(() -> new IOException(dataset + " has no "
                 + Manifest.FILE_NAME + ": it is not a prepared dataset, or preparing it did not finish")).layout();
     }
-
-    /** The special token ids a vision-language model's config.json and a media dataset's manifest must share. */
-    private static final List<String> MEDIA_TOKEN_KEYS = List.of("image_token_id", "video_token_id",
-            "vision_start_token_id", "vision_end_token_id");
 
     /**
      * Throws a {@link ConfigException} when a media dataset's placeholder or vision-marker ids
