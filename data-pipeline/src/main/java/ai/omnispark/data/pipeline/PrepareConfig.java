@@ -18,11 +18,16 @@ import java.util.Objects;
  * @param imageTokenId placeholder id for image tokens; -1 = the tokenizer's vocabulary size
  * @param videoTokenId placeholder id for video tokens; -1 = the tokenizer's vocabulary size + 1
  * @param tokenizerPath a Hugging Face {@code tokenizer.json} (or its folder); null or empty = byte tokenizer
+ * @param visionMarkers write {@code visionStartTokenId} before and {@code visionEndTokenId} after each
+ *     placeholder run (what Qwen2-VL's M-RoPE looks for); media data types only
+ * @param visionStartTokenId with {@code visionMarkers}: the id before a run; -1 = the tokenizer's vocabulary size + 2
+ * @param visionEndTokenId with {@code visionMarkers}: the id after a run; -1 = the tokenizer's vocabulary size + 3
  */
 public record PrepareConfig(String inputPath, InputFormat format, DataType dataType, List<String> textKeys,
         String messagesKey, String imageKey, String videoKey, int maxSeqLen, int rowsPerBatch,
         DocumentPacker.Overflow overflow, double maxRejectRatio, String outputPath, int numShards, int packWindow,
-        MediaOptions media, int imageTokenId, int videoTokenId, String tokenizerPath) implements Serializable {
+        MediaOptions media, int imageTokenId, int videoTokenId, String tokenizerPath, boolean visionMarkers,
+        int visionStartTokenId, int visionEndTokenId) implements Serializable {
 
     public PrepareConfig {
         Objects.requireNonNull(format, "data.format");
@@ -47,6 +52,24 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         }
         if (textKeys.isEmpty() && (dataType == DataType.PLAINTEXT)) {
             throw new IllegalArgumentException("data.text_keys is empty");
+        }
+        checkSpecialIds(imageTokenId, videoTokenId, visionStartTokenId, visionEndTokenId);
+    }
+
+    /** Each id is -1 (derived from the vocabulary) or >= 0, and no two given ids are equal. */
+    private static void checkSpecialIds(int... ids) {
+        String[] names = {"data.image_token_id", "data.video_token_id", "data.vision_start_token_id",
+            "data.vision_end_token_id"};
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < -1) {
+                throw new IllegalArgumentException(names[i] + " must be >= 0, or -1 for the default, got " + ids[i]);
+            }
+            for (int j = 0; j < i; j++) {
+                if (ids[i] >= 0 && ids[i] == ids[j]) {
+                    throw new IllegalArgumentException(names[j] + " and " + names[i] + " are both " + ids[i]
+                            + "; each special token needs its own id");
+                }
+            }
         }
     }
 
@@ -83,6 +106,12 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         m.put("image_token_id", imageTokenId);
         m.put("video_token_id", videoTokenId);
         m.put("tokenizer_path", tokenizerPath == null ? "" : tokenizerPath);
+        // Only when on, so datasets prepared without markers keep their fingerprints.
+        if (visionMarkers) {
+            m.put("vision_markers", true);
+            m.put("vision_start_token_id", visionStartTokenId);
+            m.put("vision_end_token_id", visionEndTokenId);
+        }
         return m;
     }
 
@@ -106,6 +135,9 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         b.imageTokenId = imageTokenId;
         b.videoTokenId = videoTokenId;
         b.tokenizerPath = tokenizerPath;
+        b.visionMarkers = visionMarkers;
+        b.visionStartTokenId = visionStartTokenId;
+        b.visionEndTokenId = visionEndTokenId;
         return b;
     }
 
@@ -129,6 +161,9 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         private int imageTokenId = -1;
         private int videoTokenId = -1;
         private String tokenizerPath;
+        private boolean visionMarkers;
+        private int visionStartTokenId = -1;
+        private int visionEndTokenId = -1;
 
         public Builder inputPath(String v) { inputPath = v; return this; }
         public Builder format(InputFormat v) { format = v; return this; }
@@ -148,11 +183,14 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         public Builder imageTokenId(int v) { imageTokenId = v; return this; }
         public Builder videoTokenId(int v) { videoTokenId = v; return this; }
         public Builder tokenizerPath(String v) { tokenizerPath = v; return this; }
+        public Builder visionMarkers(boolean v) { visionMarkers = v; return this; }
+        public Builder visionStartTokenId(int v) { visionStartTokenId = v; return this; }
+        public Builder visionEndTokenId(int v) { visionEndTokenId = v; return this; }
 
         public PrepareConfig build() {
             return new PrepareConfig(inputPath, format, dataType, textKeys, messagesKey, imageKey, videoKey, maxSeqLen,
                     rowsPerBatch, overflow, maxRejectRatio, outputPath, numShards, packWindow, media, imageTokenId,
-                    videoTokenId, tokenizerPath);
+                    videoTokenId, tokenizerPath, visionMarkers, visionStartTokenId, visionEndTokenId);
         }
     }
 }

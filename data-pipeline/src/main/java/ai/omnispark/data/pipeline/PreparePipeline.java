@@ -191,6 +191,10 @@ public final class PreparePipeline {
         if (config.dataType().hasMedia()) {
             described.put("image_token_id", SampleBuilder.imageTokenId(config, tokenizer));
             described.put("video_token_id", SampleBuilder.videoTokenId(config, tokenizer));
+            if (config.visionMarkers()) {
+                described.put("vision_start_token_id", SampleBuilder.visionStartTokenId(config, tokenizer));
+                described.put("vision_end_token_id", SampleBuilder.visionEndTokenId(config, tokenizer));
+            }
         }
         TokenizerLoader.close(tokenizer);
         Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, fingerprint, config.dataType().key(),

@@ -7,6 +7,7 @@ import ai.omnispark.data.media.MediaTooLargeException;
 import ai.omnispark.data.media.VideoDecoder;
 import ai.omnispark.data.pack.Document;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.vlm.VlmTokens;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,7 +16,8 @@ import java.util.List;
 /**
  * Turns one input record into a {@link Sample} according to {@code data.data_type}, or says why
  * it cannot. Text documents end with EOS; a media contributes one placeholder id per merged patch,
- * so the token count the packer sees is the sequence length the model will see.
+ * between a vision-start and a vision-end id when {@code data.vision_markers} is on, so the token
+ * count the packer sees is the sequence length the model will see.
  */
 final class SampleBuilder {
     static final String IMAGE_PLACEHOLDER = "<image>";
@@ -28,6 +30,8 @@ final class SampleBuilder {
     private final VideoDecoder videos;
     private final int imageTokenId;
     private final int videoTokenId;
+    /** The ids around each placeholder run; null without {@code vision_markers}. */
+    private final int[] markers;
 
     SampleBuilder(PrepareConfig config, Tokenizer tokenizer, MediaLoader loader) {
         this.config = config;
@@ -37,6 +41,12 @@ final class SampleBuilder {
         this.videos = new VideoDecoder(config.media());
         this.imageTokenId = imageTokenId(config, tokenizer);
         this.videoTokenId = videoTokenId(config, tokenizer);
+        this.markers = config.visionMarkers()
+                ? new int[] {visionStartTokenId(config, tokenizer), visionEndTokenId(config, tokenizer)} : null;
+        if (markers != null) {
+            // The ids as resolved (given or vocabulary-derived) must differ; VlmTokens names a clash.
+            new VlmTokens(imageTokenId, videoTokenId, markers[0], markers[1]);
+        }
     }
 
     static int imageTokenId(PrepareConfig config, Tokenizer tokenizer) {
@@ -45,6 +55,14 @@ final class SampleBuilder {
 
     static int videoTokenId(PrepareConfig config, Tokenizer tokenizer) {
         return config.videoTokenId() >= 0 ? config.videoTokenId() : tokenizer.vocabSize() + 1;
+    }
+
+    static int visionStartTokenId(PrepareConfig config, Tokenizer tokenizer) {
+        return config.visionStartTokenId() >= 0 ? config.visionStartTokenId() : tokenizer.vocabSize() + 2;
+    }
+
+    static int visionEndTokenId(PrepareConfig config, Tokenizer tokenizer) {
+        return config.visionEndTokenId() >= 0 ? config.visionEndTokenId() : tokenizer.vocabSize() + 3;
     }
 
     Sample build(SourceRecord record, String sourceFile) throws SampleRejected {
@@ -80,8 +98,13 @@ final class SampleBuilder {
                         (ref.path() != null ? ref.path() + ": " : "") + e.getMessage());
             }
             media.add(m);
-            int[] run = new int[tokens(config.media(), m)];
+            int placeholders = tokens(config.media(), m);
+            int[] run = new int[placeholders + (markers == null ? 0 : 2)];
             Arrays.fill(run, video ? videoTokenId : imageTokenId);
+            if (markers != null) {
+                run[0] = markers[0];
+                run[run.length - 1] = markers[1];
+            }
             runs.add(run);
         }
         Document document = messages != null

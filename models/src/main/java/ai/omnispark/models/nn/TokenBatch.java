@@ -35,10 +35,24 @@ public final class TokenBatch {
      */
     public static Batch build(NDManager scope, int vocabSize, int headDim, double ropeTheta, DataType dtype,
             int rows, int seqLen, int[] inputIds, int[] labels, int[] positionIds, int[] docIds) {
+        check("position_ids", positionIds, rows * seqLen);
+        Batch batch = tokens(scope, vocabSize, dtype, rows, seqLen, inputIds, labels, docIds);
+        NDArray[] rope = rope(scope, headDim, ropeTheta, dtype, rows, seqLen, positionIds);
+        batch.put(COS, rope[0]);
+        batch.put(SIN, rope[1]);
+        return batch;
+    }
+
+    /**
+     * {@link #build} without the rotary tables: ids, labels, label mask and doc ids, for a family
+     * whose positions are not 1-D (the vision-language family adds its own tables under
+     * {@link #COS} and {@link #SIN}).
+     */
+    public static Batch tokens(NDManager scope, int vocabSize, DataType dtype, int rows, int seqLen, int[] inputIds,
+            int[] labels, int[] docIds) {
         int n = rows * seqLen;
         check("input_ids", inputIds, n);
         check("labels", labels, n);
-        check("position_ids", positionIds, n);
         check("doc_ids", docIds, n);
         long[] ids = new long[n];
         long[] targets = new long[n];
@@ -72,9 +86,6 @@ public final class TokenBatch {
             // Owned: the chunked kernel's where() saves the mask built from these.
             batch.put(DOC_IDS, Ops.owned(scope.create(docs, new Shape(rows, seqLen)), DataType.INT64));
         }
-        NDArray[] rope = rope(scope, headDim, ropeTheta, dtype, rows, seqLen, positionIds);
-        batch.put(COS, rope[0]);
-        batch.put(SIN, rope[1]);
         return batch;
     }
 

@@ -26,7 +26,12 @@ public record DataSection(
         long minPixels,
         long maxPixels,
         double fps,
-        int maxFrames) {
+        int maxFrames,
+        String visionMarkers,
+        int imageTokenId,
+        int videoTokenId,
+        int visionStartTokenId,
+        int visionEndTokenId) {
 
     public static final List<Key> KEYS = List.of(
             new Key("data.train_path", Type.STRING, "", "training data: a JSON-lines file or folder of raw samples"),
@@ -47,7 +52,13 @@ public record DataSection(
             new Key("data.min_pixels", Type.INT, 3136L, "smallest area an image or frame is resized to"),
             new Key("data.max_pixels", Type.INT, 1003520L, "largest area an image or frame is resized to"),
             new Key("data.fps", Type.DOUBLE, 2.0, "video frames sampled per second"),
-            new Key("data.max_frames", Type.INT, 16L, "most frames taken from one video"));
+            new Key("data.max_frames", Type.INT, 16L, "most frames taken from one video"),
+            new Key("data.vision_markers", Type.STRING, "auto", "vision start/end ids around each media's placeholders: "
+                    + "true | false | auto (when the model's config.json names vision_start_token_id)"),
+            new Key("data.image_token_id", Type.INT, -1L, "image placeholder id; -1 = the model's config.json, else vocab size"),
+            new Key("data.video_token_id", Type.INT, -1L, "video placeholder id; -1 = the model's config.json, else vocab size + 1"),
+            new Key("data.vision_start_token_id", Type.INT, -1L, "id before each media run; -1 = the model's config.json, else vocab size + 2"),
+            new Key("data.vision_end_token_id", Type.INT, -1L, "id after each media run; -1 = the model's config.json, else vocab size + 3"));
 
     static DataSection parse(Settings s) {
         return new DataSection(s.string("data.train_path"), s.string("data.data_type"), s.intValue("data.max_seq_len"),
@@ -56,7 +67,9 @@ public record DataSection(
                 s.string("data.overflow"), s.intValue("data.num_shards"), s.intValue("data.rows_per_batch"),
                 s.string("data.messages_key"), s.string("data.image_key"), s.string("data.video_key"),
                 s.integer("data.min_pixels"), s.integer("data.max_pixels"), s.number("data.fps"),
-                s.intValue("data.max_frames"));
+                s.intValue("data.max_frames"), s.string("data.vision_markers"), s.intValue("data.image_token_id"),
+                s.intValue("data.video_token_id"), s.intValue("data.vision_start_token_id"),
+                s.intValue("data.vision_end_token_id"));
     }
 
     /** {@code data.text_keys}: the columns tried in order. */

@@ -3,7 +3,10 @@ package ai.omnispark.trainer.data;
 import ai.omnispark.data.arrow.Manifest;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.trainer.config.ConfigException;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.apache.hadoop.fs.FileSystem;
@@ -14,12 +17,42 @@ import org.apache.hadoop.fs.Path;
  * a text model pointed at image shards fails here, naming both, instead of in its first batch.
  */
 public final class SampleLayouts {
+    /** The special token ids a vision-language model's config.json and a media dataset's manifest must share. */
+    private static final List<String> MEDIA_TOKEN_KEYS = List.of("image_token_id", "video_token_id",
+            "vision_start_token_id", "vision_end_token_id");
+
     private SampleLayouts() {}
 
     /** The layout the manifest of the prepared dataset at {@code dataset} declares (or its schema implies). */
     public static SampleLayout of(FileSystem fs, Path dataset) throws IOException {
         return Manifest.read(fs, dataset).orElseThrow(() -> new IOException(dataset + " has no "
                 + Manifest.FILE_NAME + ": it is not a prepared dataset, or preparing it did not finish")).layout();
+    }
+
+    /**
+     * Throws a {@link ConfigException} when a media dataset's placeholder or vision-marker ids
+     * ({@code prepared}: its manifest's {@code config}) differ from those the model's config.json
+     * names, or the model names a marker the dataset was prepared without: the model would embed
+     * the wrong tokens or find no media for its M-RoPE. Keys the model does not name are not checked.
+     */
+    public static void checkMediaTokens(String dataset, Map<String, Object> prepared, JsonNode model) {
+        for (String key : MEDIA_TOKEN_KEYS) {
+            if (!model.path(key).isIntegralNumber()) {
+                continue;
+            }
+            int wanted = model.get(key).asInt();
+            Object have = prepared.get(key);
+            if (!(have instanceof Number n)) {
+                throw new ConfigException("dataset " + dataset + " was prepared without " + key + " but the model's "
+                        + "config.json names " + key + "=" + wanted + " (prepare it again with data.vision_markers: "
+                        + "true or auto)");
+            }
+            if (n.longValue() != wanted) {
+                throw new ConfigException("dataset " + dataset + " was prepared with " + key + "=" + n
+                        + " but the model's config.json names " + key + "=" + wanted
+                        + " (prepare it again with the model's ids: data.* token ids -1 take them from the model)");
+            }
+        }
     }
 
     /**

@@ -17,7 +17,9 @@ import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.data.SampleLayouts;
 import ai.omnispark.trainer.data.ShardRows;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.io.PrintStream;
 import java.util.List;
 import java.util.Locale;
@@ -52,6 +54,7 @@ public final class DataPreparation {
             throw new ConfigException("data.train_path is not set: the raw records to prepare");
         }
         try {
+            JsonNode model = modelConfig(job);
             MediaOptions d = MediaOptions.DEFAULTS;
             MediaOptions media = new MediaOptions(d.patchSize(), d.mergeSize(), data.minPixels(),
                     data.maxPixels(), data.fps(), data.maxFrames(), d.temporalPatchSize());
@@ -69,6 +72,11 @@ public final class DataPreparation {
                     .maxRejectRatio(data.maxRejectRatio())
                     .numShards(data.numShards())
                     .media(media)
+                    .imageTokenId(tokenId(data.imageTokenId(), model, "image_token_id"))
+                    .videoTokenId(tokenId(data.videoTokenId(), model, "video_token_id"))
+                    .visionMarkers(visionMarkers(data.visionMarkers(), model))
+                    .visionStartTokenId(tokenId(data.visionStartTokenId(), model, "vision_start_token_id"))
+                    .visionEndTokenId(tokenId(data.visionEndTokenId(), model, "vision_end_token_id"))
                     .tokenizerPath(job.model().tokenizerPath())
                     .outputPath(outputPath(job))
                     .build();
@@ -77,6 +85,46 @@ public final class DataPreparation {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * The config.json of the model the settings name ({@code model.model_path} or
+     * {@code model.config_path}), or null when they name none or it does not exist yet: the
+     * prepare step takes a vision-language model's special token ids from it.
+     */
+    static JsonNode modelConfig(JobConfig job) {
+        String path = job.model().hfConfigPath();
+        if (path.isBlank()) {
+            return null;
+        }
+        java.nio.file.Path p = java.nio.file.Path.of(path);
+        java.nio.file.Path file = Files.isDirectory(p) ? p.resolve("config.json") : p;
+        if (!Files.isRegularFile(file)) {
+            return null;
+        }
+        try {
+            return ModelFamilies.readConfig(p);
+        } catch (IOException e) {
+            throw new ConfigException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code given} when set (>= 0), else the model config's {@code key}, else -1 (the vocabulary-derived default). */
+    private static int tokenId(int given, JsonNode model, String key) {
+        if (given >= 0 || model == null || !model.path(key).isIntegralNumber()) {
+            return given;
+        }
+        return model.get(key).asInt();
+    }
+
+    /** {@code data.vision_markers}: auto turns them on for a model whose config.json names vision_start_token_id. */
+    private static boolean visionMarkers(String value, JsonNode model) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
+            case "true" -> true;
+            case "false" -> false;
+            case "auto" -> model != null && model.has("vision_start_token_id");
+            default -> throw new ConfigException("data.vision_markers must be true, false or auto, got '" + value + "'");
+        };
     }
 
     /**
@@ -154,7 +202,13 @@ public final class DataPreparation {
         if (!ShardRows.isDataset(fs, p)) {
             return;
         }
-        checkFamilyTakes(s, path, SampleLayouts.of(fs, p));
+        SampleLayout layout = SampleLayouts.of(fs, p);
+        checkFamilyTakes(s, path, layout);
+        JsonNode model = modelConfig(JobConfig.from(s));
+        if (layout == SampleLayout.TOKENS_WITH_MEDIA && model != null) {
+            Manifest manifest = Manifest.read(fs, p).orElseThrow();
+            SampleLayouts.checkMediaTokens(path, manifest.config(), model);
+        }
     }
 
     /** The family of the model the settings name, from its config.json, without building it. */

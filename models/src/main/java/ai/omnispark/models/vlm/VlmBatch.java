@@ -1,0 +1,172 @@
+package ai.omnispark.models.vlm;
+
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.TokenBatch;
+import ai.omnispark.parallel.engine.Batch;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The batch of the vision-language family: {@link TokenBatch}'s token tensors with M-RoPE tables
+ * under its {@code rope_cos}/{@code rope_sin} keys, plus the media of every row in the layout of
+ * Hugging Face's Qwen2-VL processor and what the vision tower and the embedding scatter need.
+ *
+ * <p>Media are listed row by row, and within a row in the order of their placeholder runs. The
+ * media tensors are present (with zero rows) when the batch holds no media.
+ */
+public final class VlmBatch {
+    /** float [N_patches, C·tp·p·p]: every media's patches ({@link PixelPatches}), media after media. */
+    public static final String PIXEL_VALUES = "pixel_values";
+    /** int64 [n_media, 3]: (t, h, w) in patches of each media. */
+    public static final String GRID_THW = "grid_thw";
+    /** [N_patches, vision head_dim]: the vision tower's 2-D rotary tables ({@link VisionRope}). */
+    public static final String VISION_ROPE_COS = "vision_rope_cos";
+    public static final String VISION_ROPE_SIN = "vision_rope_sin";
+    /**
+     * int64 [n_frame_groups]: patches (h·w) of each temporal group of each media, in order; vision
+     * attention stays inside one group.
+     */
+    public static final String VISION_SEGMENTS = "vision_segments";
+    /**
+     * int64 [N_merged]: the flat index (row · S + position) of every placeholder token, in media
+     * order, where the merger's output rows go.
+     */
+    public static final String MEDIA_TOKEN_INDEX = "media_token_index";
+
+    private VlmBatch() {}
+
+    /**
+     * @param samples packed rows of equal length, {@code tokens_with_media} (or {@code tokens}: no media)
+     * @param headDim the language model's head dim; {@code mropeSection} sums to its half
+     * @param visionHeadDim the vision tower's head dim (embed_dim / num_heads)
+     */
+    public static Batch build(NDManager scope, List<Sample> samples, DataType dtype, VlmTokens tokens,
+            VisionGeometry geometry, int vocabSize, int headDim, double ropeTheta, int[] mropeSection,
+            int visionHeadDim) {
+        int[][] columns = TokenBatch.columns(samples);
+        int rows = samples.size();
+        int seqLen = samples.get(0).length();
+        int[] ids = columns[0];
+        int[] docIds = columns[3];
+        int m = geometry.spatialMergeSize();
+        int[][][] positions = new int[rows][][];
+        List<Media> media = new ArrayList<>();
+        List<Long> tokenIndex = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            Sample row = samples.get(r);
+            List<Media> rowMedia = media(row, r, geometry);
+            List<int[]> grids = new ArrayList<>(rowMedia.size());
+            rowMedia.forEach(x -> grids.add(x.grid));
+            int[] rowIds = java.util.Arrays.copyOfRange(ids, r * seqLen, (r + 1) * seqLen);
+            int[] rowDocs = java.util.Arrays.copyOfRange(docIds, r * seqLen, (r + 1) * seqLen);
+            positions[r] = MropePositions.of(rowIds, rowDocs, grids, tokens, m);
+            // MropePositions checked that the placeholders are exactly the media's runs, in order.
+            int k = 0;
+            int left = 0;
+            for (int i = 0; i < seqLen; i++) {
+                if (!tokens.isPlaceholder(rowIds[i])) {
+                    continue;
+                }
+                if (left == 0) {
+                    Media x = rowMedia.get(k++);
+                    left = x.merged(m);
+                    if (rowDocs[i] != x.docId) {
+                        throw new IllegalArgumentException("row " + r + ": media " + (k - 1) + " says it belongs to "
+                                + "document " + x.docId + " (media_doc_ids) but its placeholders start at position "
+                                + i + " in document " + rowDocs[i]);
+                    }
+                }
+                tokenIndex.add((long) r * seqLen + i);
+                left--;
+            }
+            media.addAll(rowMedia);
+        }
+        Batch batch = TokenBatch.tokens(scope, vocabSize, dtype, rows, seqLen, ids, columns[1], docIds);
+        NDList rope = MropeTables.build(scope, positions, headDim, ropeTheta, mropeSection, dtype);
+        batch.put(TokenBatch.COS, rope.get(0));
+        batch.put(TokenBatch.SIN, rope.get(1));
+        addMedia(batch, scope, dtype, geometry, visionHeadDim, media, tokenIndex);
+        return batch;
+    }
+
+    private static void addMedia(Batch batch, NDManager scope, DataType dtype, VisionGeometry g, int visionHeadDim,
+            List<Media> media, List<Long> tokenIndex) {
+        long patches = 0;
+        int groups = 0;
+        for (Media x : media) {
+            patches += x.patches();
+            groups += x.grid[0];
+        }
+        int rowSize = g.patchElements();
+        if (patches * rowSize > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("the micro-batch's " + patches + " patches of " + rowSize
+                    + " floats do not fit one array; use fewer or smaller media per micro-batch");
+        }
+        float[] pixels = new float[(int) patches * rowSize];
+        long[] grid = new long[media.size() * 3];
+        long[] segments = new long[groups];
+        List<int[]> grids = new ArrayList<>(media.size());
+        int offset = 0;
+        int s = 0;
+        for (int k = 0; k < media.size(); k++) {
+            Media x = media.get(k);
+            offset += rowSize * PixelPatches.write(x.pixels, x.frames, x.height, x.width, x.channels, g, pixels,
+                    offset);
+            for (int d = 0; d < 3; d++) {
+                grid[k * 3 + d] = x.grid[d];
+            }
+            for (int t = 0; t < x.grid[0]; t++) {
+                segments[s++] = (long) x.grid[1] * x.grid[2];
+            }
+            grids.add(x.grid);
+        }
+        long[] index = tokenIndex.stream().mapToLong(Long::longValue).toArray();
+        batch.put(PIXEL_VALUES, Ops.owned(scope.create(pixels, new Shape(patches, rowSize)), dtype));
+        batch.put(GRID_THW, Ops.owned(scope.create(grid, new Shape(media.size(), 3)), DataType.INT64));
+        batch.put(VISION_SEGMENTS, Ops.owned(scope.create(segments, new Shape(groups)), DataType.INT64));
+        batch.put(MEDIA_TOKEN_INDEX, Ops.owned(scope.create(index, new Shape(index.length)), DataType.INT64));
+        NDList rope = VisionRope.build(scope, grids, g.spatialMergeSize(), visionHeadDim, dtype);
+        batch.put(VISION_ROPE_COS, rope.get(0));
+        batch.put(VISION_ROPE_SIN, rope.get(1));
+    }
+
+    /** The media of one row as the shard stores them; none for a text-only row. */
+    private static List<Media> media(Sample row, int r, VisionGeometry g) {
+        if (!row.has(Sample.PIXEL_VALUES)) {
+            return List.of();
+        }
+        List<byte[]> pixels = row.blobs(Sample.PIXEL_VALUES);
+        int[][] shapes = row.intRows(Sample.MEDIA_SHAPES);
+        int[] docs = row.ints(Sample.MEDIA_DOC_IDS);
+        if (shapes.length != pixels.size() || docs.length != pixels.size()) {
+            throw new IllegalArgumentException("row " + r + " has " + pixels.size() + " pixel_values but "
+                    + shapes.length + " media_shapes and " + docs.length + " media_doc_ids");
+        }
+        List<Media> out = new ArrayList<>(pixels.size());
+        for (int k = 0; k < pixels.size(); k++) {
+            int[] shape = shapes[k];
+            if (shape.length != 4) {
+                throw new IllegalArgumentException("row " + r + ": media_shapes[" + k + "] is "
+                        + java.util.Arrays.toString(shape) + ", expected (T, H, W, C)");
+            }
+            out.add(new Media(pixels.get(k), shape[0], shape[1], shape[2], shape[3], docs[k],
+                    PixelPatches.grid(shape[0], shape[1], shape[2], g)));
+        }
+        return out;
+    }
+
+    private record Media(byte[] pixels, int frames, int height, int width, int channels, int docId, int[] grid) {
+        long patches() {
+            return (long) grid[0] * grid[1] * grid[2];
+        }
+
+        int merged(int m) {
+            return grid[0] * (grid[1] / m) * (grid[2] / m);
+        }
+    }
+}
