@@ -56,8 +56,8 @@ final class ExpertParallelMlp {
                     + " is not divisible by the ep size " + ep.size() + " (train.expert_parallel_size / "
                     + "train.accelerator.ep_size must divide the number of experts)");
         }
-        return List.of(new Route(config, layer, metrics), new Dispatch(layer, ep), new Experts(config, layer, ep),
-                new Combine(layer, ep), new Merge(config, layer));
+        return List.of(new Route(config, layer, metrics), new Exchange(layer, ep, true), new Experts(config, layer, ep),
+                new Exchange(layer, ep, false), new Merge(config, layer));
     }
 
     /** The batch key of the rows this rank received per (source, local expert) in layer {@code layer}. */
@@ -144,18 +144,25 @@ final class ExpertParallelMlp {
         }
     }
 
-    private static final class Dispatch implements ManualSegment {
+    /**
+     * One all-to-all of the rows between the ep ranks: toward the experts (dispatch: the per-expert
+     * counts are exchanged first and kept in the batch for the way back) or back to the tokens'
+     * ranks (combine). The backward is the same exchange in the other direction.
+     */
+    private static final class Exchange implements ManualSegment {
         private final int layer;
         private final Communicator ep;
+        private final boolean toExperts;
 
-        Dispatch(int layer, Communicator ep) {
+        Exchange(int layer, Communicator ep, boolean toExperts) {
             this.layer = layer;
             this.ep = ep;
+            this.toExperts = toExperts;
         }
 
         @Override
         public String name() {
-            return "mlp." + layer + ".dispatch";
+            return "mlp." + layer + (toExperts ? ".dispatch" : ".combine");
         }
 
         @Override
@@ -166,10 +173,17 @@ final class ExpertParallelMlp {
         @Override
         public NDList forward(SegmentCall call, NDList inputs) {
             long[] sent = inputs.get(SENT).toLongArray();
-            long[] received = ExpertExchange.receivedPerExpert(ep, call.manager(), sent);
-            call.batch().put(receivedKey(layer), Ops.owned(call.manager().create(received), DataType.INT64));
+            long[] received;
+            if (toExperts) {
+                received = ExpertExchange.receivedPerExpert(ep, call.manager(), sent);
+                call.batch().put(receivedKey(layer), Ops.owned(call.manager().create(received), DataType.INT64));
+            } else {
+                received = received(call, layer);
+            }
+            long[] from = toExperts ? sent : received;
+            long[] to = toExperts ? received : sent;
             NDArray rows = ExpertExchange.exchange(ep, call.manager(), inputs.get(ROWS),
-                    ExpertExchange.perPeer(sent, ep.size()), ExpertExchange.perPeer(received, ep.size()));
+                    ExpertExchange.perPeer(from, ep.size()), ExpertExchange.perPeer(to, ep.size()));
             return with(inputs, ROWS, rows);
         }
 
@@ -177,9 +191,12 @@ final class ExpertParallelMlp {
         public NDList backward(SegmentCall call, NDList inputs, NDList gradOutputs) {
             long[] sent = inputs.get(SENT).toLongArray();
             long[] received = received(call, layer);
+            // The gradient of the rows this segment produced travels back the way they came.
+            long[] from = toExperts ? received : sent;
+            long[] to = toExperts ? sent : received;
             NDArray g = ExpertExchange.exchange(ep, call.manager(),
-                    rowsGrad(call, inputs, gradOutputs, ExpertExchange.sum(received)),
-                    ExpertExchange.perPeer(received, ep.size()), ExpertExchange.perPeer(sent, ep.size()));
+                    rowsGrad(call, inputs, gradOutputs, ExpertExchange.sum(from)),
+                    ExpertExchange.perPeer(from, ep.size()), ExpertExchange.perPeer(to, ep.size()));
             return passThrough(inputs, gradOutputs, g);
         }
     }
@@ -248,45 +265,6 @@ final class ExpertParallelMlp {
                             call.param(MoeNames.expert(layer, first + l, "up_proj")),
                             call.param(MoeNames.expert(layer, first + l, "down_proj"))));
             return with(inputs, ROWS, GroupedExperts.gather(byExpert, GroupedExperts.index(manager, back)));
-        }
-    }
-
-    private static final class Combine implements ManualSegment {
-        private final int layer;
-        private final Communicator ep;
-
-        Combine(int layer, Communicator ep) {
-            this.layer = layer;
-            this.ep = ep;
-        }
-
-        @Override
-        public String name() {
-            return "mlp." + layer + ".combine";
-        }
-
-        @Override
-        public List<String> units() {
-            return List.of();
-        }
-
-        @Override
-        public NDList forward(SegmentCall call, NDList inputs) {
-            long[] sent = inputs.get(SENT).toLongArray();
-            long[] received = received(call, layer);
-            NDArray rows = ExpertExchange.exchange(ep, call.manager(), inputs.get(ROWS),
-                    ExpertExchange.perPeer(received, ep.size()), ExpertExchange.perPeer(sent, ep.size()));
-            return with(inputs, ROWS, rows);
-        }
-
-        @Override
-        public NDList backward(SegmentCall call, NDList inputs, NDList gradOutputs) {
-            long[] sent = inputs.get(SENT).toLongArray();
-            long[] received = received(call, layer);
-            NDArray g = ExpertExchange.exchange(ep, call.manager(),
-                    rowsGrad(call, inputs, gradOutputs, ExpertExchange.sum(sent)),
-                    ExpertExchange.perPeer(sent, ep.size()), ExpertExchange.perPeer(received, ep.size()));
-            return passThrough(inputs, gradOutputs, g);
         }
     }
 
