@@ -11,6 +11,7 @@ import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.engine.UnitParams;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -248,10 +249,20 @@ final class TinyVlm {
     /** Forward and backward seeded as the trainer seeds one micro-batch on one rank. */
     static void lossAndGrad(NDManager parent, Qwen2VlModel model, LocalParams params, DataType dtype, double[][] pixels,
             Recompute recompute) {
+        lossAndGrad(parent, model, params, dtype, pixels, recompute, labelled());
+    }
+
+    /**
+     * Forward and backward of one micro-batch of a global batch with {@code globalLabelled} labelled
+     * tokens; the gradients add to those already in {@code params}. Returns the summed cross-entropy.
+     */
+    static double lossAndGrad(NDManager parent, Qwen2VlModel model, UnitParams params, DataType dtype,
+            double[][] pixels, Recompute recompute, long globalLabelled) {
         try (NDManager scope = parent.newSubManager()) {
             Batch batch = batch(scope, model.config(), dtype, pixels);
             SegmentEngine engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
-            engine.forwardBackward(scope, batch, new NDList(), model.objective().seeds(scope, labelled(), dtype), params);
+            return engine.forwardBackward(scope, batch, new NDList(), model.objective().seeds(scope, globalLabelled,
+                    dtype), params).singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
         }
     }
 
