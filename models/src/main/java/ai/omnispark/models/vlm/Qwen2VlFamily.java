@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamily;
 import ai.omnispark.models.api.ModelOptions;
@@ -41,6 +42,6 @@ public final class Qwen2VlFamily implements ModelFamily {
                     + " models yet; remove it");
         }
         return new Qwen2VlModel(Qwen2VlConfigJson.parse(hfConfig), AttentionImpl.parse(options.attentionImpl()),
-                Attention.DEFAULT_BLOCK, options.lossChunkTokens(), Qwen2VlFreeze.NONE);
+                Attention.DEFAULT_BLOCK, options.lossChunkTokens(), options.frozen());
     }
 }

@@ -1,6 +1,7 @@
 package ai.omnispark.models.vlm;
 
 import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
@@ -41,7 +42,7 @@ import java.util.Set;
  */
 final class Qwen2VlModel implements Model {
     private final Qwen2VlConfig config;
-    private final Qwen2VlFreeze freeze;
+    private final FrozenParts freeze;
     private final Attention attention;
     private final int lossChunkTokens;
     private final List<UnitLayout> units;
@@ -52,7 +53,7 @@ final class Qwen2VlModel implements Model {
      * @param lossChunkTokens tokens per chunk of the training loss's output projection; 0 = auto
      */
     Qwen2VlModel(Qwen2VlConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
-            Qwen2VlFreeze freeze) {
+            FrozenParts freeze) {
         if (lossChunkTokens < 0) {
             throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }
@@ -175,7 +176,7 @@ final class Qwen2VlModel implements Model {
         return segments;
     }
 
-    private static List<UnitLayout> layouts(Qwen2VlConfig c, Qwen2VlFreeze freeze) {
+    private static List<UnitLayout> layouts(Qwen2VlConfig c, FrozenParts freeze) {
         List<UnitLayout> units = new ArrayList<>();
         for (UnitLayout u : VisionLayouts.units(c)) {
             boolean frozen = u.name().equals(VisionNames.MERGER_UNIT) ? freeze.merger() : freeze.visionTower();

@@ -65,6 +65,20 @@ class ModelFamiliesTest {
         assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("num_attention_heads"), e.getMessage());
     }
 
+    /** The freeze flags are for vision-language models: a decoder family refuses them by key. */
+    @Test
+    void decoderFamiliesRefuseTheFreezeFlags() throws IOException {
+        ModelOptions frozen = new ModelOptions("auto", 0, null, new FrozenParts(false, true, false));
+        for (String type : List.of("qwen3", "qwen3_moe")) {
+            JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ModelFamilies.build(config, frozen));
+            assertTrue(e.getMessage().contains("model.freeze_merger") && e.getMessage().contains(type), e.getMessage());
+        }
+        assertEquals(FrozenParts.NONE, new ModelOptions("auto", 0, null).frozen());
+        assertEquals(FrozenParts.NONE, new ModelOptions("auto", 0, null, null).frozen());
+    }
+
     @Test
     void optionsRefuseAMisspeltAttentionAndANegativeChunk() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -1,16 +1,12 @@
 package ai.omnispark.models.vlm;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.omnispark.models.api.FrozenParts;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.attention.Attention;
@@ -34,6 +30,12 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The model's structure (units, segments, plan, freezing) and the vision tower's attention blocks. */
 class Qwen2VlModelTest {
@@ -119,10 +121,10 @@ class Qwen2VlModelTest {
     void frozenPartsTakeNoGradientAndTheRestTheSame() {
         Qwen2VlConfig config = Qwen2VlConfigJson.parse(TinyVlm.json(false));
         double[][] pixels = TinyVlm.pixels(config.vision(), 2);
-        for (Qwen2VlFreeze freeze : List.of(new Qwen2VlFreeze(true, false, false), new Qwen2VlFreeze(false, true, true),
-                new Qwen2VlFreeze(true, true, false))) {
+        for (FrozenParts freeze : List.of(new FrozenParts(true, false, false), new FrozenParts(false, true, true),
+                new FrozenParts(true, true, false))) {
             try (Qwen2VlModel all = new Qwen2VlModel(config, AttentionImpl.SDPA, Attention.DEFAULT_BLOCK, 0,
-                            Qwen2VlFreeze.NONE);
+                            FrozenParts.NONE);
                     Qwen2VlModel part = new Qwen2VlModel(config, AttentionImpl.SDPA, Attention.DEFAULT_BLOCK, 0, freeze);
                     LocalParams a = new LocalParams(rank.manager(), all.units(), DataType.FLOAT64, 4);
                     ParamStore b = ParamStores.build(rank.manager(), part.units(), DataType.FLOAT64, 4, null, false)) {
@@ -153,7 +155,19 @@ class Qwen2VlModelTest {
                 assertTrue(part.describe().get(1).startsWith("frozen: "));
             }
         }
-        assertThrows(IllegalArgumentException.class, () -> new Qwen2VlFreeze(true, true, true));
+        assertThrows(IllegalArgumentException.class, () -> new FrozenParts(true, true, true));
+    }
+
+    /** The family builds with the run's freeze flags (ModelOptions.frozen). */
+    @Test
+    void theFamilyFreezesWhatTheOptionsSay() {
+        ModelOptions options = new ModelOptions("sdpa", 0, null, new FrozenParts(true, false, false));
+        try (Model model = new Qwen2VlFamily().build(TinyVlm.json(false), options)) {
+            for (UnitLayout u : model.units()) {
+                assertEquals(u.name().startsWith("visual.") && !u.name().equals("visual.merger"), u.frozen(), u.name());
+            }
+            assertEquals("frozen: vision tower", model.describe().get(1));
+        }
     }
 
     /** {@code store} for the engine, noting each non-null unit gradient it is handed. */

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.TokenBatch;
 import ai.omnispark.models.nn.attention.AttentionImpl;
@@ -100,7 +101,7 @@ final class TinyVlm {
 
     static Qwen2VlModel model(ObjectNode json, String attention, int block) {
         return new Qwen2VlModel(Qwen2VlConfigJson.parse(json), AttentionImpl.parse(attention), block, 0,
-                Qwen2VlFreeze.NONE);
+                FrozenParts.NONE);
     }
 
     static Qwen2VlModel model(ObjectNode json, String attention) {
