@@ -48,7 +48,7 @@ final class Qwen2VlConfigJson {
                 DecoderConfigKeys.kvHeads(text, heads),
                 text.path("rms_norm_eps").asDouble(1e-5),
                 text.path("rope_theta").asDouble(1000000.0),
-                text.path("tie_word_embeddings").asBoolean(root.path("tie_word_embeddings").asBoolean(false)),
+                text.path("tie_word_embeddings").asBoolean(false),
                 text.path("max_position_embeddings").asInt(32768),
                 text.path("initializer_range").asDouble(0.02),
                 DecoderConfigKeys.bosTokenId(text),

@@ -7,6 +7,7 @@ import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.decoder.DecoderConfigKeys;
 import ai.omnispark.models.decoder.DecoderHead;
 import ai.omnispark.models.decoder.DecoderLayouts;
 import ai.omnispark.models.decoder.DecoderNames;
@@ -136,7 +137,7 @@ final class Qwen2VlModel implements Model {
 
     @Override
     public ObjectNode generationConfig() {
-        return ai.omnispark.models.decoder.DecoderConfigKeys.generationConfig(config);
+        return DecoderConfigKeys.generationConfig(config);
     }
 
     @Override
