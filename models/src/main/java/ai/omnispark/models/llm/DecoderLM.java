@@ -9,13 +9,13 @@ import ai.omnispark.models.decoder.DecoderLayouts;
 import ai.omnispark.models.decoder.DecoderModel;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.DecoderStateDictAdapter;
+import ai.omnispark.models.decoder.SwiGluMlp;
 import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
-import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -187,16 +187,12 @@ final class DecoderLM extends DecoderModel<DecoderConfig> {
     }
 
     private static List<UnitLayout> baseLayouts(DecoderConfig c) {
-        Init normal = Init.normal(c.initializerRange());
-        long h = c.hiddenSize();
         List<UnitLayout> units = new ArrayList<>();
         units.add(DecoderLayouts.embed(c));
         for (int i = 0; i < c.numLayers(); i++) {
             List<ParamSpec> p = new ArrayList<>();
             DecoderLayouts.attention(c, i, p);
-            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
-            p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+            SwiGluMlp.params(c, i, p);
             units.add(new UnitLayout(DecoderNames.unit(i), p));
         }
         units.add(DecoderLayouts.head(c));

@@ -35,6 +35,7 @@ public final class LlmFamily implements ModelFamily {
 
     @Override
     public Model build(JsonNode hfConfig, ModelOptions options) {
+        options.frozen().refuseFor(hfConfig.path("model_type").asText());
         return new DecoderLM(DecoderConfigJson.parse(hfConfig), AttentionImpl.parse(options.attentionImpl()),
                 Attention.DEFAULT_BLOCK, options.lossChunkTokens(), options.lora());
     }

@@ -34,6 +34,7 @@ public final class MoeFamily implements ModelFamily {
 
     @Override
     public Model build(JsonNode hfConfig, ModelOptions options) {
+        options.frozen().refuseFor(hfConfig.path("model_type").asText());
         if (options.lora() != null) {
             throw new IllegalArgumentException("model.lora_config is not supported for " + hfConfig.path("model_type").asText()
                     + " models yet; remove it or train a dense model");

@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 
 /**
  * The tensor functions the models are written in; pure and differentiable. Out-of-place throughout,
@@ -67,5 +69,22 @@ public final class Ops {
     /** Rotary embedding with HF's rotate-half convention; cos and sin broadcast over heads. */
     public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
         return x.mul(cos).add(rotateHalf(x).mul(sin));
+    }
+
+    /** LayerNorm over the last axis with weight and bias (libtorch's fused layer_norm). */
+    public static NDArray layerNorm(NDArray x, NDArray weight, NDArray bias, double eps) {
+        long width = x.getShape().get(x.getShape().dimension() - 1);
+        return JniUtils.layerNorm((PtNDArray) x, new ai.djl.ndarray.types.Shape(width), (PtNDArray) weight,
+                (PtNDArray) bias, eps);
+    }
+
+    /** transformers' quick_gelu: {@code x * sigmoid(1.702 x)}. */
+    public static NDArray quickGelu(NDArray x) {
+        return x.mul(Activation.sigmoid(scale(x, 1.702)));
+    }
+
+    /** GELU with the exact erf: {@code x/2 * (1 + erf(x / sqrt 2))} (torch's nn.GELU() default). */
+    public static NDArray gelu(NDArray x) {
+        return scale(x, 0.5).mul(scale(x, 1 / Math.sqrt(2)).erf().add(constant(x, 1)));
     }
 }

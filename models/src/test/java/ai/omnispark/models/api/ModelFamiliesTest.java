@@ -18,9 +18,10 @@ class ModelFamiliesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
-    void theLlmAndMoeFamiliesAreRegisteredAndTakeTheirModelTypes() throws IOException {
+    void theLlmMoeAndVlmFamiliesAreRegisteredAndTakeTheirModelTypes() throws IOException {
         List<String> names = ModelFamilies.registered().stream().map(ModelFamily::name).toList();
-        assertEquals(List.of("llm", "moe"), names);
+        assertEquals(List.of("llm", "moe", "vlm"), names);
+        assertEquals("vlm", ModelFamilies.forConfig(JSON.readTree("{\"model_type\": \"qwen2_vl\"}")).name());
         for (String type : List.of("llama", "qwen2", "qwen3")) {
             JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
             assertEquals("llm", ModelFamilies.forConfig(config).name(), type);
@@ -36,7 +37,7 @@ class ModelFamiliesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ModelFamilies.forConfig(JSON.readTree("{\"model_type\": \"mamba\"}")));
         assertEquals("model_type 'mamba' is not supported; registered model families: llm (model_type llama, qwen2 "
-                + "or qwen3), moe (model_type qwen3_moe or qwen2_moe)", e.getMessage());
+                + "or qwen3), moe (model_type qwen3_moe or qwen2_moe), vlm (model_type qwen2_vl)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> ModelFamilies.forConfig(JSON.readTree("{\"_class_name\": \"WanTransformer3DModel\"}")));
         assertTrue(e.getMessage().startsWith("_class_name 'WanTransformer3DModel' is not supported"), e.getMessage());
@@ -62,6 +63,20 @@ class ModelFamiliesTest {
         Files.writeString(tmp.resolve("config.json"), "{\"model_type\": \"qwen3\", \"vocab_size\": 7}");
         IOException e = assertThrows(IOException.class, () -> ModelFamilies.load(tmp, ModelOptions.defaults()));
         assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("num_attention_heads"), e.getMessage());
+    }
+
+    /** The freeze flags are for vision-language models: a decoder family refuses them by key. */
+    @Test
+    void decoderFamiliesRefuseTheFreezeFlags() throws IOException {
+        ModelOptions frozen = new ModelOptions("auto", 0, null, new FrozenParts(false, true, false));
+        for (String type : List.of("qwen3", "qwen3_moe")) {
+            JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> ModelFamilies.build(config, frozen));
+            assertTrue(e.getMessage().contains("model.freeze_merger") && e.getMessage().contains(type), e.getMessage());
+        }
+        assertEquals(FrozenParts.NONE, new ModelOptions("auto", 0, null).frozen());
+        assertEquals(FrozenParts.NONE, new ModelOptions("auto", 0, null, null).frozen());
     }
 
     @Test

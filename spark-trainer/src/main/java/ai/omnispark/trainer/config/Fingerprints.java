@@ -12,8 +12,8 @@ public final class Fingerprints {
 
     /**
      * Every marked component of {@code records}, by its key. An absent value (null: e.g. no
-     * {@code model.lora_config}) is left out, so a checkpoint written before the key existed
-     * matches a run that does not use it.
+     * {@code model.lora_config}) and a flag that is off (false: e.g. {@code model.freeze_merger})
+     * are left out, so a checkpoint written before the key existed matches a run that does not use it.
      */
     public static Map<String, String> of(Record... records) {
         Map<String, String> out = new TreeMap<>();
@@ -24,7 +24,7 @@ public final class Fingerprints {
                     continue;
                 }
                 Object value = read(r, c);
-                if (value != null && out.put(mark.value(), text(value)) != null) {
+                if (value != null && !Boolean.FALSE.equals(value) && out.put(mark.value(), text(value)) != null) {
                     throw new IllegalStateException("two fingerprinted components are named " + mark.value());
                 }
             }

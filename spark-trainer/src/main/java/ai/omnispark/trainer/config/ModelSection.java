@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.config;
 
+import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.trainer.config.Key.Type;
@@ -10,6 +11,10 @@ import java.util.Map;
  * The {@code model} section: which model, its tokenizer, how it computes, and its adapters.
  *
  * @param loraConfig {@code model.lora_config}; null = no LoRA
+ * @param freezeVisionTower {@code model.freeze_vision_tower}: a vision-language model's patch embedding and ViT
+ *     blocks do not train
+ * @param freezeMerger {@code model.freeze_merger}: its patch merger does not train
+ * @param freezeLanguageModel {@code model.freeze_language_model}: its embedding, decoder layers and head do not train
  */
 public record ModelSection(
         String configPath,
@@ -17,7 +22,10 @@ public record ModelSection(
         @Fingerprint("model.tokenizer_path") String tokenizerPath,
         String attentionImpl,
         int lossChunkTokens,
-        @Fingerprint("model.lora_config") LoraConfig loraConfig) {
+        @Fingerprint("model.lora_config") LoraConfig loraConfig,
+        @Fingerprint("model.freeze_vision_tower") boolean freezeVisionTower,
+        @Fingerprint("model.freeze_merger") boolean freezeMerger,
+        @Fingerprint("model.freeze_language_model") boolean freezeLanguageModel) {
 
     public static final List<Key> KEYS = List.of(
             new Key("model.config_path", Type.STRING, "", "HF config.json (or a folder with one) to build the model from, with fresh weights"),
@@ -29,7 +37,10 @@ public record ModelSection(
                     new Key("model.lora_config.rank", Type.INT, null, "rank r of each adapter (> 0)"),
                     new Key("model.lora_config.alpha", Type.DOUBLE, null, "the update is scaled by alpha / rank"),
                     new Key("model.lora_config.dropout", Type.DOUBLE, 0.0, "dropout on the adapter's input, in [0, 1)"),
-                    new Key("model.lora_config.lora_modules", Type.STRING_LIST, null, "linears that take an adapter: a name equal to one, or ending with '.' + one")));
+                    new Key("model.lora_config.lora_modules", Type.STRING_LIST, null, "linears that take an adapter: a name equal to one, or ending with '.' + one")),
+            new Key("model.freeze_vision_tower", Type.BOOL, false, "vision-language models: the patch embedding and ViT blocks do not train (no gradients, no optimizer state)"),
+            new Key("model.freeze_merger", Type.BOOL, false, "vision-language models: the patch merger does not train"),
+            new Key("model.freeze_language_model", Type.BOOL, false, "vision-language models: the token embedding, decoder layers and head do not train"));
 
     static ModelSection parse(Settings s) {
         String attention = s.string("model.attention_impl");
@@ -43,7 +54,17 @@ public record ModelSection(
             throw new ConfigException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }
         return new ModelSection(s.string("model.config_path"), s.string("model.model_path"),
-                s.string("model.tokenizer_path"), attention, lossChunkTokens, lora(s.map("model.lora_config")));
+                s.string("model.tokenizer_path"), attention, lossChunkTokens, lora(s.map("model.lora_config")),
+                s.flag("model.freeze_vision_tower"), s.flag("model.freeze_merger"), s.flag("model.freeze_language_model"));
+    }
+
+    /**
+     * The parts of a vision-language model that do not train.
+     *
+     * @throws IllegalArgumentException when all three are frozen (nothing would train)
+     */
+    public FrozenParts frozenParts() {
+        return new FrozenParts(freezeVisionTower, freezeMerger, freezeLanguageModel);
     }
 
     /** The folder or config.json the model's HF config is read from: the weights' folder if any. */

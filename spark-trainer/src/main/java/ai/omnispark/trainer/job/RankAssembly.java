@@ -43,7 +43,7 @@ public final class RankAssembly implements AutoCloseable {
 
     /** The model section as a family builds with it. */
     public static ModelOptions options(ModelSection m) {
-        return new ModelOptions(m.attentionImpl(), m.lossChunkTokens(), m.loraConfig());
+        return new ModelOptions(m.attentionImpl(), m.lossChunkTokens(), m.loraConfig(), m.frozenParts());
     }
 
     /** The model the section describes, without weights. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.parallel.comm.Transport;
@@ -184,6 +185,24 @@ class JobConfigTest {
             m.put((String) kv[i], kv[i + 1]);
         }
         return Map.of("model", Map.of("lora_config", m));
+    }
+
+    /** The freeze flags reach the model options; only those set enter the fingerprint, so older checkpoints match. */
+    @Test
+    void freezeFlagsReachTheFrozenPartsAndTheFingerprintOnlyWhenSet() {
+        ModelSection none = parse(null).model();
+        assertEquals(FrozenParts.NONE, none.frozenParts());
+        assertTrue(Fingerprints.of(none).keySet().stream().noneMatch(k -> k.startsWith("model.freeze_")),
+                Fingerprints.of(none).toString());
+        ModelSection some = parse(null, "model.freeze_vision_tower=true", "model.freeze_language_model=true").model();
+        assertEquals(new FrozenParts(true, false, true), some.frozenParts());
+        assertEquals("true", Fingerprints.of(some).get("model.freeze_vision_tower"));
+        assertEquals("true", Fingerprints.of(some).get("model.freeze_language_model"));
+        assertNull(Fingerprints.of(some).get("model.freeze_merger"));
+        ModelSection all = parse(null, "model.freeze_vision_tower=true", "model.freeze_merger=true",
+                "model.freeze_language_model=true").model();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, all::frozenParts);
+        assertTrue(e.getMessage().contains("nothing would train"), e.getMessage());
     }
 
     @Test

@@ -1,0 +1,36 @@
+package ai.omnispark.models.decoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.attention.SelfAttentionBlock;
+import ai.omnispark.parallel.engine.SegmentCall;
+import ai.omnispark.parallel.param.Init;
+import ai.omnispark.parallel.param.ParamSpec;
+import java.util.List;
+
+/**
+ * The dense second half of a Llama/Qwen block: {@code r + down(silu(gate(n)) * up(n))} with
+ * {@code n = rmsnorm(r)}, parameters under HF names {@code model.layers.i.mlp.*}. A family decides
+ * how each linear is computed (adapters, plain).
+ */
+public final class SwiGluMlp {
+    private SwiGluMlp() {}
+
+    /** Appends block {@code i}'s gate_proj, up_proj and down_proj to {@code p}. */
+    public static void params(DecoderShape c, int i, List<ParamSpec> p) {
+        Init normal = Init.normal(c.initializerRange());
+        long h = c.hiddenSize();
+        p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.gate_proj.weight"), normal, c.intermediateSize(), h));
+        p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.up_proj.weight"), normal, c.intermediateSize(), h));
+        p.add(ParamSpec.of(DecoderNames.layer(i, "mlp.down_proj.weight"), normal, h, c.intermediateSize()));
+    }
+
+    /** Block {@code layer}'s MLP half with its residual, on {@code r} [rows, seqLen, hidden]. */
+    public static NDArray forward(SegmentCall call, NDArray r, int layer, double rmsNormEps,
+            SelfAttentionBlock.Projection linear) {
+        NDArray m = Ops.rmsNorm(r, call.param(DecoderNames.layer(layer, "post_attention_layernorm.weight")), rmsNormEps);
+        NDArray gate = Ops.silu(linear.apply(m, DecoderNames.layer(layer, "mlp.gate_proj"), null));
+        NDArray up = linear.apply(m, DecoderNames.layer(layer, "mlp.up_proj"), null);
+        return r.add(linear.apply(gate.mul(up), DecoderNames.layer(layer, "mlp.down_proj"), null));
+    }
+}
