@@ -113,9 +113,13 @@ public final class SegmentEngine {
                 boolean manual = s instanceof ManualSegment;
                 recomputed[i] = !manual && recompute.recompute(i, s);
                 boolean record = !manual && !recomputed[i];
-                Autograd.setGradMode(record);
-                NDList out = s.forward(call(s, scope, batch, leaves, params), in);
-                Autograd.setGradMode(false);
+                NDList out;
+                try (NDManager temps = manual ? null : intermediates(scope, in)) {
+                    Autograd.setGradMode(record);
+                    out = s.forward(call(s, scope, batch, leaves, params), in);
+                    Autograd.setGradMode(false);
+                    keep(out, in, temps, scope);
+                }
                 if (record) {
                     keptOutputs[i] = out;
                 }
@@ -150,16 +154,19 @@ public final class SegmentEngine {
                     // ids): nothing to differentiate, and libtorch would refuse a backward here.
                     grads = inputGradients(in);
                 } else {
-                    NDList out = keptOutputs[i];
-                    if (recomputed[i]) {
-                        try (Span r = tracer.span("recompute", "backward")) {
-                            Autograd.setGradMode(true);
-                            out = s.forward(call(s, scope, batch, leaves, params), in);
-                            Autograd.setGradMode(false);
+                    try (NDManager temps = intermediates(scope, in)) {
+                        NDList out = keptOutputs[i];
+                        if (recomputed[i]) {
+                            try (Span r = tracer.span("recompute", "backward")) {
+                                Autograd.setGradMode(true);
+                                out = s.forward(call(s, scope, batch, leaves, params), in);
+                                Autograd.setGradMode(false);
+                            }
                         }
+                        backward(s, out, grads);
+                        grads = inputGradients(in);
+                        keep(grads, in, temps, scope);
                     }
-                    backward(s, out, grads);
-                    grads = inputGradients(in);
                 }
                 keptOutputs[i] = null;
                 for (String unit : s.units()) {
@@ -185,6 +192,34 @@ public final class SegmentEngine {
         if (i + 1 < segments.size()) {
             for (String unit : segments.get(i + 1).units()) {
                 params.prefetch(unit);
+            }
+        }
+    }
+
+    /**
+     * A manager for what a segment's forward (or recompute and backward) creates from its inputs:
+     * the inputs are attached to it for the call (results of DJL ops join their first operand's
+     * manager), and closing it frees every intermediate's handle while autograd keeps, by its own
+     * references, the tensors it saved. Without it each intermediate lived in {@code scope} until the
+     * micro-batch ended, whether autograd needed it or not, and a recomputed segment's activations
+     * were held twice (its forward's, and its recompute's).
+     */
+    private static NDManager intermediates(NDManager scope, NDList inputs) {
+        NDManager temps = scope.newSubManager();
+        for (NDArray a : inputs) {
+            a.tempAttach(temps);
+        }
+        return temps;
+    }
+
+    /** Moves the arrays of {@code results} created in {@code temps} (not the inputs themselves) to {@code scope}. */
+    private static void keep(NDList results, NDList inputs, NDManager temps, NDManager scope) {
+        if (temps == null) {
+            return;
+        }
+        for (NDArray a : results) {
+            if (a != null && a.getManager() == temps && inputs.stream().noneMatch(in -> in == a)) {
+                a.attach(scope);
             }
         }
     }
