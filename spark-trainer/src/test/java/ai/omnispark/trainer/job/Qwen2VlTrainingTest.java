@@ -377,4 +377,48 @@ class Qwen2VlTrainingTest {
         assertEquals(2 * 7 + 2 * 4, mergedCount, "7 linears in each of 2 layers, 4 in each of 2 ViT blocks");
         System.out.printf("qwen2_vl lora final_hf vs base + alpha/r B A (float64): max difference %.2e%n", worst);
     }
+
+    /**
+     * LoRA dropout (0.2) on the decoder's and the ViT's linears, 2 ranks: the masks ride on the batch,
+     * so recompute reproduces the run bit for bit, and a run resumed from its step-3 checkpoint
+     * reproduces the uninterrupted one bit for bit (the generators are restored); dropout changes the
+     * losses from the same run without it once B has left zero.
+     */
+    @Test
+    void loraDropoutIsReproducibleUnderRecomputeAndResume() throws Exception {
+        reference(images);
+        Path base = hf("one-prep-images");
+        String[] lora = {"model.model_path=" + base, "model.lora_config.rank=4", "model.lora_config.alpha=8",
+            "model.lora_config.lora_modules=q_proj,down_proj,attn.qkv,mlp.fc2", "train.max_steps=6",
+            "train.world_size=2", "train.save_steps=3"};
+        String[] dropout = concat(lora, "model.lora_config.dropout=0.2");
+        Map<Long, StepResult> plain = TestRuns.train(settings(images, "lora-nodrop", lora));
+        Map<Long, StepResult> full = TestRuns.train(settings(images, "lora-drop", dropout));
+        Map<Long, StepResult> recomputed = TestRuns.train(settings(images, "lora-drop-recompute",
+                concat(dropout, "train.enable_gradient_checkpointing=true")));
+        assertThrows(Exception.class, () -> TestRuns.train(settings(images, "lora-drop-cut",
+                concat(dropout, "debug.fail_at_step=4"))));
+        Map<Long, StepResult> resumed = TestRuns.train(settings(images, "lora-drop-cut",
+                concat(dropout, "train.load_checkpoint_path=auto")));
+        assertEquals(full.keySet(), recomputed.keySet());
+        for (long step : full.keySet()) {
+            assertEquals(full.get(step).loss(), recomputed.get(step).loss(), 0.0, "recompute: step " + step + " loss");
+            assertEquals(full.get(step).gradNorm(), recomputed.get(step).gradNorm(), 0.0, "recompute: step " + step);
+            if (step > 3) {
+                assertEquals(full.get(step).loss(), resumed.get(step).loss(), 0.0, "resume: step " + step + " loss");
+                assertEquals(full.get(step).gradNorm(), resumed.get(step).gradNorm(), 0.0, "resume: step " + step);
+            }
+        }
+        assertEquals(Set.of(4L, 5L, 6L), resumed.keySet());
+        // B = 0 at step 1, so the adapters (dropped or not) add nothing yet; from step 2 dropout shows.
+        assertEquals(plain.get(1L).loss(), full.get(1L).loss(), 0.0, "step 1 is the base's loss either way");
+        assertTrue(Math.abs(full.get(6L).loss() - plain.get(6L).loss()) > 1e-6, "dropout changes the losses: "
+                + full.get(6L).loss() + " vs " + plain.get(6L).loss());
+        Map<String, float[]> a = tensors(dir.resolve("lora-drop/final_lora").resolve(PeftAdapter.WEIGHTS));
+        Map<String, float[]> b = tensors(dir.resolve("lora-drop-cut/final_lora").resolve(PeftAdapter.WEIGHTS));
+        assertEquals(a.keySet(), b.keySet());
+        for (String name : a.keySet()) {
+            assertArrayEquals(a.get(name), b.get(name), 0f, "resumed adapter " + name);
+        }
+    }
 }
