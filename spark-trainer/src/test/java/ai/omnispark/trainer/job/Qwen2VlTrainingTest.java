@@ -382,7 +382,8 @@ class Qwen2VlTrainingTest {
      * LoRA dropout (0.2) on the decoder's and the ViT's linears, 2 ranks: the masks ride on the batch,
      * so recompute reproduces the run bit for bit, and a run resumed from its step-3 checkpoint
      * reproduces the uninterrupted one bit for bit (the generators are restored); dropout changes the
-     * losses from the same run without it once B has left zero.
+     * losses from the same run without it once B has left zero. export-hf --merge-lora of the last
+     * checkpoint gives final_hf exactly.
      */
     @Test
     void loraDropoutIsReproducibleUnderRecomputeAndResume() throws Exception {
@@ -419,6 +420,19 @@ class Qwen2VlTrainingTest {
         assertEquals(a.keySet(), b.keySet());
         for (String name : a.keySet()) {
             assertArrayEquals(a.get(name), b.get(name), 0f, "resumed adapter " + name);
+        }
+
+        // export-hf --merge-lora rebuilds the qwen2_vl model with its adapters from the checkpoint alone.
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        Path exported = dir.resolve("lora-drop-exported");
+        assertEquals(0, MainAccess.run(new String[] {"export-hf", "--checkpoint",
+            dir.resolve("lora-drop/checkpoints/global_step_6").toString(), "--out", exported.toString(),
+            "--merge-lora"}, new PrintStream(printed)), printed.toString());
+        Map<String, float[]> finalHf = weights(hf("lora-drop"));
+        Map<String, float[]> merged = weights(exported);
+        assertEquals(finalHf.keySet(), merged.keySet());
+        for (String name : finalHf.keySet()) {
+            assertArrayEquals(finalHf.get(name), merged.get(name), 0f, "export-hf --merge-lora " + name);
         }
     }
 }
