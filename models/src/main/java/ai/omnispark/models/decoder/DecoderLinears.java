@@ -14,7 +14,7 @@ public final class DecoderLinears {
 
     private DecoderLinears() {}
 
-    /** Every linear of {@code c}'s blocks, block by block in the order a block computes them, each in its block's unit. */
+    /** Every linear of {@code c}'s blocks, block by block in the order a block computes them, each in its unit. */
     public static List<LoraTargets.Candidate> loraCandidates(DecoderShape c) {
         long h = c.hiddenSize();
         long q = (long) c.numHeads() * c.headDim();

@@ -16,9 +16,9 @@ import java.util.List;
 
 /**
  * Which linears of a decoder take a LoRA adapter ({@code model.lora_config}): the seven linear
- * kinds of every block ({@link DecoderLinears}), as {@link LoraTargets} candidates. Adapters of block i live in their own
- * trainable unit "layers.i.lora" beside the frozen "layers.i", so the base never takes a gradient
- * or optimizer state.
+ * kinds of every block ({@link DecoderLinears}), as {@link LoraTargets} candidates. Adapters of
+ * block i live in their own trainable unit "layers.i.lora" beside the frozen "layers.i", so the base
+ * never takes a gradient or optimizer state.
  */
 final class DecoderLora {
     private final LoraTargets targets;

@@ -27,7 +27,7 @@ public final class LoraTesting {
         return out;
     }
 
-    /** Fills every B (zeros at init) with values in [-0.3, 0.3), so A's gradient and the adapters' effect are not zero. */
+    /** Fills every B (zeros at init) with values in [-0.3, 0.3): A's gradient and the adapters' effect are not zero. */
     public static void randomiseB(List<UnitLayout> units, LocalParams params, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         for (UnitLayout u : units) {

@@ -139,7 +139,8 @@ class Qwen2VlLoraTest {
                 }
                 Set<String> checked = new HashSet<>();
                 double worst = FiniteDifferences.check(params, adapters,
-                        () -> TinyVlm.loss(rank.manager(), model, params, DataType.FLOAT64, pixels), 2e-9, 2e-7, checked);
+                        () -> TinyVlm.loss(rank.manager(), model, params, DataType.FLOAT64, pixels), 2e-9, 2e-7,
+                        checked);
                 long elements = adapters.stream().mapToLong(UnitLayout::numel).sum();
                 // rank 2 x (in + out); decoder hidden 12, q 12, kv 6, intermediate 16; ViT embed 8, mlp 16.
                 long lm = 2L * ((12 + 12) + 2 * (12 + 6) + (12 + 12) + 2 * (12 + 16) + (16 + 12));

@@ -45,12 +45,13 @@ import org.junit.jupiter.api.io.TempDir;
  * the loss is the summed cross-entropy over the global batch's labelled tokens, so the grouping does
  * not matter). Micro-batches of one row make every run accumulate (1 rank: 8 a step; 2: 4; 4: 2).
  *
- * <p>FSDP 2 and 4 (in process, over Unix sockets, with recompute) must reproduce one rank within
- * {@value #TOLERANCE} (loss and gradient norm per step, relative; every final_hf tensor, absolute);
- * a resumed FSDP 2 run must reproduce the uninterrupted one bit for bit; frozen parts must come out
- * of training bit for bit as they went in, with no optimizer state, while the rest trains; LoRA on
- * the language model's and the ViT's linears must match between 1 and 2 ranks and write the PEFT
- * adapter and the merged weights (base + alpha/r B A in float64).
+ * <p>FSDP 2 and 4 (in process, over Unix sockets, with recompute), HSDP 2 x 2 and DDP 2 must
+ * reproduce one rank within {@value #TOLERANCE} (loss and gradient norm per step, relative; every
+ * final_hf tensor, absolute); a resumed FSDP 2 run must reproduce the uninterrupted one bit for bit;
+ * frozen parts must come out of training bit for bit as they went in, with no optimizer state, while
+ * the rest trains; LoRA on the language model's and the ViT's linears must match between 1 and 2
+ * ranks and write the PEFT adapter and the merged weights (base + alpha/r B A in float64), and its
+ * dropout must be reproducible under recompute and resume.
  */
 class Qwen2VlTrainingTest {
     static final double TOLERANCE = 1e-5;
@@ -160,7 +161,8 @@ class Qwen2VlTrainingTest {
             float[] y = wb.get(name);
             for (int i = 0; i < x.length; i++) {
                 worst = Math.max(worst, Math.abs(x[i] - y[i]));
-                assertTrue(Math.abs(x[i] - y[i]) <= TOLERANCE, what + ": " + name + "[" + i + "] " + y[i] + " vs " + x[i]);
+                assertTrue(Math.abs(x[i] - y[i]) <= TOLERANCE,
+                        what + ": " + name + "[" + i + "] " + y[i] + " vs " + x[i]);
             }
         }
         return worst;
@@ -187,6 +189,9 @@ class Qwen2VlTrainingTest {
             {"fsdp4-unix", "train.world_size=4", "train.comm_transport=unix"},
             {"fsdp2-inproc-recompute", "train.world_size=2", "train.comm_transport=in_process",
                 "train.enable_gradient_checkpointing=true"},
+            {"hsdp2x2-inproc", "train.world_size=4", "train.data_parallel_replicate_size=2",
+                "train.comm_transport=in_process"},
+            {"ddp2-inproc", "train.world_size=2", "train.data_parallel_mode=ddp", "train.comm_transport=in_process"},
         };
         for (String[] run : runs) {
             Map<Long, StepResult> got = TestRuns.train(settings(images, run[0],
