@@ -3,7 +3,7 @@ package ai.omnispark.models.vlm;
 import ai.djl.ndarray.NDList;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.SwiGluMlp;
-import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.lora.LoraTargets;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.Segment;
@@ -13,27 +13,31 @@ import java.util.List;
 /**
  * One half of Qwen2 decoder block i, segment "attn.i" or "mlp.i", both reading unit "layers.i":
  * the shared {@link SelfAttentionBlock} (whose rotary tables are the batch's M-RoPE tables, in the
- * decoder's usual keys) or the shared {@link SwiGluMlp}.
+ * decoder's usual keys) or the shared {@link SwiGluMlp}, their linears through the layer's LoRA
+ * adapters when the model has them.
  */
 final class LanguageBlockSegment implements Segment {
     private final Qwen2VlConfig config;
     private final int layer;
     private final boolean attentionHalf;
     private final Attention attention;
+    private final LoraTargets lora;
 
-    private LanguageBlockSegment(Qwen2VlConfig config, int layer, boolean attentionHalf, Attention attention) {
+    private LanguageBlockSegment(Qwen2VlConfig config, int layer, boolean attentionHalf, Attention attention,
+            LoraTargets lora) {
         this.config = config;
         this.layer = layer;
         this.attentionHalf = attentionHalf;
         this.attention = attention;
+        this.lora = lora;
     }
 
-    static LanguageBlockSegment attention(Qwen2VlConfig config, int layer, Attention attention) {
-        return new LanguageBlockSegment(config, layer, true, attention);
+    static LanguageBlockSegment attention(Qwen2VlConfig config, int layer, Attention attention, LoraTargets lora) {
+        return new LanguageBlockSegment(config, layer, true, attention, lora);
     }
 
-    static LanguageBlockSegment mlp(Qwen2VlConfig config, int layer) {
-        return new LanguageBlockSegment(config, layer, false, null);
+    static LanguageBlockSegment mlp(Qwen2VlConfig config, int layer, LoraTargets lora) {
+        return new LanguageBlockSegment(config, layer, false, null, lora);
     }
 
     boolean attentionHalf() {
@@ -47,12 +51,12 @@ final class LanguageBlockSegment implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(DecoderNames.unit(layer));
+        return lora.units(DecoderNames.unit(layer));
     }
 
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
-        SelfAttentionBlock.Projection linear = (x, module, bias) -> Ops.linear(x, call.param(module + ".weight"), bias);
+        SelfAttentionBlock.Projection linear = (x, module, bias) -> lora.linear(call, x, module, bias);
         if (attentionHalf) {
             return new NDList(SelfAttentionBlock.forward(call, inputs.singletonOrThrow(), layer,
                     DecoderNames.layer(layer, ""), config.attentionSpec(), linear, attention));

@@ -37,11 +37,8 @@ public final class Qwen2VlFamily implements ModelFamily {
 
     @Override
     public Model build(JsonNode hfConfig, ModelOptions options) {
-        if (options.lora() != null) {
-            throw new IllegalArgumentException("model.lora_config is not supported for " + Qwen2VlConfig.MODEL_TYPE
-                    + " models yet; remove it");
-        }
         return new Qwen2VlModel(Qwen2VlConfigJson.parse(hfConfig), AttentionImpl.parse(options.attentionImpl()),
-                Attention.DEFAULT_BLOCK, options.lossChunkTokens(), options.frozen());
+                Attention.DEFAULT_BLOCK, options.lossChunkTokens(), options.frozen(),
+                options.lora());
     }
 }

@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
@@ -9,11 +10,15 @@ import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.models.decoder.DecoderConfigKeys;
 import ai.omnispark.models.decoder.DecoderHead;
+import ai.omnispark.models.decoder.DecoderLinears;
 import ai.omnispark.models.decoder.DecoderLayouts;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.DecoderStateDictAdapter;
 import ai.omnispark.models.decoder.SwiGluMlp;
 import ai.omnispark.models.decoder.TokenLoss;
+import ai.omnispark.models.lora.LoraAdapters;
+import ai.omnispark.models.lora.LoraConfig;
+import ai.omnispark.models.lora.LoraTargets;
 import ai.omnispark.models.nn.TokenBatch;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
@@ -42,6 +47,10 @@ import java.util.Set;
  * names ({@code visual.*}, {@code model.*}, {@code lm_head.weight}). One instance per rank: it owns
  * the rank's attention kernels, which {@link #close} frees; the vision tower and the decoder share
  * them.
+ *
+ * <p>With LoRA ({@code model.lora_config}) every base unit is frozen and the adapted linears of
+ * ViT block i and decoder layer i take their adapters from units "visual.blocks.i.lora" and
+ * "layers.i.lora" ({@link LoraTargets}).
  */
 final class Qwen2VlModel implements Model {
     private final Qwen2VlConfig config;
@@ -50,6 +59,7 @@ final class Qwen2VlModel implements Model {
     private final int lossChunkTokens;
     private final List<UnitLayout> units;
     private final DecoderStateDictAdapter stateDictAdapter;
+    private final LoraTargets lora;
 
     /**
      * @param attentionBlock queries and keys per block of the chunked attention kernel
@@ -57,13 +67,31 @@ final class Qwen2VlModel implements Model {
      */
     Qwen2VlModel(Qwen2VlConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
             FrozenParts freeze) {
+        this(config, attentionImpl, attentionBlock, lossChunkTokens, freeze, null);
+    }
+
+    /**
+     * @param lora adapters on the decoder linears (and the ViT block linears) it names, the whole base
+     *     frozen; null: no adapters. It cannot be combined with {@code freeze}, which would say nothing more.
+     */
+    Qwen2VlModel(Qwen2VlConfig config, AttentionImpl attentionImpl, int attentionBlock, int lossChunkTokens,
+            FrozenParts freeze, LoraConfig lora) {
+        if (lora != null && freeze.any()) {
+            throw new IllegalArgumentException("model.lora_config freezes the whole base model, so "
+                    + "model.freeze_vision_tower, model.freeze_merger and model.freeze_language_model add nothing "
+                    + "(frozen here: " + freeze.describe() + "); remove them or model.lora_config");
+        }
         if (lossChunkTokens < 0) {
             throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }
         this.config = config;
         this.freeze = freeze;
         this.lossChunkTokens = lossChunkTokens;
-        this.units = layouts(config, freeze);
+        List<LoraTargets.Candidate> candidates = new ArrayList<>(VisionLayouts.loraCandidates(config.vision()));
+        candidates.addAll(DecoderLinears.loraCandidates(config));
+        this.lora = new LoraTargets(lora, candidates, DecoderLinears.DESCRIBED + " of every decoder layer; "
+                + VisionLayouts.LORA_KINDS);
+        this.units = layouts(config, freeze, this.lora);
         this.stateDictAdapter = new DecoderStateDictAdapter(config, units);
         this.attention = new Attention(attentionImpl, attentionBlock);
     }
@@ -108,8 +136,13 @@ final class Qwen2VlModel implements Model {
         return (scope, samples, dtype, random) -> {
             Batch batch = media.collate(scope, samples, dtype, random);
             if (random != null) {
+                int rows = samples.size();
+                int seqLen = samples.get(0).length();
                 TokenBatch.addAttentionDropout(batch, scope, config.attentionDropout(), config.numHeads(),
-                        config.numLayers(), dtype, samples.size(), samples.get(0).length(), random);
+                        config.numLayers(), dtype, rows, seqLen, random);
+                long patches = batch.get(VlmBatch.PIXEL_VALUES).getShape().get(0);
+                lora.addDropout(batch, scope, dtype, t -> t.module().startsWith(VisionNames.PREFIX)
+                        ? new Shape(patches, t.in()) : new Shape(rows, seqLen, t.in()), random);
             }
             return batch;
         };
@@ -151,6 +184,11 @@ final class Qwen2VlModel implements Model {
     }
 
     @Override
+    public LoraConfig lora() {
+        return lora.config();
+    }
+
+    @Override
     public List<String> describe() {
         VisionConfig v = config.vision();
         List<String> lines = new ArrayList<>();
@@ -160,6 +198,11 @@ final class Qwen2VlModel implements Model {
                 + ", M-RoPE sections " + config.mropeSection());
         if (freeze.any()) {
             lines.add("frozen: " + freeze.describe());
+        }
+        if (lora.enabled()) {
+            lines.add("LoRA rank " + lora.config().rank() + ", alpha " + lora.config().alpha() + " on "
+                    + lora.adaptedLinears() + " linears: " + lora.parameterCount()
+                    + " trainable parameters, the base frozen");
         }
         return lines;
     }
@@ -174,24 +217,24 @@ final class Qwen2VlModel implements Model {
         List<Segment> segments = new ArrayList<>();
         segments.add(new PatchEmbedSegment(v));
         for (int i = 0; i < v.depth(); i++) {
-            segments.add(new VisionBlockSegment(v, i, attention));
+            segments.add(new VisionBlockSegment(v, i, attention, lora));
         }
         segments.add(new MergerSegment(v));
         segments.add(new MediaEmbedSegment(config));
         for (int i = 0; i < config.numLayers(); i++) {
-            segments.add(LanguageBlockSegment.attention(config, i, attention));
-            segments.add(LanguageBlockSegment.mlp(config, i));
+            segments.add(LanguageBlockSegment.attention(config, i, attention, lora));
+            segments.add(LanguageBlockSegment.mlp(config, i, lora));
         }
-        // A frozen language model's head (and tied embedding) takes no weight gradient.
-        segments.add(new DecoderHead(config, loss, lossChunkTokens, freeze.languageModel()));
+        // A frozen language model's head (and tied embedding) takes no weight gradient; under LoRA all is frozen.
+        segments.add(new DecoderHead(config, loss, lossChunkTokens, freeze.languageModel() || lora.enabled()));
         return segments;
     }
 
-    private static List<UnitLayout> layouts(Qwen2VlConfig c, FrozenParts freeze) {
+    private static List<UnitLayout> layouts(Qwen2VlConfig c, FrozenParts freeze, LoraTargets lora) {
         List<UnitLayout> units = new ArrayList<>();
         for (UnitLayout u : VisionLayouts.units(c)) {
             boolean frozen = u.name().equals(VisionNames.MERGER_UNIT) ? freeze.merger() : freeze.visionTower();
-            units.add(frozen ? frozen(u) : u);
+            addWithAdapters(units, u, frozen || lora.enabled(), lora);
         }
         List<UnitLayout> language = new ArrayList<>();
         language.add(DecoderLayouts.embed(c));
@@ -203,9 +246,18 @@ final class Qwen2VlModel implements Model {
         }
         language.add(DecoderLayouts.head(c));
         for (UnitLayout u : language) {
-            units.add(freeze.languageModel() ? frozen(u) : u);
+            addWithAdapters(units, u, freeze.languageModel() || lora.enabled(), lora);
         }
         return units;
+    }
+
+    /** Base unit {@code u} (frozen or not), then its LoRA adapter unit when it has adapted linears. */
+    private static void addWithAdapters(List<UnitLayout> units, UnitLayout u, boolean frozen, LoraTargets lora) {
+        units.add(frozen ? frozen(u) : u);
+        List<ParamSpec> adapters = lora.specs(u.name());
+        if (!adapters.isEmpty()) {
+            units.add(new UnitLayout(LoraAdapters.unitOf(u.name()), adapters));
+        }
     }
 
     /** {@code u} with every parameter frozen: no gradient, no optimizer state (the frozen placement). */

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.lora.LoraTargets;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionInputs;
@@ -17,17 +18,19 @@ import java.util.List;
  * {@code x + proj(attention(norm1 x))}, then {@code + fc2(quick_gelu(fc1(norm2 .)))}. Attention is
  * bidirectional and block-diagonal: a patch sees only the patches of its own temporal frame group
  * of its own media ({@link VlmBatch#VISION_SEGMENTS}), never another image's; q and k take the
- * batch's 2-D rotary tables.
+ * batch's 2-D rotary tables. Its four linears go through their LoRA adapters when the model has them.
  */
 final class VisionBlockSegment implements Segment {
     private final VisionConfig vision;
     private final int block;
     private final Attention attention;
+    private final LoraTargets lora;
 
-    VisionBlockSegment(VisionConfig vision, int block, Attention attention) {
+    VisionBlockSegment(VisionConfig vision, int block, Attention attention, LoraTargets lora) {
         this.vision = vision;
         this.block = block;
         this.attention = attention;
+        this.lora = lora;
     }
 
     @Override
@@ -37,11 +40,16 @@ final class VisionBlockSegment implements Segment {
 
     @Override
     public List<String> units() {
-        return List.of(VisionNames.blockUnit(block));
+        return lora.units(VisionNames.blockUnit(block));
     }
 
     private NDArray p(SegmentCall call, String suffix) {
         return call.param(VisionNames.block(block, suffix));
+    }
+
+    /** The block's linear {@code kind} (e.g. "attn.qkv") with its bias, through its adapter if it has one. */
+    private NDArray linear(SegmentCall call, NDArray x, String kind) {
+        return lora.linear(call, x, VisionNames.block(block, kind), p(call, kind + ".bias"));
     }
 
     @Override
@@ -53,11 +61,11 @@ final class VisionBlockSegment implements Segment {
         }
         double eps = VisionConfig.LAYER_NORM_EPS;
         NDArray h = Ops.layerNorm(x, p(call, "norm1.weight"), p(call, "norm1.bias"), eps);
-        NDArray attended = attend(call, Ops.linear(h, p(call, "attn.qkv.weight"), p(call, "attn.qkv.bias")), n);
-        x = x.add(Ops.linear(attended, p(call, "attn.proj.weight"), p(call, "attn.proj.bias")));
+        NDArray attended = attend(call, linear(call, h, "attn.qkv"), n);
+        x = x.add(linear(call, attended, "attn.proj"));
         NDArray m = Ops.layerNorm(x, p(call, "norm2.weight"), p(call, "norm2.bias"), eps);
-        NDArray up = Ops.quickGelu(Ops.linear(m, p(call, "mlp.fc1.weight"), p(call, "mlp.fc1.bias")));
-        return new NDList(x.add(Ops.linear(up, p(call, "mlp.fc2.weight"), p(call, "mlp.fc2.bias"))));
+        NDArray up = Ops.quickGelu(linear(call, m, "mlp.fc1"));
+        return new NDList(x.add(linear(call, up, "mlp.fc2")));
     }
 
     /** Attention of qkv [N, 3 * embed_dim] (q, k, v side by side, each heads x head_dim) to [N, embed_dim]. */

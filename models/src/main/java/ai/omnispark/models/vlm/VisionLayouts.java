@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.lora.LoraTargets;
 import ai.omnispark.parallel.param.Init;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
@@ -47,5 +48,25 @@ final class VisionLayouts {
                 ParamSpec.of(VisionNames.merger("mlp.2.weight"), normal, v.hiddenSize(), merged),
                 ParamSpec.of(VisionNames.merger("mlp.2.bias"), Init.zeros(), v.hiddenSize()))));
         return units;
+    }
+
+    /** The ViT block linears a LoRA config may name, in the order a block computes them. */
+    static final String LORA_KINDS = "attn.qkv, attn.proj, mlp.fc1 and mlp.fc2 of every visual.blocks.i";
+
+    /**
+     * The ViT blocks' linears as LoRA candidates, block by block in the order a block computes them,
+     * each in its block's unit. The patch embedding (a Conv3d in HF) and the merger are not adaptable.
+     */
+    static List<LoraTargets.Candidate> loraCandidates(VisionConfig v) {
+        long e = v.embedDim();
+        List<LoraTargets.Candidate> all = new ArrayList<>();
+        for (int i = 0; i < v.depth(); i++) {
+            String unit = VisionNames.blockUnit(i);
+            all.add(new LoraTargets.Candidate(unit, VisionNames.block(i, "attn.qkv"), e, 3 * e));
+            all.add(new LoraTargets.Candidate(unit, VisionNames.block(i, "attn.proj"), e, e));
+            all.add(new LoraTargets.Candidate(unit, VisionNames.block(i, "mlp.fc1"), e, v.mlpHidden()));
+            all.add(new LoraTargets.Candidate(unit, VisionNames.block(i, "mlp.fc2"), v.mlpHidden(), e));
+        }
+        return all;
     }
 }

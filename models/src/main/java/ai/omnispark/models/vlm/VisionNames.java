@@ -4,6 +4,8 @@ package ai.omnispark.models.vlm;
 final class VisionNames {
     private VisionNames() {}
 
+    /** What every vision tower and merger name starts with. */
+    static final String PREFIX = "visual.";
     static final String PATCH_EMBED = "visual.patch_embed.proj.weight";
     static final String PATCH_EMBED_UNIT = "visual.patch_embed";
     static final String MERGER_UNIT = "visual.merger";

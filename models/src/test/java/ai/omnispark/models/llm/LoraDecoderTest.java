@@ -15,6 +15,7 @@ import ai.omnispark.models.decoder.PackedRows;
 import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
+import ai.omnispark.models.lora.LoraTesting;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
@@ -27,7 +28,6 @@ import ai.omnispark.parallel.safetensors.SafeDType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -59,34 +59,12 @@ class LoraDecoderTest {
         return new DecoderLM(config, AttentionImpl.SDPA, 4, 0, lora);
     }
 
-    /**
-     * The units with every parameter trainable, so one {@link LocalParams} holds the whole model with
-     * a gradient buffer per unit: the engine still reads the model's own (frozen) layouts, so a base
-     * buffer that stays zero shows the base took no gradient.
-     */
     private static List<UnitLayout> thawed(List<UnitLayout> units) {
-        List<UnitLayout> out = new java.util.ArrayList<>();
-        for (UnitLayout u : units) {
-            out.add(new UnitLayout(u.name(), u.params().stream()
-                    .map(p -> new ParamSpec(p.name(), p.shape(), p.init(), p.decay(), true)).toList()));
-        }
-        return out;
+        return LoraTesting.thawed(units);
     }
 
-    /** Fills every B (zeros at init) with values of about 0.3, so A's gradient and the adapters' effect are not zero. */
     private static void randomiseB(DecoderLM model, LocalParams params, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        for (UnitLayout u : model.units()) {
-            for (ParamSpec p : u.params()) {
-                if (p.name().endsWith(".lora_B.weight")) {
-                    NDArray w = params.weights(u.name());
-                    long start = u.offset(p.name());
-                    for (long i = start; i < start + p.numel(); i++) {
-                        w.set(new NDIndex(i), r.nextDouble(-0.3, 0.3));
-                    }
-                }
-            }
-        }
+        LoraTesting.randomiseB(model.units(), params, seed);
     }
 
     @Test
