@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.api.CachedDecoding;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
@@ -113,6 +114,12 @@ final class Qwen2VlModel implements Model {
             }
             return batch;
         };
+    }
+
+    /** The prompt with its media, then one text token per step over the cached keys and values. */
+    @Override
+    public CachedDecoding cachedDecoding() {
+        return new VlmDecoding(config, collator());
     }
 
     @Override
