@@ -72,6 +72,11 @@ public interface Model extends AutoCloseable {
         return null;
     }
 
+    /** Images as Hugging Face's image processor returns them, or null when the family takes none. */
+    default ProcessorMedia processorMedia() {
+        return null;
+    }
+
     /** What this rank's segments record beyond the loss (per-step metric fields); {@link ModelMetrics#NONE} by default. */
     default ModelMetrics metrics() {
         return ModelMetrics.NONE;

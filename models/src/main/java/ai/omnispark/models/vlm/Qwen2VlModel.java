@@ -6,6 +6,7 @@ import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.api.ProcessorMedia;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.models.decoder.DecoderConfigKeys;
@@ -104,8 +105,7 @@ final class Qwen2VlModel implements Model {
      */
     @Override
     public Collator collator() {
-        VlmCollator media = new VlmCollator(config.tokens(), config.geometry(), config.vocabSize(), config.headDim(),
-                config.ropeTheta(), config.mropeSections(), config.vision().headDim());
+        VlmCollator media = mediaCollator();
         return (scope, samples, dtype, random) -> {
             Batch batch = media.collate(scope, samples, dtype, random);
             if (random != null) {
@@ -114,6 +114,17 @@ final class Qwen2VlModel implements Model {
             }
             return batch;
         };
+    }
+
+    /** Images as HF's Qwen2-VL image processor returns them (pixel_values, image_grid_thw). */
+    @Override
+    public ProcessorMedia processorMedia() {
+        return mediaCollator();
+    }
+
+    private VlmCollator mediaCollator() {
+        return new VlmCollator(config.tokens(), config.geometry(), config.vocabSize(), config.headDim(),
+                config.ropeTheta(), config.mropeSections(), config.vision().headDim());
     }
 
     /** The prompt with its media, then one text token per step over the cached keys and values. */
