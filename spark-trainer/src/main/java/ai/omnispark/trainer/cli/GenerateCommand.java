@@ -181,7 +181,12 @@ final class GenerateCommand {
                 ids[n++] = next;
                 if (decoding != null && n < promptIds.length + maxNew) {
                     NDManager following = manager.newSubManager();
-                    batch = decoding.next(following, batch, next, DataType.FLOAT32);
+                    try {
+                        batch = decoding.next(following, batch, next, DataType.FLOAT32);
+                    } catch (RuntimeException e) {
+                        following.close();
+                        throw e;
+                    }
                     scope.close();
                     scope = following;
                 }
