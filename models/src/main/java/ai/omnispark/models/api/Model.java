@@ -64,6 +64,19 @@ public interface Model extends AutoCloseable {
         return null;
     }
 
+    /**
+     * Decoding with a key/value cache, or null when the family has none (then a caller re-runs the
+     * whole prefix per token through {@link #collator} and {@link #evaluationSegments}).
+     */
+    default CachedDecoding cachedDecoding() {
+        return null;
+    }
+
+    /** Images as Hugging Face's image processor returns them, or null when the family takes none. */
+    default ProcessorMedia processorMedia() {
+        return null;
+    }
+
     /** What this rank's segments record beyond the loss (per-step metric fields); {@link ModelMetrics#NONE} by default. */
     default ModelMetrics metrics() {
         return ModelMetrics.NONE;

@@ -1,5 +1,6 @@
 package ai.omnispark.models.decoder;
 
+import ai.omnispark.models.api.CachedDecoding;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.nn.attention.Attention;
@@ -82,6 +83,12 @@ public abstract class DecoderModel<C extends DecoderShape> implements Model {
     @Override
     public int vocabSize() {
         return config.vocabSize();
+    }
+
+    /** Decoding through the family's collator, one token per step over the cached keys and values. */
+    @Override
+    public CachedDecoding cachedDecoding() {
+        return new TokenDecoding(collator());
     }
 
     private List<Segment> segments(boolean loss) {

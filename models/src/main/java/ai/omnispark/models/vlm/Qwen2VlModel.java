@@ -1,11 +1,13 @@
 package ai.omnispark.models.vlm;
 
 import ai.djl.ndarray.types.Shape;
+import ai.omnispark.models.api.CachedDecoding;
 import ai.omnispark.models.api.Collator;
 import ai.omnispark.models.api.FrozenParts;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.api.ProcessorMedia;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
 import ai.omnispark.models.decoder.DecoderConfigKeys;
@@ -126,13 +128,12 @@ final class Qwen2VlModel implements Model {
     }
 
     /**
-     * v2's VlmCollator (issue 15 item 2: pixels, M-RoPE and vision tables from the shard's media)
-     * is not on this branch yet; the merge wires it here.
+     * The shard's media and tokens as {@link VlmCollator} lays them out, plus a training step's
+     * attention-dropout and LoRA-dropout masks (ViT adapters per patch, decoder ones per token).
      */
     @Override
     public Collator collator() {
-        VlmCollator media = new VlmCollator(config.tokens(), config.geometry(), config.vocabSize(), config.headDim(),
-                config.ropeTheta(), config.mropeSections(), config.vision().headDim());
+        VlmCollator media = mediaCollator();
         return (scope, samples, dtype, random) -> {
             Batch batch = media.collate(scope, samples, dtype, random);
             if (random != null) {
@@ -146,6 +147,23 @@ final class Qwen2VlModel implements Model {
             }
             return batch;
         };
+    }
+
+    /** Images as HF's Qwen2-VL image processor returns them (pixel_values, image_grid_thw). */
+    @Override
+    public ProcessorMedia processorMedia() {
+        return mediaCollator();
+    }
+
+    private VlmCollator mediaCollator() {
+        return new VlmCollator(config.tokens(), config.geometry(), config.vocabSize(), config.headDim(),
+                config.ropeTheta(), config.mropeSections(), config.vision().headDim());
+    }
+
+    /** The prompt with its media, then one text token per step over the cached keys and values. */
+    @Override
+    public CachedDecoding cachedDecoding() {
+        return new VlmDecoding(config, collator());
     }
 
     @Override

@@ -94,13 +94,48 @@ public final class VlmBatch {
         return batch;
     }
 
+    /**
+     * One row whose images come as Hugging Face's Qwen2-VL image processor returns them:
+     * {@code pixelValues} [N, C·tp·p·p] row-major (normalised, in merge-window order) and each
+     * image's (t, h, w) in patches, in the order of the row's placeholder runs; the rest as
+     * {@link #build} makes it for one document without labels.
+     */
+    public static Batch fromPatches(NDManager scope, int[] ids, float[] pixelValues, List<int[]> grids, DataType dtype,
+            VlmTokens tokens, VisionGeometry geometry, int vocabSize, int headDim, double ropeTheta,
+            int[] mropeSection, int visionHeadDim) {
+        int m = geometry.spatialMergeSize();
+        int rowSize = geometry.patchElements();
+        long patches = 0;
+        for (int[] grid : grids) {
+            if (grid.length != 3 || grid[0] < 1 || grid[1] % m != 0 || grid[2] % m != 0 || grid[1] < m || grid[2] < m) {
+                throw new IllegalArgumentException("image_grid_thw " + java.util.Arrays.toString(grid)
+                        + " is not (t >= 1, h, w) with h and w positive multiples of spatial_merge_size " + m);
+            }
+            patches += (long) grid[0] * grid[1] * grid[2];
+        }
+        if (pixelValues.length != patches * rowSize) {
+            throw new IllegalArgumentException("pixel_values holds " + pixelValues.length + " floats but image_grid_thw "
+                    + "names " + patches + " patches of " + rowSize + " (C·tp·p·p) floats");
+        }
+        int[] docs = new int[ids.length];
+        int[][][] positions = {MropePositions.of(ids, docs, grids, tokens, m)};
+        long[] tokenIndex = java.util.stream.IntStream.range(0, ids.length)
+                .filter(i -> tokens.isPlaceholder(ids[i])).asLongStream().toArray();
+        int[] labels = new int[ids.length];
+        java.util.Arrays.fill(labels, Sample.IGNORE);
+        Batch batch = TokenBatch.tokens(scope, vocabSize, dtype, 1, ids.length, ids, labels, docs);
+        NDList rope = MropeTables.build(scope, positions, headDim, ropeTheta, mropeSection, dtype);
+        batch.put(TokenBatch.COS, rope.get(0));
+        batch.put(TokenBatch.SIN, rope.get(1));
+        putMedia(batch, scope, dtype, geometry, visionHeadDim, pixelValues, patches, grids, tokenIndex);
+        return batch;
+    }
+
     private static void addMedia(Batch batch, NDManager scope, DataType dtype, VisionGeometry g, int visionHeadDim,
             List<Media> media, List<Long> tokenIndex) {
         long patches = 0;
-        int groups = 0;
         for (Media x : media) {
             patches += x.patches();
-            groups += x.grid[0];
         }
         int rowSize = g.patchElements();
         if (patches * rowSize > Integer.MAX_VALUE - 8) {
@@ -108,26 +143,38 @@ public final class VlmBatch {
                     + " floats do not fit one array; use fewer or smaller media per micro-batch");
         }
         float[] pixels = new float[(int) patches * rowSize];
-        long[] grid = new long[media.size() * 3];
-        long[] segments = new long[groups];
         List<int[]> grids = new ArrayList<>(media.size());
         int offset = 0;
-        int s = 0;
-        for (int k = 0; k < media.size(); k++) {
-            Media x = media.get(k);
+        for (Media x : media) {
             offset += rowSize * PixelPatches.write(x.pixels, x.frames, x.height, x.width, x.channels, g, pixels,
                     offset);
-            for (int d = 0; d < 3; d++) {
-                grid[k * 3 + d] = x.grid[d];
-            }
-            for (int t = 0; t < x.grid[0]; t++) {
-                segments[s++] = (long) x.grid[1] * x.grid[2];
-            }
             grids.add(x.grid);
         }
         long[] index = tokenIndex.stream().mapToLong(Long::longValue).toArray();
-        batch.put(PIXEL_VALUES, Ops.owned(scope.create(pixels, new Shape(patches, rowSize)), dtype));
-        batch.put(GRID_THW, Ops.owned(scope.create(grid, new Shape(media.size(), 3)), DataType.INT64));
+        putMedia(batch, scope, dtype, g, visionHeadDim, pixels, patches, grids, index);
+    }
+
+    /** The media tensors of {@code patches} rows of {@code pixels}, media of {@code grids} in order. */
+    private static void putMedia(Batch batch, NDManager scope, DataType dtype, VisionGeometry g, int visionHeadDim,
+            float[] pixels, long patches, List<int[]> grids, long[] index) {
+        int groups = 0;
+        for (int[] grid : grids) {
+            groups += grid[0];
+        }
+        long[] grid = new long[grids.size() * 3];
+        long[] segments = new long[groups];
+        int s = 0;
+        for (int k = 0; k < grids.size(); k++) {
+            int[] x = grids.get(k);
+            for (int d = 0; d < 3; d++) {
+                grid[k * 3 + d] = x[d];
+            }
+            for (int t = 0; t < x[0]; t++) {
+                segments[s++] = (long) x[1] * x[2];
+            }
+        }
+        batch.put(PIXEL_VALUES, Ops.owned(scope.create(pixels, new Shape(patches, g.patchElements())), dtype));
+        batch.put(GRID_THW, Ops.owned(scope.create(grid, new Shape(grids.size(), 3)), DataType.INT64));
         batch.put(VISION_SEGMENTS, Ops.owned(scope.create(segments, new Shape(groups)), DataType.INT64));
         batch.put(MEDIA_TOKEN_INDEX, Ops.owned(scope.create(index, new Shape(index.length)), DataType.INT64));
         NDList rope = VisionRope.build(scope, grids, g.spatialMergeSize(), visionHeadDim, dtype);

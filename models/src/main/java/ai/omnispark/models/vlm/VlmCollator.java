@@ -3,6 +3,7 @@ package ai.omnispark.models.vlm;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.omnispark.models.api.Collator;
+import ai.omnispark.models.api.ProcessorMedia;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.runtime.RankRandom;
@@ -13,7 +14,7 @@ import java.util.List;
  * family's config builds it; draws no randomness (a family that adds dropout masks adds them to
  * the returned batch).
  */
-public final class VlmCollator implements Collator {
+public final class VlmCollator implements Collator, ProcessorMedia {
     private final VlmTokens tokens;
     private final VisionGeometry geometry;
     private final int vocabSize;
@@ -54,5 +55,16 @@ public final class VlmCollator implements Collator {
     public Batch collate(NDManager scope, List<Sample> samples, DataType dtype, RankRandom random) {
         return VlmBatch.build(scope, samples, dtype, tokens, geometry, vocabSize, headDim, ropeTheta, mropeSection,
                 visionHeadDim);
+    }
+
+    @Override
+    public int pixelRowElements() {
+        return geometry.patchElements();
+    }
+
+    @Override
+    public Batch imageBatch(NDManager scope, int[] ids, float[] pixelValues, List<int[]> imageGridThw, DataType dtype) {
+        return VlmBatch.fromPatches(scope, ids, pixelValues, imageGridThw, dtype, tokens, geometry, vocabSize, headDim,
+                ropeTheta, mropeSection, visionHeadDim);
     }
 }

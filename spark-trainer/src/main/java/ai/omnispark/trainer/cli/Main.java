@@ -12,10 +12,12 @@ public final class Main {
             "usage: bin/omnispark COMMAND [ARGS]",
             "  train CONFIG [--set key=value ...]      train a model (docs/config.md lists the keys)",
             "  score --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--tokenizer byte|FILE]",
-            "                                          log-prob of each token given its prefix; --adapter: a PEFT",
-            "                                          LoRA adapter on top of the base, unmerged",
-            "  generate --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--max-new-tokens N]",
-            "                                          greedy continuation",
+            "        [--pixel-values F.safetensors]   log-prob of each token given its prefix; --adapter: a PEFT",
+            "                                          LoRA adapter on top of the base, unmerged; --pixel-values:",
+            "                                          a VLM's images as HF's processor returns them (docs/vlm.md)",
+            "  generate --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3 | --image PNG [--prompt T])",
+            "           [--max-new-tokens N] [--kv-cache true|false]   greedy continuation with a key/value cache;",
+            "                                          --image: a VLM's caption of the image after --prompt",
             "  export-hf --checkpoint CKPT_DIR --out DIR [--merge-lora] [--tokenizer byte|FILE]",
             "                                          a global_step_N (any rank count) as a HF folder; a LoRA",
             "                                          checkpoint: --merge-lora merges the adapters into the",
@@ -38,6 +40,8 @@ public final class Main {
             "                                          time collectives; JSON lines (docs/comm.md)",
             "  bench attention [--seq 512,1024,2048] [--impls eager,sdpa,chunked] [--kv-heads N]",
             "                                          attention forward+backward per kernel (docs/performance.md)",
+            "  bench caption --model HF_DIR [--images 50] [--seed S] [--moved F] [--prompt T]",
+            "                                          a VLM's colour / shape accuracy on fresh sample images",
             "  help                                    this text");
 
     public static void main(String[] argv) {

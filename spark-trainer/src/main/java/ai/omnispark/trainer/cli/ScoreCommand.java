@@ -24,18 +24,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@code score --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--tokenizer byte|TOKENIZER_JSON]}:
+ * {@code score --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3) [--pixel-values F.safetensors]
+ * [--tokenizer byte|TOKENIZER_JSON]}:
  * log-prob of each token given its prefix, then the model's own fields over the scored ids
  * ({@link ModelMetrics}; a MoE model's {@code aux_loss}, unscaled as transformers returns it with
  * {@code output_router_logits}, and its tokens per expert). Text is tokenized with the tokenizer the model folder
  * carries. With {@code --adapter}, the model folder is the base and a PEFT LoRA adapter runs on top
- * of it unmerged ({@link AdapterOption}).
+ * of it unmerged ({@link AdapterOption}). With {@code --pixel-values}, a vision-language model's image
+ * placeholders in the ids take the images of the file ({@link PixelValuesFile}: {@code pixel_values} and
+ * {@code image_grid_thw} exactly as HF's image processor returns them).
  */
 final class ScoreCommand {
     private ScoreCommand() {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("model", "adapter", "text", "ids", "tokenizer", "threads"));
+        Args args = Args.parse(argv, 0, List.of("model", "adapter", "text", "ids", "tokenizer", "threads",
+                "pixel-values"));
         Path dir = Path.of(args.required("model"));
         AdapterOption adapter = AdapterOption.of(args);
         int threads = Integer.parseInt(args.option("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
@@ -48,10 +52,23 @@ final class ScoreCommand {
                 if (ids.length == 0) {
                     throw new ConfigException("nothing to score: the input has no tokens");
                 }
+                Model model = loaded.model();
+                PixelValuesFile images = null;
+                if (args.options.containsKey("pixel-values")) {
+                    if (model.processorMedia() == null) {
+                        throw new ConfigException("--pixel-values: " + dir + " is a " + model.family()
+                                + " model, which takes no images");
+                    }
+                    images = PixelValuesFile.read(Path.of(args.options.get("pixel-values")),
+                            model.processorMedia().pixelRowElements());
+                }
                 AdapterOption.load(loaded, dir, adapter, rank.manager());
-                ModelMetrics metrics = loaded.model().metrics();
+                ModelMetrics metrics = model.metrics();
                 metrics.clear();
-                double[] logprobs = logprobs(loaded.model(), loaded.params(), rank.manager(), ids);
+                PixelValuesFile media = images;
+                double[] logprobs = media == null ? logprobs(model, loaded.params(), rank.manager(), ids)
+                        : logprobs(model, loaded.params(), rank.manager(), ids, scope -> imageBatch(model, scope, ids,
+                                media, "--pixel-values " + args.options.get("pixel-values")));
                 ObjectMapper json = new ObjectMapper();
                 ObjectNode o = json.createObjectNode();
                 if (adapter != null) {
@@ -116,9 +133,26 @@ final class ScoreCommand {
             labels[i] = Sample.IGNORE;
             pos[i] = i;
         }
+        return logprobs(model, params, manager, ids, scope -> model.collator().collate(scope,
+                List.of(Sample.tokens(ids, labels, pos, doc)), DataType.FLOAT32, null));
+    }
+
+    /** The model's batch of {@code ids} with the file's images; a bad combination is a {@link ConfigException}. */
+    private static Batch imageBatch(Model model, NDManager scope, int[] ids, PixelValuesFile images, String what) {
+        try {
+            return model.processorMedia().imageBatch(scope, ids, images.pixelValues(), images.grids(),
+                    DataType.FLOAT32);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(what + " does not fit --ids: " + e.getMessage(), e);
+        }
+    }
+
+    /** As {@link #logprobs(Model, ParamStore, NDManager, int[])} over the batch {@code batchOf} builds. */
+    static double[] logprobs(Model model, ParamStore params, NDManager manager, int[] ids,
+            java.util.function.Function<NDManager, Batch> batchOf) {
+        int n = ids.length;
         try (NDManager scope = manager.newSubManager()) {
-            Batch batch = model.collator().collate(scope, List.of(Sample.tokens(ids, labels, pos, doc)),
-                    DataType.FLOAT32, null);
+            Batch batch = batchOf.apply(scope);
             SegmentEngine engine = new SegmentEngine(model.evaluationSegments(), model.units(), Recompute.none());
             NDArray logits = engine.forward(scope, batch, new NDList(), params).singletonOrThrow();
             float[] logp = logits.reshape(n, -1).logSoftmax(-1).toType(DataType.FLOAT32, false).toFloatArray();

@@ -38,7 +38,14 @@ public final class SelfAttentionBlock {
     public static NDArray forward(SegmentCall call, NDArray x, int layer, String prefix, Spec spec, Projection linear,
             Attention attention) {
         NDArray[] qkv = project(call, x, prefix, spec, linear);
-        return output(call, x, attend(call, layer, attention, qkv[0], qkv[1], qkv[2]), prefix, spec, linear);
+        NDArray attended;
+        if (KvCache.enabled(call.batch())) {
+            // Incremental decoding: this step's tokens over the cached keys and values.
+            attended = KvCache.attend(call.batch(), layer, qkv[0], qkv[1], qkv[2]);
+        } else {
+            attended = attend(call, layer, attention, qkv[0], qkv[1], qkv[2]);
+        }
+        return output(call, x, attended, prefix, spec, linear);
     }
 
     /**
