@@ -1,5 +1,6 @@
 package ai.omnispark.models.lora;
 
+import ai.omnispark.models.testing.TorchPeer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,17 +20,12 @@ import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,7 +37,6 @@ import org.junit.jupiter.api.io.TempDir;
  * python3-torch; skipped without it.
  */
 class LoraTorchCrossCheckTest {
-    private static final Path PYTHON = Path.of("/usr/bin/python3");
     private static final String MODULE = "layers.0.q_proj";
     private static final String HF_LINEAR = "model.layers.0.self_attn.q_proj";
     private static final int IN = 6;
@@ -51,22 +46,6 @@ class LoraTorchCrossCheckTest {
 
     @TempDir
     Path tmp;
-
-    private static boolean torchAvailable() {
-        if (!Files.isExecutable(PYTHON)) {
-            return false;
-        }
-        try {
-            Process p = new ProcessBuilder(PYTHON.toString(), "-c", "import torch").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 
     private static ByteBuffer f64(double[] values) {
         ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
@@ -90,7 +69,7 @@ class LoraTorchCrossCheckTest {
 
     @Test
     void adapterFolderAndLayerMatchPytorch() throws Exception {
-        Assumptions.assumeTrue(torchAvailable(), "no /usr/bin/python3 with torch (apt-get install python3-torch)");
+        TorchPeer.assume();
         LoraConfig lora = new LoraConfig(3, 4.5, 0.3, List.of("q_proj"));
         UnitLayout unit = new UnitLayout(LoraAdapters.unitOf("block.0"), LoraAdapters.specs(lora, MODULE, IN, OUT));
         SplittableRandom r = new SplittableRandom(31);
@@ -154,15 +133,8 @@ class LoraTorchCrossCheckTest {
                     .add("mask", SafeDType.F64, X_SHAPE, f64(mask))
                     .add("weights", SafeDType.F64, new long[] {2, 3, OUT}, f64(weights)).write(inputs);
         }
-        Path script = tmp.resolve("peft_reference.py");
-        try (InputStream in = getClass().getResourceAsStream("/lora/peft_reference.py")) {
-            Files.copy(in, script);
-        }
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), adapterDir.toString(), inputs.toString(),
-                HF_LINEAR).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        byte[] stdout = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "peft_reference.py did not finish in 300 s");
-        assertEquals(0, p.exitValue(), "peft_reference.py failed: " + new String(stdout, StandardCharsets.UTF_8));
+        byte[] stdout = TorchPeer.run("/lora/peft_reference.py", tmp, 300, adapterDir.toString(), inputs.toString(),
+                HF_LINEAR);
         JsonNode torch = JSON.readTree(stdout);
         compare("y", y, torch.get("y"));
         compare("grad A", gradA, torch.get("grad_A"));

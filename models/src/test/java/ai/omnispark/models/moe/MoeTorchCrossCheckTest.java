@@ -1,5 +1,6 @@
 package ai.omnispark.models.moe;
 
+import ai.omnispark.models.testing.TorchPeer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,14 +14,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,7 +29,6 @@ import org.junit.jupiter.params.provider.CsvSource;
  * within 1e-12. Needs Debian's /usr/bin/python3 with python3-torch; skipped without it.
  */
 class MoeTorchCrossCheckTest {
-    private static final Path PYTHON = Path.of("/usr/bin/python3");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int SEQ = 9;
     private static RankContext rank;
@@ -52,30 +47,10 @@ class MoeTorchCrossCheckTest {
         rank.close();
     }
 
-    private static boolean torchAvailable() {
-        if (!Files.isExecutable(PYTHON)) {
-            return false;
-        }
-        try {
-            Process p = new ProcessBuilder(PYTHON.toString(), "-c", "import torch")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return false;
-            }
-            return p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
-
     @ParameterizedTest(name = "{0} tied={1}")
     @CsvSource({"qwen3_moe,true", "qwen2_moe,false"})
     void logitsAndAuxMatchTransformersSemantics(String family, boolean tied) throws Exception {
-        Assumptions.assumeTrue(torchAvailable(), "no /usr/bin/python3 with torch (apt-get install python3-torch)");
+        TorchPeer.assume();
         List<Sample> rows = TinyMoe.packedRows(SEQ, 11, 9);
         Path hf = tmp.resolve("hf");
         try (MoeLM model = TinyMoe.model(TinyMoe.json(family, tied), "sdpa");
@@ -123,20 +98,8 @@ class MoeTorchCrossCheckTest {
         }
         Path rowsFile = tmp.resolve("rows.json");
         JSON.writeValue(rowsFile.toFile(), in);
-        Path script = tmp.resolve("transformers_reference.py");
-        try (InputStream s = getClass().getResourceAsStream("/moe/transformers_reference.py")) {
-            Files.copy(s, script);
-        }
         Path out = tmp.resolve("torch.json");
-        Path log = tmp.resolve("torch.log");
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), hf.toString(), rowsFile.toString(),
-                out.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        if (!p.waitFor(300, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("transformers_reference.py did not finish in 300 s");
-        }
-        assertEquals(0, p.exitValue(), "transformers_reference.py failed: " + Files.readString(log));
-        assertTrue(Files.isRegularFile(out));
+        TorchPeer.run("/moe/transformers_reference.py", tmp, 300, hf.toString(), rowsFile.toString(), out.toString());
         return JSON.readTree(out.toFile());
     }
 }

@@ -1,20 +1,17 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.testing.TorchPeer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
  * without it). Both compute in float32 in the same order, so they agree to 1e-6 (measured: 0).
  */
 class PixelPatchesTest {
-    private static final Path PYTHON = Path.of("/usr/bin/python3");
     private static final VisionGeometry G = new VisionGeometry(3, 2, 2, 2);
 
     @TempDir
@@ -91,11 +87,7 @@ class PixelPatchesTest {
 
     @Test
     void imagesAndVideosMatchTheProcessorReference() throws Exception {
-        Assumptions.assumeTrue(torchAvailable(), "no /usr/bin/python3 with torch (apt-get install python3-torch)");
-        Path script = tmp.resolve("processor_reference.py");
-        try (InputStream in = getClass().getResourceAsStream("/vlm/processor_reference.py")) {
-            Files.write(script, in.readAllBytes());
-        }
+        TorchPeer.assume();
         SplittableRandom random = new SplittableRandom(15);
         // (frames, height, width): an image, a 4-frame video, a 3-frame video (last frame repeated)
         int[][] shapes = {{1, 8, 12}, {4, 4, 8}, {3, 8, 4}};
@@ -106,7 +98,7 @@ class PixelPatchesTest {
             int patches = grid[0] * grid[1] * grid[2];
             float[] ours = new float[patches * G.patchElements() + 5];
             assertEquals(patches, PixelPatches.write(pixels, shape[0], shape[1], shape[2], 3, G, ours, 5));
-            float[] reference = reference(script, pixels, shape);
+            float[] reference = reference(pixels, shape);
             assertEquals(patches * G.patchElements(), reference.length, "reference size for " + shapeText(shape));
             float max = 0;
             for (int i = 0; i < reference.length; i++) {
@@ -120,35 +112,17 @@ class PixelPatchesTest {
         return shape[0] + "x" + shape[1] + "x" + shape[2];
     }
 
-    private float[] reference(Path script, byte[] pixels, int[] shape) throws IOException, InterruptedException {
+    private float[] reference(byte[] pixels, int[] shape) throws IOException, InterruptedException {
         Path in = tmp.resolve("in.u8");
         Path out = tmp.resolve("out.f32");
         Files.write(in, pixels);
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), in.toString(), "" + shape[0],
-                "" + shape[1], "" + shape[2], "3", "" + G.patchSize(), "" + G.temporalPatchSize(),
-                "" + G.spatialMergeSize(), out.toString()).redirectErrorStream(true).start();
-        byte[] log = p.getInputStream().readAllBytes();
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "processor_reference.py did not finish in 120 s");
-        assertEquals(0, p.exitValue(), "processor_reference.py failed: " + new String(log, StandardCharsets.UTF_8));
+        TorchPeer.run("/vlm/processor_reference.py", tmp, 120, in.toString(), "" + shape[0], "" + shape[1],
+                "" + shape[2], "3", "" + G.patchSize(), "" + G.temporalPatchSize(), "" + G.spatialMergeSize(),
+                out.toString());
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN);
         float[] values = new float[b.remaining() / 4];
         b.asFloatBuffer().get(values);
         return values;
     }
 
-    private static boolean torchAvailable() {
-        if (!Files.isExecutable(PYTHON)) {
-            return false;
-        }
-        try {
-            Process p = new ProcessBuilder(PYTHON.toString(), "-c", "import torch").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 }

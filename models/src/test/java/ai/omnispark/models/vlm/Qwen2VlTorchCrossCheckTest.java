@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.testing.TorchPeer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,13 +13,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +30,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Debian's /usr/bin/python3 with python3-torch; skipped without it.
  */
 class Qwen2VlTorchCrossCheckTest {
-    private static final Path PYTHON = Path.of("/usr/bin/python3");
     private static final ObjectMapper JSON = new ObjectMapper();
     private static RankContext rank;
 
@@ -55,7 +50,7 @@ class Qwen2VlTorchCrossCheckTest {
     @ParameterizedTest(name = "tied={0}")
     @ValueSource(booleans = {false, true})
     void logitsMatchTransformersSemantics(boolean tied) throws Exception {
-        Assumptions.assumeTrue(torchAvailable(), "no /usr/bin/python3 with torch (apt-get install python3-torch)");
+        TorchPeer.assume();
         Path hf = tmp.resolve("hf");
         try (Qwen2VlModel model = TinyVlm.model(TinyVlm.json(tied), "sdpa");
                 LocalParams f32 = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 23);
@@ -115,40 +110,9 @@ class Qwen2VlTorchCrossCheckTest {
         }
         Path inputs = tmp.resolve("inputs.json");
         JSON.writeValue(inputs.toFile(), in);
-        Path script = tmp.resolve("transformers_reference.py");
-        try (InputStream s = getClass().getResourceAsStream("/vlm/transformers_reference.py")) {
-            Files.copy(s, script);
-        }
         Path out = tmp.resolve("torch.json");
-        Path log = tmp.resolve("torch.log");
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), hf.toString(), inputs.toString(),
-                out.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        if (!p.waitFor(300, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("transformers_reference.py did not finish in 300 s");
-        }
-        assertEquals(0, p.exitValue(), "transformers_reference.py failed: " + Files.readString(log));
-        assertTrue(Files.isRegularFile(out));
+        TorchPeer.run("/vlm/transformers_reference.py", tmp, 300, hf.toString(), inputs.toString(), out.toString());
         return JSON.readTree(out.toFile());
     }
 
-    private static boolean torchAvailable() {
-        if (!Files.isExecutable(PYTHON)) {
-            return false;
-        }
-        try {
-            Process p = new ProcessBuilder(PYTHON.toString(), "-c", "import torch")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return false;
-            }
-            return p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
-    }
 }
