@@ -257,16 +257,6 @@ public final class FsdpParams implements PlacementStore {
     }
 
     @Override
-    public double clipGradNorm(double maxNorm) {
-        double norm = Math.sqrt(gradSquares());
-        double scale = GradClip.scale(norm, maxNorm);
-        if (scale != 1) {
-            scaleGrads(scale);
-        }
-        return norm;
-    }
-
-    @Override
     public double gradSquares() {
         finishReduction();
         releaseKept();
@@ -283,12 +273,6 @@ public final class FsdpParams implements PlacementStore {
         for (NDArray g : gradShards.values()) {
             g.muli(factor);
         }
-    }
-
-    @Override
-    public void step(Optimizer optimizer, double lr) {
-        optimizer.beginStep();
-        update(optimizer, lr);
     }
 
     @Override

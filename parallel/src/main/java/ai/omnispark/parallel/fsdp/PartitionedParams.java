@@ -168,22 +168,6 @@ public final class PartitionedParams implements PlacementStore {
         }
     }
 
-    @Override
-    public double clipGradNorm(double maxNorm) {
-        double norm = Math.sqrt(gradSquares());
-        double scale = ai.omnispark.parallel.optim.GradClip.scale(norm, maxNorm);
-        if (scale != 1) {
-            scaleGrads(scale);
-        }
-        return norm;
-    }
-
-    @Override
-    public void step(Optimizer optimizer, double lr) {
-        optimizer.beginStep();
-        update(optimizer, lr);
-    }
-
     /**
      * A collective over every rank: the holders gather the unit over their shard group, then the
      * holder coordinate broadcasts it across the partition dimension.

@@ -80,11 +80,6 @@ public final class LocalParams implements PlacementStore {
     }
 
     @Override
-    public double clipGradNorm(double maxNorm) {
-        return GradClip.clip(grads.values(), maxNorm, x -> x);
-    }
-
-    @Override
     public double gradSquares() {
         return GradClip.sumOfSquares(grads.values());
     }
@@ -94,12 +89,6 @@ public final class LocalParams implements PlacementStore {
         for (NDArray g : grads.values()) {
             g.muli(factor);
         }
-    }
-
-    @Override
-    public void step(Optimizer optimizer, double lr) {
-        optimizer.beginStep();
-        update(optimizer, lr);
     }
 
     @Override

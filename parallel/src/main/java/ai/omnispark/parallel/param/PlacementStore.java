@@ -1,5 +1,6 @@
 package ai.omnispark.parallel.param;
 
+import ai.omnispark.parallel.optim.GradClip;
 import ai.omnispark.parallel.optim.Optimizer;
 
 /**
@@ -23,4 +24,21 @@ public interface PlacementStore extends ParamStore {
      * ({@link Optimizer#beginStep}), then zeroes the gradients; a frozen store changes nothing.
      */
     void update(Optimizer optimizer, double lr);
+
+    /** The job-wide norm from {@link #gradSquares}; the gradients scaled down to {@code maxNorm} when above it. */
+    @Override
+    default double clipGradNorm(double maxNorm) {
+        double norm = Math.sqrt(gradSquares());
+        double scale = GradClip.scale(norm, maxNorm);
+        if (scale != 1) {
+            scaleGrads(scale);
+        }
+        return norm;
+    }
+
+    @Override
+    default void step(Optimizer optimizer, double lr) {
+        optimizer.beginStep();
+        update(optimizer, lr);
+    }
 }
