@@ -119,8 +119,7 @@ class BenchParallelTest {
             // thread, which a reading cannot tell from the ranks' own frees (a clean-clone CI run once
             // saw one micro-batch 24 MiB short): collect them first, and judge the median of the
             // three micro-batches, as the bench reports it.
-            System.gc();
-            Thread.sleep(200);
+            quiet();
             long[] kept = keptByAChainOfExps(ranks, 3);
             assertEquals(3, kept.length, "one reading per micro-batch");
             long[] sorted = kept.clone();
@@ -140,19 +139,41 @@ class BenchParallelTest {
     @Test
     void theTinyDecodersActivationsDoubleWithItsMicroBatch() throws Exception {
         BenchParallel.Layout one = BenchParallel.layout(null, 1, 1);
-        BenchParallel.Measured m1 = BenchParallel.measure(tiny(1), one, 3, 2, 1);
-        BenchParallel.Measured m2 = BenchParallel.measure(tiny(2), one, 3, 2, 1);
-        double ratio = (double) m2.activationBytes() / m1.activationBytes();
-        System.out.printf("tiny decoder, seq 1024: activation bytes per rank %d (micro-batch 1), %d (2): x%.3f%n",
-                m1.activationBytes(), m2.activationBytes(), ratio);
+        // The reading is the process's: frees by other threads of this shared test JVM (earlier test
+        // classes' buffers reaching their cleaners) land in a window as negative bytes; a clean-clone
+        // CI run once read x1.69 here. Collect first, and measure the pair a second time when the
+        // first falls outside the bound: a real error shows in both.
+        double ratio = 0;
+        BenchParallel.Measured m1 = null;
+        BenchParallel.Measured m2 = null;
+        for (int attempt = 0; attempt < 2 && Math.abs(ratio - 2.0) > 0.2; attempt++) {
+            quiet();
+            m1 = BenchParallel.measure(tiny(1), one, 3, 2, 1);
+            quiet();
+            m2 = BenchParallel.measure(tiny(2), one, 3, 2, 1);
+            ratio = (double) m2.activationBytes() / m1.activationBytes();
+            System.out.printf("tiny decoder, seq 1024: activation bytes per rank %d (micro-batch 1), %d (2): x%.3f%n",
+                    m1.activationBytes(), m2.activationBytes(), ratio);
+        }
         assertTrue(m1.activationBytes() > 1 << 20, "at least a MiB of activations: " + m1.activationBytes());
         assertEquals(2.0, ratio, 0.2, "micro-batch 2 against 1");
         assertEquals(m1.stateBytes(), m2.stateBytes(), "the state does not depend on the batch");
         assertEquals(0, m1.expertStateBytes(), "a dense model has no experts");
         // Two FSDP ranks, each with the same micro-batch of its own rows, measured together and divided.
-        BenchParallel.Measured two = BenchParallel.measure(tiny(1), BenchParallel.layout(2, 1, 1), 3, 2, 1);
-        System.out.printf("2 FSDP ranks: %d per rank%n", two.activationBytes());
-        assertEquals(1.0, (double) two.activationBytes() / m1.activationBytes(), 0.1, "per rank on 2 ranks vs 1");
+        double perRank = 0;
+        for (int attempt = 0; attempt < 2 && Math.abs(perRank - 1.0) > 0.1; attempt++) {
+            quiet();
+            BenchParallel.Measured two = BenchParallel.measure(tiny(1), BenchParallel.layout(2, 1, 1), 3, 2, 1);
+            System.out.printf("2 FSDP ranks: %d per rank%n", two.activationBytes());
+            perRank = (double) two.activationBytes() / m1.activationBytes();
+        }
+        assertEquals(1.0, perRank, 0.1, "per rank on 2 ranks vs 1");
+    }
+
+    /** Lets the collector and the cleaners run before a reading, so their frees fall outside it. */
+    private static void quiet() throws InterruptedException {
+        System.gc();
+        Thread.sleep(200);
     }
 
     @Test
