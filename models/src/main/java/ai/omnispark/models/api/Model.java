@@ -81,4 +81,12 @@ public interface Model extends AutoCloseable {
     default ModelMetrics metrics() {
         return ModelMetrics.NONE;
     }
+
+    /**
+     * The weights file of this model's HF folder: {@code model.safetensors} for transformers
+     * models, {@code diffusion_pytorch_model.safetensors} for diffusers ones.
+     */
+    default String hfWeightsFile() {
+        return "model.safetensors";
+    }
 }

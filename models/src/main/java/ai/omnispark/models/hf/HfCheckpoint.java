@@ -184,7 +184,7 @@ public final class HfCheckpoint {
                 out.write(f.getValue());
             }
         }
-        try (OutputStream out = sink.create(WEIGHTS)) {
+        try (OutputStream out = sink.create(model.hfWeightsFile())) {
             weights.write(out);
         }
         String torchDtype = dtype == SafeDType.F16 ? "float16" : "float32";
@@ -206,9 +206,10 @@ public final class HfCheckpoint {
      * a model with tied embeddings), which must then equal it.
      */
     public static void load(Model model, ParamStore params, NDManager manager, Path dir) throws IOException {
-        Path file = dir.resolve(WEIGHTS);
+        Path file = dir.resolve(model.hfWeightsFile());
         if (!Files.isRegularFile(file)) {
-            throw new IOException("no " + WEIGHTS + " in " + dir + " (sharded HF checkpoints are not supported yet)");
+            throw new IOException("no " + model.hfWeightsFile() + " in " + dir
+                    + " (sharded HF checkpoints are not supported yet)");
         }
         StateDictAdapter names = model.stateDictAdapter();
         try (SafeTensorsReader reader = SafeTensorsReader.open(file); NDManager scope = manager.newSubManager()) {
