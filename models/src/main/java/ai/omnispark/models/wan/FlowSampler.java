@@ -2,6 +2,7 @@ package ai.omnispark.models.wan;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.runtime.Autograd;
 
 /**
@@ -109,7 +110,7 @@ public final class FlowSampler {
             for (int i = 0; i < steps; i++) {
                 try (NDManager step = owner.newSubManager()) {
                     NDArray v = guided(x, timesteps[i], velocity, step);
-                    NDArray next = x.add(v.mul((float) (sigmas[i + 1] - sigmas[i])));
+                    NDArray next = x.add(Ops.scale(v, sigmas[i + 1] - sigmas[i]));
                     next.attach(owner);
                     x.close();
                     x = next;
@@ -131,7 +132,7 @@ public final class FlowSampler {
             return conditional;
         }
         NDArray unconditional = owned(velocity.at(x, t, false), x, t, step);
-        return unconditional.add(conditional.sub(unconditional).mul((float) guidance));
+        return unconditional.add(Ops.scale(conditional.sub(unconditional), guidance));
     }
 
     private static NDArray owned(NDArray v, NDArray x, float t, NDManager step) {
