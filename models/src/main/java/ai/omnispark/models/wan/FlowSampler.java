@@ -17,17 +17,19 @@ import ai.omnispark.parallel.runtime.Autograd;
  * the unconditional prediction is not asked for.
  *
  * <p>Memory: {@link #sample} returns a new array attached to the noise's manager and leaves the
- * noise as it is; each step's arrays, the predictions included, live in a sub-manager closed at the
- * end of the step, so sampling holds two latents and the predictions of one step whatever N is.
- * Sampling runs with autograd's recording off.
+ * noise as it is. Each step opens a sub-manager of the noise's manager and closes it at the end of
+ * the step; x is attached to it meanwhile, so the predictions and every array the velocity derives
+ * from x (or makes with {@code x.getManager()}) are freed with the step, and sampling holds two
+ * latents and one step's arrays whatever N is. Sampling runs with autograd's recording off.
  */
 public final class FlowSampler {
     /** The model's prediction at x and timestep t (0–1000 scale), with or without the conditioning. */
     @FunctionalInterface
     public interface Velocity {
         /**
-         * Returns a new array of x's shape, which the sampler then owns and closes; it must not
-         * close or change {@code x}.
+         * Returns a new array of x's shape and dtype, which the sampler then owns and closes; it must
+         * not close or change {@code x}. Arrays made from x or on {@code x.getManager()} are freed at
+         * the end of the step; arrays kept across steps belong on the velocity's own manager.
          */
         NDArray at(NDArray x, float t, boolean conditional);
     }
@@ -108,13 +110,16 @@ public final class FlowSampler {
         NDArray x = noise.duplicate();
         try {
             for (int i = 0; i < steps; i++) {
+                NDArray next;
                 try (NDManager step = owner.newSubManager()) {
+                    // While x sits in the step's manager, whatever the velocity derives from it lands there too.
+                    x.tempAttach(step);
                     NDArray v = guided(x, timesteps[i], velocity, step);
-                    NDArray next = x.add(Ops.scale(v, sigmas[i + 1] - sigmas[i]));
+                    next = x.add(Ops.scale(v, sigmas[i + 1] - sigmas[i]));
                     next.attach(owner);
-                    x.close();
-                    x = next;
                 }
+                x.close();
+                x = next;
             }
             return x;
         } catch (RuntimeException e) {

@@ -120,7 +120,8 @@ public final class WanLoraConvert {
             try {
                 root = JSON.readTree(file.toFile());
             } catch (IOException e) {
-                throw new IOException(file + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""), e);
+                throw new IllegalArgumentException(file + " beside the input is not valid JSON: "
+                        + e.getMessage().lines().findFirst().orElse(""), e);
             }
             if (root == null || !root.isObject() || !root.has("peft_type")) {
                 // a model's config.json (a full fine-tune's hf_ckpt/) says nothing about an adapter

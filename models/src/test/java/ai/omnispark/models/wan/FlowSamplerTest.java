@@ -143,10 +143,13 @@ class FlowSamplerTest {
     @Test
     void theSamplerOwnsThePredictionsAndLeavesTheNoiseAlone() {
         List<NDArray> predictions = new ArrayList<>();
+        List<NDArray> intermediates = new ArrayList<>();
         try (NDManager scope = manager.newSubManager()) {
             NDArray noise = scope.create(z, new Shape(2, N / 2));
             NDArray out = new FlowSampler(5, 5.0, 2.0).sample(noise, (x, t, c) -> {
-                NDArray v = gaussianVelocity(x.reshape(N), t, muA, sA).reshape(x.getShape());
+                NDArray flat = x.reshape(N);
+                intermediates.add(flat);
+                NDArray v = gaussianVelocity(flat, t, muA, sA).reshape(x.getShape());
                 predictions.add(v);
                 return v;
             });
@@ -157,6 +160,10 @@ class FlowSamplerTest {
             for (NDArray v : predictions) {
                 assertTrue(v.isReleased(), "a prediction outlived its step");
             }
+            for (NDArray v : intermediates) {
+                assertTrue(v.isReleased(), "an array the velocity derived from x outlived its step");
+            }
+            assertTrue(!noise.isReleased() && !out.isReleased());
         }
     }
 
