@@ -76,16 +76,32 @@ public final class PeftAdapter {
                     throw new IllegalArgumentException("two adapter parameters map to PEFT key " + key);
                 }
             }
+        }
+        for (Map.Entry<String, Tensor> t : gather(adapterUnits, params, manager).entrySet()) {
+            writer.add(toPeft.apply(t.getKey()), SafeDType.F32, t.getValue().shape(),
+                    TensorBytes.ofFloats(t.getValue().values()));
+        }
+        return writer;
+    }
+
+    /**
+     * A host copy (F32) of the adapter units' weights by internal parameter name, in unit order; for
+     * a family that writes its adapter under other names or in more than one form. Under FSDP a
+     * collective: the other ranks of the shard group call {@link #joinWeights} at the same point.
+     */
+    public static Map<String, Tensor> gather(List<UnitLayout> adapterUnits, ParamStore params, NDManager manager) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (UnitLayout unit : adapterUnits) {
             try (NDManager scope = manager.newSubManager()) {
                 NDArray flat = params.fullWeights(unit.name(), scope).toType(DataType.FLOAT32, false);
                 for (ParamSpec p : unit.params()) {
                     float[] values = new float[HostCopy.arrayLength(p.name(), p.numel())];
                     HostCopy.read(flat, unit.offset(p.name()), values, 0, values.length);
-                    writer.add(toPeft.apply(p.name()), SafeDType.F32, p.shape().getShape(), TensorBytes.ofFloats(values));
+                    tensors.put(p.name(), new Tensor(p.shape().getShape(), values));
                 }
             }
         }
-        return writer;
+        return tensors;
     }
 
     /** A rank that does not write the adapter joins {@link #weights}' gathers (under FSDP), keeping nothing. */

@@ -22,6 +22,10 @@ public final class Main {
             "                                          a global_step_N (any rank count) as a HF folder; a LoRA",
             "                                          checkpoint: --merge-lora merges the adapters into the",
             "                                          weights, else base weights + PEFT adapter files",
+            "  convert-lora IN.safetensors [--alpha A --rank R]   a Wan LoRA adapter (hf_ckpt/ or PEFT form) in",
+            "                                          the original inference naming, diffusion_model.blocks.N...,",
+            "                                          alpha/r folded into lora_B; writes IN_styleB.safetensors",
+            "                                          beside it and prints its path (docs/wan.md)",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
@@ -66,6 +70,8 @@ public final class Main {
                     return GenerateCommand.run(rest, out);
                 case "export-hf":
                     return ExportHfCommand.run(rest, out);
+                case "convert-lora":
+                    return ConvertLoraCommand.run(rest, out, err);
                 case "prepare":
                     return PrepareCommand.run(rest, out, err);
                 case "pipeline":
