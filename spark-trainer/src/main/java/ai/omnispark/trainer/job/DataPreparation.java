@@ -77,6 +77,10 @@ public final class DataPreparation {
                     .visionMarkers(visionMarkers(data.visionMarkers(), model))
                     .visionStartTokenId(tokenId(data.visionStartTokenId(), model, "vision_start_token_id"))
                     .visionEndTokenId(tokenId(data.visionEndTokenId(), model, "vision_end_token_id"))
+                    .latentChannels(data.latentChannels())
+                    .textEmbedDim(data.textEmbedDim())
+                    .textEmbedLen(data.textEmbedLen())
+                    .imageToVideo(data.imageToVideo())
                     .tokenizerPath(job.model().tokenizerPath())
                     .outputPath(outputPath(job))
                     .build();
