@@ -163,7 +163,8 @@ public final class DataPreparation {
         }
         PrepareResult result = PreparePipeline.run(spark, config);
         log.println("data: " + (result.skipped() ? "up to date" : "prepared") + " at " + out + " ("
-                + result.rows() + " packed rows, " + result.documents() + " documents, " + result.rejected()
+                + result.rows() + (config.dataType() == DataType.VIDEO_LATENT ? " latent rows, " : " packed rows, ")
+                + result.documents() + " documents, " + result.rejected()
                 + " rejected)");
         return result;
     }

@@ -38,6 +38,7 @@ class LatentPrepareCliTest {
                 "--set", "data.image_to_video=true"};
         MainCliTest.Run r = MainCliTest.main(argv);
         assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("prepared at " + out + " (3 latent rows, 3 documents, 0 rejected)"), r.out());
         JsonNode m = r.lastJson();
         assertEquals("video_latent", m.get("data_type").asText());
         assertEquals("latents", m.get("sample_layout").asText());
