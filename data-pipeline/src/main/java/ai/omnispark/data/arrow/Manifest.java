@@ -26,7 +26,8 @@ import org.apache.hadoop.fs.Path;
  * and preprocessing skip the work.
  *
  * @param sampleLayout what a row holds, as {@link SampleLayout#key()}: {@code tokens}, or
- *     {@code tokens_with_media} when the shards carry media columns; a manifest written before the
+ *     {@code tokens_with_media} when the shards carry media columns, {@code latents} for latent
+ *     shards (video_latent); a manifest written before the
  *     field existed gets the one its schema implies
  * @param schema the Arrow schema of every shard, in Arrow's JSON form
  * @param rejectedByReason rejected input records per reason (see the rejects under {@code rejected/})
@@ -77,7 +78,7 @@ public record Manifest(
         return SampleLayout.parse(sampleLayout);
     }
 
-    /** The layout the shard schema implies: media columns make it tokens_with_media. */
+    /** The layout the shard schema implies: media columns make it tokens_with_media, latent columns latents. */
     @JsonIgnore
     public SampleLayout schemaLayout() {
         return layoutOf(schema);
@@ -88,6 +89,9 @@ public record Manifest(
             for (JsonNode field : schema.path("fields")) {
                 if (ShardSchema.PIXEL_VALUES.equals(field.path("name").asText())) {
                     return SampleLayout.TOKENS_WITH_MEDIA;
+                }
+                if (ShardSchema.LATENTS.equals(field.path("name").asText())) {
+                    return SampleLayout.LATENTS;
                 }
             }
         }

@@ -1,5 +1,7 @@
 package ai.omnispark.data.arrow;
 
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.vector.types.pojo.ArrowType;
@@ -18,6 +20,12 @@ import org.apache.arrow.vector.types.pojo.Schema;
  *       video; {@code media_shapes} list&lt;fixed_size_list&lt;int32, 4&gt;&gt; giving (T, H, W, C);
  *       {@code media_doc_ids} list&lt;int32&gt;, the document of the row each media belongs to.
  * </ul>
+ *
+ * <p>Latent shards ({@link SampleLayout#LATENTS}, one sample per row) instead hold per tensor a
+ * list&lt;float32&gt; of its row-major values and, where its shape varies, a list&lt;int32&gt; shape:
+ * {@code latents} + {@code latent_shape} (C, F, H, W), {@code text_embeds} + {@code text_embeds_shape}
+ * (L, text_dim), {@code cond_latents} (the latents' shape; empty when the sample has none) and
+ * {@code image_embeds} + {@code image_embeds_shape} (N, image_dim; both empty when absent).
  */
 public final class ShardSchema {
     public static final String INPUT_IDS = "input_ids";
@@ -27,8 +35,25 @@ public final class ShardSchema {
     public static final String PIXEL_VALUES = "pixel_values";
     public static final String MEDIA_SHAPES = "media_shapes";
     public static final String MEDIA_DOC_IDS = "media_doc_ids";
+    public static final String LATENTS = Sample.LATENTS;
+    public static final String LATENT_SHAPE = Sample.LATENT_SHAPE;
+    public static final String TEXT_EMBEDS = Sample.TEXT_EMBEDS;
+    public static final String TEXT_EMBEDS_SHAPE = Sample.TEXT_EMBEDS_SHAPE;
+    public static final String COND_LATENTS = Sample.COND_LATENTS;
+    public static final String IMAGE_EMBEDS = Sample.IMAGE_EMBEDS;
+    public static final String IMAGE_EMBEDS_SHAPE = Sample.IMAGE_EMBEDS_SHAPE;
 
     private ShardSchema() {}
+
+    /** The schema of a dataset whose rows hold {@code layout}. */
+    public static Schema of(SampleLayout layout) {
+        if (layout != SampleLayout.LATENTS) {
+            return of(layout == SampleLayout.TOKENS_WITH_MEDIA);
+        }
+        return new Schema(List.of(floatList(LATENTS), intList(LATENT_SHAPE), floatList(TEXT_EMBEDS),
+                intList(TEXT_EMBEDS_SHAPE), floatList(COND_LATENTS), floatList(IMAGE_EMBEDS),
+                intList(IMAGE_EMBEDS_SHAPE)));
+    }
 
     public static Schema of(boolean withMedia) {
         List<Field> fields = new ArrayList<>();
@@ -48,6 +73,15 @@ public final class ShardSchema {
 
     public static boolean hasMedia(Schema schema) {
         return schema.getFields().stream().anyMatch(f -> f.getName().equals(PIXEL_VALUES));
+    }
+
+    public static boolean hasLatents(Schema schema) {
+        return schema.getFields().stream().anyMatch(f -> f.getName().equals(LATENTS));
+    }
+
+    private static Field floatList(String name) {
+        return list(name, new Field("item", FieldType.notNullable(
+                new ArrowType.FloatingPoint(org.apache.arrow.vector.types.FloatingPointPrecision.SINGLE)), null));
     }
 
     private static Field intList(String name) {

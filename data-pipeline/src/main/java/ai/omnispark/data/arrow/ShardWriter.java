@@ -2,6 +2,8 @@ package ai.omnispark.data.arrow;
 
 import ai.omnispark.data.media.Media;
 import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
@@ -12,6 +14,7 @@ import java.util.HexFormat;
 import java.util.UUID;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarBinaryVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -35,6 +38,7 @@ public final class ShardWriter implements AutoCloseable {
     private final Path inProgress;
     private final int rowsPerBatch;
     private final boolean withMedia;
+    private final SampleLayout layout;
     private final BufferAllocator allocator;
     private final VectorSchemaRoot root;
     private final OutputStream out;
@@ -50,6 +54,11 @@ public final class ShardWriter implements AutoCloseable {
     private boolean finished;
 
     public ShardWriter(FileSystem fs, Path target, boolean withMedia, int rowsPerBatch) throws IOException {
+        this(fs, target, withMedia ? SampleLayout.TOKENS_WITH_MEDIA : SampleLayout.TOKENS, rowsPerBatch);
+    }
+
+    /** A shard of rows of {@code layout}: packed token rows ({@link #write(ShardRow)}) or latent samples ({@link #write(Sample)}). */
+    public ShardWriter(FileSystem fs, Path target, SampleLayout layout, int rowsPerBatch) throws IOException {
         if (rowsPerBatch < 1) {
             throw new IllegalArgumentException("data.rows_per_batch must be >= 1, got " + rowsPerBatch);
         }
@@ -57,7 +66,8 @@ public final class ShardWriter implements AutoCloseable {
         this.target = target;
         this.inProgress = new Path(target.getParent(), "." + target.getName() + ".inprogress-" + UUID.randomUUID());
         this.rowsPerBatch = rowsPerBatch;
-        this.withMedia = withMedia;
+        this.layout = layout;
+        this.withMedia = layout == SampleLayout.TOKENS_WITH_MEDIA;
         try {
             this.digest = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
@@ -67,7 +77,7 @@ public final class ShardWriter implements AutoCloseable {
         VectorSchemaRoot r = null;
         OutputStream o = null;
         try {
-            r = VectorSchemaRoot.create(ShardSchema.of(withMedia), allocator);
+            r = VectorSchemaRoot.create(ShardSchema.of(layout), allocator);
             o = new DigestOutputStream(fs.create(inProgress, false), digest);
             this.writer = new ArrowFileWriter(r, null, Channels.newChannel(o));
             this.writer.start();
@@ -90,6 +100,9 @@ public final class ShardWriter implements AutoCloseable {
     public void write(ShardRow shardRow) throws IOException {
         if (finished) {
             throw new IllegalStateException("shard " + target + " is already finished");
+        }
+        if (layout == SampleLayout.LATENTS) {
+            throw new IllegalArgumentException("shard " + target + " holds latent samples, not packed token rows");
         }
         if (!withMedia && !shardRow.media().isEmpty()) {
             throw new IllegalArgumentException("row has media but shard " + target + " was opened without media columns");
@@ -119,6 +132,37 @@ public final class ShardWriter implements AutoCloseable {
                 images++;
             }
         }
+        rows++;
+        batchRows++;
+        if (batchRows == rowsPerBatch) {
+            flushBatch();
+        }
+    }
+
+    /**
+     * Writes one latent sample ({@link Sample#latents}) as one row; it counts as one document. Absent
+     * cond_latents and image_embeds are written as empty lists.
+     */
+    public void write(Sample sample) throws IOException {
+        if (finished) {
+            throw new IllegalStateException("shard " + target + " is already finished");
+        }
+        if (layout != SampleLayout.LATENTS || sample.layout() != SampleLayout.LATENTS) {
+            throw new IllegalArgumentException("shard " + target + " holds " + layout.key() + " rows; got a "
+                    + sample.layout().key() + " sample");
+        }
+        int i = batchRows;
+        putFloats(root.getVector(ShardSchema.LATENTS), i, sample.floats(Sample.LATENTS));
+        putInts(root.getVector(ShardSchema.LATENT_SHAPE), i, sample.ints(Sample.LATENT_SHAPE));
+        putFloats(root.getVector(ShardSchema.TEXT_EMBEDS), i, sample.floats(Sample.TEXT_EMBEDS));
+        putInts(root.getVector(ShardSchema.TEXT_EMBEDS_SHAPE), i, sample.ints(Sample.TEXT_EMBEDS_SHAPE));
+        putFloats(root.getVector(ShardSchema.COND_LATENTS), i,
+                sample.has(Sample.COND_LATENTS) ? sample.floats(Sample.COND_LATENTS) : new float[0]);
+        boolean image = sample.has(Sample.IMAGE_EMBEDS);
+        putFloats(root.getVector(ShardSchema.IMAGE_EMBEDS), i, image ? sample.floats(Sample.IMAGE_EMBEDS) : new float[0]);
+        putInts(root.getVector(ShardSchema.IMAGE_EMBEDS_SHAPE), i,
+                image ? sample.ints(Sample.IMAGE_EMBEDS_SHAPE) : new int[0]);
+        documents++;
         rows++;
         batchRows++;
         if (batchRows == rowsPerBatch) {
@@ -184,6 +228,16 @@ public final class ShardWriter implements AutoCloseable {
         ListVector list = (ListVector) vector;
         int offset = list.startNewValue(index);
         IntVector data = (IntVector) list.getDataVector();
+        for (int j = 0; j < values.length; j++) {
+            data.setSafe(offset + j, values[j]);
+        }
+        list.endValue(index, values.length);
+    }
+
+    private static void putFloats(Object vector, int index, float[] values) {
+        ListVector list = (ListVector) vector;
+        int offset = list.startNewValue(index);
+        Float4Vector data = (Float4Vector) list.getDataVector();
         for (int j = 0; j < values.length; j++) {
             data.setSafe(offset + j, values[j]);
         }

@@ -1,5 +1,6 @@
 package ai.omnispark.data.pipeline;
 
+import ai.omnispark.data.latent.FloatTensor;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -91,6 +92,58 @@ final class JsonRecord implements SourceRecord {
         throw new SampleRejected(RejectReason.MISSING_COLUMN,
                 "'" + key + "' is neither a path nor {bytes|path}: " + abbreviate(v.toString()));
     }
+
+    @Override
+    public TensorField tensor(String key) throws SampleRejected {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (v.isTextual()) {
+            return TensorField.file(v.asText(), null);
+        }
+        if (v.isObject()) {
+            JsonNode path = v.get("path");
+            JsonNode tensor = v.get("tensor");
+            if (path == null || !path.isTextual() || (tensor != null && !tensor.isNull() && !tensor.isTextual())) {
+                throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "' is an object without a string "
+                        + "'path' (and optional string 'tensor'): " + abbreviate(v.toString()));
+            }
+            return TensorField.file(path.asText(), tensor == null || tensor.isNull() ? null : tensor.asText());
+        }
+        if (!v.isArray()) {
+            throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "' is " + v.getNodeType()
+                    + ", not a nested array of numbers nor a safetensors path");
+        }
+        try {
+            return TensorField.of(FloatTensor.fromNested(v, JSON_ARRAYS));
+        } catch (IllegalArgumentException e) {
+            throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "': " + e.getMessage());
+        }
+    }
+
+    private static final FloatTensor.Nested JSON_ARRAYS = new FloatTensor.Nested() {
+        @Override
+        public List<?> items(Object node) {
+            JsonNode n = (JsonNode) node;
+            if (!n.isArray()) {
+                return null;
+            }
+            List<JsonNode> items = new ArrayList<>(n.size());
+            n.forEach(items::add);
+            return items;
+        }
+
+        @Override
+        public double number(Object node) {
+            JsonNode n = (JsonNode) node;
+            if (!n.isNumber()) {
+                throw new IllegalArgumentException("holds " + n.getNodeType() + " " + abbreviate(n.toString())
+                        + " where a number belongs");
+            }
+            return n.asDouble();
+        }
+    };
 
     @Override
     public String raw() {

@@ -29,10 +29,7 @@ final class MediaLoader {
             checkSize("the inline medium", ref.bytes().length);
             return ref.bytes();
         }
-        Path path = new Path(ref.path());
-        if (!path.isAbsolute() && path.toUri().getScheme() == null && sourceFile != null && !sourceFile.isEmpty()) {
-            path = new Path(new Path(URI.create(sourceFile)).getParent(), ref.path());
-        }
+        Path path = resolve(ref.path(), sourceFile);
         try {
             FileSystem fs = path.getFileSystem(conf);
             checkSize(path.toString(), fs.getFileStatus(path).getLen());
@@ -50,6 +47,15 @@ final class MediaLoader {
         } catch (IOException | RuntimeException e) {
             throw new SampleRejected(RejectReason.MISSING_FILE, "cannot read " + path + ": " + e.getMessage());
         }
+    }
+
+    /** {@code path}, or when it is relative, the file of that name beside {@code sourceFile}. */
+    static Path resolve(String path, String sourceFile) {
+        Path p = new Path(path);
+        if (!p.isAbsolute() && p.toUri().getScheme() == null && sourceFile != null && !sourceFile.isEmpty()) {
+            p = new Path(new Path(URI.create(sourceFile)).getParent(), path);
+        }
+        return p;
     }
 
     private void checkSize(String what, long bytes) throws SampleRejected {

@@ -51,6 +51,10 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
         Configuration conf = hadoop.value().get();
         Path dir = new Path(workDir);
         FileSystem fs = dir.getFileSystem(conf);
+        if (config.dataType() == DataType.VIDEO_LATENT) {
+            // Latent rows have no tokens: no tokenizer, no packing.
+            return List.of(process(rows, partition, conf, fs, dir, null)).iterator();
+        }
         Tokenizer tokenizer = TokenizerLoader.load(config, conf);
         try {
             return List.of(process(rows, partition, conf, fs, dir, tokenizer)).iterator();
@@ -62,15 +66,19 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
     private PartitionStats process(Iterator<Row> rows, int partition, Configuration conf, FileSystem fs, Path dir,
             Tokenizer tokenizer) throws IOException {
         MediaLoader loader = new MediaLoader(conf, config.media().maxMediaBytes());
-        SampleBuilder builder = new SampleBuilder(config, tokenizer, loader);
-        DocumentPacker packer = new DocumentPacker(config.maxSeqLen(), tokenizer.padId(), config.overflow());
+        boolean latent = config.dataType() == DataType.VIDEO_LATENT;
+        SampleBuilder builder = latent ? null : new SampleBuilder(config, tokenizer, loader);
+        LatentSampleBuilder latents = latent ? new LatentSampleBuilder(config, conf, loader) : null;
+        DocumentPacker packer = latent ? null
+                : new DocumentPacker(config.maxSeqLen(), tokenizer.padId(), config.overflow());
         ObjectMapper json = new ObjectMapper();
         Path shardPath = new Path(dir, String.format("part-%05d.arrow", partition));
         Path rejectPath = new Path(new Path(dir, "rejected"), String.format("part-%05d.jsonl", partition));
         long inputRecords = 0;
         ShardInfo shard = null;
         Map<String, Long> rejected;
-        try (ShardWriter writer = new ShardWriter(fs, shardPath, config.dataType().hasMedia(), config.rowsPerBatch());
+        try (ShardWriter writer = new ShardWriter(fs, shardPath, config.dataType().sampleLayout(),
+                config.rowsPerBatch());
                 RejectWriter rejects = new RejectWriter(fs, rejectPath)) {
             Window window = new Window();
             while (rows.hasNext()) {
@@ -97,6 +105,14 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
                     inputRecords++;
                     record = new RowRecord(row);
                 }
+                if (latent) {
+                    try {
+                        writer.write(latents.build(record, source));
+                    } catch (SampleRejected e) {
+                        rejects.reject(e.reason(), e.getMessage(), source, record.raw());
+                    }
+                    continue;
+                }
                 try {
                     Sample sample = builder.build(record, source);
                     if (!sample.media().isEmpty() && sample.document().length() > config.maxSeqLen()) {
@@ -112,7 +128,9 @@ final class PartitionTask implements MapPartitionsFunction<Row, PartitionStats> 
                     window.flush(packer, writer, rejects);
                 }
             }
-            window.flush(packer, writer, rejects);
+            if (!latent) {
+                window.flush(packer, writer, rejects);
+            }
             if (writer.rows() > 0) {
                 shard = writer.finish();
             }

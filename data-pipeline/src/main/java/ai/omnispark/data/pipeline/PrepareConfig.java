@@ -22,12 +22,19 @@ import java.util.Objects;
  *     placeholder run (what Qwen2-VL's M-RoPE looks for); media data types only
  * @param visionStartTokenId with {@code visionMarkers}: the id before a run; -1 = the tokenizer's vocabulary size + 2
  * @param visionEndTokenId with {@code visionMarkers}: the id after a run; -1 = the tokenizer's vocabulary size + 3
+ * @param latentChannels video_latent: channels C of the latents (precomputed ones must have them; the
+ *     pixel encoder projects to them)
+ * @param textEmbedDim video_latent: columns of a text embedding
+ * @param textEmbedLen video_latent: rows of a text embedding; shorter ones are padded with zero rows
+ * @param imageToVideo video_latent from videos: also write cond_latents (the first frame's encoding,
+ *     zeros after)
  */
 public record PrepareConfig(String inputPath, InputFormat format, DataType dataType, List<String> textKeys,
         String messagesKey, String imageKey, String videoKey, int maxSeqLen, int rowsPerBatch,
         DocumentPacker.Overflow overflow, double maxRejectRatio, String outputPath, int numShards, int packWindow,
         MediaOptions media, int imageTokenId, int videoTokenId, String tokenizerPath, boolean visionMarkers,
-        int visionStartTokenId, int visionEndTokenId) implements Serializable {
+        int visionStartTokenId, int visionEndTokenId, int latentChannels, int textEmbedDim, int textEmbedLen,
+        boolean imageToVideo) implements Serializable {
 
     public PrepareConfig {
         Objects.requireNonNull(format, "data.format");
@@ -54,6 +61,13 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
             throw new IllegalArgumentException("data.text_keys is empty");
         }
         checkSpecialIds(imageTokenId, videoTokenId, visionStartTokenId, visionEndTokenId);
+        if (latentChannels < 3) {
+            throw new IllegalArgumentException("data.latent_channels must be >= 3, got " + latentChannels);
+        }
+        if (textEmbedDim < 1 || textEmbedLen < 1) {
+            throw new IllegalArgumentException("data.text_embed_dim and data.text_embed_len must be >= 1, got "
+                    + textEmbedDim + " and " + textEmbedLen);
+        }
     }
 
     /** Each id is -1 (derived from the vocabulary) or >= 0, and no two given ids are equal. */
@@ -112,6 +126,15 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
             m.put("vision_start_token_id", visionStartTokenId);
             m.put("vision_end_token_id", visionEndTokenId);
         }
+        // Only for latent data, so other datasets keep their fingerprints.
+        if (dataType == DataType.VIDEO_LATENT) {
+            m.put("latent_channels", latentChannels);
+            m.put("text_embed_dim", textEmbedDim);
+            m.put("text_embed_len", textEmbedLen);
+            m.put("image_to_video", imageToVideo);
+            m.put("pixel_encoder_seed", ai.omnispark.data.latent.PixelEncoder.DEFAULT_SEED);
+            m.put("text_embedder_seed", ai.omnispark.data.latent.ByteTextEmbedder.DEFAULT_SEED);
+        }
         return m;
     }
 
@@ -138,6 +161,10 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         b.visionMarkers = visionMarkers;
         b.visionStartTokenId = visionStartTokenId;
         b.visionEndTokenId = visionEndTokenId;
+        b.latentChannels = latentChannels;
+        b.textEmbedDim = textEmbedDim;
+        b.textEmbedLen = textEmbedLen;
+        b.imageToVideo = imageToVideo;
         return b;
     }
 
@@ -164,6 +191,10 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         private boolean visionMarkers;
         private int visionStartTokenId = -1;
         private int visionEndTokenId = -1;
+        private int latentChannels = 16;
+        private int textEmbedDim = 4096;
+        private int textEmbedLen = 512;
+        private boolean imageToVideo;
 
         public Builder inputPath(String v) { inputPath = v; return this; }
         public Builder format(InputFormat v) { format = v; return this; }
@@ -186,11 +217,16 @@ public record PrepareConfig(String inputPath, InputFormat format, DataType dataT
         public Builder visionMarkers(boolean v) { visionMarkers = v; return this; }
         public Builder visionStartTokenId(int v) { visionStartTokenId = v; return this; }
         public Builder visionEndTokenId(int v) { visionEndTokenId = v; return this; }
+        public Builder latentChannels(int v) { latentChannels = v; return this; }
+        public Builder textEmbedDim(int v) { textEmbedDim = v; return this; }
+        public Builder textEmbedLen(int v) { textEmbedLen = v; return this; }
+        public Builder imageToVideo(boolean v) { imageToVideo = v; return this; }
 
         public PrepareConfig build() {
             return new PrepareConfig(inputPath, format, dataType, textKeys, messagesKey, imageKey, videoKey, maxSeqLen,
                     rowsPerBatch, overflow, maxRejectRatio, outputPath, numShards, packWindow, media, imageTokenId,
-                    videoTokenId, tokenizerPath, visionMarkers, visionStartTokenId, visionEndTokenId);
+                    videoTokenId, tokenizerPath, visionMarkers, visionStartTokenId, visionEndTokenId, latentChannels,
+                    textEmbedDim, textEmbedLen, imageToVideo);
         }
     }
 }

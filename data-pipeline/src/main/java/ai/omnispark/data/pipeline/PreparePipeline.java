@@ -182,21 +182,10 @@ public final class PreparePipeline {
                     new Path(work, "rejected").toString());
         }
 
-        Tokenizer tokenizer = TokenizerLoader.load(config, conf);
         Map<String, Object> described = new LinkedHashMap<>(config.describe());
-        described.put("tokenizer", tokenizer.getClass().getSimpleName());
-        described.put("vocab_size", tokenizer.vocabSize());
-        described.put("pad_id", tokenizer.padId());
-        described.put("eos_id", tokenizer.eosId());
-        if (config.dataType().hasMedia()) {
-            described.put("image_token_id", SampleBuilder.imageTokenId(config, tokenizer));
-            described.put("video_token_id", SampleBuilder.videoTokenId(config, tokenizer));
-            if (config.visionMarkers()) {
-                described.put("vision_start_token_id", SampleBuilder.visionStartTokenId(config, tokenizer));
-                described.put("vision_end_token_id", SampleBuilder.visionEndTokenId(config, tokenizer));
-            }
+        if (config.dataType() != DataType.VIDEO_LATENT) {
+            describeTokens(config, conf, described);
         }
-        TokenizerLoader.close(tokenizer);
         Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, fingerprint, config.dataType().key(),
                 config.dataType().sampleLayout().key(), config.maxSeqLen(), config.rowsPerBatch(), inputRecords,
                 shards.stream().mapToLong(ShardInfo::rows).sum(),
@@ -206,13 +195,35 @@ public final class PreparePipeline {
                 shards.stream().mapToLong(ShardInfo::videos).sum(),
                 shards.stream().mapToLong(ShardInfo::frames).sum(),
                 rejected, rejectedByReason, shards,
-                Manifest.schemaJson(ShardSchema.of(config.dataType().hasMedia())), described);
+                Manifest.schemaJson(ShardSchema.of(config.dataType().sampleLayout())), described);
         manifest.write(fs, work);
         publish(fs, work, qualifiedOut);
         // Hand back what a later reader will see, JSON number types included.
         Manifest published = Manifest.read(fs, qualifiedOut).orElseThrow(
                 () -> new IOException("the manifest vanished from " + qualifiedOut + " right after publishing"));
         return new PrepareResult(new Path(qualifiedOut, Manifest.FILE_NAME).toString(), published, false);
+    }
+
+    /** The tokenizer and the special ids the shards were written with, for a token dataset's manifest. */
+    private static void describeTokens(PrepareConfig config, Configuration conf, Map<String, Object> described)
+            throws IOException {
+        Tokenizer tokenizer = TokenizerLoader.load(config, conf);
+        try {
+            described.put("tokenizer", tokenizer.getClass().getSimpleName());
+            described.put("vocab_size", tokenizer.vocabSize());
+            described.put("pad_id", tokenizer.padId());
+            described.put("eos_id", tokenizer.eosId());
+            if (config.dataType().hasMedia()) {
+                described.put("image_token_id", SampleBuilder.imageTokenId(config, tokenizer));
+                described.put("video_token_id", SampleBuilder.videoTokenId(config, tokenizer));
+                if (config.visionMarkers()) {
+                    described.put("vision_start_token_id", SampleBuilder.visionStartTokenId(config, tokenizer));
+                    described.put("vision_end_token_id", SampleBuilder.visionEndTokenId(config, tokenizer));
+                }
+            }
+        } finally {
+            TokenizerLoader.close(tokenizer);
+        }
     }
 
     /** Replaces {@code out} with {@code work}; the old dataset goes only once the new one is complete. */

@@ -1,5 +1,6 @@
 package ai.omnispark.data.pipeline;
 
+import ai.omnispark.data.latent.FloatTensor;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.Row;
@@ -113,6 +114,52 @@ final class RowRecord implements SourceRecord {
         int i = (Integer) index.get();
         return r.isNullAt(i) ? null : r.get(i);
     }
+
+    @Override
+    public TensorField tensor(String key) throws SampleRejected {
+        Object v = value(key);
+        if (v == null) {
+            return null;
+        }
+        if (v instanceof String s) {
+            return TensorField.file(s, null);
+        }
+        if (v instanceof Row r) {
+            Object path = field(r, "path");
+            Object tensor = field(r, "tensor");
+            if (!(path instanceof String p) || (tensor != null && !(tensor instanceof String))) {
+                throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "' is a struct without a string "
+                        + "'path' (and optional string 'tensor')");
+            }
+            return TensorField.file(p, (String) tensor);
+        }
+        if (!(v instanceof scala.collection.Seq<?>)) {
+            throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "' is " + v.getClass().getSimpleName()
+                    + ", not a nested array of numbers nor a safetensors path");
+        }
+        try {
+            return TensorField.of(FloatTensor.fromNested(v, SPARK_ARRAYS));
+        } catch (IllegalArgumentException e) {
+            throw new SampleRejected(RejectReason.BAD_TENSOR, "'" + key + "': " + e.getMessage());
+        }
+    }
+
+    private static final FloatTensor.Nested SPARK_ARRAYS = new FloatTensor.Nested() {
+        @Override
+        public List<?> items(Object node) {
+            return node instanceof scala.collection.Seq<?> seq ? scala.collection.JavaConverters.seqAsJavaList(seq)
+                    : null;
+        }
+
+        @Override
+        public double number(Object node) {
+            if (!(node instanceof Number n)) {
+                throw new IllegalArgumentException("holds " + (node == null ? "null" : node.getClass().getSimpleName())
+                        + " where a number belongs");
+            }
+            return n.doubleValue();
+        }
+    };
 
     @Override
     public String raw() {

@@ -67,11 +67,12 @@ final class SampleBuilder {
 
     Sample build(SourceRecord record, String sourceFile) throws SampleRejected {
         return switch (config.dataType()) {
-            case PLAINTEXT -> new Sample(textDocument(requiredText(record), List.of()), List.of());
+            case PLAINTEXT -> new Sample(textDocument(requiredText(config, record), List.of()), List.of());
             case CONVERSATION -> new Sample(ChatTemplate.apply(tokenizer, requiredMessages(record), List.of(), null),
                     List.of());
             case IMAGE_TEXT -> withMedia(record, sourceFile, config.imageKey(), false);
             case VIDEO_TEXT -> withMedia(record, sourceFile, config.videoKey(), true);
+            case VIDEO_LATENT -> throw new IllegalStateException("video_latent records are built by LatentSampleBuilder");
         };
     }
 
@@ -82,7 +83,7 @@ final class SampleBuilder {
         }
         // Text problems are cheaper to find than decoding problems, so look at the text first.
         List<Message> messages = record.messages(config.messagesKey());
-        String caption = messages == null ? requiredText(record) : null;
+        String caption = messages == null ? requiredText(config, record) : null;
         List<Media> media = new ArrayList<>(refs.size());
         List<int[]> runs = new ArrayList<>(refs.size());
         for (MediaRef ref : refs) {
@@ -127,7 +128,8 @@ final class SampleBuilder {
         return out.toDocument();
     }
 
-    private String requiredText(SourceRecord record) throws SampleRejected {
+    /** The first of {@code data.text_keys} in the record; absent or blank is a reject. */
+    static String requiredText(PrepareConfig config, SourceRecord record) throws SampleRejected {
         for (String key : config.textKeys()) {
             String text = record.text(key);
             if (text != null) {

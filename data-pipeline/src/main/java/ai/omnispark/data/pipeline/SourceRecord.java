@@ -13,6 +13,12 @@ public interface SourceRecord {
     /** The media at {@code key} (one value or a list); null when absent. */
     List<MediaRef> media(String key) throws SampleRejected;
 
+    /**
+     * The tensor at {@code key} (video_latent records): a nested array of numbers, or a reference
+     * to a safetensors file; null when absent.
+     */
+    TensorField tensor(String key) throws SampleRejected;
+
     /** The record as text, for the rejects file. */
     String raw();
 }

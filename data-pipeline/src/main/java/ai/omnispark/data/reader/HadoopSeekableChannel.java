@@ -15,7 +15,7 @@ import org.apache.hadoop.fs.Path;
  * A read-only {@link SeekableByteChannel} over a Hadoop input stream, which is what Arrow's file
  * reader needs for random access to record batches on HDFS or S3A.
  */
-final class HadoopSeekableChannel implements SeekableByteChannel {
+public final class HadoopSeekableChannel implements SeekableByteChannel {
     private final FSDataInputStream in;
     private final long size;
     private final byte[] chunk = new byte[1 << 16];
@@ -27,7 +27,7 @@ final class HadoopSeekableChannel implements SeekableByteChannel {
     }
 
     /** Local files go straight through a {@link FileChannel}: no Hadoop checksumming, no extra copy. */
-    static SeekableByteChannel open(FileSystem fs, Path path) throws IOException {
+    public static SeekableByteChannel open(FileSystem fs, Path path) throws IOException {
         Path qualified = fs.makeQualified(path);
         if ("file".equals(qualified.toUri().getScheme())) {
             return FileChannel.open(Paths.get(qualified.toUri()), StandardOpenOption.READ);

@@ -32,7 +32,8 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>The order comes from {@link EpochPlan}; a background thread reads and decodes ahead into a
  * bounded queue so the trainer does not wait on I/O. Rows come out as {@link Sample}s of the
- * layout the manifest declares; media rows keep their pixels, shapes and documents. Epochs roll
+ * layout the manifest declares; media rows keep their pixels, shapes and documents; latent rows
+ * come as {@link Sample#latents}. Epochs roll
  * over: after the last row of epoch {@code e} comes the first of {@code e + 1}, in a new order.
  * {@link #cursor()} names the next row; opening with that cursor continues with exactly the rows
  * that would have followed.
@@ -136,6 +137,9 @@ public final class ShardReader implements AutoCloseable {
     public ShardBatch nextBatch(int count) throws IOException {
         if (count < 1) {
             throw new IllegalArgumentException("batch size must be >= 1, got " + count);
+        }
+        if (layout == SampleLayout.LATENTS) {
+            throw new IllegalStateException("a latents dataset has no packed token rows; read its samples with next()");
         }
         ShardRow first = ShardRow.of(next());
         int seqLen = first.row().length();
@@ -251,7 +255,7 @@ public final class ShardReader implements AutoCloseable {
         int threads = decoders == null ? 1 : Math.min(options.decodeThreads(), count);
         if (threads <= 1) {
             for (int i = 0; i < count; i++) {
-                rows[i] = ShardRowDecoder.decode(root, order[from + i]).sample(layout);
+                rows[i] = ShardRowDecoder.sample(root, order[from + i], layout);
             }
             return rows;
         }
@@ -262,7 +266,7 @@ public final class ShardReader implements AutoCloseable {
             int hi = count * (t + 1) / threads;
             parts.add(decoders.submit(() -> {
                 for (int i = lo; i < hi; i++) {
-                    rows[i] = ShardRowDecoder.decode(root, order[from + i]).sample(layout);
+                    rows[i] = ShardRowDecoder.sample(root, order[from + i], layout);
                 }
             }));
         }

@@ -31,11 +31,15 @@ public record DataSection(
         int imageTokenId,
         int videoTokenId,
         int visionStartTokenId,
-        int visionEndTokenId) {
+        int visionEndTokenId,
+        int latentChannels,
+        int textEmbedDim,
+        int textEmbedLen,
+        boolean imageToVideo) {
 
     public static final List<Key> KEYS = List.of(
             new Key("data.train_path", Type.STRING, "", "training data: a JSON-lines file or folder of raw samples"),
-            new Key("data.data_type", Type.STRING, "plaintext", "plaintext | conversation | image_text | video_text"),
+            new Key("data.data_type", Type.STRING, "plaintext", "plaintext | conversation | image_text | video_text | video_latent"),
             new Key("data.max_seq_len", Type.INT, 512L, "tokens per packed row"),
             new Key("data.eos_token", Type.STRING, "<|endoftext|>", "with model.tokenizer_path: the token appended after each document"),
             new Key("data.pad_token", Type.STRING, "", "with model.tokenizer_path: the token filling row tails; empty = data.eos_token"),
@@ -58,7 +62,11 @@ public record DataSection(
             new Key("data.image_token_id", Type.INT, -1L, "image placeholder id; -1 = the model's config.json, else vocab size"),
             new Key("data.video_token_id", Type.INT, -1L, "video placeholder id; -1 = the model's config.json, else vocab size + 1"),
             new Key("data.vision_start_token_id", Type.INT, -1L, "id before each media run; -1 = the model's config.json, else vocab size + 2"),
-            new Key("data.vision_end_token_id", Type.INT, -1L, "id after each media run; -1 = the model's config.json, else vocab size + 3"));
+            new Key("data.vision_end_token_id", Type.INT, -1L, "id after each media run; -1 = the model's config.json, else vocab size + 3"),
+            new Key("data.latent_channels", Type.INT, 16L, "video_latent: channels of the latents (the pixel encoder projects to them)"),
+            new Key("data.text_embed_dim", Type.INT, 4096L, "video_latent: columns of a text embedding"),
+            new Key("data.text_embed_len", Type.INT, 512L, "video_latent: rows of a text embedding; shorter ones are padded with zeros"),
+            new Key("data.image_to_video", Type.BOOL, false, "video_latent from videos: also write cond_latents (first frame encoded, zeros after)"));
 
     static DataSection parse(Settings s) {
         return new DataSection(s.string("data.train_path"), s.string("data.data_type"), s.intValue("data.max_seq_len"),
@@ -69,7 +77,8 @@ public record DataSection(
                 s.integer("data.min_pixels"), s.integer("data.max_pixels"), s.number("data.fps"),
                 s.intValue("data.max_frames"), s.string("data.vision_markers"), s.intValue("data.image_token_id"),
                 s.intValue("data.video_token_id"), s.intValue("data.vision_start_token_id"),
-                s.intValue("data.vision_end_token_id"));
+                s.intValue("data.vision_end_token_id"), s.intValue("data.latent_channels"),
+                s.intValue("data.text_embed_dim"), s.intValue("data.text_embed_len"), s.flag("data.image_to_video"));
     }
 
     /** {@code data.text_keys}: the columns tried in order. */

@@ -77,6 +77,10 @@ public final class DataPreparation {
                     .visionMarkers(visionMarkers(data.visionMarkers(), model))
                     .visionStartTokenId(tokenId(data.visionStartTokenId(), model, "vision_start_token_id"))
                     .visionEndTokenId(tokenId(data.visionEndTokenId(), model, "vision_end_token_id"))
+                    .latentChannels(data.latentChannels())
+                    .textEmbedDim(data.textEmbedDim())
+                    .textEmbedLen(data.textEmbedLen())
+                    .imageToVideo(data.imageToVideo())
                     .tokenizerPath(job.model().tokenizerPath())
                     .outputPath(outputPath(job))
                     .build();
@@ -159,7 +163,8 @@ public final class DataPreparation {
         }
         PrepareResult result = PreparePipeline.run(spark, config);
         log.println("data: " + (result.skipped() ? "up to date" : "prepared") + " at " + out + " ("
-                + result.rows() + " packed rows, " + result.documents() + " documents, " + result.rejected()
+                + result.rows() + (config.dataType() == DataType.VIDEO_LATENT ? " latent rows, " : " packed rows, ")
+                + result.documents() + " documents, " + result.rejected()
                 + " rejected)");
         return result;
     }
