@@ -22,6 +22,10 @@ public final class Main {
             "                                          a global_step_N (any rank count) as a HF folder; a LoRA",
             "                                          checkpoint: --merge-lora merges the adapters into the",
             "                                          weights, else base weights + PEFT adapter files",
+            "  forward --model DIR --input IN.safetensors --out OUT.safetensors",
+            "                                          one DiT forward of a diffusers (wan) folder on diffusers'",
+            "                                          arguments (hidden_states, timestep, encoder_hidden_states",
+            "                                          [, encoder_hidden_states_image]); writes sample (F32)",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
@@ -66,6 +70,8 @@ public final class Main {
                     return GenerateCommand.run(rest, out);
                 case "export-hf":
                     return ExportHfCommand.run(rest, out);
+                case "forward":
+                    return ForwardCommand.run(rest, out);
                 case "prepare":
                     return PrepareCommand.run(rest, out, err);
                 case "pipeline":
