@@ -13,7 +13,8 @@ import java.util.Map;
  * fingerprint through the plan, which resolves them (e.g. DDP's replicate size).
  *
  * @param loraLr {@code train.lora_lr} as given; 0 = {@link #lr}, see {@link #effectiveLoraLr}
- * @param diffusion train.flow_shift, train.timestep_weighting and train.text_dropout (diffusion families only)
+ * @param flowShift {@code train.flow_shift}, with {@link #timestepWeighting} and {@link #textDropout} a
+ *     diffusion family's flow-matching settings ({@link #diffusion})
  */
 public record TrainSection(
         String outputDir,
@@ -58,7 +59,9 @@ public record TrainSection(
         String commTcpCongestion,
         int commTimeoutS,
         double loraLr,
-        DiffusionOptions diffusion) {
+        double flowShift,
+        String timestepWeighting,
+        double textDropout) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -135,7 +138,13 @@ public record TrainSection(
                 ResumePolicy.parse(s.string("train.resume_policy")), s.flag("train.enable_profiling"),
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
-                s.intValue("train.comm_timeout_s"), loraLr, diffusion(s));
+                s.intValue("train.comm_timeout_s"), loraLr, diffusion(s).flowShift(),
+                diffusion(s).timestepWeighting(), diffusion(s).textDropout());
+    }
+
+    /** train.flow_shift, train.timestep_weighting and train.text_dropout as a diffusion family takes them. */
+    public DiffusionOptions diffusion() {
+        return new DiffusionOptions(flowShift, timestepWeighting, textDropout);
     }
 
     private static DiffusionOptions diffusion(Settings s) {
