@@ -85,7 +85,9 @@ class WanTrainingTest {
     }
 
     static Settings settings(int world, String... sets) {
-        List<String> all = new ArrayList<>(List.of("model.config_path=" + model, "train.output_dir=" + dir.resolve("out"),
+        // data.train_path is required by the config but unread: the rows are in memory.
+        List<String> all = new ArrayList<>(List.of("model.config_path=" + model, "data.train_path=" + dir.resolve("rows"),
+                "train.output_dir=" + dir.resolve("out"),
                 "train.global_batch_size=" + ROWS, "train.micro_batch_size=1", "train.lr=2e-3",
                 "train.max_steps=" + STEPS, "train.threads=1", "train.comm_timeout_s=60", "train.max_grad_norm=1.0",
                 "train.flow_shift=3.0", "train.timestep_weighting=gaussian", "train.text_dropout=0.3",
