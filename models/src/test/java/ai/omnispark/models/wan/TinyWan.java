@@ -128,4 +128,19 @@ public final class TinyWan {
                     dtype), params).singletonOrThrow().toType(DataType.FLOAT64, false).getDouble() / samples.size();
         }
     }
+
+    /**
+     * Forward and backward of one micro-batch of a global batch of {@code globalSamples}, collated
+     * with generator ({@code seed}, {@code rank}); gradients add to those in {@code params}. Returns
+     * the micro-batch's weighted MSE sum.
+     */
+    public static double lossAndGrad(NDManager parent, WanModel model, UnitParams params, DataType dtype,
+            List<Sample> samples, long seed, int rank, long globalSamples, Recompute recompute) {
+        try (NDManager scope = parent.newSubManager()) {
+            Batch batch = model.collator().collate(scope, samples, dtype, new RankRandom(seed, rank));
+            SegmentEngine engine = new SegmentEngine(model.trainingSegments(), model.units(), recompute);
+            return engine.forwardBackward(scope, batch, new NDList(), model.objective().seeds(scope, globalSamples,
+                    dtype), params).singletonOrThrow().toType(DataType.FLOAT64, false).getDouble();
+        }
+    }
 }
