@@ -19,6 +19,9 @@ import ai.omnispark.models.hf.HfCheckpoint;
 import ai.omnispark.parallel.param.LocalParams;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.parallel.safetensors.SafeTensorsReader;
+import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
+import ai.omnispark.parallel.safetensors.TensorInfo;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
@@ -86,6 +89,48 @@ class WanHfRoundTripTest {
                 assertArrayEquals(before, after);
                 assertEquals(2 * 4 * 2 * 4 * 4, after.length);
             }
+        }
+    }
+
+    /**
+     * diffusers' sharded layout (diffusion_pytorch_model-0000k-of-00002.safetensors + the .index.json
+     * weight_map, as the real Wan 2.1 checkpoints ship) loads to the same weights as the single file.
+     */
+    @Test
+    void aShardedFolderLoadsTheSameWeights() throws Exception {
+        Path hf = tmp.resolve("single");
+        Path sharded = tmp.resolve("sharded");
+        Files.createDirectories(sharded);
+        try (WanModel model = TinyWan.model(true, "sdpa", DiffusionOptions.defaults());
+                LocalParams params = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 4);
+                LocalParams back = new LocalParams(rank.manager(), model.units(), DataType.FLOAT32, 77)) {
+            TinyWan.randomize(params, model.units(), 13);
+            HfCheckpoint.export(model, params, rank.manager(), hf, SafeDType.F32);
+            Files.copy(hf.resolve("config.json"), sharded.resolve("config.json"));
+            ObjectNode index = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+            ObjectNode map = index.putObject("weight_map");
+            try (SafeTensorsReader reader = SafeTensorsReader.open(hf.resolve(WanModel.WEIGHTS))) {
+                SafeTensorsWriter[] shards = {new SafeTensorsWriter(), new SafeTensorsWriter()};
+                int i = 0;
+                for (TensorInfo t : reader.tensors()) {
+                    int k = i++ % 2;
+                    shards[k].add(t.name(), t.dtype(), t.shape(), reader.read(t.name()));
+                    map.put(t.name(), "diffusion_pytorch_model-0000" + (k + 1) + "-of-00002.safetensors");
+                }
+                for (int k = 0; k < 2; k++) {
+                    shards[k].write(sharded.resolve("diffusion_pytorch_model-0000" + (k + 1) + "-of-00002.safetensors"));
+                }
+            }
+            Files.writeString(sharded.resolve(WanModel.WEIGHTS + ".index.json"), index.toString());
+            HfCheckpoint.load(model, back, rank.manager(), sharded);
+            for (var u : model.units()) {
+                assertArrayEquals(params.weights(u.name()).toFloatArray(), back.weights(u.name()).toFloatArray(), u.name());
+            }
+            map.put("blocks.0.attn1.to_q.weight", "../elsewhere.safetensors");
+            Files.writeString(sharded.resolve(WanModel.WEIGHTS + ".index.json"), index.toString());
+            String msg = assertThrows(java.io.IOException.class, () -> HfCheckpoint.load(model, back, rank.manager(),
+                    sharded)).getMessage();
+            assertTrue(msg.contains("elsewhere.safetensors"), msg);
         }
     }
 
