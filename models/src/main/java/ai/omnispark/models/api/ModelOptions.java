@@ -10,10 +10,13 @@ import ai.omnispark.models.nn.attention.AttentionImpl;
  * @param lossChunkTokens tokens per chunk of a chunked loss (model.loss_chunk_tokens); 0 = auto
  * @param lora the adapters to add, or null for none
  * @param frozen the parts of a vision-language model that do not train; null = none
+ * @param diffusion a diffusion family's flow-matching settings (train.flow_shift, ...); null = their defaults
  */
-public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig lora, FrozenParts frozen) {
+public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig lora, FrozenParts frozen,
+        DiffusionOptions diffusion) {
     public ModelOptions {
         frozen = frozen == null ? FrozenParts.NONE : frozen;
+        diffusion = diffusion == null ? DiffusionOptions.defaults() : diffusion;
         if (attentionImpl == null || attentionImpl.isBlank()) {
             throw new IllegalArgumentException("model.attention_impl must be set (e.g. auto)");
         }
@@ -21,6 +24,11 @@ public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig
         if (lossChunkTokens < 0) {
             throw new IllegalArgumentException("model.loss_chunk_tokens must be >= 0 (0 = auto), got " + lossChunkTokens);
         }
+    }
+
+    /** The default diffusion settings. */
+    public ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig lora, FrozenParts frozen) {
+        this(attentionImpl, lossChunkTokens, lora, frozen, null);
     }
 
     /** Nothing frozen. */
@@ -34,6 +42,10 @@ public record ModelOptions(String attentionImpl, int lossChunkTokens, LoraConfig
     }
 
     public ModelOptions withAttention(String impl) {
-        return new ModelOptions(impl, lossChunkTokens, lora, frozen);
+        return new ModelOptions(impl, lossChunkTokens, lora, frozen, diffusion);
+    }
+
+    public ModelOptions withDiffusion(DiffusionOptions settings) {
+        return new ModelOptions(attentionImpl, lossChunkTokens, lora, frozen, settings);
     }
 }

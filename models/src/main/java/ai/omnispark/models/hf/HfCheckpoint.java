@@ -24,8 +24,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -206,16 +208,24 @@ public final class HfCheckpoint {
      * a model with tied embeddings), which must then equal it.
      */
     public static void load(Model model, ParamStore params, NDManager manager, Path dir) throws IOException {
-        Path file = dir.resolve(model.hfWeightsFile());
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("no " + model.hfWeightsFile() + " in " + dir
-                    + " (sharded HF checkpoints are not supported yet)");
-        }
+        List<Path> shards = weightFiles(model, dir);
         StateDictAdapter names = model.stateDictAdapter();
-        try (SafeTensorsReader reader = SafeTensorsReader.open(file); NDManager scope = manager.newSubManager()) {
+        List<SafeTensorsReader> readers = new java.util.ArrayList<>();
+        try (NDManager scope = manager.newSubManager()) {
             Map<String, TensorInfo> tensors = new LinkedHashMap<>();
-            for (TensorInfo t : reader.tensors()) {
-                tensors.put(t.name(), t);
+            Map<String, SafeTensorsReader> readerOf = new HashMap<>();
+            Map<String, Path> fileOf = new HashMap<>();
+            for (Path shard : shards) {
+                SafeTensorsReader r = SafeTensorsReader.open(shard);
+                readers.add(r);
+                for (TensorInfo t : r.tensors()) {
+                    if (tensors.put(t.name(), t) != null) {
+                        throw new IOException(shard + " holds tensor " + t.name() + ", which " + fileOf.get(t.name())
+                                + " holds too");
+                    }
+                    readerOf.put(t.name(), r);
+                    fileOf.put(t.name(), shard);
+                }
             }
             Set<String> used = new HashSet<>();
             java.util.Collection<UnitLayout> adapters = adapterUnits(model).values();
@@ -234,23 +244,26 @@ public final class HfCheckpoint {
                             StateDictAdapter.FusedSlice fused = names.fusedSlice(hfName);
                             TensorInfo whole = fused == null ? null : tensors.get(fused.tensor());
                             if (whole == null) {
-                                throw new IOException(file + " lacks tensor " + hfName
+                                throw new IOException(describe(dir, shards) + " lacks tensor " + hfName
                                         + (fused == null ? "" : " (and its fused form " + fused.tensor() + ")"));
                             }
+                            Path file = fileOf.get(fused.tensor());
                             if (!java.util.Arrays.equals(whole.shape(), fused.tensorShape())) {
                                 throw new IOException(file + ": fused tensor " + fused.tensor() + " has shape "
                                         + java.util.Arrays.toString(whole.shape()) + ", the config needs "
                                         + java.util.Arrays.toString(fused.tensorShape()));
                             }
-                            copyInto(reader, whole, fused.offset(), p.numel(), flat, unit.offset(p.name()), file);
+                            copyInto(readerOf.get(fused.tensor()), whole, fused.offset(), p.numel(), flat,
+                                    unit.offset(p.name()), file);
                             used.add(fused.tensor());
                             continue;
                         }
+                        Path file = fileOf.get(hfName);
                         if (!java.util.Arrays.equals(info.shape(), p.shape().getShape())) {
                             throw new IOException(file + ": tensor " + hfName + " has shape "
                                     + java.util.Arrays.toString(info.shape()) + ", the config needs " + p.shape());
                         }
-                        copyInto(reader, info, 0, info.numel(), flat, unit.offset(p.name()), file);
+                        copyInto(readerOf.get(hfName), info, 0, info.numel(), flat, unit.offset(p.name()), file);
                         used.add(hfName);
                     }
                     params.loadFullWeights(unit.name(), flat);
@@ -259,25 +272,64 @@ public final class HfCheckpoint {
             for (String name : tensors.keySet()) {
                 if (!used.contains(name)) {
                     String tied = names.tiedTo(name);
-                    if (tied != null) {
-                        checkTied(reader, file, name, tied, names.tieReason());
+                    if (tied != null && readerOf.containsKey(tied)) {
+                        checkTied(readerOf.get(name), readerOf.get(tied), fileOf.get(name), name, tied,
+                                names.tieReason());
                         continue;
                     }
-                    throw new IOException(file + " has tensor " + name + ", which a " + model.family()
+                    throw new IOException(fileOf.get(name) + " has tensor " + name + ", which a " + model.family()
                             + " model of this config does not have");
                 }
             }
+        } finally {
+            for (SafeTensorsReader r : readers) {
+                r.close();
+            }
         }
+    }
+
+    /**
+     * The weight files of HF folder {@code dir}: the model's {@link Model#hfWeightsFile} itself, or
+     * the shards its {@code .index.json} (HF's sharded layout) names in its weight_map.
+     */
+    static List<Path> weightFiles(Model model, Path dir) throws IOException {
+        Path file = dir.resolve(model.hfWeightsFile());
+        if (Files.isRegularFile(file)) {
+            return List.of(file);
+        }
+        Path index = dir.resolve(model.hfWeightsFile() + ".index.json");
+        if (!Files.isRegularFile(index)) {
+            throw new IOException("no " + model.hfWeightsFile() + " (nor its sharded index " + index.getFileName()
+                    + ") in " + dir);
+        }
+        com.fasterxml.jackson.databind.JsonNode map = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(index.toFile()).get("weight_map");
+        if (map == null || !map.isObject() || map.isEmpty()) {
+            throw new IOException(index + " has no weight_map of tensor name -> shard file");
+        }
+        java.util.Set<Path> shards = new java.util.LinkedHashSet<>();
+        for (com.fasterxml.jackson.databind.JsonNode f : map) {
+            Path shard = dir.resolve(f.asText());
+            if (!shard.normalize().startsWith(dir.normalize()) || !Files.isRegularFile(shard)) {
+                throw new IOException(index + " names shard '" + f.asText() + "', which is not a file in " + dir);
+            }
+            shards.add(shard);
+        }
+        return List.copyOf(shards);
+    }
+
+    private static String describe(Path dir, List<Path> shards) {
+        return shards.size() == 1 ? shards.get(0).toString() : dir + " (" + shards.size() + " shards)";
     }
 
     /**
      * A tied model has one matrix for two HF tensors (an embedding and its head); a folder that also
      * stores the second must store that same matrix, or loading would silently drop trained weights.
      */
-    private static void checkTied(SafeTensorsReader reader, Path file, String name, String tiedTo, String reason)
-            throws IOException {
+    private static void checkTied(SafeTensorsReader reader, SafeTensorsReader tiedReader, Path file, String name,
+            String tiedTo, String reason) throws IOException {
         TensorInfo head = reader.info(name);
-        TensorInfo embed = reader.info(tiedTo);
+        TensorInfo embed = tiedReader.info(tiedTo);
         String refusal = file + " has " + name + " ";
         String why = ", but " + reason;
         if (!java.util.Arrays.equals(head.shape(), embed.shape()) || head.dtype() != embed.dtype()) {
@@ -294,7 +346,7 @@ public final class HfCheckpoint {
             headPart.clear().limit(n);
             embedPart.clear().limit(n);
             reader.readInto(name, done, headPart);
-            reader.readInto(tiedTo, done, embedPart);
+            tiedReader.readInto(tiedTo, done, embedPart);
             int at = headPart.flip().mismatch(embedPart.flip());
             mismatch = at < 0 ? -1 : done + at;
         }

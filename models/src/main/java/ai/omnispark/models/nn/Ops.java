@@ -87,4 +87,10 @@ public final class Ops {
     public static NDArray gelu(NDArray x) {
         return scale(x, 0.5).mul(scale(x, 1 / Math.sqrt(2)).erf().add(constant(x, 1)));
     }
+
+    /** GELU with the tanh approximation (torch's GELU(approximate="tanh")): {@code x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))}. */
+    public static NDArray geluTanh(NDArray x) {
+        NDArray inner = scale(x.add(scale(x.mul(x).mul(x), 0.044715)), Math.sqrt(2 / Math.PI));
+        return scale(x, 0.5).mul(inner.tanh().add(constant(x, 1)));
+    }
 }

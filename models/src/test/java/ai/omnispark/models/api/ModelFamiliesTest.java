@@ -18,9 +18,11 @@ class ModelFamiliesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
-    void theLlmMoeAndVlmFamiliesAreRegisteredAndTakeTheirModelTypes() throws IOException {
+    void theLlmMoeVlmAndWanFamiliesAreRegisteredAndTakeTheirModelTypes() throws IOException {
         List<String> names = ModelFamilies.registered().stream().map(ModelFamily::name).toList();
-        assertEquals(List.of("llm", "moe", "vlm"), names);
+        assertEquals(List.of("llm", "moe", "vlm", "wan"), names);
+        assertEquals("wan", ModelFamilies.forConfig(JSON.readTree("{\"_class_name\": \"WanTransformer3DModel\"}"))
+                .name());
         assertEquals("vlm", ModelFamilies.forConfig(JSON.readTree("{\"model_type\": \"qwen2_vl\"}")).name());
         for (String type : List.of("llama", "qwen2", "qwen3")) {
             JsonNode config = JSON.readTree("{\"model_type\": \"" + type + "\"}");
@@ -37,10 +39,11 @@ class ModelFamiliesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> ModelFamilies.forConfig(JSON.readTree("{\"model_type\": \"mamba\"}")));
         assertEquals("model_type 'mamba' is not supported; registered model families: llm (model_type llama, qwen2 "
-                + "or qwen3), moe (model_type qwen3_moe or qwen2_moe), vlm (model_type qwen2_vl)", e.getMessage());
+                + "or qwen3), moe (model_type qwen3_moe or qwen2_moe), vlm (model_type qwen2_vl), wan (_class_name "
+                + "WanTransformer3DModel)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> ModelFamilies.forConfig(JSON.readTree("{\"_class_name\": \"WanTransformer3DModel\"}")));
-        assertTrue(e.getMessage().startsWith("_class_name 'WanTransformer3DModel' is not supported"), e.getMessage());
+                () -> ModelFamilies.forConfig(JSON.readTree("{\"_class_name\": \"UNet2DConditionModel\"}")));
+        assertTrue(e.getMessage().startsWith("_class_name 'UNet2DConditionModel' is not supported"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ModelFamilies.forConfig(JSON.readTree("{}")));
         assertTrue(e.getMessage().startsWith("a config without model_type or _class_name"), e.getMessage());
     }

@@ -58,7 +58,7 @@ final class BenchRanks {
                 ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(ctx.manager());
                 DataParallel dp = mesh == null ? DataParallel.single() : DataParallel.over(mesh, group);
                 try (DeviceMesh ownedMesh = mesh;
-                        RankAssembly assembly = RankAssembly.open(config.job().model(), ctx, config.seed(), mesh, group,
+                        RankAssembly assembly = RankAssembly.open(config.job(), ctx, config.seed(), mesh, group,
                                 reshardAfterForward)) {
                     InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(),
                             TrainingData.tokenizer(config.job())), config.seed(), dp.rank(), dp.size());

@@ -26,6 +26,10 @@ public final class Main {
             "                                          the original inference naming, diffusion_model.blocks.N...,",
             "                                          alpha/r folded into lora_B; writes IN_styleB.safetensors",
             "                                          beside it and prints its path (docs/wan.md)",
+            "  forward --model DIR --input IN.safetensors --out OUT.safetensors",
+            "                                          one DiT forward of a diffusers (wan) folder on diffusers'",
+            "                                          arguments (hidden_states, timestep, encoder_hidden_states",
+            "                                          [, encoder_hidden_states_image]); writes sample (F32)",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
@@ -72,6 +76,8 @@ public final class Main {
                     return ExportHfCommand.run(rest, out);
                 case "convert-lora":
                     return ConvertLoraCommand.run(rest, out, err);
+                case "forward":
+                    return ForwardCommand.run(rest, out);
                 case "prepare":
                     return PrepareCommand.run(rest, out, err);
                 case "pipeline":

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.config;
 
+import ai.omnispark.models.api.DiffusionOptions;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.trainer.config.Key.Type;
 import java.util.List;
@@ -12,6 +13,8 @@ import java.util.Map;
  * fingerprint through the plan, which resolves them (e.g. DDP's replicate size).
  *
  * @param loraLr {@code train.lora_lr} as given; 0 = {@link #lr}, see {@link #effectiveLoraLr}
+ * @param flowShift {@code train.flow_shift}, with {@link #timestepWeighting} and {@link #textDropout} a
+ *     diffusion family's flow-matching settings ({@link #diffusion})
  */
 public record TrainSection(
         String outputDir,
@@ -55,7 +58,10 @@ public record TrainSection(
         CommTransport commTransport,
         String commTcpCongestion,
         int commTimeoutS,
-        double loraLr) {
+        double loraLr,
+        double flowShift,
+        String timestepWeighting,
+        double textDropout) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -101,7 +107,10 @@ public record TrainSection(
             new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, Unix domain sockets between JVMs of one host, else TCP) | in_process | unix (sockets, Unix domain ones on one host) | tcp (TCP even on one host)"),
             new Key("train.comm_tcp_congestion", Type.STRING, "auto", "TCP congestion control of the collective links: auto (reno on links to this host, which go over loopback, where pacing only costs CPU; the system's elsewhere) | system | an algorithm the host allows, e.g. reno, cubic, bbr"),
             new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"),
-            new Key("train.lora_lr", Type.DOUBLE, 0.0, "learning rate of the LoRA adapters; 0 = train.lr"));
+            new Key("train.lora_lr", Type.DOUBLE, 0.0, "learning rate of the LoRA adapters; 0 = train.lr"),
+            new Key("train.flow_shift", Type.DOUBLE, 5.0, "diffusion (wan): shift s of the flow-matching sigmas, sigma' = s sigma / (1 + (s - 1) sigma)"),
+            new Key("train.timestep_weighting", Type.STRING, "none", "diffusion (wan): none | gaussian (loss weights peaked at t = 500, mean 1 over the 1000-step grid)"),
+            new Key("train.text_dropout", Type.DOUBLE, 0.1, "diffusion (wan): probability that a sample's text embedding is replaced by the empty prompt's (zeros)"));
 
     static TrainSection parse(Settings s) {
         String congestion = s.string("train.comm_tcp_congestion");
@@ -129,7 +138,22 @@ public record TrainSection(
                 ResumePolicy.parse(s.string("train.resume_policy")), s.flag("train.enable_profiling"),
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
-                s.intValue("train.comm_timeout_s"), loraLr);
+                s.intValue("train.comm_timeout_s"), loraLr, diffusion(s).flowShift(),
+                diffusion(s).timestepWeighting(), diffusion(s).textDropout());
+    }
+
+    /** train.flow_shift, train.timestep_weighting and train.text_dropout as a diffusion family takes them. */
+    public DiffusionOptions diffusion() {
+        return new DiffusionOptions(flowShift, timestepWeighting, textDropout);
+    }
+
+    private static DiffusionOptions diffusion(Settings s) {
+        try {
+            return new DiffusionOptions(s.number("train.flow_shift"), s.string("train.timestep_weighting"),
+                    s.number("train.text_dropout"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
     }
 
     /**

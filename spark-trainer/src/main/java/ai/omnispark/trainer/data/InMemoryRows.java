@@ -9,8 +9,8 @@ import java.util.SplittableRandom;
 /**
  * Rows held in memory, shuffled per epoch from the seed; data-parallel rank r of n takes every n-th
  * row of the shuffled order. The tail that does not divide evenly is dropped each epoch so every
- * rank runs the same number of steps. Rows come out as {@link ai.omnispark.models.api.SampleLayout#TOKENS}
- * samples.
+ * rank runs the same number of steps. Packed rows come out as {@link ai.omnispark.models.api.SampleLayout#TOKENS}
+ * samples; {@link #ofSamples} holds samples of any layout (e.g. a diffusion family's latent rows) as given.
  */
 public final class InMemoryRows implements RowSource {
     private final List<Sample> rows;
@@ -23,6 +23,15 @@ public final class InMemoryRows implements RowSource {
     private int[] order;
 
     public InMemoryRows(List<PackedRow> rows, long seed, int dpRank, int dpSize) {
+        this(seed, dpRank, dpSize, rows.stream().map(PackedRow::sample).toList());
+    }
+
+    /** Samples held as they are, in the same order and rank split as packed rows. */
+    public static InMemoryRows ofSamples(List<Sample> rows, long seed, int dpRank, int dpSize) {
+        return new InMemoryRows(seed, dpRank, dpSize, List.copyOf(rows));
+    }
+
+    private InMemoryRows(long seed, int dpRank, int dpSize, List<Sample> rows) {
         if (dpSize < 1 || dpRank < 0 || dpRank >= dpSize) {
             throw new IllegalArgumentException("data-parallel rank " + dpRank + " of " + dpSize + " is invalid");
         }
@@ -30,7 +39,7 @@ public final class InMemoryRows implements RowSource {
             throw new IllegalArgumentException("the data packs into " + rows.size()
                     + " rows, fewer than the " + dpSize + " data-parallel ranks");
         }
-        this.rows = rows.stream().map(PackedRow::sample).toList();
+        this.rows = rows;
         this.seed = seed;
         this.dpRank = dpRank;
         this.dpSize = dpSize;

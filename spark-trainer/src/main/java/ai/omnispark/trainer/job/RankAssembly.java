@@ -16,7 +16,9 @@ import ai.omnispark.parallel.param.ParamStores;
 import ai.omnispark.parallel.param.ParamStore;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.trainer.config.ConfigException;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.ModelSection;
+import ai.omnispark.trainer.config.TrainSection;
 import ai.omnispark.trainer.config.TrainConfig;
 import ai.omnispark.trainer.data.RowSource;
 import ai.omnispark.trainer.loop.DataParallel;
@@ -41,9 +43,14 @@ public final class RankAssembly implements AutoCloseable {
         this.params = params;
     }
 
-    /** The model section as a family builds with it. */
+    /** The model section as a family builds with it (a diffusion family's training settings at their defaults). */
     public static ModelOptions options(ModelSection m) {
         return new ModelOptions(m.attentionImpl(), m.lossChunkTokens(), m.loraConfig(), m.frozenParts());
+    }
+
+    /** The model section with the train section's diffusion settings (train.flow_shift, ...). */
+    public static ModelOptions options(ModelSection m, TrainSection t) {
+        return options(m).withDiffusion(t.diffusion());
     }
 
     /** The model the section describes, without weights. */
@@ -68,7 +75,19 @@ public final class RankAssembly implements AutoCloseable {
      */
     public static RankAssembly open(ModelSection m, RankContext rank, long seed, DeviceMesh mesh, ShardGroup group,
             boolean reshardAfterForward) throws IOException {
-        RankAssembly assembly = of(model(m), rank.manager(), DataType.FLOAT32, seed, mesh, group, reshardAfterForward);
+        return open(m, options(m), rank, seed, mesh, group, reshardAfterForward);
+    }
+
+    /** As {@link #open(ModelSection, RankContext, long, DeviceMesh, ShardGroup, boolean)} with the job's train settings. */
+    public static RankAssembly open(JobConfig job, RankContext rank, long seed, DeviceMesh mesh, ShardGroup group,
+            boolean reshardAfterForward) throws IOException {
+        return open(job.model(), options(job.model(), job.train()), rank, seed, mesh, group, reshardAfterForward);
+    }
+
+    private static RankAssembly open(ModelSection m, ModelOptions options, RankContext rank, long seed, DeviceMesh mesh,
+            ShardGroup group, boolean reshardAfterForward) throws IOException {
+        RankAssembly assembly = of(ModelFamilies.load(Path.of(m.hfConfigPath()), options), rank.manager(),
+                DataType.FLOAT32, seed, mesh, group, reshardAfterForward);
         if (!m.modelPath().isBlank()) {
             assembly.loadOrClose(Path.of(m.modelPath()), rank.manager());
         }

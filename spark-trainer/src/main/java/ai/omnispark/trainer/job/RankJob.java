@@ -108,7 +108,7 @@ public final class RankJob {
             }
             DeviceMesh mesh = plan.worldSize() == 1 ? null : plan.mesh(worldComm(plan, env));
             ShardGroup group = mesh == null ? null : mesh.dataParallelGroup(rank.manager());
-            try (DeviceMesh ownedMesh = mesh; RankAssembly assembly = RankAssembly.open(job.model(), rank, config.seed(),
+            try (DeviceMesh ownedMesh = mesh; RankAssembly assembly = RankAssembly.open(job, rank, config.seed(),
                     mesh, group, plan.fullShard())) {
                 Model model = assembly.model();
                 ParamStore params = assembly.params();

@@ -166,6 +166,11 @@ public final class Trainer {
         double dataWaitMs = (System.nanoTime() - start) / 1e6;
         long localTokens = 0;
         for (Sample r : stepRows) {
+            if (!r.has(Sample.DOC_IDS)) {
+                // A latent row (a diffusion family's) has no token positions: it counts its latent elements.
+                localTokens += r.length();
+                continue;
+            }
             for (int d : r.ints(Sample.DOC_IDS)) {
                 localTokens += d >= 0 ? 1 : 0;
             }

@@ -62,7 +62,7 @@ class MainCliTest {
         Run r = main("help");
         assertEquals(0, r.code());
         for (String command : List.of("train CONFIG", "prepare CONFIG", "pipeline CONFIG", "score ", "export-hf ",
-                "sample --out", "bench train", "bench fsdp", "bench data", "bench comm", "help")) {
+                "sample --out", "bench train", "bench fsdp", "bench data", "bench comm", "forward --model", "help")) {
             assertTrue(r.out().contains("  " + command), "help lacks '" + command + "':\n" + r.out());
         }
         Run unknown = main("prepar");

@@ -30,7 +30,8 @@ class JobConfigTest {
             "train.data_parallel_mode", "ddp",
             "train.resume_policy", "allow_changes",
             "train.comm_transport", "unix",
-            "train.comm_tcp_congestion", "cubic");
+            "train.comm_tcp_congestion", "cubic",
+            "train.timestep_weighting", "gaussian");
 
 
     private static JobConfig parse(Object tree, String... sets) {
@@ -160,6 +161,9 @@ class JobConfigTest {
             {"model.attention_impl=flash", "model.attention_impl must be auto, sdpa, chunked or eager, got 'flash'"},
             {"model.loss_chunk_tokens=-1", "model.loss_chunk_tokens must be >= 0"},
             {"train.lora_lr=-0.1", "train.lora_lr must be >= 0"},
+            {"train.timestep_weighting=cosine", "train.timestep_weighting must be none or gaussian, got 'cosine'"},
+            {"train.text_dropout=1.5", "train.text_dropout must be in [0, 1)"},
+            {"train.flow_shift=0", "train.flow_shift must be a finite number > 0"},
         };
         for (String[] c : cases) {
             String msg = assertThrows(ConfigException.class, () -> parse(null, c[0])).getMessage();

@@ -6,7 +6,9 @@ import ai.djl.ndarray.types.Shape;
 
 /**
  * One attention call's operands: q [B, Hq, S, D], k and v [B, Hkv, S, D] with Hq a multiple of Hkv
- * (grouped-query attention shares each k/v head among Hq/Hkv query heads).
+ * (grouped-query attention shares each k/v head among Hq/Hkv query heads). Cross-attention (a DiT's
+ * video tokens to its text tokens) gives k and v their own length Sk: only bidirectional, without
+ * doc ids or a dropout mask, since those are per (query, key) position pairs of one sequence.
  *
  * @param docIds [B, S] int64, the document of each position within its row: position i attends to
  *     j only when both are in the same document; null when every row is one document
@@ -23,8 +25,12 @@ public record AttentionInputs(NDArray q, NDArray k, NDArray v, NDArray docIds, b
             throw new IllegalArgumentException("attention wants q [B, Hq, S, D] and k, v [B, Hkv, S, D], got q " + qs
                     + ", k " + ks + ", v " + v.getShape());
         }
-        if (qs.get(0) != ks.get(0) || qs.get(2) != ks.get(2) || qs.get(3) != ks.get(3)) {
-            throw new IllegalArgumentException("q " + qs + " and k " + ks + " differ in batch, length or head_dim");
+        if (qs.get(0) != ks.get(0) || qs.get(3) != ks.get(3)) {
+            throw new IllegalArgumentException("q " + qs + " and k " + ks + " differ in batch or head_dim");
+        }
+        if (qs.get(2) != ks.get(2) && (causal || docIds != null || dropoutMask != null)) {
+            throw new IllegalArgumentException("q " + qs + " and k " + ks + " differ in length, which only "
+                    + "bidirectional attention without doc ids or a dropout mask (cross-attention) allows");
         }
         if (qs.get(1) % ks.get(1) != 0) {
             throw new IllegalArgumentException("query heads (" + qs.get(1) + ") must be a multiple of key/value heads ("
@@ -55,6 +61,11 @@ public record AttentionInputs(NDArray q, NDArray k, NDArray v, NDArray docIds, b
 
     public long length() {
         return q.getShape().get(2);
+    }
+
+    /** Keys (and values) per row: {@link #length} but in cross-attention. */
+    public long keyLength() {
+        return k.getShape().get(2);
     }
 
     public long headDim() {

@@ -41,7 +41,7 @@ final class ChunkedAttention {
         for (long q0 = 0; q0 < t; q0 += block) {
             long q1 = Math.min(t, q0 + block);
             NDArray qb = q.get(new NDIndex(":, :, :, {}:{}", q0, q1));
-            long keyEnd = in.causal() ? q1 : t;
+            long keyEnd = in.causal() ? q1 : in.keyLength();
             NDArray m = null;
             NDArray l = null;
             NDArray acc = null;

@@ -22,11 +22,12 @@ final class EagerAttention {
         long nh = in.queryHeads();
         long nkv = in.kvHeads();
         long t = in.length();
+        long tk = in.keyLength();
         long hd = in.headDim();
         if (nkv != nh) {
             long group = nh / nkv;
-            k = k.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
-            v = v.expandDims(2).broadcast(b, nkv, group, t, hd).reshape(b, nh, t, hd);
+            k = k.expandDims(2).broadcast(b, nkv, group, tk, hd).reshape(b, nh, tk, hd);
+            v = v.expandDims(2).broadcast(b, nkv, group, tk, hd).reshape(b, nh, tk, hd);
         }
         NDArray scores = Ops.scale(q.matMul(k.transpose(0, 1, 3, 2)), in.scale());
         NDArray allowed = BlockMask.allowed(q.getManager(), in.docIds(), in.causal(), 0, t, 0, t);

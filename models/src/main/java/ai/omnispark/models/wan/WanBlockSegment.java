@@ -1,0 +1,144 @@
+package ai.omnispark.models.wan;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
+import ai.omnispark.models.lora.LoraTargets;
+import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.attention.Attention;
+import ai.omnispark.models.nn.attention.AttentionInputs;
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCall;
+import java.util.List;
+
+/**
+ * Transformer block i (diffusers' WanTransformerBlock) over x [B, S, D], with (shift, scale, gate,
+ * c_shift, c_scale, c_gate) = scale_shift_table + timestep_proj:
+ * <pre>
+ *  x += gate * attn1(LN(x)(1 + scale) + shift)          self-attention over every token of the sample, 3-D RoPE
+ *  x += attn2(norm2(x), context)                          cross-attention to the text (+ image) tokens
+ *  x += c_gate * FFN(LN(x)(1 + c_scale) + c_shift)       tanh-GELU FFN
+ * </pre>
+ * q and k go through RMSNorm over all of D before the heads split. Image-to-video: attn2 adds the
+ * attention of the same queries to add_k_proj / add_v_proj of the image tokens. The other boundary
+ * tensors (timestep_proj, temb, contexts) pass through unchanged.
+ */
+final class WanBlockSegment implements Segment {
+    private final WanConfig config;
+    private final int block;
+    private final Attention attention;
+    private final LoraTargets lora;
+
+    WanBlockSegment(WanConfig config, int block, Attention attention, LoraTargets lora) {
+        this.config = config;
+        this.block = block;
+        this.attention = attention;
+        this.lora = lora;
+    }
+
+    @Override
+    public String name() {
+        return WanLayouts.blockUnit(block);
+    }
+
+    @Override
+    public List<String> units() {
+        return lora.units(WanLayouts.blockUnit(block));
+    }
+
+    private NDArray p(SegmentCall call, String suffix) {
+        return call.param(WanLayouts.block(block, suffix));
+    }
+
+    private NDArray linear(SegmentCall call, NDArray x, String kind) {
+        return lora.linear(call, x, WanLayouts.block(block, kind), p(call, kind + ".bias"));
+    }
+
+    @Override
+    public NDList forward(SegmentCall call, NDList inputs) {
+        NDArray x = inputs.get(0);
+        NDArray timestepProj = inputs.get(1);
+        NDArray text = inputs.get(3);
+        NDArray image = config.isImageToVideo() ? inputs.get(4) : null;
+        double eps = config.eps();
+        // [1, 6, D] + [B, 6, D]; each modulation [B, 1, D].
+        NDArray mod = p(call, WanLayouts.SCALE_SHIFT_TABLE).add(timestepProj);
+        NDArray shift = chunk(mod, 0);
+        NDArray scale = chunk(mod, 1);
+        NDArray gate = chunk(mod, 2);
+        NDArray cShift = chunk(mod, 3);
+        NDArray cScale = chunk(mod, 4);
+        NDArray cGate = chunk(mod, 5);
+        NDArray one = Ops.constant(x, 1);
+
+        NDArray h = WanOps.layerNorm(x, eps).mul(scale.add(one)).add(shift);
+        x = x.add(selfAttention(call, h).mul(gate));
+        NDArray n = config.crossAttnNorm()
+                ? Ops.layerNorm(x, p(call, "norm2.weight"), p(call, "norm2.bias"), eps) : x;
+        x = x.add(crossAttention(call, n, text, image));
+        NDArray m = WanOps.layerNorm(x, eps).mul(cScale.add(one)).add(cShift);
+        NDArray ffn = linear(call, Ops.geluTanh(linear(call, m, WanLayouts.FFN_UP)), WanLayouts.FFN_DOWN);
+        x = x.add(ffn.mul(cGate));
+        NDList out = new NDList(x);
+        for (int i = 1; i < inputs.size(); i++) {
+            out.add(inputs.get(i));
+        }
+        return out;
+    }
+
+    private static NDArray chunk(NDArray mod, int i) {
+        return mod.get(new NDIndex(":, {}:{}", i, i + 1));
+    }
+
+    private NDArray selfAttention(SegmentCall call, NDArray h) {
+        NDArray q = Ops.rmsNorm(linear(call, h, "attn1.to_q"), p(call, "attn1.norm_q.weight"), config.eps());
+        NDArray k = Ops.rmsNorm(linear(call, h, "attn1.to_k"), p(call, "attn1.norm_k.weight"), config.eps());
+        NDArray v = linear(call, h, "attn1.to_v");
+        NDArray cos = rotary(call, WanBatch.ROPE_COS, q);
+        NDArray sin = rotary(call, WanBatch.ROPE_SIN, q);
+        NDArray out = attend(WanOps.ropeInterleaved(heads(q), cos, sin), WanOps.ropeInterleaved(heads(k), cos, sin),
+                heads(v));
+        return linear(call, merge(out), "attn1.to_out.0");
+    }
+
+    private NDArray crossAttention(SegmentCall call, NDArray h, NDArray text, NDArray image) {
+        NDArray q = heads(Ops.rmsNorm(linear(call, h, "attn2.to_q"), p(call, "attn2.norm_q.weight"), config.eps()));
+        NDArray k = Ops.rmsNorm(linear(call, text, "attn2.to_k"), p(call, "attn2.norm_k.weight"), config.eps());
+        NDArray out = attend(q, heads(k), heads(linear(call, text, "attn2.to_v")));
+        if (image != null) {
+            NDArray ki = Ops.rmsNorm(linear(call, image, "attn2.add_k_proj"), p(call, "attn2.norm_added_k.weight"),
+                    config.eps());
+            out = out.add(attend(q, heads(ki), heads(linear(call, image, "attn2.add_v_proj"))));
+        }
+        return linear(call, merge(out), "attn2.to_out.0");
+    }
+
+    private NDArray attend(NDArray q, NDArray k, NDArray v) {
+        return attention.attend(new AttentionInputs(q, k, v, null, false, null));
+    }
+
+    /** [B, S, D] -> [B, heads, S, head_dim]. */
+    private NDArray heads(NDArray x) {
+        long b = x.getShape().get(0);
+        long s = x.getShape().get(1);
+        return x.reshape(b, s, config.numAttentionHeads(), config.attentionHeadDim()).transpose(0, 2, 1, 3);
+    }
+
+    private static NDArray merge(NDArray x) {
+        long b = x.getShape().get(0);
+        long s = x.getShape().get(2);
+        return x.transpose(0, 2, 1, 3).reshape(b, s, -1);
+    }
+
+    /** The batch's table {@code key} [S, head_dim] as [1, 1, S, head_dim] in {@code like}'s dtype. */
+    private NDArray rotary(SegmentCall call, String key, NDArray like) {
+        NDArray table = call.batch().get(key);
+        long s = like.getShape().get(1);
+        if (table.getShape().get(0) != s || table.getShape().get(1) != config.attentionHeadDim()) {
+            throw new IllegalArgumentException(key + " must be [tokens = " + s + ", head_dim = "
+                    + config.attentionHeadDim() + "], got " + table.getShape());
+        }
+        NDArray t = table.getDataType() == like.getDataType() ? table : table.toType(like.getDataType(), false);
+        return t.reshape(1, 1, s, config.attentionHeadDim());
+    }
+}
