@@ -70,16 +70,11 @@ public final class FlowSampler {
         return guidance;
     }
 
-    /** shift·sigma / (1 + (shift − 1)·sigma): the same shift training's timestep draw applies. */
-    public static double shifted(double sigma, double shift) {
-        return shift * sigma / (1 + (shift - 1) * sigma);
-    }
-
     /** The N + 1 shifted sigmas, from exactly 1 down to exactly 0. */
     public double[] sigmas() {
         double[] sigmas = new double[steps + 1];
         for (int i = 0; i <= steps; i++) {
-            sigmas[i] = shifted(1 - (double) i / steps, shift);
+            sigmas[i] = FlowMatching.shift(1 - (double) i / steps, shift);
         }
         sigmas[0] = 1;
         sigmas[steps] = 0;
