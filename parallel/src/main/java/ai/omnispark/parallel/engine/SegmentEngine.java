@@ -66,6 +66,16 @@ public final class SegmentEngine {
 
     /** Forward only, recording nothing: for evaluation and scoring. Outputs belong to {@code scope}. */
     public NDList forward(NDManager scope, Batch batch, NDList inputs, UnitParams params) {
+        return forward(scope, batch, inputs, params, null);
+    }
+
+    /** Sees each segment's call and inputs before it runs in {@link #forward}; it may record and measure on its own. */
+    public interface Probe {
+        void before(int index, Segment segment, SegmentCall call, NDList inputs);
+    }
+
+    /** {@link #forward} with {@code probe} (or null) shown every segment before it runs. */
+    public NDList forward(NDManager scope, Batch batch, NDList inputs, UnitParams params, Probe probe) {
         boolean previous = Autograd.setGradMode(false);
         try {
             NDList x = inputs;
@@ -73,7 +83,12 @@ public final class SegmentEngine {
             for (int i = 0; i < segments.size(); i++) {
                 Segment s = segments.get(i);
                 prefetchNext(i, params);
-                x = s.forward(call(s, scope, batch, full, params), x);
+                SegmentCall c = call(s, scope, batch, full, params);
+                if (probe != null) {
+                    probe.before(i, s, c, x);
+                    Autograd.setGradMode(false);
+                }
+                x = s.forward(c, x);
                 for (String unit : s.units()) {
                     if (useRange.get(unit)[1] == i) {
                         full.remove(unit);
@@ -204,7 +219,7 @@ public final class SegmentEngine {
      * micro-batch ended, whether autograd needed it or not, and a recomputed segment's activations
      * were held twice (its forward's, and its recompute's).
      */
-    private static NDManager intermediates(NDManager scope, NDList inputs) {
+    static NDManager intermediates(NDManager scope, NDList inputs) {
         NDManager temps = scope.newSubManager();
         for (NDArray a : inputs) {
             a.tempAttach(temps);
@@ -213,7 +228,7 @@ public final class SegmentEngine {
     }
 
     /** Moves the arrays of {@code results} created in {@code temps} (not the inputs themselves) to {@code scope}. */
-    private static void keep(NDList results, NDList inputs, NDManager temps, NDManager scope) {
+    static void keep(NDList results, NDList inputs, NDManager temps, NDManager scope) {
         if (temps == null) {
             return;
         }
@@ -274,7 +289,7 @@ public final class SegmentEngine {
     }
 
     /** The next segment's inputs: same storage, fresh graph roots for the floating-point ones. */
-    private static NDList boundaryLeaves(NDList x) {
+    static NDList boundaryLeaves(NDList x) {
         NDList leaves = new NDList(x.size());
         for (NDArray a : x) {
             if (a.getDataType().isFloating()) {
@@ -288,7 +303,7 @@ public final class SegmentEngine {
         return leaves;
     }
 
-    private static NDList detached(NDList out) {
+    static NDList detached(NDList out) {
         NDList d = new NDList(out.size());
         for (NDArray a : out) {
             d.add(a.getDataType().isFloating() ? a.stopGradient() : a);
