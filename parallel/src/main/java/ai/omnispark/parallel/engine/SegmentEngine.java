@@ -7,6 +7,7 @@ import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.profile.Tracer;
 import ai.omnispark.parallel.runtime.Autograd;
+import ai.omnispark.parallel.runtime.NativeHeap;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -28,6 +29,10 @@ public final class SegmentEngine {
     private final Tracer tracer;
     /** For each unit: the first and last segment index that reads it. */
     private final Map<String, int[]> useRange = new HashMap<>();
+    private boolean trackActivations;
+    /** Of the last {@link #forwardBackward} when tracking: bytes each segment's forward left live for backward. */
+    private final Map<String, Long> keptBySegment = new java.util.LinkedHashMap<>();
+    private long keptBytes = -1;
 
     public SegmentEngine(List<Segment> segments, List<UnitLayout> units, Recompute recompute) {
         this(segments, units, recompute, Tracer.NONE);
@@ -62,6 +67,30 @@ public final class SegmentEngine {
 
     public List<Segment> segments() {
         return segments;
+    }
+
+    /**
+     * Whether {@link #forwardBackward} reads the live C-heap bytes ({@link NativeHeap}, where libtorch
+     * allocates) around each segment's forward: what the micro-batch keeps for its backward, whole
+     * ({@link #keptBytes}) and per segment ({@link #keptBySegment}). The heap is the process's, so
+     * other threads' allocations in between count too (ranks that are threads of one JVM).
+     */
+    public void trackActivations(boolean on) {
+        if (on && !NativeHeap.available()) {
+            throw new IllegalStateException("activation tracking reads glibc's mallinfo2, which this system lacks "
+                    + "(glibc 2.33 or later on Linux is needed)");
+        }
+        this.trackActivations = on;
+    }
+
+    /** Bytes the last tracked micro-batch's forward left live until its backward began; -1 before one ran. */
+    public long keptBytes() {
+        return keptBytes;
+    }
+
+    /** Of the last tracked micro-batch, per segment name, the bytes its forward left live (in run order). */
+    public Map<String, Long> keptBySegment() {
+        return Map.copyOf(keptBySegment);
     }
 
     /** Forward only, recording nothing: for evaluation and scoring. Outputs belong to {@code scope}. */
@@ -119,9 +148,12 @@ public final class SegmentEngine {
             Map<String, NDArray> leaves = new HashMap<>();
             NDList x = inputs;
             Span forward = tracer.span("forward", "engine");
+            keptBySegment.clear();
+            long forwardStart = trackActivations ? NativeHeap.liveBytes() : 0;
             for (int i = 0; i < n; i++) {
                 Segment s = segments.get(i);
                 Span segment = tracer.span(s.name(), "forward");
+                long segmentStart = trackActivations ? NativeHeap.liveBytes() : 0;
                 prefetchNext(i, params);
                 NDList in = boundaryLeaves(x);
                 segmentInputs[i] = in;
@@ -145,7 +177,13 @@ public final class SegmentEngine {
                     }
                 }
                 x = detached(out);
+                if (trackActivations) {
+                    keptBySegment.merge(s.name(), NativeHeap.liveBytes() - segmentStart, Long::sum);
+                }
                 segment.close();
+            }
+            if (trackActivations) {
+                keptBytes = NativeHeap.liveBytes() - forwardStart;
             }
             forward.close();
             NDList finalOutputs = x;
