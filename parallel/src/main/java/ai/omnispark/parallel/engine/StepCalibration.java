@@ -26,6 +26,7 @@ import java.util.Map;
  * so ranks that are threads of one JVM should reduce the figures (e.g. take the minimum) before choosing.
  */
 public final class StepCalibration {
+    private static final int MEMORY_RUNS = 3;
     private final int repeats;
 
     /** @param repeats runs per timing; the median is kept (the first run warms up and is dropped) */
@@ -86,11 +87,22 @@ public final class StepCalibration {
                 stepMicros[j] = m;
             }
         }
+        // Each choice is measured MEMORY_RUNS times, one sweep after the other, and the median kept:
+        // a first run of a path allocates libtorch's lazily made state, and other threads (a data
+        // loader's buffers) allocate and free in between. A reading below zero is such noise: a
+        // region keeps at least its outputs, so it counts as 0.
+        long[][] runs = new long[1 << n][MEMORY_RUNS];
+        for (int r = 0; r < MEMORY_RUNS; r++) {
+            for (int mask = 0; mask < runs.length; mask++) {
+                long[] bytes = new long[1];
+                trial(steps, mask, call, in, bytes);
+                runs[mask][r] = bytes[0];
+            }
+        }
         long[] kept = new long[1 << n];
         for (int mask = 0; mask < kept.length; mask++) {
-            long[] bytes = new long[1];
-            trial(steps, mask, call, in, bytes);
-            kept[mask] = bytes[0];
+            Arrays.sort(runs[mask]);
+            kept[mask] = Math.max(0, runs[mask][MEMORY_RUNS / 2]);
         }
         return new SegmentCost(name, names, stepMicros, kept, total);
     }

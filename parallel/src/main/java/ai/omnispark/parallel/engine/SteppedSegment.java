@@ -14,6 +14,30 @@ public interface SteppedSegment extends Segment {
     /** The steps in order; their names are the candidates' names and must be unique in a model. */
     List<Segment> steps();
 
+    /** {@code segment} as one step of its own: a candidate for a family that declares no finer ones. */
+    static SteppedSegment whole(Segment segment) {
+        if (segment instanceof ManualSegment) {
+            throw new IllegalArgumentException("manual segment " + segment.name() + " runs no autograd to recompute");
+        }
+        return new SteppedSegment() {
+            public String name() {
+                return segment.name();
+            }
+
+            public List<String> units() {
+                return segment.units();
+            }
+
+            public List<Segment> steps() {
+                return List.of(segment);
+            }
+
+            public NDList forward(SegmentCall call, NDList inputs) {
+                return segment.forward(call, inputs);
+            }
+        };
+    }
+
     @Override
     default NDList forward(SegmentCall call, NDList inputs) {
         NDList x = inputs;

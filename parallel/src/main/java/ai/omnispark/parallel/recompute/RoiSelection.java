@@ -61,7 +61,7 @@ public final class RoiSelection {
         }
         if (smallest > budgetBytes) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "train.activation_memory_budget_mb = %.1f cannot be met: the smallest activation memory "
+                    "train.activation_memory_budget_mb = %.4g cannot be met: the smallest activation memory "
                             + "reachable by recomputing is %.1f MiB (%d bytes) per micro-batch; raise the budget "
                             + "to at least that, or lower train.micro_batch_size or the sequence length",
                     budgetBytes / (double) (1 << 20), smallest / (double) (1 << 20), smallest));
