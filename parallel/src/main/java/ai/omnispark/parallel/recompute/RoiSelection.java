@@ -141,6 +141,11 @@ public final class RoiSelection {
         return total;
     }
 
+    /** The measured figures the choice was made over, one per segment in run order. */
+    public List<SegmentCost> costs() {
+        return costs;
+    }
+
     /** The names of the steps to recompute. */
     public Set<String> recomputed() {
         return new HashSet<>(order);

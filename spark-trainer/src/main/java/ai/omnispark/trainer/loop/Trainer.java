@@ -52,6 +52,7 @@ public final class Trainer {
     /** With train.recompute roi: the plan's segments, recompute candidates stepped, until the first micro-batch calibrates them. */
     private List<Segment> roiSegments;
     private String recomputeReport;
+    private RoiSelection recomputeChoice;
     /** The model's collator as the plan cuts it for this rank (under Ulysses: this rank's slice of each row). */
     private final Collator collator;
     private final LrSchedule schedule;
@@ -270,6 +271,7 @@ public final class Trainer {
             agreed.add(new SegmentCost(c.segment(), c.steps(), micros, kept, forward));
         }
         RoiSelection choice = RoiSelection.select(agreed, config.activationBudgetBytes());
+        this.recomputeChoice = choice;
         Regions regions = Regions.of(roiSegments, choice.recomputed(), Recompute.none());
         this.engine = new SegmentEngine(regions.segments(), model.units(), regions.recompute(), rank.profiler());
         this.engine.trackActivations(NativeHeap.available());
@@ -280,6 +282,14 @@ public final class Trainer {
                 config.activationBudgetBytes() / (double) (1 << 20), 100 * RoiSelection.block(agreed).recomputeRatio(),
                 RoiSelection.block(agreed).predictedBytes() / (double) (1 << 20),
                 RoiSelection.none(agreed).predictedBytes() / (double) (1 << 20)) + choice.table();
+    }
+
+    /**
+     * With roi, after the first step: the choice made, over the calibrated figures of every
+     * segment ({@link RoiSelection#costs}); null before or with another policy.
+     */
+    public RoiSelection recomputeChoice() {
+        return recomputeChoice;
     }
 
     /** The recompute plan table, once, after the first step chose it (roi); null otherwise. Rank 0 prints it. */
