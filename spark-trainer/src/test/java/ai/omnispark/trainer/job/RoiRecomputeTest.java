@@ -106,6 +106,35 @@ class RoiRecomputeTest {
         }
     }
 
+    /** The MoE family: its attention is stepped like the decoder's (router counts passed through), its MLP a whole candidate. */
+    @Test
+    void moeRoiGivesTheLossesOfNone() throws Exception {
+        Path model = dir.resolve("tiny-moe.json");
+        java.nio.file.Files.writeString(model, """
+                {"architectures":["Qwen3MoeForCausalLM"],"model_type":"qwen3_moe","vocab_size":259,"hidden_size":32,
+                 "intermediate_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,
+                 "head_dim":8,"rms_norm_eps":1e-6,"rope_theta":10000.0,"max_position_embeddings":512,
+                 "tie_word_embeddings":false,"bos_token_id":256,"eos_token_id":257,"num_experts":4,
+                 "num_experts_per_tok":2,"moe_intermediate_size":16,"decoder_sparse_step":1,"mlp_only_layers":[],
+                 "norm_topk_prob":true,"output_router_logits":true,"router_aux_loss_coef":0.01}
+                """);
+        Run none = run(model, "moe-none", 1, "train.recompute=none");
+        Exception refused = assertThrows(Exception.class, () -> run(model, "moe-tiny", 1,
+                "train.recompute=roi", "train.activation_memory_budget_mb=0.0001"));
+        Matcher smallest = Pattern.compile("\\(([0-9]+) bytes\\)").matcher(messages(refused));
+        assertTrue(smallest.find(), messages(refused));
+        Run roi = run(model, "moe-roi", 1, "train.recompute=roi",
+                "train.activation_memory_budget_mb=" + 1.5 * Long.parseLong(smallest.group(1)) / (1 << 20));
+        assertTrue(roi.console().contains("attn.0.qkv") && roi.console().contains("recomputed (pick 1)"), roi.console());
+        for (long step : none.steps().keySet()) {
+            StepResult a = none.steps().get(step);
+            StepResult b = roi.steps().get(step);
+            assertEquals(a.loss(), b.loss(), 1e-6 * Math.abs(a.loss()), "loss of step " + step);
+            assertEquals(a.gradNorm(), b.gradNorm(), 1e-6 * a.gradNorm(), "grad norm of step " + step);
+            assertEquals(a.metrics().get("aux_loss"), b.metrics().get("aux_loss"), 1e-6 * a.metrics().get("aux_loss"));
+        }
+    }
+
     @Test
     void contradictingRecomputeSettingsAreRefused() {
         Path model = dir.resolve("unused.json");
