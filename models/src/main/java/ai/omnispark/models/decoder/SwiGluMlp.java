@@ -28,9 +28,29 @@ public final class SwiGluMlp {
     /** Block {@code layer}'s MLP half with its residual, on {@code r} [rows, seqLen, hidden]. */
     public static NDArray forward(SegmentCall call, NDArray r, int layer, double rmsNormEps,
             SelfAttentionBlock.Projection linear) {
-        NDArray m = Ops.rmsNorm(r, call.param(DecoderNames.layer(layer, "post_attention_layernorm.weight")), rmsNormEps);
-        NDArray gate = Ops.silu(linear.apply(m, DecoderNames.layer(layer, "mlp.gate_proj"), null));
-        NDArray up = linear.apply(m, DecoderNames.layer(layer, "mlp.up_proj"), null);
-        return r.add(linear.apply(gate.mul(up), DecoderNames.layer(layer, "mlp.down_proj"), null));
+        NDArray m = norm(call, r, layer, rmsNormEps);
+        NDArray[] gateUp = gateUp(call, m, layer, linear);
+        return down(call, r, product(gateUp[0], gateUp[1]), layer, linear);
+    }
+
+    /** The MLP half's norm of the residual stream {@code r}. */
+    public static NDArray norm(SegmentCall call, NDArray r, int layer, double rmsNormEps) {
+        return Ops.rmsNorm(r, call.param(DecoderNames.layer(layer, "post_attention_layernorm.weight")), rmsNormEps);
+    }
+
+    /** gate_proj and up_proj of the normed {@code m}, before the activation. */
+    public static NDArray[] gateUp(SegmentCall call, NDArray m, int layer, SelfAttentionBlock.Projection linear) {
+        return new NDArray[] {linear.apply(m, DecoderNames.layer(layer, "mlp.gate_proj"), null),
+            linear.apply(m, DecoderNames.layer(layer, "mlp.up_proj"), null)};
+    }
+
+    /** The activation product {@code silu(gate) * up}. */
+    public static NDArray product(NDArray gate, NDArray up) {
+        return Ops.silu(gate).mul(up);
+    }
+
+    /** {@code r + down_proj(p)}. */
+    public static NDArray down(SegmentCall call, NDArray r, NDArray p, int layer, SelfAttentionBlock.Projection linear) {
+        return r.add(linear.apply(p, DecoderNames.layer(layer, "mlp.down_proj"), null));
     }
 }

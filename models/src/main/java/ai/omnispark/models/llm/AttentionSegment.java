@@ -8,6 +8,8 @@ import ai.omnispark.models.nn.ulysses.UlyssesAttention;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
+import ai.omnispark.parallel.engine.SteppedSegment;
+import ai.omnispark.models.nn.attention.AttentionSteps;
 import java.util.List;
 
 /**
@@ -17,7 +19,7 @@ import java.util.List;
  * MLP; it reads the block's unit, which {@link MlpSegment} reads next. Under Ulysses the plan runs
  * it as {@link #ulysses}' five segments instead.
  */
-final class AttentionSegment implements Segment {
+final class AttentionSegment implements SteppedSegment {
     private final DecoderConfig config;
     private final int layer;
     private final Attention attention;
@@ -44,6 +46,13 @@ final class AttentionSegment implements Segment {
     public NDList forward(SegmentCall call, NDList inputs) {
         return new NDList(SelfAttentionBlock.forward(call, inputs.singletonOrThrow(), layer, DecoderNames.layer(layer, ""),
                 config.attentionSpec(), projection(call), attention));
+    }
+
+    /** Training only (no KV cache): ROI recompute's candidates ({@link AttentionSteps}). */
+    @Override
+    public List<Segment> steps() {
+        return AttentionSteps.of(name(), units(), layer, DecoderNames.layer(layer, ""), config.attentionSpec(),
+                this::projection, attention);
     }
 
     /** This block's attention as Ulysses' segments over the sp group {@code sp} ({@link UlyssesAttention}). */

@@ -4,10 +4,12 @@ import ai.djl.ndarray.NDList;
 import ai.omnispark.models.decoder.SwiGluMlp;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
+import ai.omnispark.parallel.engine.SteppedSegment;
+import ai.omnispark.models.decoder.SwiGluSteps;
 import java.util.List;
 
 /** The second half of a pre-norm transformer block: the shared SwiGLU MLP with its residual, through the block's LoRA adapters. */
-final class MlpSegment implements Segment {
+final class MlpSegment implements SteppedSegment {
     private final DecoderConfig config;
     private final int layer;
     private final DecoderLora lora;
@@ -26,6 +28,13 @@ final class MlpSegment implements Segment {
     @Override
     public List<String> units() {
         return lora.units(layer);
+    }
+
+    /** ROI recompute's candidates ({@link SwiGluSteps}). */
+    @Override
+    public List<Segment> steps() {
+        return SwiGluSteps.of(name(), units(), layer, config.rmsNormEps(),
+                call -> (x, module, bias) -> lora.linear(call, x, module, bias));
     }
 
     @Override

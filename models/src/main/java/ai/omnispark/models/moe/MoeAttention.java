@@ -9,6 +9,8 @@ import ai.omnispark.models.nn.ulysses.UlyssesAttention;
 import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
+import ai.omnispark.parallel.engine.SteppedSegment;
+import ai.omnispark.models.nn.attention.AttentionSteps;
 import java.util.List;
 
 /**
@@ -17,7 +19,7 @@ import java.util.List;
  * statistics after the hidden state pass through unchanged. Under Ulysses the plan runs it as
  * {@link #ulysses}' five segments instead.
  */
-final class MoeAttention implements Segment {
+final class MoeAttention implements SteppedSegment {
     private final MoeConfig config;
     private final int layer;
     private final Attention attention;
@@ -46,6 +48,13 @@ final class MoeAttention implements Segment {
             out.add(inputs.get(i));
         }
         return out;
+    }
+
+    /** ROI recompute's candidates ({@link AttentionSteps}), the further inputs passed through. */
+    @Override
+    public List<Segment> steps() {
+        return AttentionSteps.of(name(), units(), layer, DecoderNames.layer(layer, ""), config.attentionSpec(),
+                MoeAttention::projection, attention);
     }
 
     /** This block's attention as Ulysses' segments over the sp group {@code sp} ({@link UlyssesAttention}). */

@@ -36,6 +36,11 @@ public final class SegmentCall {
         return params.containsKey(name);
     }
 
+    /** The same parameters and batch with arrays made in {@code other}. */
+    SegmentCall in(NDManager other) {
+        return new SegmentCall(segment, other, params, batch);
+    }
+
     public Batch batch() {
         return batch;
     }

@@ -7,6 +7,7 @@ import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.profile.Tracer;
 import ai.omnispark.parallel.runtime.Autograd;
+import ai.omnispark.parallel.runtime.NativeHeap;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -28,6 +29,10 @@ public final class SegmentEngine {
     private final Tracer tracer;
     /** For each unit: the first and last segment index that reads it. */
     private final Map<String, int[]> useRange = new HashMap<>();
+    private boolean trackActivations;
+    /** Of the last {@link #forwardBackward} when tracking: bytes each segment's forward left live for backward. */
+    private final Map<String, Long> keptBySegment = new java.util.LinkedHashMap<>();
+    private long keptBytes = -1;
 
     public SegmentEngine(List<Segment> segments, List<UnitLayout> units, Recompute recompute) {
         this(segments, units, recompute, Tracer.NONE);
@@ -64,8 +69,42 @@ public final class SegmentEngine {
         return segments;
     }
 
+    /**
+     * Whether {@link #forwardBackward} reads the live C-heap bytes ({@link NativeHeap}, where libtorch
+     * allocates) around each segment's forward: what the micro-batch keeps for its backward, whole
+     * ({@link #keptBytes}) and per segment ({@link #keptBySegment}). The heap is the process's, so
+     * other threads' allocations in between count too (ranks that are threads of one JVM).
+     */
+    public void trackActivations(boolean on) {
+        if (on && !NativeHeap.available()) {
+            throw new IllegalStateException("activation tracking reads glibc's mallinfo2, which this system lacks "
+                    + "(glibc 2.33 or later on Linux is needed)");
+        }
+        this.trackActivations = on;
+    }
+
+    /** Bytes the last tracked micro-batch's forward left live until its backward began; -1 before one ran. */
+    public long keptBytes() {
+        return keptBytes;
+    }
+
+    /** Of the last tracked micro-batch, per segment name, the bytes its forward left live (in run order). */
+    public Map<String, Long> keptBySegment() {
+        return Map.copyOf(keptBySegment);
+    }
+
     /** Forward only, recording nothing: for evaluation and scoring. Outputs belong to {@code scope}. */
     public NDList forward(NDManager scope, Batch batch, NDList inputs, UnitParams params) {
+        return forward(scope, batch, inputs, params, null);
+    }
+
+    /** Sees each segment's call and inputs before it runs in {@link #forward}; it may record and measure on its own. */
+    public interface Probe {
+        void before(int index, Segment segment, SegmentCall call, NDList inputs);
+    }
+
+    /** {@link #forward} with {@code probe} (or null) shown every segment before it runs. */
+    public NDList forward(NDManager scope, Batch batch, NDList inputs, UnitParams params, Probe probe) {
         boolean previous = Autograd.setGradMode(false);
         try {
             NDList x = inputs;
@@ -73,7 +112,12 @@ public final class SegmentEngine {
             for (int i = 0; i < segments.size(); i++) {
                 Segment s = segments.get(i);
                 prefetchNext(i, params);
-                x = s.forward(call(s, scope, batch, full, params), x);
+                SegmentCall c = call(s, scope, batch, full, params);
+                if (probe != null) {
+                    probe.before(i, s, c, x);
+                    Autograd.setGradMode(false);
+                }
+                x = s.forward(c, x);
                 for (String unit : s.units()) {
                     if (useRange.get(unit)[1] == i) {
                         full.remove(unit);
@@ -104,9 +148,12 @@ public final class SegmentEngine {
             Map<String, NDArray> leaves = new HashMap<>();
             NDList x = inputs;
             Span forward = tracer.span("forward", "engine");
+            keptBySegment.clear();
+            long forwardStart = trackActivations ? NativeHeap.liveBytes() : 0;
             for (int i = 0; i < n; i++) {
                 Segment s = segments.get(i);
                 Span segment = tracer.span(s.name(), "forward");
+                long segmentStart = trackActivations ? NativeHeap.liveBytes() : 0;
                 prefetchNext(i, params);
                 NDList in = boundaryLeaves(x);
                 segmentInputs[i] = in;
@@ -130,7 +177,13 @@ public final class SegmentEngine {
                     }
                 }
                 x = detached(out);
+                if (trackActivations) {
+                    keptBySegment.merge(s.name(), NativeHeap.liveBytes() - segmentStart, Long::sum);
+                }
                 segment.close();
+            }
+            if (trackActivations) {
+                keptBytes = NativeHeap.liveBytes() - forwardStart;
             }
             forward.close();
             NDList finalOutputs = x;
@@ -204,7 +257,7 @@ public final class SegmentEngine {
      * micro-batch ended, whether autograd needed it or not, and a recomputed segment's activations
      * were held twice (its forward's, and its recompute's).
      */
-    private static NDManager intermediates(NDManager scope, NDList inputs) {
+    static NDManager intermediates(NDManager scope, NDList inputs) {
         NDManager temps = scope.newSubManager();
         for (NDArray a : inputs) {
             a.tempAttach(temps);
@@ -213,7 +266,7 @@ public final class SegmentEngine {
     }
 
     /** Moves the arrays of {@code results} created in {@code temps} (not the inputs themselves) to {@code scope}. */
-    private static void keep(NDList results, NDList inputs, NDManager temps, NDManager scope) {
+    static void keep(NDList results, NDList inputs, NDManager temps, NDManager scope) {
         if (temps == null) {
             return;
         }
@@ -274,7 +327,7 @@ public final class SegmentEngine {
     }
 
     /** The next segment's inputs: same storage, fresh graph roots for the floating-point ones. */
-    private static NDList boundaryLeaves(NDList x) {
+    static NDList boundaryLeaves(NDList x) {
         NDList leaves = new NDList(x.size());
         for (NDArray a : x) {
             if (a.getDataType().isFloating()) {
@@ -288,7 +341,7 @@ public final class SegmentEngine {
         return leaves;
     }
 
-    private static NDList detached(NDList out) {
+    static NDList detached(NDList out) {
         NDList d = new NDList(out.size());
         for (NDArray a : out) {
             d.add(a.getDataType().isFloating() ? a.stopGradient() : a);

@@ -96,4 +96,37 @@ class SegmentEngineMemoryTest {
         assertTrue(all <= (CHAIN + 1) * TENSOR + 6 * MIB, "recompute all: " + all / MIB + " MiB live");
         assertTrue(all < 2 * CHAIN * TENSOR - 8 * MIB, "recompute all: " + all / MIB + " MiB live");
     }
+
+    /**
+     * The engine's own tracking of kept bytes against the hand-derived sizes: each exp segment keeps
+     * one tensor (its result, saved by exp and passed on), the probe's negation keeps its output.
+     */
+    @Test
+    void trackedActivationBytesMatchWhatTheSegmentsKeep() {
+        Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
+        for (int round = 0; round < 2; round++) { // round 0 warms libtorch up, unchecked
+            try (RankContext rank = RankContext.single(1)) {
+                rank.bindThread();
+                List<Segment> chain = List.of(new ExpOfSum("e0"), new ExpOfSum("e1"), new ExpOfSum("e2"),
+                        new ExpOfSum("e3"), new HeapProbe());
+                SegmentEngine engine = new SegmentEngine(chain, List.of(), Recompute.none());
+                engine.trackActivations(true);
+                try (LocalParams params = new LocalParams(rank.manager(), List.of(), DataType.FLOAT32, 1);
+                        NDManager scope = rank.manager().newSubManager()) {
+                    NDArray x = scope.full(new Shape(FLOATS), -4f);
+                    NDArray seed = scope.ones(new Shape(FLOATS), DataType.FLOAT32);
+                    engine.forwardBackward(scope, new Batch(), new NDList(x), new NDList(seed), params);
+                    if (round == 0) {
+                        continue;
+                    }
+                    long total = engine.keptBytes();
+                    assertEquals((CHAIN + 1) * TENSOR, total, 6 * MIB, "tracked " + total / MIB + " MiB");
+                    for (String name : List.of("e0", "e1", "e2", "e3", "probe")) {
+                        long kept = engine.keptBySegment().get(name);
+                        assertEquals(TENSOR, kept, 2 * MIB, name + " kept " + kept / MIB + " MiB");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -4,13 +4,13 @@ import ai.omnispark.trainer.config.ConfigException;
 import java.io.PrintStream;
 import java.util.Arrays;
 
-/** {@code bench train|comm|data|fsdp|parallel|attention|caption ...}: benchmarks that print JSON lines. */
+/** {@code bench train|comm|data|fsdp|parallel|recompute|attention|caption ...}: benchmarks that print JSON lines. */
 final class BenchCommand {
     private BenchCommand() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         if (argv.length == 0) {
-            throw new ConfigException("bench needs a target: train, fsdp, parallel, data, comm, attention or caption");
+            throw new ConfigException("bench needs a target: train, fsdp, parallel, recompute, data, comm, attention or caption");
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         switch (argv[0]) {
@@ -20,6 +20,8 @@ final class BenchCommand {
                 return BenchFsdp.run(rest, out);
             case "parallel":
                 return BenchParallel.run(rest, out);
+            case "recompute":
+                return BenchRecompute.run(rest, out);
             case "data":
                 return benchData(rest, out);
             case "caption":
@@ -35,7 +37,7 @@ final class BenchCommand {
                 }
                 return 0;
             default:
-                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, parallel, data, comm, attention, caption");
+                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, parallel, recompute, data, comm, attention, caption");
         }
     }
 

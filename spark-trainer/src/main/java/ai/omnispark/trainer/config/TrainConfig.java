@@ -2,6 +2,7 @@ package ai.omnispark.trainer.config;
 
 import ai.omnispark.parallel.optim.AdamW;
 import ai.omnispark.parallel.optim.LrSchedule;
+import ai.omnispark.parallel.recompute.RecomputeMode;
 
 /**
  * What the trainer runs from: the {@link JobConfig}'s values cross-checked against each other and
@@ -9,6 +10,8 @@ import ai.omnispark.parallel.optim.LrSchedule;
  * key.
  *
  * @param loraLr the LoRA adapters' learning rate ({@code train.lora_lr}, or {@code lr} when unset)
+ * @param recompute whether anything is recomputed (block or roi); {@code recomputeMode} says which
+ * @param activationBudgetBytes with roi, the activation memory per micro-batch to fit ({@code train.activation_memory_budget_mb})
  */
 public record TrainConfig(
         JobConfig job,
@@ -31,7 +34,9 @@ public record TrainConfig(
         boolean recompute,
         int threads,
         boolean saveHfWeights,
-        double loraLr) {
+        double loraLr,
+        RecomputeMode recomputeMode,
+        long activationBudgetBytes) {
 
     public static TrainConfig from(Settings s, int dataParallelSize) {
         return from(JobConfig.from(s), dataParallelSize);
@@ -103,7 +108,8 @@ public record TrainConfig(
         }
         return new TrainConfig(job, outputDir, global, micro, dataParallelSize, maxSeqLen, lr, lrMin, warmup,
                 decay, adamw, clip, maxSteps, epochs, saveSteps, t.seed(), positive("train.log_steps", t.logSteps()),
-                t.enableGradientCheckpointing(), threads, t.saveHfWeights(), t.effectiveLoraLr());
+                t.recompute() != RecomputeMode.NONE, threads, t.saveHfWeights(), t.effectiveLoraLr(), t.recompute(),
+                (long) (t.activationMemoryBudgetMb() * (1 << 20)));
     }
 
     private static int positive(String key, int v) {

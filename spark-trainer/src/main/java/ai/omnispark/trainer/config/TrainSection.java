@@ -3,6 +3,7 @@ package ai.omnispark.trainer.config;
 import ai.omnispark.models.api.DiffusionOptions;
 import ai.omnispark.parallel.comm.CommConfig;
 import ai.omnispark.trainer.config.Key.Type;
+import ai.omnispark.parallel.recompute.RecomputeMode;
 import java.util.List;
 import java.util.Map;
 
@@ -61,7 +62,9 @@ public record TrainSection(
         double loraLr,
         double flowShift,
         String timestepWeighting,
-        double textDropout) {
+        double textDropout,
+        RecomputeMode recompute,
+        double activationMemoryBudgetMb) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -81,7 +84,9 @@ public record TrainSection(
             new Key("train.save_steps", Type.INT, 0L, "checkpoint every N steps; 0 = only at the end"),
             new Key("train.seed", Type.INT, 42L, "seed of initialisation and data order"),
             new Key("train.log_steps", Type.INT, 1L, "print a progress line every N steps"),
-            new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward"),
+            new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward (train.recompute: block)"),
+            new Key("train.recompute", Type.STRING, "", "none | block | roi: what backward recomputes (docs/recompute.md); empty = block when enable_gradient_checkpointing, else none"),
+            new Key("train.activation_memory_budget_mb", Type.DOUBLE, 0.0, "with train.recompute: roi, the activation memory per micro-batch and rank to fit (MiB); roi recomputes the best-value tensors until it fits"),
             new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
             new Key("train.tensorboard_dir", Type.STRING, "", "also write each step's metrics as TensorBoard scalars (event files) here; empty = off"),
             new Key("train.save_hf_weights", Type.BOOL, true, "write hf_ckpt/ in each checkpoint and OUTPUT_DIR/final_hf at the end"),
@@ -139,7 +144,7 @@ public record TrainSection(
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
                 s.intValue("train.comm_timeout_s"), loraLr, diffusion(s).flowShift(),
-                diffusion(s).timestepWeighting(), diffusion(s).textDropout());
+                diffusion(s).timestepWeighting(), diffusion(s).textDropout(), recompute(s), budget(s));
     }
 
     /** train.flow_shift, train.timestep_weighting and train.text_dropout as a diffusion family takes them. */
@@ -154,6 +159,40 @@ public record TrainSection(
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
+    }
+
+    /** train.recompute, with enable_gradient_checkpointing: true meaning block; contradicting settings are refused. */
+    private static RecomputeMode recompute(Settings s) {
+        String text = s.string("train.recompute");
+        boolean checkpointing = s.flag("train.enable_gradient_checkpointing");
+        if (text.isBlank()) {
+            return checkpointing ? RecomputeMode.BLOCK : RecomputeMode.NONE;
+        }
+        RecomputeMode mode;
+        try {
+            mode = RecomputeMode.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        if (checkpointing && mode != RecomputeMode.BLOCK) {
+            throw new ConfigException("train.enable_gradient_checkpointing: true means train.recompute: block, but "
+                    + "train.recompute is " + mode + "; set only one of them");
+        }
+        return mode;
+    }
+
+    private static double budget(Settings s) {
+        double mb = s.number("train.activation_memory_budget_mb");
+        boolean roi = recompute(s) == RecomputeMode.ROI;
+        if (roi && !(mb > 0)) {
+            throw new ConfigException("train.recompute: roi needs train.activation_memory_budget_mb > 0 (the "
+                    + "activation memory per micro-batch and rank to fit, MiB), got " + mb);
+        }
+        if (!roi && mb != 0) {
+            throw new ConfigException("train.activation_memory_budget_mb is only used with train.recompute: roi, "
+                    + "but train.recompute is " + recompute(s));
+        }
+        return mb;
     }
 
     /**

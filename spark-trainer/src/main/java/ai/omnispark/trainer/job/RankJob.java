@@ -159,6 +159,10 @@ public final class RankJob {
                                     + " fails before step " + failAt);
                         }
                         StepResult r = trainer.trainStep();
+                        String recompute = trainer.takeRecomputeReport();
+                        if (lead && recompute != null) {
+                            out.print(recompute);
+                        }
                         stats.add(r);
                         if (lead && env.listener() != null) {
                             env.listener().onStep(r, total);

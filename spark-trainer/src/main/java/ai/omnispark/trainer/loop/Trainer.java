@@ -10,7 +10,16 @@ import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
+import ai.omnispark.parallel.engine.Recompute;
+import ai.omnispark.parallel.engine.Regions;
+import ai.omnispark.parallel.engine.Segment;
+import ai.omnispark.parallel.engine.SegmentCost;
 import ai.omnispark.parallel.engine.SegmentEngine;
+import ai.omnispark.parallel.engine.StepCalibration;
+import ai.omnispark.parallel.engine.SteppedSegment;
+import ai.omnispark.parallel.recompute.RecomputeMode;
+import ai.omnispark.parallel.recompute.RoiSelection;
+import ai.omnispark.parallel.runtime.NativeHeap;
 import ai.omnispark.parallel.optim.Optimizer;
 import ai.omnispark.parallel.optim.LrSchedule;
 import ai.omnispark.parallel.param.ParamStore;
@@ -39,7 +48,11 @@ public final class Trainer {
     private final ParamStore params;
     private final Optimizer optimizer;
     private final RowSource rows;
-    private final SegmentEngine engine;
+    private SegmentEngine engine;
+    /** With train.recompute roi: the plan's segments, recompute candidates stepped, until the first micro-batch calibrates them. */
+    private List<Segment> roiSegments;
+    private String recomputeReport;
+    private RoiSelection recomputeChoice;
     /** The model's collator as the plan cuts it for this rank (under Ulysses: this rank's slice of each row). */
     private final Collator collator;
     private final LrSchedule schedule;
@@ -87,7 +100,22 @@ public final class Trainer {
         // The family decides which segments run and which recompute, and how batches are cut, given
         // the mesh (data parallelism needs no segment of its own; Ulysses does).
         Parallelize.Plan plan = planView.apply(model.parallelize().apply(model, dataParallel.mesh(), config.recompute()));
-        this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
+        if (config.recomputeMode() == RecomputeMode.ROI) {
+            // Every segment block recompute would drop is a candidate, cut into the steps its family
+            // declares (whole when it declares none); which steps recompute is chosen on the first
+            // micro-batch, once calibrated. Until then they all keep.
+            List<Segment> candidates = new ArrayList<>();
+            for (int i = 0; i < plan.segments().size(); i++) {
+                Segment s = plan.segments().get(i);
+                candidates.add(plan.recompute().recompute(i, s) && !(s instanceof SteppedSegment)
+                        ? SteppedSegment.whole(s) : s);
+            }
+            this.roiSegments = List.copyOf(candidates);
+            this.engine = new SegmentEngine(roiSegments, model.units(), Recompute.none(), rank.profiler());
+        } else {
+            this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
+        }
+        this.engine.trackActivations(NativeHeap.available());
         this.collator = plan.collator(model.collator());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
@@ -181,13 +209,18 @@ public final class Trainer {
                     + " to average the loss over in the whole global batch");
         }
         metrics.clear();
+        long activationPeak = -1;
         Map<String, Double> termSums = new LinkedHashMap<>();
         for (int m = 0; m < accumulation; m++) {
             List<Sample> batchRows = stepRows.subList(m * micro, (m + 1) * micro);
             try (NDManager scope = rank.manager().newSubManager()) {
                 Batch batch = collator.collate(scope, batchRows, dtype, random);
+                if (roiSegments != null) {
+                    chooseRecompute(scope, batch);
+                }
                 NDList seeds = objective.seeds(scope, globalCount, dtype);
                 NDList out = engine.forwardBackward(scope, batch, new NDList(), seeds, params);
+                activationPeak = Math.max(activationPeak, engine.keptBytes());
                 objective.lossTerms(out).forEach((term, sum) -> termSums.merge(term, sum, Double::sum));
             }
         }
@@ -199,6 +232,11 @@ public final class Trainer {
             loss += term;
         }
         Map<String, Double> modelMetrics = metrics.fields(dataParallel.sum(metrics.sums()), terms);
+        if (activationPeak >= 0) {
+            // The most any rank kept from a micro-batch's forward for its backward (docs/recompute.md).
+            modelMetrics = new LinkedHashMap<>(modelMetrics);
+            modelMetrics.put(ACTIVATION_PEAK, (double) -dataParallel.min(-activationPeak));
+        }
         double gradNorm;
         try (Span span = rank.profiler().span("clip grad norm", "train")) {
             gradNorm = params.clipGradNorm(config.maxGradNorm());
@@ -212,6 +250,62 @@ public final class Trainer {
         long tokens = dataParallel.count(localTokens);
         return new StepResult(step, loss, lr, gradNorm, tokens, stepMs, dataWaitMs, terms, modelMetrics);
     }
+
+    /**
+     * ROI recompute's choice, on the first micro-batch: every candidate measured (kept bytes per
+     * choice of steps, step times), the figures agreed over the ranks (the smallest of each, so that
+     * every rank recomputes the same steps and issues the same parameter gathers), the greedy choice
+     * for the budget, and the engine rebuilt to run it.
+     */
+    private void chooseRecompute(NDManager scope, Batch batch) {
+        List<SegmentCost> measured;
+        try (Span span = rank.profiler().span("recompute calibration", "train")) {
+            measured = new StepCalibration(3).measure(engine, scope, batch, new NDList(), params);
+        }
+        List<SegmentCost> agreed = new ArrayList<>();
+        for (SegmentCost c : measured) {
+            long[] kept = new long[c.keptBytes().length];
+            for (int m = 0; m < kept.length; m++) {
+                kept[m] = dataParallel.min(c.keptBytes()[m]);
+            }
+            double[] micros = new double[c.stepMicros().length];
+            for (int j = 0; j < micros.length; j++) {
+                micros[j] = dataParallel.min(Math.round(c.stepMicros()[j] * 1000)) / 1000.0;
+            }
+            double forward = dataParallel.min(Math.round(c.forwardMicros() * 1000)) / 1000.0;
+            agreed.add(new SegmentCost(c.segment(), c.steps(), micros, kept, forward));
+        }
+        RoiSelection choice = RoiSelection.select(agreed, config.activationBudgetBytes());
+        this.recomputeChoice = choice;
+        Regions regions = Regions.of(roiSegments, choice.recomputed(), Recompute.none());
+        this.engine = new SegmentEngine(regions.segments(), model.units(), regions.recompute(), rank.profiler());
+        this.engine.trackActivations(NativeHeap.available());
+        this.roiSegments = null;
+        this.recomputeReport = String.format(java.util.Locale.ROOT,
+                "recompute roi, budget %.1f MiB per micro-batch (block would recompute %.1f %% of the forward, "
+                        + "predicted %.1f MiB; none %.1f MiB):%n",
+                config.activationBudgetBytes() / (double) (1 << 20), 100 * RoiSelection.block(agreed).recomputeRatio(),
+                RoiSelection.block(agreed).predictedBytes() / (double) (1 << 20),
+                RoiSelection.none(agreed).predictedBytes() / (double) (1 << 20)) + choice.table();
+    }
+
+    /**
+     * With roi, after the first step: the choice made, over the calibrated figures of every
+     * segment ({@link RoiSelection#costs}); null before or with another policy.
+     */
+    public RoiSelection recomputeChoice() {
+        return recomputeChoice;
+    }
+
+    /** The recompute plan table, once, after the first step chose it (roi); null otherwise. Rank 0 prints it. */
+    public String takeRecomputeReport() {
+        String report = recomputeReport;
+        recomputeReport = null;
+        return report;
+    }
+
+    /** The metrics.jsonl field of a step's activation peak: the most bytes a rank kept from forward to backward. */
+    public static final String ACTIVATION_PEAK = "activation_peak_bytes";
 
     /**
      * Mean loss of {@code batchRows} (normalised by the objective) under the current weights, recording

@@ -54,14 +54,23 @@ public final class SelfAttentionBlock {
      * tables (which must cover the positions {@code x} holds).
      */
     public static NDArray[] project(SegmentCall call, NDArray x, String prefix, Spec spec, Projection linear) {
-        Shape shape = x.getShape();
+        return projectNormed(call, norm(call, x, prefix, spec), prefix, spec, linear);
+    }
+
+    /** The block's input norm of {@code x}: what {@link #projectNormed} projects. */
+    public static NDArray norm(SegmentCall call, NDArray x, String prefix, Spec spec) {
+        return Ops.rmsNorm(x, call.param(prefix + "input_layernorm.weight"), spec.rmsNormEps());
+    }
+
+    /** {@link #project} after the input norm: q, k, v of the normed {@code h}. */
+    public static NDArray[] projectNormed(SegmentCall call, NDArray h, String prefix, Spec spec, Projection linear) {
+        Shape shape = h.getShape();
         long b = shape.get(0);
         long t = shape.get(1);
         int hd = spec.headDim();
         double eps = spec.rmsNormEps();
         boolean qkvBias = spec.qkvBias();
 
-        NDArray h = Ops.rmsNorm(x, call.param(prefix + "input_layernorm.weight"), eps);
         NDArray q = linear.apply(h, prefix + "self_attn.q_proj", bias(call, prefix, "q_proj", qkvBias))
                 .reshape(b, t, spec.numHeads(), hd);
         NDArray k = linear.apply(h, prefix + "self_attn.k_proj", bias(call, prefix, "k_proj", qkvBias))

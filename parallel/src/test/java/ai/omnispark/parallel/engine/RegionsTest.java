@@ -1,0 +1,169 @@
+package ai.omnispark.parallel.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.omnispark.parallel.param.Init;
+import ai.omnispark.parallel.param.LocalParams;
+import ai.omnispark.parallel.param.ParamSpec;
+import ai.omnispark.parallel.param.UnitLayout;
+import ai.omnispark.parallel.runtime.NativeHeap;
+import ai.omnispark.parallel.runtime.RankContext;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A stepped segment run as regions: every choice of recomputed steps gives the gradients of
+ * running it whole without recompute (float64, so any difference is a wrong graph, not rounding),
+ * and the calibration's kept bytes match what the steps save, derived by hand.
+ */
+class RegionsTest {
+    /** One step of {@code r + tanh(r W1) * sigmoid(tanh(r W1)) W2}, carrying the residual r first. */
+    private record Step(String name, int kind) implements Segment {
+        public List<String> units() {
+            return List.of("u");
+        }
+
+        public NDList forward(SegmentCall call, NDList in) {
+            NDArray r = in.get(0);
+            return switch (kind) {
+                case 0 -> new NDList(r, r.matMul(call.param("w1")).tanh());
+                case 1 -> new NDList(r, in.get(1).mul(in.get(1).getNDArrayInternal().sigmoid()));
+                default -> new NDList(r.add(in.get(1).matMul(call.param("w2"))));
+            };
+        }
+    }
+
+    private record Block(String name, List<Segment> steps) implements SteppedSegment {
+        public List<String> units() {
+            return List.of("u");
+        }
+    }
+
+    private static final Segment LOSS = new Segment() {
+        public String name() {
+            return "loss";
+        }
+
+        public List<String> units() {
+            return List.of();
+        }
+
+        public NDList forward(SegmentCall call, NDList inputs) {
+            NDArray x = inputs.singletonOrThrow();
+            return new NDList(x.mul(x).sum());
+        }
+    };
+
+    private static List<Segment> model() {
+        return List.of(new Block("b0", List.of(new Step("b0.in", 0), new Step("b0.act", 1), new Step("b0.out", 2))),
+                new Block("b1", List.of(new Step("b1.in", 0), new Step("b1.act", 1), new Step("b1.out", 2))), LOSS);
+    }
+
+    private static final List<UnitLayout> UNITS = List.of(new UnitLayout("u",
+            List.of(ParamSpec.of("w1", Init.normal(0.5), 4, 6), ParamSpec.of("w2", Init.normal(0.5), 6, 4))));
+
+    /** Gradient of u and of the input under {@code segments} and {@code recompute}. */
+    private static double[][] gradients(List<Segment> segments, Recompute recompute) {
+        try (RankContext rank = RankContext.single(7)) {
+            rank.bindThread();
+            SegmentEngine engine = new SegmentEngine(segments, UNITS, recompute);
+            try (LocalParams params = new LocalParams(rank.manager(), UNITS, DataType.FLOAT64, 1);
+                    NDManager scope = rank.manager().newSubManager()) {
+                double[] values = new double[12];
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = (i - 5) / 6.0;
+                }
+                // a libtorch-owned copy: autograd may save the input, and create() aliases the Java array
+                NDArray x = scope.create(values, new Shape(3, 4)).duplicate();
+                NDList out = engine.forwardBackward(scope, new Batch(), new NDList(x), new NDList(scope.create(1.0)),
+                        params);
+                return new double[][] {params.grad("u").toDoubleArray(), {out.singletonOrThrow().getDouble()}};
+            }
+        }
+    }
+
+    @Test
+    void everyChoiceOfRecomputedStepsGivesTheGradientsOfNone() {
+        double[][] none = gradients(model(), Recompute.none());
+        double[][] block = gradients(model(), Recompute.all());
+        assertArrayEquals(none[0], block[0], 1e-12);
+        List<String> steps = List.of("b0.in", "b0.act", "b0.out", "b1.in", "b1.act", "b1.out");
+        for (int mask = 1; mask < 1 << steps.size(); mask++) {
+            Set<String> chosen = new HashSet<>();
+            for (int j = 0; j < steps.size(); j++) {
+                if ((mask >> j & 1) == 1) {
+                    chosen.add(steps.get(j));
+                }
+            }
+            Regions regions = Regions.of(model(), chosen, Recompute.none());
+            double[][] roi = gradients(regions.segments(), regions.recompute());
+            assertEquals(none[1][0], roi[1][0], 1e-12, "loss with " + chosen);
+            assertArrayEquals(none[0], roi[0], 1e-12, "gradient with " + chosen);
+        }
+    }
+
+    @Test
+    void consecutiveRecomputedStepsRunAsOneRegion() {
+        Regions regions = Regions.of(model(), Set.of("b0.in", "b0.act", "b1.out"), Recompute.none());
+        assertEquals(List.of("b0.in..b0.act", "b0.out", "b1.in", "b1.act", "b1.out", "loss"),
+                regions.segments().stream().map(Segment::name).toList());
+        assertThrows(IllegalArgumentException.class, () -> Regions.of(model(), Set.of("b9.in"), Recompute.none()));
+    }
+
+    /** exp of the carried tensor: exp saves its result, which is also the step's output. */
+    private record Exp(String name) implements Segment {
+        public List<String> units() {
+            return List.of();
+        }
+
+        public NDList forward(SegmentCall call, NDList in) {
+            return new NDList(in.singletonOrThrow().exp());
+        }
+    }
+
+    private record Chain(String name, List<Segment> steps) implements SteppedSegment {
+        public List<String> units() {
+            return List.of();
+        }
+    }
+
+    @Test
+    void calibrationMeasuresWhatEachChoiceKeeps() {
+        Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
+        long mib = 1 << 20;
+        long tensor = 16 * mib;
+        try (RankContext rank = RankContext.single(1)) {
+            rank.bindThread();
+            List<Segment> chain = List.of(new Chain("c", List.of(new Exp("c.e0"), new Exp("c.e1"))));
+            SegmentEngine engine = new SegmentEngine(chain, List.of(), Recompute.none());
+            try (LocalParams params = new LocalParams(rank.manager(), List.of(), DataType.FLOAT32, 1);
+                    NDManager scope = rank.manager().newSubManager()) {
+                NDArray x = scope.full(new Shape(tensor / 4), -1f);
+                new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params); // warm-up
+                List<SegmentCost> costs = new StepCalibration(3).measure(engine, scope, new Batch(), new NDList(x),
+                        params);
+                assertEquals(1, costs.size());
+                long[] kept = costs.get(0).keptBytes();
+                // nothing recomputed: e0 (saved by exp, and the boundary) and e1
+                assertEquals(2 * tensor, kept[0], 6 * mib, "kept " + kept[0] / mib + " MiB");
+                // either step alone recomputed: its output is still a boundary, the other step saves its own
+                assertEquals(2 * tensor, kept[1], 6 * mib, "kept " + kept[1] / mib + " MiB");
+                assertEquals(2 * tensor, kept[2], 6 * mib, "kept " + kept[2] / mib + " MiB");
+                // both as one region: e0 is freed, only the output e1 stays
+                assertEquals(tensor, kept[3], 6 * mib, "kept " + kept[3] / mib + " MiB");
+                assertTrue(costs.get(0).stepMicros()[0] > 0 && costs.get(0).forwardMicros() > 0);
+            }
+        }
+    }
+}
