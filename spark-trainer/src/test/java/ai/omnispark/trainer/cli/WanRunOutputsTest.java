@@ -170,6 +170,16 @@ class WanRunOutputsTest {
         Map<String, float[]> inference = tensors(styleB);
         assertEquals(ckpt.size(), inference.size());
         inference.keySet().forEach(k -> assertTrue(CONVERTED_KEY.matcher(k).matches(), k));
+        // The article's rule per key: prefix diffusion_model., drop .default.; B carries alpha/r = 8/4 (exact in F32).
+        for (Map.Entry<String, float[]> t : ckpt.entrySet()) {
+            String key = "diffusion_model." + t.getKey().replace(".default.", ".");
+            float[] v = inference.get(key);
+            assertNotNull(v, key);
+            float scale = key.endsWith(".lora_B.weight") ? 2f : 1f;
+            for (int i = 0; i < v.length; i++) {
+                assertEquals(t.getValue()[i] * scale, v[i], 0f, key + "[" + i + "]");
+            }
+        }
 
         // export-hf: the base unmerged (+ the PEFT diffusers adapter), and merged (= final_hf).
         Path ckptDir = out.resolve("checkpoints/global_step_4");
