@@ -78,6 +78,10 @@ final class ExportHfCommand {
                     AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
                 Model model = assembly.model();
                 // A diffusers folder has no tokenizer (the model takes embeddings).
+                if (!model.hfFolderHasTokenizer() && !args.option("tokenizer", "").isBlank()) {
+                    throw new ConfigException("--tokenizer: " + ckpt + " holds a " + model.family() + " model, whose "
+                            + "folder carries no tokenizer (it takes text embeddings); export it without --tokenizer");
+                }
                 Map<String, byte[]> tokenizerFiles = !model.hfFolderHasTokenizer() ? Map.of()
                         : tokenizerFiles(fs, ckpt, args.option("tokenizer", ""), model.vocabSize());
                 // Read everything first: a bad file fails here, before any output is written.

@@ -290,6 +290,13 @@ class WanRunOutputsTest {
         want.forEach((k, v) -> assertArrayEquals(v, got.get(k), 0f, "export-hf " + k));
         assertEquals(MainCliTest.JSON.readTree(hfCkpt.resolve("config.json").toFile()),
                 MainCliTest.JSON.readTree(exported.resolve("config.json").toFile()));
+        MainCliTest.Run withTokenizer = MainCliTest.main("export-hf", "--checkpoint",
+                out.resolve("checkpoints/global_step_3").toString(), "--out", dir.resolve("full-tok").toString(),
+                "--tokenizer", "byte");
+        assertEquals(2, withTokenizer.code(), withTokenizer.out());
+        assertTrue(withTokenizer.err().contains("--tokenizer: ") && withTokenizer.err().contains("holds a wan model, "
+                + "whose folder carries no tokenizer"), withTokenizer.err());
+        assertFalse(Files.exists(dir.resolve("full-tok").resolve(WEIGHTS)), "nothing is written");
 
         // Stopped at step 3 and resumed from its checkpoint by a second job.
         Run first = train(settings("cut", "train.lr=2e-3", "train.max_steps=3", "train.save_steps=3"));
