@@ -35,9 +35,11 @@ import org.apache.hadoop.fs.Path;
  * turns a {@code global_step_N} saved by any number of ranks into a HF folder, on one rank, with the
  * tokenizer it was trained with. The model config comes from {@code --config}, else the
  * checkpoint's {@code hf_ckpt/config.json}, else (a LoRA checkpoint, whose hf_ckpt holds the adapter,
- * with an adapter config.json for a Wan DiT) the base model its {@code lora_config} names. A LoRA checkpoint (its extra state has
- * {@code lora_config}) is exported with {@code --merge-lora} as merged full weights (W + alpha/r·B·A),
- * and without it as the base weights unmerged plus the PEFT adapter files in the same folder.
+ * with an adapter config.json for a Wan DiT) the base model its {@code lora_config} names. A LoRA
+ * checkpoint (its extra state has {@code lora_config}) is exported with {@code --merge-lora} as merged
+ * full weights (W + alpha/r·B·A), and without it as the base weights unmerged plus the adapter files
+ * in the same folder (PEFT's form, or the family's {@link Model#adapterExport} final form). A
+ * diffusers model's folder ({@link Model#hfFolderHasTokenizer} false) gets no tokenizer files.
  * Checkpoint and output may be on any Hadoop file system; see {@link #hadoopConf()}.
  */
 final class ExportHfCommand {

@@ -89,8 +89,10 @@ class WanRunOutputsTest {
         MainCliTest.Run s = MainCliTest.main("sample", "--out", sample.toString(), "--documents", "1", "--media", "4");
         assertEquals(0, s.code(), s.err());
         latents = dir.resolve("latents");
-        MainCliTest.Run p = MainCliTest.main("prepare", MainCliTest.EXAMPLES.resolve("prepare-video-latent.yaml").toString(),
-                "--set", "data.train_path=" + sample.resolve("video_text.jsonl"), "--set", "data.output_path=" + latents,
+        MainCliTest.Run p = MainCliTest.main("prepare",
+                MainCliTest.EXAMPLES.resolve("prepare-video-latent.yaml").toString(),
+                "--set", "data.train_path=" + sample.resolve("video_text.jsonl"),
+                "--set", "data.output_path=" + latents,
                 "--set", "data.latent_channels=4", "--set", "data.text_embed_dim=16", "--set", "data.text_embed_len=8");
         assertEquals(0, p.code(), p.out() + p.err());
         assertEquals(4, p.lastJson().get("rows").asLong(), p.out());
@@ -270,6 +272,8 @@ class WanRunOutputsTest {
     void aFullRunWritesDiffusersFoldersAndResumesBitIdentically() throws Exception {
         Run straight = train(settings("full", "train.lr=2e-3", "train.max_steps=6", "train.save_steps=3"));
         assertEquals(6, straight.steps().size(), straight.log());
+        assertTrue(straight.log().contains("flow shift 3.0, timestep weighting gaussian, text dropout 0.5"),
+                "the job's diffusion settings reach the model: " + straight.log());
         Path out = dir.resolve("full");
         Path hfCkpt = out.resolve("checkpoints/global_step_3/hf_ckpt");
         assertEquals(Set.of(WEIGHTS, "config.json"), files(hfCkpt), "a diffusers folder, no tokenizer");
