@@ -64,7 +64,9 @@ import org.junit.jupiter.api.io.TempDir;
  *   within {@value #TOLERANCE};</li>
  *   <li>a full fine-tune's hf_ckpt/ and final_hf/ are diffusers folders, {@code export-hf} of its
  *   checkpoint gives the same tensors, and a run stopped at step 3 and resumed from its checkpoint
- *   repeats the uninterrupted run's losses and grad norms bit for bit.</li>
+ *   repeats the uninterrupted run's losses and grad norms bit for bit;</li>
+ *   <li>a LoRA run stopped at step 2 and resumed gives the uninterrupted run's losses and adapters
+ *   (final_lora/, hf_ckpt/) bit for bit.</li>
  * </ul>
  */
 class WanRunOutputsTest {
@@ -127,9 +129,7 @@ class WanRunOutputsTest {
 
     @Test
     void aLoraRunsAdapterConvertsAndAppliesAsOurMergedModelDoes() throws Exception {
-        Run run = train(settings("lora", "model.lora_config.rank=4", "model.lora_config.alpha=8",
-                "model.lora_config.lora_modules=" + String.join(",", MODULES), "train.lr=1e-2", "train.max_steps=4",
-                "train.save_steps=2"));
+        Run run = train(lora("lora", "train.max_steps=4"));
         assertEquals(4, run.steps().size(), run.log());
         Path out = dir.resolve("lora");
         Path hfCkpt = out.resolve("checkpoints/global_step_4/hf_ckpt");
@@ -266,6 +266,32 @@ class WanRunOutputsTest {
         assertTrue(vsApplied <= TOLERANCE, "inference side vs our model with its adapters: " + vsApplied);
         assertTrue(adapterEffect > 100 * TOLERANCE, "the adapter must change the output for the check to mean "
                 + "anything: " + adapterEffect);
+    }
+
+    @Test
+    void aLoraRunResumesBitIdentically() throws Exception {
+        Run straight = train(lora("lora-straight", "train.max_steps=4"));
+        train(lora("lora-cut", "train.max_steps=2"));
+        Run rest = train(lora("lora-cut", "train.max_steps=4", "train.load_checkpoint_path=auto"));
+        assertTrue(rest.log().contains(" at step 2"), rest.log());
+        for (long step : List.of(3L, 4L)) {
+            assertEquals(straight.steps().get(step).loss(), rest.steps().get(step).loss(), 0, "loss of step " + step);
+        }
+        for (String folder : List.of("final_lora/" + PeftAdapter.WEIGHTS,
+                "checkpoints/global_step_4/hf_ckpt/" + WEIGHTS)) {
+            Map<String, float[]> a = tensors(dir.resolve("lora-straight").resolve(folder));
+            Map<String, float[]> b = tensors(dir.resolve("lora-cut").resolve(folder));
+            assertEquals(a.keySet(), b.keySet());
+            a.forEach((k, v) -> assertArrayEquals(v, b.get(k), 0f, "resumed " + folder + " " + k));
+        }
+    }
+
+    /** A LoRA run on every adaptable linear of both blocks: rank 4, alpha 8, a checkpoint every 2 steps. */
+    static Settings lora(String out, String... sets) {
+        List<String> all = new ArrayList<>(List.of("model.lora_config.rank=4", "model.lora_config.alpha=8",
+                "model.lora_config.lora_modules=" + String.join(",", MODULES), "train.lr=1e-2", "train.save_steps=2"));
+        all.addAll(List.of(sets));
+        return settings(out, all.toArray(String[]::new));
     }
 
     @Test
