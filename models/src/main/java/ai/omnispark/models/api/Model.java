@@ -89,4 +89,21 @@ public interface Model extends AutoCloseable {
     default String hfWeightsFile() {
         return "model.safetensors";
     }
+
+    /**
+     * Whether this model's HF folders carry the tokenizer's files: transformers models tokenize their
+     * input, a diffusers model (which takes embeddings) has no tokenizer in its folder.
+     */
+    default boolean hfFolderHasTokenizer() {
+        return true;
+    }
+
+    /**
+     * How a LoRA run of this model writes its adapter; null for PEFT's transformers form
+     * ({@code adapter_model.safetensors} under {@link StateDictAdapter#toPeft} names) in both a
+     * checkpoint's hf_ckpt/ and final_lora/.
+     */
+    default ai.omnispark.models.lora.AdapterExport adapterExport() {
+        return null;
+    }
 }

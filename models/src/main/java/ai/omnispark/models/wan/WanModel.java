@@ -8,9 +8,13 @@ import ai.omnispark.models.api.Objective;
 import ai.omnispark.models.api.Parallelize;
 import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.api.StateDictAdapter;
+import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.lora.AdapterExport;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.lora.LoraTargets;
+import ai.omnispark.models.lora.PeftAdapter;
+import ai.omnispark.models.lora.PeftConfig;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Batch;
@@ -18,8 +22,10 @@ import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -163,9 +169,36 @@ public final class WanModel implements Model {
         return WEIGHTS;
     }
 
+    /** A diffusers folder: config.json and the weights, no tokenizer (the model takes text embeddings). */
+    @Override
+    public boolean hfFolderHasTokenizer() {
+        return false;
+    }
+
     @Override
     public LoraConfig lora() {
         return lora.config();
+    }
+
+    /**
+     * hf_ckpt/ in the original Wan naming with PEFT's {@code .default.} (the source article's form,
+     * what convert-lora takes), final_lora/ in PEFT's diffusers form ({@link WanLoraExport}).
+     */
+    @Override
+    public AdapterExport adapterExport() {
+        return new AdapterExport() {
+            @Override
+            public void writeCheckpoint(PeftConfig peft, Map<String, PeftAdapter.Tensor> adapter,
+                    HfCheckpoint.FolderSink sink) throws IOException {
+                WanLoraExport.writeHfCkpt(peft, adapter, sink);
+            }
+
+            @Override
+            public void writeFinal(PeftConfig peft, Map<String, PeftAdapter.Tensor> adapter,
+                    HfCheckpoint.FolderSink sink) throws IOException {
+                WanLoraExport.writePeft(peft, adapter, sink);
+            }
+        };
     }
 
     @Override

@@ -34,10 +34,12 @@ import org.apache.hadoop.fs.Path;
  * {@code export-hf --checkpoint CKPT_DIR --out DIR [--merge-lora] [--dtype F32|F16] [--tokenizer byte|FILE]}:
  * turns a {@code global_step_N} saved by any number of ranks into a HF folder, on one rank, with the
  * tokenizer it was trained with. The model config comes from {@code --config}, else the
- * checkpoint's {@code hf_ckpt/config.json}, else (a LoRA checkpoint, whose hf_ckpt holds the adapter)
- * the base model its {@code lora_config} names. A LoRA checkpoint (its extra state has
- * {@code lora_config}) is exported with {@code --merge-lora} as merged full weights (W + alpha/r·B·A),
- * and without it as the base weights unmerged plus the PEFT adapter files in the same folder.
+ * checkpoint's {@code hf_ckpt/config.json}, else (a LoRA checkpoint, whose hf_ckpt holds the adapter,
+ * with an adapter config.json for a Wan DiT) the base model its {@code lora_config} names. A LoRA
+ * checkpoint (its extra state has {@code lora_config}) is exported with {@code --merge-lora} as merged
+ * full weights (W + alpha/r·B·A), and without it as the base weights unmerged plus the adapter files
+ * in the same folder (PEFT's form, or the family's {@link Model#adapterExport} final form). A
+ * diffusers model's folder ({@link Model#hfFolderHasTokenizer} false) gets no tokenizer files.
  * Checkpoint and output may be on any Hadoop file system; see {@link #hadoopConf()}.
  */
 final class ExportHfCommand {
@@ -77,8 +79,13 @@ final class ExportHfCommand {
                         rank.manager(), DataType.FLOAT32, 0, null, false);
                     AdamW unused = new AdamW(rank.manager(), new AdamW.Config(0.9, 0.999, 1e-8, 0))) {
                 Model model = assembly.model();
-                Map<String, byte[]> tokenizerFiles = tokenizerFiles(fs, ckpt, args.option("tokenizer", ""),
-                        model.vocabSize());
+                // A diffusers folder has no tokenizer (the model takes embeddings).
+                if (!model.hfFolderHasTokenizer() && !args.option("tokenizer", "").isBlank()) {
+                    throw new ConfigException("--tokenizer: " + ckpt + " holds a " + model.family() + " model, whose "
+                            + "folder carries no tokenizer (it takes text embeddings); export it without --tokenizer");
+                }
+                Map<String, byte[]> tokenizerFiles = !model.hfFolderHasTokenizer() ? Map.of()
+                        : tokenizerFiles(fs, ckpt, args.option("tokenizer", ""), model.vocabSize());
                 // Read everything first: a bad file fails here, before any output is written.
                 new CheckpointReader(fs, ckpt).read(model.units(), assembly.params()::owned)
                         .applyTo(assembly.params(), unused, rank.manager());
@@ -88,10 +95,17 @@ final class ExportHfCommand {
                         !writesAdapter), dtype, tokenizerFiles, sink);
                 if (writesAdapter) {
                     // The folder holds the base the adapter goes on: transformers and PEFT load it from there.
-                    PeftAdapter.write(new PeftConfig(lora.lora(), dir.toString()),
-                            PeftAdapter.weights(List.copyOf(HfCheckpoint.adapterUnits(model).values()),
-                                    assembly.params(), rank.manager(), lora.lora().rank(),
-                                    model.stateDictAdapter()::toPeft), sink);
+                    PeftConfig adapterConfig = new PeftConfig(lora.lora(), dir.toString());
+                    List<ai.omnispark.parallel.param.UnitLayout> adapterUnits =
+                            List.copyOf(HfCheckpoint.adapterUnits(model).values());
+                    if (model.adapterExport() != null) {
+                        // The family's final_lora form (a Wan DiT: PEFT's diffusers naming).
+                        model.adapterExport().writeFinal(adapterConfig,
+                                PeftAdapter.gather(adapterUnits, assembly.params(), rank.manager()), sink);
+                    } else {
+                        PeftAdapter.write(adapterConfig, PeftAdapter.weights(adapterUnits, assembly.params(),
+                                rank.manager(), lora.lora().rank(), model.stateDictAdapter()::toPeft), sink);
+                    }
                 }
                 parameters = model.parameterCount();
             }
@@ -177,6 +191,16 @@ final class ExportHfCommand {
     }
 
     /**
+     * Whether {@code file} describes an adapter, not a model: a Wan LoRA checkpoint's hf_ckpt/ holds
+     * the adapter with a config.json of PEFT's fields ({@code peft_type}) beside it.
+     */
+    private static boolean isAdapterConfig(FileSystem fs, Path file) throws IOException {
+        try (InputStream in = fs.open(file)) {
+            return new ObjectMapper().readTree(in).has("peft_type");
+        }
+    }
+
+    /**
      * The model of {@code --config}, else of the config.json the checkpoint's hf_ckpt/ carries, else
      * (LoRA) of the base model the checkpoint's lora_config names; with the adapters of {@code lora}.
      */
@@ -186,12 +210,12 @@ final class ExportHfCommand {
             return ModelFamilies.load(java.nio.file.Path.of(override), options);
         }
         Path file = new Path(new Path(ckpt, CheckpointPaths.HF), "config.json");
-        if (!fs.exists(file)) {
+        if (!fs.exists(file) || lora != null && isAdapterConfig(fs, file)) {
             String base = lora == null ? null : lora.baseModel();
             if (base != null && !base.isBlank() && java.nio.file.Files.exists(java.nio.file.Path.of(base))) {
                 return ModelFamilies.load(java.nio.file.Path.of(base), options);
             }
-            throw new IllegalArgumentException(ckpt + " has no " + CheckpointPaths.HF + "/config.json ("
+            throw new IllegalArgumentException(ckpt + " has no model config in " + CheckpointPaths.HF + "/ ("
                     + (lora == null ? "saved with train.save_hf_weights=false"
                             : "a LoRA checkpoint, whose base model " + base + " is not there")
                     + "); pass --config CONFIG_JSON");

@@ -4,6 +4,7 @@ import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.lora.AdapterExport;
 import ai.omnispark.models.lora.PeftAdapter;
 import ai.omnispark.models.lora.PeftConfig;
 import ai.omnispark.parallel.checkpoint.CheckpointPaths;
@@ -183,7 +184,7 @@ public final class RankJob {
                     String adapterDir = null;
                     if (peft != null) {
                         Path lora = new Path(outputDir, FINAL_LORA);
-                        writeAdapter(model, params, peft, tokenizer, rank, env).write(fs, lora);
+                        writeAdapter(model, params, peft, tokenizer, rank, env, false).write(fs, lora);
                         adapterDir = lora.toString();
                     }
                     String hfDir = null;
@@ -222,7 +223,7 @@ public final class RankJob {
     /**
      * Rank 0 gathers a host copy of the full weights and returns its writer; the other ranks only
      * take part in the gathers (under FSDP) and keep nothing, returning a no-op. The folder carries
-     * the tokenizer's files, so it tokenizes as training did.
+     * the tokenizer's files, so it tokenizes as training did (a diffusers folder has none).
      */
     private static HfWriter writeHf(Model model, ParamStore params, Tokenizer tokenizer, RankContext rank,
             Env env) {
@@ -231,21 +232,36 @@ public final class RankJob {
             return (fs, dir) -> {};
         }
         SafeTensorsWriter weights = HfCheckpoint.weights(model, params, rank.manager(), SafeDType.F32);
-        return (fs, dir) -> HfCheckpoint.write(model, weights, SafeDType.F32, tokenizer.hfFiles(),
+        Map<String, byte[]> tokenizerFiles = model.hfFolderHasTokenizer() ? tokenizer.hfFiles() : Map.of();
+        return (fs, dir) -> HfCheckpoint.write(model, weights, SafeDType.F32, tokenizerFiles,
                 name -> fs.create(new Path(dir, name), true));
     }
 
     /**
-     * The adapter of a LoRA run in PEFT format, with the tokenizer's files so the folder scores as
-     * training tokenized. Rank 0 gathers a host copy of the adapter units and returns its writer; the
-     * other ranks join the gathers (under FSDP) and return a no-op.
+     * The adapter of a LoRA run: in PEFT format, with the tokenizer's files so the folder scores as
+     * training tokenized, or in the form the family's {@link Model#adapterExport} writes for a
+     * checkpoint's hf_ckpt/ ({@code checkpoint}) or final_lora/. Rank 0 gathers a host copy of the
+     * adapter units and returns its writer; the other ranks join the gathers (under FSDP) and return
+     * a no-op.
      */
     private static HfWriter writeAdapter(Model model, ParamStore params, PeftConfig peft, Tokenizer tokenizer,
-            RankContext rank, Env env) {
+            RankContext rank, Env env, boolean checkpoint) {
         List<UnitLayout> adapterUnits = new ArrayList<>(HfCheckpoint.adapterUnits(model).values());
         if (env.rank() != 0) {
             PeftAdapter.joinWeights(adapterUnits, params);
             return (fs, dir) -> {};
+        }
+        AdapterExport family = model.adapterExport();
+        if (family != null) {
+            Map<String, PeftAdapter.Tensor> adapter = PeftAdapter.gather(adapterUnits, params, rank.manager());
+            return (fs, dir) -> {
+                HfCheckpoint.FolderSink sink = name -> fs.create(new Path(dir, name), true);
+                if (checkpoint) {
+                    family.writeCheckpoint(peft, adapter, sink);
+                } else {
+                    family.writeFinal(peft, adapter, sink);
+                }
+            };
         }
         SafeTensorsWriter weights = PeftAdapter.weights(adapterUnits, params, rank.manager(), peft.lora().rank(),
                 model.stateDictAdapter()::toPeft);
@@ -292,9 +308,10 @@ public final class RankJob {
             // export-hf rebuilds the model with its adapters from this (PeftConfig.fromJson).
             extra.set(EXTRA_LORA_CONFIG, peft.toJson());
         }
-        // A LoRA run's hf_ckpt/ is its adapter in PEFT format: the base is the model_path it started from.
+        // A LoRA run's hf_ckpt/ is its adapter (PEFT format unless the family says otherwise): the base is
+        // the model_path it started from.
         HfWriter hf = !config.saveHfWeights() ? null
-                : peft != null ? writeAdapter(model, params, peft, tokenizer, rank, env)
+                : peft != null ? writeAdapter(model, params, peft, tokenizer, rank, env, true)
                 : writeHf(model, params, tokenizer, rank, env);
         ckpt.save(step, RankState.capture(params, trainer.optimizer()), extra, hf, model.units(), async);
     }
