@@ -30,6 +30,11 @@ public record ParallelPlan(
         if (world < 1) {
             throw new ConfigException("train.world_size must be >= 1, got " + world);
         }
+        if (train.autoParallelPlan()) {
+            throw new ConfigException("train.parallel_plan is auto, which bin/omnispark train resolves at launch "
+                    + "(it runs the planner and writes the chosen sizes); here the sizes must be given: set "
+                    + "train.parallel_plan=manual, or launch through bin/omnispark train");
+        }
         Mode mode = train.dataParallelMode();
         if (train.enableMixedPrecision()) {
             throw new ConfigException("train.enable_mixed_precision is not implemented yet: training runs in fp32 "

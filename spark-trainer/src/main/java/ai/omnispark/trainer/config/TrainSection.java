@@ -12,6 +12,9 @@ import java.util.Map;
  * fingerprint through the plan, which resolves them (e.g. DDP's replicate size).
  *
  * @param loraLr {@code train.lora_lr} as given; 0 = {@link #lr}, see {@link #effectiveLoraLr}
+ * @param autoParallelPlan {@code train.parallel_plan: auto}: the launcher replaces the parallel sizes,
+ *     micro-batch and recompute with the planner's choice (docs/plan.md) before the job is built
+ * @param planMemoryGb {@code train.plan_memory_gb}: the per-rank memory the auto plan must fit
  */
 public record TrainSection(
         String outputDir,
@@ -55,7 +58,9 @@ public record TrainSection(
         CommTransport commTransport,
         String commTcpCongestion,
         int commTimeoutS,
-        double loraLr) {
+        double loraLr,
+        boolean autoParallelPlan,
+        double planMemoryGb) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -101,7 +106,9 @@ public record TrainSection(
             new Key("train.comm_transport", Type.STRING, "auto", "auto (in-process when the ranks share a JVM, Unix domain sockets between JVMs of one host, else TCP) | in_process | unix (sockets, Unix domain ones on one host) | tcp (TCP even on one host)"),
             new Key("train.comm_tcp_congestion", Type.STRING, "auto", "TCP congestion control of the collective links: auto (reno on links to this host, which go over loopback, where pacing only costs CPU; the system's elsewhere) | system | an algorithm the host allows, e.g. reno, cubic, bbr"),
             new Key("train.comm_timeout_s", Type.INT, 600L, "seconds any collective may wait for a peer before the job fails"),
-            new Key("train.lora_lr", Type.DOUBLE, 0.0, "learning rate of the LoRA adapters; 0 = train.lr"));
+            new Key("train.lora_lr", Type.DOUBLE, 0.0, "learning rate of the LoRA adapters; 0 = train.lr"),
+            new Key("train.parallel_plan", Type.STRING, "manual", "manual (the parallel keys as written) | auto (bin/omnispark train runs the planner at launch and applies its choice of replicate x shard x sp x ep, recompute and micro-batch; docs/plan.md)"),
+            new Key("train.plan_memory_gb", Type.DOUBLE, 0.0, "per-rank memory (GiB) the auto plan must fit; required with parallel_plan auto"));
 
     static TrainSection parse(Settings s) {
         String congestion = s.string("train.comm_tcp_congestion");
@@ -129,7 +136,8 @@ public record TrainSection(
                 ResumePolicy.parse(s.string("train.resume_policy")), s.flag("train.enable_profiling"),
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
-                s.intValue("train.comm_timeout_s"), loraLr);
+                s.intValue("train.comm_timeout_s"), loraLr, autoPlan(s.string("train.parallel_plan")),
+                planMemoryGb(s));
     }
 
     /**
@@ -155,6 +163,26 @@ public record TrainSection(
                     + ") disagree; give one of them");
         }
         return Math.toIntExact(n);
+    }
+
+    private static boolean autoPlan(String name) {
+        return switch (name) {
+            case "manual" -> false;
+            case "auto" -> true;
+            default -> throw new ConfigException("train.parallel_plan must be manual or auto, got '" + name + "'");
+        };
+    }
+
+    private static double planMemoryGb(Settings s) {
+        double gb = s.number("train.plan_memory_gb");
+        if (!(gb >= 0)) {
+            throw new ConfigException("train.plan_memory_gb must be >= 0, got " + gb);
+        }
+        if (gb == 0 && "auto".equals(s.string("train.parallel_plan"))) {
+            throw new ConfigException("train.parallel_plan auto needs train.plan_memory_gb: the per-rank memory "
+                    + "(GiB) the chosen plan must fit");
+        }
+        return gb;
     }
 
     private static ParallelPlan.Mode mode(String name) {

@@ -1,0 +1,75 @@
+package ai.omnispark.trainer.cli;
+
+import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.plan.RecomputePolicy;
+import ai.omnispark.trainer.plan.ShapeCosts;
+import java.io.PrintStream;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The planner's measurements on this machine, each taken once and cached: per micro-batch shape
+ * (rows × tokens a rank holds of each row × recompute policy) one rank alone runs warm-up steps and
+ * a measured one ({@link BenchParallel#measure}: median step time, and the activation bytes its
+ * forward keeps, read by {@link ActivationProbe}); and the host share, how much slower one rank of
+ * {@code world} data-parallel ranks runs than one rank alone on the same shape (ranks here are
+ * threads sharing this machine's cores).
+ */
+final class PlanCalibration implements ShapeCosts {
+    private final Settings base;
+    private final int steps;
+    private final int warmup;
+    private final PrintStream log;
+    private final Map<String, Cost> measured = new HashMap<>();
+
+    /** @param base the config; its parallel keys are replaced per measurement */
+    PlanCalibration(Settings base, int steps, int warmup, PrintStream log) {
+        this.base = base.with("train.parallel_plan", "manual");
+        this.steps = steps;
+        this.warmup = warmup;
+        this.log = log;
+    }
+
+    @Override
+    public Cost cost(int microBatch, int tokensPerRow, RecomputePolicy policy) {
+        return measured.computeIfAbsent(microBatch + "x" + tokensPerRow + " " + policy.label(), k -> {
+            BenchParallel.Measured m = run(shape(microBatch, tokensPerRow, policy), 1);
+            log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d x %d tokens, recompute %s: step %.1f ms, "
+                    + "activations %d bytes", microBatch, tokensPerRow, policy.label(), m.stepMs(), m.activationBytes()));
+            return new Cost(m.activationBytes(), m.stepMs());
+        });
+    }
+
+    /**
+     * One rank's step time among {@code world} data-parallel ranks over its time alone, at the
+     * config's micro-batch and sequence without recompute.
+     */
+    double hostShare(int world, int microBatch, int seqLen) {
+        if (world == 1) {
+            return 1;
+        }
+        Cost alone = cost(microBatch, seqLen, RecomputePolicy.NONE);
+        BenchParallel.Measured shared = run(shape(microBatch, seqLen, RecomputePolicy.NONE), world);
+        double share = shared.stepMs() / alone.stepMs();
+        log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host: step %.1f ms, "
+                + "x%.2f of one rank alone", world, shared.stepMs(), share));
+        return share;
+    }
+
+    private Settings shape(int microBatch, int tokensPerRow, RecomputePolicy policy) {
+        return base.with("train.micro_batch_size", microBatch).with("data.max_seq_len", tokensPerRow)
+                .with("train.enable_gradient_checkpointing", policy.gradientCheckpointing())
+                .with("train.data_parallel_replicate_size", 1).with("train.data_parallel_shard_size", 0);
+    }
+
+    private BenchParallel.Measured run(Settings s, int world) {
+        try {
+            return BenchParallel.measure(s, new BenchParallel.Layout(world, 1, 1), steps, warmup, 0);
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException("calibration run failed: " + e.getMessage(), e);
+        }
+    }
+}
