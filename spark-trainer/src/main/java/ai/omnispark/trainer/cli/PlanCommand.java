@@ -71,8 +71,9 @@ final class PlanCommand {
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
                     + String.format(Locale.ROOT, "%.0f TFLOP/s x mfu %.2f, %d per node, %.0f / %.0f GB/s intra / inter; "
-                            + "sources: %s)", hw.trainPeakFlops() / 1e12, hw.mfu(), hw.devicesPerNode(),
-                            hw.intraNodeBytesPerS() / 1e9, hw.interNodeBytesPerS() / 1e9, hw.source()));
+                            + "comm overlap %.2f; sources in the profile)", hw.trainPeakFlops() / 1e12, hw.mfu(),
+                            hw.devicesPerNode(), hw.intraNodeBytesPerS() / 1e9, hw.interNodeBytesPerS() / 1e9,
+                            hw.commOverlap()));
         }
         Planner.Ranking ranking = plan(settings, request, out);
         PlanTable.print(ranking, out);
