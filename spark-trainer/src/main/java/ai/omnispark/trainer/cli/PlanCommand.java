@@ -26,11 +26,12 @@ import java.util.Locale;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
- * [--seq-len L] [--steps N]}: the ranked table of parallel plans for the config's model and global
+ * [--seq-len L] [--steps N] [--warmup N] [--validate K]}: the ranked table of parallel plans for the config's model and global
  * batch at N ranks (docs/plan.md). Without --hardware the costs are measured on this machine (one
  * rank per micro-batch shape, plus the host share at N ranks); with it they come from the profile
  * and the model's FLOPs, and --memory-gb defaults to the profile's device memory. Exit code 0 when a
- * plan fits, 3 when none does (the message names the smallest memory that would).
+ * plan fits, 3 when none does (the message names the smallest memory that would). --validate K then
+ * runs the K best-ranked plans that fit and prints predicted against measured ({@link PlanValidation}).
  */
 final class PlanCommand {
     /** Exit code when no plan fits the memory. */
@@ -44,7 +45,7 @@ final class PlanCommand {
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("world", "memory-gb", "hardware", "micro-batch", "recompute",
-                "seq-len", "steps", "warmup"));
+                "seq-len", "steps", "warmup", "validate"));
         if (args.positional.size() != 1) {
             throw new ConfigException("plan takes one CONFIG file, got " + args.positional);
         }
@@ -66,7 +67,7 @@ final class PlanCommand {
         JobConfig job = JobConfig.from(settings);
         Request request = new Request(args.positiveInt("world", null), memory, hw,
                 microBatches(args.option("micro-batch", null), job.train().microBatchSize()),
-                policies(args.option("recompute", "none,block")), args.positiveInt("steps", "1"),
+                policies(args.option("recompute", "none,block")), args.positiveInt("steps", "3"),
                 Integer.parseInt(args.option("warmup", "1")));
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
@@ -77,6 +78,14 @@ final class PlanCommand {
         }
         Planner.Ranking ranking = plan(settings, request, out);
         PlanTable.print(ranking, out);
+        if (args.options.containsKey("validate")) {
+            if (hw != null) {
+                throw new ConfigException("--validate measures the plans on this machine; it cannot check a --hardware "
+                        + "prediction");
+            }
+            PlanValidation.run(settings, ranking, args.positiveInt("validate", null), request.steps(),
+                    request.warmup(), out);
+        }
         return ranking.chosen() != null ? 0 : NO_FIT;
     }
 
@@ -86,8 +95,9 @@ final class PlanCommand {
         int global = job.train().globalBatchSize();
         int seq = job.data().maxSeqLen();
         try (Model model = RankAssembly.model(job.model())) {
+            LayoutCheck layouts = new LayoutCheck(model);
             List<PlanSpace.Option> options = PlanSpace.enumerate(r.world(), global, r.microBatches(), r.policies(),
-                    new LayoutCheck(model)::refusal);
+                    layouts::refusal);
             CostModel costs;
             if (r.hardware() != null) {
                 ModelShape shape = ModelShape.of(ModelFamilies.readConfig(Path.of(job.model().hfConfigPath())),
@@ -97,7 +107,7 @@ final class PlanCommand {
                 PlanCalibration calibration = new PlanCalibration(settings, r.steps(), r.warmup(), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
                 double share = hostShareOrOne(options, calibration, r.world(), reference, seq);
-                costs = new MeasuredCosts(model.units(), calibration, share, global, seq);
+                costs = new MeasuredCosts(model.units(), layouts, calibration, share, global, seq);
             }
             return Planner.rank(options, costs, r.memoryBytes());
         }

@@ -2,7 +2,11 @@ package ai.omnispark.trainer.plan;
 
 import ai.omnispark.models.api.Model;
 import ai.omnispark.parallel.mesh.DeviceMesh;
+import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.parallel.engine.Segment;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.Map;
 
 /**
@@ -15,9 +19,31 @@ import java.util.Map;
 public final class LayoutCheck {
     private final Model model;
     private final Map<String, String> reasons = new HashMap<>();
+    private final Map<String, Set<String>> kept = new HashMap<>();
 
     public LayoutCheck(Model model) {
         this.model = model;
+    }
+
+    /**
+     * The units whose gathered weights the graph keeps from forward to backward under {@code policy}:
+     * those used by a segment of the family's plan that is not recomputed (the engine frees a unit's
+     * leaf after forward only when every segment using it recomputes).
+     */
+    public Set<String> keptByGraph(int sp, int ep, RecomputePolicy policy) {
+        return kept.computeIfAbsent(sp + "x" + ep + " " + policy.label(), k -> {
+            try (DeviceMesh mesh = DeviceMesh.of(SizeOnlyCommunicator.of(sp * ep), 1, 1, sp, ep)) {
+                Parallelize.Plan plan = model.parallelize().apply(model, mesh, policy.gradientCheckpointing());
+                Set<String> units = new HashSet<>();
+                for (int i = 0; i < plan.segments().size(); i++) {
+                    Segment s = plan.segments().get(i);
+                    if (!plan.recompute().recompute(i, s)) {
+                        units.addAll(s.units());
+                    }
+                }
+                return units;
+            }
+        });
     }
 
     /** Why the family refuses sp × ep, or null when it lays out its segments there. */

@@ -18,9 +18,12 @@ import java.util.List;
  * @param optimizerBytes AdamW's exp_avg and exp_avg_sq for them
  * @param maskBytes the decay masks
  * @param largestUnitBytes the largest unit's whole fp32 weights: what one gather materialises
+ * @param graphHeldBytes the whole fp32 weights of the sharded units this rank holds whose gathered
+ *     copy the autograd graph keeps from forward to backward (this engine keeps a unit's gathered
+ *     leaf while any segment using it is not recomputed)
  */
 public record StateMemory(long weightBytes, long gradBytes, long optimizerBytes, long maskBytes,
-        long largestUnitBytes) {
+        long largestUnitBytes, long graphHeldBytes) {
     static final int FP32 = Float.BYTES;
     /** AdamW keeps exp_avg and exp_avg_sq in the parameter's dtype. */
     static final int ADAM_MOMENTS = 2;
@@ -35,22 +38,29 @@ public record StateMemory(long weightBytes, long gradBytes, long optimizerBytes,
         return stateBytes() + maskBytes;
     }
 
-    /** The fullest rank's state for {@code c}. */
+    /** The fullest rank's state for {@code c}, no gathered weights kept by a graph. */
     public static StateMemory of(List<UnitLayout> units, PlanCandidate c) {
+        return of(units, c, java.util.Set.of());
+    }
+
+    /** The fullest rank's state for {@code c}; {@code keptByGraph}: the units whose gathered weights live until backward. */
+    public static StateMemory of(List<UnitLayout> units, PlanCandidate c, java.util.Set<String> keptByGraph) {
         // Expert units can land unevenly on ep coordinates only if counts are uneven; take the fullest.
         long best = -1;
         StateMemory fullest = null;
         for (int coord = 0; coord < c.ep(); coord++) {
-            StateMemory m = onEpCoordinate(units, c, coord);
-            if (m.totalBytes() > best) {
-                best = m.totalBytes();
+            StateMemory m = onEpCoordinate(units, c, coord, keptByGraph);
+            if (m.totalBytes() + m.graphHeldBytes() > best) {
+                best = m.totalBytes() + m.graphHeldBytes();
                 fullest = m;
             }
         }
         return fullest;
     }
 
-    private static StateMemory onEpCoordinate(List<UnitLayout> units, PlanCandidate c, int coord) {
+    private static StateMemory onEpCoordinate(List<UnitLayout> units, PlanCandidate c, int coord,
+            java.util.Set<String> keptByGraph) {
+        long held = 0;
         long weights = 0;
         long grads = 0;
         long optimizer = 0;
@@ -69,6 +79,9 @@ public record StateMemory(long weightBytes, long gradBytes, long optimizerBytes,
                 groupSize = c.denseShardSize();
             }
             long shardLen = (u.numel() + groupSize - 1) / groupSize;
+            if (groupSize > 1 && keptByGraph.contains(u.name())) {
+                held += u.numel() * FP32;
+            }
             weights += shardLen * FP32;
             if (!u.frozen()) {
                 grads += shardLen * FP32;
@@ -76,6 +89,6 @@ public record StateMemory(long weightBytes, long gradBytes, long optimizerBytes,
                 masks += shardLen * FP32;
             }
         }
-        return new StateMemory(weights, grads, optimizer, masks, largest);
+        return new StateMemory(weights, grads, optimizer, masks, largest, held);
     }
 }

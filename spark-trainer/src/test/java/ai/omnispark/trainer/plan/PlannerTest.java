@@ -22,7 +22,7 @@ class PlannerTest {
             case 2 -> { memory = 4 * GIB; ms = 150; }
             default -> { memory = 3 * GIB + 1; ms = 400; }
         }
-        return new Estimate(c, new StateMemory(0, 0, 0, 0, 0), memory, 0, ms, 0, 1000);
+        return new Estimate(c, new StateMemory(0, 0, 0, 0, 0, 0), memory, 0, ms, 0, 1000);
     }
 
     private static List<PlanSpace.Option> options() {
