@@ -20,12 +20,20 @@ final class PlanCalibration implements ShapeCosts {
     private final Settings base;
     private final int steps;
     private final int warmup;
+    private final int threadsPerRank;
     private final PrintStream log;
     private final Map<String, Cost> measured = new HashMap<>();
 
-    /** @param base the config; its parallel keys are replaced per measurement */
-    PlanCalibration(Settings base, int steps, int warmup, PrintStream log) {
+    /**
+     * @param base the config; its parallel keys are replaced per measurement
+     * @param threadsPerRank intra-op threads of the measured rank: what each rank of the planned world
+     *     gets (this machine's cores shared out), so one rank alone computes as a rank of the plan does
+     *     and only the sharing of the cores is left to the host share (more threads than a rank gets
+     *     would also oversubscribe the cores later, and spinning OpenMP threads distort the reading)
+     */
+    PlanCalibration(Settings base, int steps, int warmup, int threadsPerRank, PrintStream log) {
         this.base = base.with("train.parallel_plan", "manual");
+        this.threadsPerRank = threadsPerRank;
         this.steps = steps;
         this.warmup = warmup;
         this.log = log;
@@ -65,7 +73,7 @@ final class PlanCalibration implements ShapeCosts {
 
     private BenchParallel.Measured run(Settings s, int world) {
         try {
-            return BenchParallel.measure(s, new BenchParallel.Layout(world, 1, 1), steps, warmup, 0);
+            return BenchParallel.measure(s, new BenchParallel.Layout(world, 1, 1), steps, warmup, threadsPerRank);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {

@@ -104,13 +104,19 @@ final class PlanCommand {
                         model.units());
                 costs = new ProfileCosts(model.units(), shape, r.hardware(), global, seq);
             } else {
-                PlanCalibration calibration = new PlanCalibration(settings, r.steps(), r.warmup(), log);
+                PlanCalibration calibration = new PlanCalibration(settings, r.steps(), r.warmup(),
+                        threadsPerRank(r.world()), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
                 double share = hostShareOrOne(options, calibration, r.world(), reference, seq);
                 costs = new MeasuredCosts(model.units(), layouts, calibration, share, global, seq);
             }
             return Planner.rank(options, costs, r.memoryBytes());
         }
+    }
+
+    /** Intra-op threads of each rank of {@code world} on this machine, as the benches and local ranks share them. */
+    static int threadsPerRank(int world) {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / world);
     }
 
     /** The host share, measured only when some plan is valid (nothing to cost otherwise). */

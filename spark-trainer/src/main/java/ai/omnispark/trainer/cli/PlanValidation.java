@@ -25,7 +25,7 @@ final class PlanValidation {
         for (Planner.Row row : top) {
             Estimate e = row.estimate();
             BenchParallel.Measured m = BenchParallel.measureAsConfigured(PlanCommand.apply(settings, row.candidate())
-                    .with("train.parallel_plan", "manual"), steps, warmup, 0);
+                    .with("train.parallel_plan", "manual"), steps, warmup, PlanCommand.threadsPerRank(row.candidate().world()));
             measuredMs.add(m.stepMs());
             long predictedActivations = e.activationBytes() + e.gatherBytes();
             out.println(String.format(Locale.ROOT, "validate %-24s state %d vs %d B (%+.1f%%), activations %d vs %d B "
