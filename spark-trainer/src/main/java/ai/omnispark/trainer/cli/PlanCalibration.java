@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * The planner's measurements on this machine, each taken once and cached: per micro-batch shape
- * (rows × tokens a rank holds of each row × recompute policy) one rank alone runs warm-up steps and
- * a measured one ({@link BenchParallel#measure}: median step time, and the activation bytes its
+ * (rows × sp × ep × recompute policy) sp × ep ranks (one data-parallel group) run warm-up steps and
+ * measured ones ({@link BenchParallel#measure}: median step time, and the activation bytes its
  * forward keeps, read by {@link ActivationProbe}); and the host share, how much slower one rank of
  * {@code world} data-parallel ranks runs than one rank alone on the same shape (ranks here are
  * threads sharing this machine's cores).
@@ -40,12 +40,13 @@ final class PlanCalibration implements ShapeCosts {
     }
 
     @Override
-    public Cost cost(int microBatch, int tokensPerRow, RecomputePolicy policy) {
-        return measured.computeIfAbsent(microBatch + "x" + tokensPerRow + " " + policy.label(), k -> {
-            BenchParallel.Measured m = run(shape(microBatch, tokensPerRow, policy), 1);
-            log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d x %d tokens, recompute %s: step %.1f ms, "
-                    + "activations %d bytes", microBatch, tokensPerRow, policy.label(), m.stepMs(), m.activationBytes()));
-            return new Cost(m.activationBytes(), m.stepMs());
+    public Cost cost(int microBatch, int sp, int ep, RecomputePolicy policy) {
+        return measured.computeIfAbsent(microBatch + " sp" + sp + " ep" + ep + " " + policy.label(), k -> {
+            BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(sp * ep, sp, ep));
+            log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, sp %d, ep %d, recompute %s: step %.1f ms, "
+                    + "activations %d bytes per rank", microBatch, sp, ep, policy.label(), m.stepMs(),
+                    m.activationBytes()));
+            return new Cost(m.activationBytes(), m.stepMs(), sp * ep);
         });
     }
 
@@ -53,27 +54,28 @@ final class PlanCalibration implements ShapeCosts {
      * One rank's step time among {@code world} data-parallel ranks over its time alone, at the
      * config's micro-batch and sequence without recompute.
      */
-    double hostShare(int world, int microBatch, int seqLen) {
+    double hostShare(int world, int microBatch) {
         if (world == 1) {
             return 1;
         }
-        Cost alone = cost(microBatch, seqLen, RecomputePolicy.NONE);
-        BenchParallel.Measured shared = run(shape(microBatch, seqLen, RecomputePolicy.NONE), world);
+        Cost alone = cost(microBatch, 1, 1, RecomputePolicy.NONE);
+        BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE),
+                new BenchParallel.Layout(world, 1, 1));
         double share = shared.stepMs() / alone.stepMs();
         log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host: step %.1f ms, "
                 + "x%.2f of one rank alone", world, shared.stepMs(), share));
         return share;
     }
 
-    private Settings shape(int microBatch, int tokensPerRow, RecomputePolicy policy) {
-        return base.with("train.micro_batch_size", microBatch).with("data.max_seq_len", tokensPerRow)
+    private Settings shape(int microBatch, RecomputePolicy policy) {
+        return base.with("train.micro_batch_size", microBatch)
                 .with("train.enable_gradient_checkpointing", policy.gradientCheckpointing())
                 .with("train.data_parallel_replicate_size", 1).with("train.data_parallel_shard_size", 0);
     }
 
-    private BenchParallel.Measured run(Settings s, int world) {
+    private BenchParallel.Measured run(Settings s, BenchParallel.Layout layout) {
         try {
-            return BenchParallel.measure(s, new BenchParallel.Layout(world, 1, 1), steps, warmup, threadsPerRank);
+            return BenchParallel.measure(s, layout, steps, warmup, threadsPerRank);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {

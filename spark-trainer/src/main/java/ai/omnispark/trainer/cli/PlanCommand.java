@@ -107,8 +107,8 @@ final class PlanCommand {
                 PlanCalibration calibration = new PlanCalibration(settings, r.steps(), r.warmup(),
                         threadsPerRank(r.world()), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
-                double share = hostShareOrOne(options, calibration, r.world(), reference, seq);
-                costs = new MeasuredCosts(model.units(), layouts, calibration, share, global, seq);
+                double share = hostShareOrOne(options, calibration, r.world(), reference);
+                costs = new MeasuredCosts(model.units(), layouts, calibration, share, r.world(), global, seq);
             }
             return Planner.rank(options, costs, r.memoryBytes());
         }
@@ -121,14 +121,14 @@ final class PlanCommand {
 
     /** The host share, measured only when some plan is valid (nothing to cost otherwise). */
     private static double hostShareOrOne(List<PlanSpace.Option> options, PlanCalibration calibration, int world,
-            int micro, int seq) {
+            int micro) {
         if (options.stream().noneMatch(PlanSpace.Option::valid)) {
             return 1;
         }
         // the dp-only layout at the reference micro-batch must be one the batch allows
         int per = options.stream().filter(PlanSpace.Option::valid).map(PlanSpace.Option::candidate)
                 .filter(c -> c.sp() == 1 && c.ep() == 1).mapToInt(PlanCandidate::microBatch).max().orElse(micro);
-        return calibration.hostShare(world, per, seq);
+        return calibration.hostShare(world, per);
     }
 
     /** {@code settings} with the parallel keys, micro-batch and recompute of {@code c} (and the plan now manual). */

@@ -12,7 +12,7 @@ import java.util.Map;
  * fingerprint through the plan, which resolves them (e.g. DDP's replicate size).
  *
  * @param loraLr {@code train.lora_lr} as given; 0 = {@link #lr}, see {@link #effectiveLoraLr}
- * @param autoParallelPlan {@code train.parallel_plan: auto}: the launcher replaces the parallel sizes,
+ * @param parallelPlan {@code train.parallel_plan}; auto: the launcher replaces the parallel sizes,
  *     micro-batch and recompute with the planner's choice (docs/plan.md) before the job is built
  * @param planMemoryGb {@code train.plan_memory_gb}: the per-rank memory the auto plan must fit
  */
@@ -59,7 +59,7 @@ public record TrainSection(
         String commTcpCongestion,
         int commTimeoutS,
         double loraLr,
-        boolean autoParallelPlan,
+        PlanChoice parallelPlan,
         double planMemoryGb) {
 
     public static final List<Key> KEYS = List.of(
@@ -136,7 +136,7 @@ public record TrainSection(
                 ResumePolicy.parse(s.string("train.resume_policy")), s.flag("train.enable_profiling"),
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
-                s.intValue("train.comm_timeout_s"), loraLr, autoPlan(s.string("train.parallel_plan")),
+                s.intValue("train.comm_timeout_s"), loraLr, PlanChoice.parse(s.string("train.parallel_plan")),
                 planMemoryGb(s));
     }
 
@@ -165,14 +165,6 @@ public record TrainSection(
         return Math.toIntExact(n);
     }
 
-    private static boolean autoPlan(String name) {
-        return switch (name) {
-            case "manual" -> false;
-            case "auto" -> true;
-            default -> throw new ConfigException("train.parallel_plan must be manual or auto, got '" + name + "'");
-        };
-    }
-
     private static double planMemoryGb(Settings s) {
         double gb = s.number("train.plan_memory_gb");
         if (!(gb >= 0)) {
@@ -193,6 +185,11 @@ public record TrainSection(
             default -> throw new ConfigException("train.data_parallel_mode must be fsdp, ddp or none, got '"
                     + name + "'");
         };
+    }
+
+    /** Whether {@code train.parallel_plan} is auto: the sizes are the planner's, resolved at launch. */
+    public boolean autoParallelPlan() {
+        return parallelPlan == PlanChoice.AUTO;
     }
 
     /** The LoRA adapters' learning rate: {@code train.lora_lr}, or {@code train.lr} when it is 0. */

@@ -4,11 +4,12 @@ import ai.omnispark.parallel.param.UnitLayout;
 import java.util.List;
 
 /**
- * Costs on this machine, from measurements: the per-rank micro-batch shape's activation bytes and
- * step time from one rank alone ({@link ShapeCosts}), times the micro-batches a step takes, times
- * how much slower a rank runs when {@code world} ranks share this host ({@code hostShare}: measured
- * step time of one rank among world / of one rank alone, same shape; it holds the FSDP traffic of
- * the in-process transport, which is memory copies on the same cores). State bytes are exact
+ * Costs on this machine, from measurements: the micro-batch shape's activation bytes and step time
+ * on sp × ep ranks ({@link ShapeCosts}: the sp and ep exchanges run for real), times the
+ * micro-batches a step takes, times how much slower a rank runs when the planned world shares this
+ * host than when sp × ep ranks do ({@link #shareOf}; measured: a step of one rank among world
+ * data-parallel ranks over one rank alone, same shape; it holds the FSDP traffic of the in-process
+ * transport, which is memory copies on the same cores). State bytes are exact
  * ({@link StateMemory}); on sharded layouts the gathered weights the graph keeps for backward are
  * added (measured at one rank, where weights are not gathered, they are not in the activations).
  */
@@ -17,27 +18,40 @@ public final class MeasuredCosts implements CostModel {
     private final LayoutCheck layouts;
     private final ShapeCosts shapes;
     private final double hostShare;
+    private final int world;
     private final int globalBatch;
     private final int seqLen;
 
-    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, double hostShare,
+    /** @param hostShare one rank's step among {@code world} over one rank's alone, measured */
+    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, double hostShare, int world,
             int globalBatch, int seqLen) {
         this.units = units;
         this.layouts = layouts;
         this.shapes = shapes;
         this.hostShare = hostShare;
+        this.world = world;
         this.globalBatch = globalBatch;
         this.seqLen = seqLen;
+    }
+
+    /**
+     * How much slower a rank of {@code ranks} runs than one alone: 1 at one rank, the measured share
+     * at the planned world, linear between (ranks beyond the cores share them in proportion).
+     */
+    double shareOf(int ranks) {
+        return world == 1 ? 1 : 1 + (hostShare - 1) * (ranks - 1) / (world - 1);
     }
 
     @Override
     public Estimate estimate(PlanCandidate c) {
         StateMemory state = StateMemory.of(units, c, layouts.keptByGraph(c.sp(), c.ep(), c.recompute()));
-        ShapeCosts.Cost shape = shapes.cost(c.microBatch(), seqLen / c.sp(), c.recompute());
+        ShapeCosts.Cost shape = shapes.cost(c.microBatch(), c.sp(), c.ep(), c.recompute());
         int accumulation = globalBatch / (c.microBatch() * c.dataParallelSize());
-        // the gathered weights the graph keeps, plus the one unit in flight while a recomputed one runs
-        long gather = state.graphHeldBytes() + (c.denseShardSize() > 1 ? state.largestUnitBytes() : 0);
-        double compute = accumulation * shape.stepMs() * hostShare;
+        // Measured on sp x ep > 1 ranks, the activations hold the gathered weights the graph keeps
+        // (whole units, whatever the shard count); measured on one rank they do not: add them.
+        long gather = c.denseShardSize() > 1 && shape.ranks() == 1
+                ? state.graphHeldBytes() + state.largestUnitBytes() : 0;
+        double compute = accumulation * shape.stepMs() * shareOf(c.world()) / shareOf(shape.ranks());
         return new Estimate(c, state, shape.activationBytes(), gather, compute, 0, (long) globalBatch * seqLen);
     }
 }

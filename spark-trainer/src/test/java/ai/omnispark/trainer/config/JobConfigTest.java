@@ -30,7 +30,8 @@ class JobConfigTest {
             "train.data_parallel_mode", "ddp",
             "train.resume_policy", "allow_changes",
             "train.comm_transport", "unix",
-            "train.comm_tcp_congestion", "cubic");
+            "train.comm_tcp_congestion", "cubic",
+            "train.parallel_plan", "auto");
 
 
     private static JobConfig parse(Object tree, String... sets) {
