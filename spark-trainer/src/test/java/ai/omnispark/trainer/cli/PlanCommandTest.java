@@ -82,6 +82,29 @@ class PlanCommandTest {
         assertFalse(job.train().autoParallelPlan());
     }
 
+    @Test
+    void autoAtLaunchPlansMeasuresAndAppliesItsChoiceAndLogsIt() throws Exception {
+        Settings manual = moe();
+        assertTrue(PlanCommand.resolveAuto(manual, System.out) == manual, "a manual plan is left as written");
+        Settings auto = manual.with("train.parallel_plan", "auto").with("train.plan_memory_gb", 1.0)
+                .with("train.world_size", 2).with("train.global_batch_size", 2);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Settings resolved = PlanCommand.resolveAuto(auto, new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        String log = bytes.toString(StandardCharsets.UTF_8);
+        assertTrue(log.contains("CHOSEN") && log.contains("train.parallel_plan auto: running "), log);
+        ParallelPlan p = ParallelPlan.from(resolved);
+        assertEquals(2, p.worldSize());
+        String chosen = log.lines().filter(l -> l.startsWith("train.parallel_plan auto: running ")).findFirst()
+                .orElseThrow().substring("train.parallel_plan auto: running ".length());
+        assertEquals(chosen, "r" + p.replicateSize() + " s" + p.shardSize() + " sp" + p.spSize() + " ep" + p.epSize()
+                + " " + (JobConfig.from(resolved).train().enableGradientCheckpointing() ? "block" : "none") + " mb"
+                + JobConfig.from(resolved).train().microBatchSize());
+        ai.omnispark.trainer.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(
+                ai.omnispark.trainer.config.ConfigException.class,
+                () -> PlanCommand.resolveAuto(auto.with("train.world_size", 0), System.out));
+        assertTrue(e.getMessage().contains("needs train.world_size"), e.getMessage());
+    }
+
     private record Run(int code, String text) {}
 
     private static Run main(String... argv) {
