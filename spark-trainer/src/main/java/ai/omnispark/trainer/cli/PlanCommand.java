@@ -68,7 +68,7 @@ final class PlanCommand {
         Request request = new Request(args.positiveInt("world", null), memory, hw,
                 microBatches(args.option("micro-batch", null), job.train().microBatchSize()),
                 policies(args.option("recompute", "none,block")), args.positiveInt("steps", "3"),
-                Integer.parseInt(args.option("warmup", "1")));
+                warmup(args.option("warmup", "1")));
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
                     + String.format(Locale.ROOT, "%.0f TFLOP/s x mfu %.2f, %d per node, %.0f / %.0f GB/s intra / inter; "
@@ -203,6 +203,18 @@ final class PlanCommand {
             out.add(p);
         }
         return out;
+    }
+
+    private static int warmup(String text) {
+        try {
+            int v = Integer.parseInt(text.trim());
+            if (v < 0) {
+                throw new ConfigException("--warmup must be >= 0, got " + v);
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new ConfigException("--warmup must be an integer, got '" + text + "'");
+        }
     }
 
     private static long gibBytes(String text, String name) {
