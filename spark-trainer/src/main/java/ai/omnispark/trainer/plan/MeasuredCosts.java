@@ -10,8 +10,9 @@ import java.util.List;
  * host than when sp × ep ranks do ({@link #shareOf}; measured: a step of one rank among world
  * data-parallel ranks over one rank alone, same shape; it holds the FSDP traffic of the in-process
  * transport, which is memory copies on the same cores). State bytes are exact
- * ({@link StateMemory}); on sharded layouts the gathered weights the graph keeps for backward are
- * added (measured at one rank, where weights are not gathered, they are not in the activations).
+ * ({@link StateMemory}); on sharded layouts the gathered weights the graph keeps for backward
+ * ({@link LayoutCheck#usedUnits}) are added to a shape measured on one rank, where weights are not
+ * gathered and so not among its activations.
  */
 public final class MeasuredCosts implements CostModel {
     private final List<UnitLayout> units;
@@ -44,7 +45,7 @@ public final class MeasuredCosts implements CostModel {
 
     @Override
     public Estimate estimate(PlanCandidate c) {
-        StateMemory state = StateMemory.of(units, c, layouts.keptByGraph(c.sp(), c.ep(), c.recompute()));
+        StateMemory state = StateMemory.of(units, c, layouts.usedUnits(c.sp(), c.ep()));
         ShapeCosts.Cost shape = shapes.cost(c.microBatch(), c.sp(), c.ep(), c.recompute());
         int accumulation = globalBatch / (c.microBatch() * c.dataParallelSize());
         // Measured on sp x ep > 1 ranks, the activations hold the gathered weights the graph keeps

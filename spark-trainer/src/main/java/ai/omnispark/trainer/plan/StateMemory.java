@@ -19,8 +19,7 @@ import java.util.List;
  * @param maskBytes the decay masks
  * @param largestUnitBytes the largest unit's whole fp32 weights: what one gather materialises
  * @param graphHeldBytes the whole fp32 weights of the sharded units this rank holds whose gathered
- *     copy the autograd graph keeps from forward to backward (this engine keeps a unit's gathered
- *     leaf while any segment using it is not recomputed)
+ *     copy the autograd graph keeps from forward to backward ({@code LayoutCheck.usedUnits})
  */
 public record StateMemory(long weightBytes, long gradBytes, long optimizerBytes, long maskBytes,
         long largestUnitBytes, long graphHeldBytes) {

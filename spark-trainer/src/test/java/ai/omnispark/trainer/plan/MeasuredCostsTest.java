@@ -28,8 +28,10 @@ class MeasuredCostsTest {
             Estimate fsdp = costs.estimate(new PlanCandidate(1, 4, 1, 1, RecomputePolicy.NONE, 1));
             assertEquals(600, fsdp.stepMs(), 1e-9);
             assertEquals(1000, fsdp.activationBytes());
-            // no recompute: every unit's gathered weights stay for backward, plus one in flight
+            // every unit's gathered weights stay for backward, plus one in flight, under either policy
             assertEquals(whole + largest, fsdp.gatherBytes());
+            assertEquals(whole + largest,
+                    costs.estimate(new PlanCandidate(1, 4, 1, 1, RecomputePolicy.BLOCK, 1)).gatherBytes());
             // r4 s1: replicas hold everything whole, nothing gathered
             assertEquals(0, costs.estimate(new PlanCandidate(4, 1, 1, 1, RecomputePolicy.NONE, 1)).gatherBytes());
             // r1 s2 sp2, micro-batch 2: 8 / (2 x 2) = 2 micro-batches x 300 ms x share(4) 3 / share(2) (1 + 2/3)
