@@ -104,7 +104,7 @@ final class PlanCommand {
                         model.units());
                 costs = new ProfileCosts(model.units(), shape, r.hardware(), global, seq);
             } else {
-                PlanCalibration calibration = new PlanCalibration(settings, r.steps(), r.warmup(),
+                PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
                         threadsPerRank(r.world()), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
                 double share = hostShareOrOne(options, calibration, r.world(), reference);
