@@ -13,8 +13,8 @@ import java.util.Map;
  * (rows × sp × ep × recompute policy) sp × ep ranks (one data-parallel group) run warm-up steps and
  * measured ones ({@link BenchParallel#measure}: median step time, and the activation bytes its
  * forward keeps, read by {@link ActivationProbe}); and the host share, how much slower one rank of
- * {@code world} data-parallel ranks runs than one rank alone on the same shape (ranks here are
- * threads sharing this machine's cores).
+ * {@code world} data-parallel ranks runs than one of the {@link #anchorRanks} on the same shape
+ * (ranks here are threads sharing this machine's cores).
  */
 final class PlanCalibration implements ShapeCosts {
     private final Settings base;
@@ -46,7 +46,7 @@ final class PlanCalibration implements ShapeCosts {
         // A plan of several ranks is calibrated on several: one rank alone keeps less than any rank
         // of a multi-rank layout (the medium LLM under block recompute: 48 MB alone, 135 MB per rank
         // at 4 ranks sharded or replicated alike), so sp = ep = 1 runs on 2 data-parallel ranks.
-        int ranks = sp * ep == 1 && plannedWorld > 1 ? 2 : sp * ep;
+        int ranks = sp * ep == 1 ? anchorRanks() : sp * ep;
         return measured.computeIfAbsent(microBatch + " sp" + sp + " ep" + ep + " " + policy.label(), k -> {
             BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(ranks, sp, ep));
             log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, sp %d, ep %d, recompute %s on %d ranks: "
@@ -57,21 +57,25 @@ final class PlanCalibration implements ShapeCosts {
     }
 
     /**
-     * One rank's step time among {@code world} data-parallel ranks over its time alone, at the
-     * config's micro-batch and sequence without recompute.
+     * One rank's step time among {@code world} data-parallel ranks over its time among the
+     * {@link #anchorRanks} of the sp = ep = 1 calibration, at the given micro-batch without recompute.
      */
     double hostShare(int world, int microBatch) {
-        if (world == 1) {
+        if (world <= anchorRanks()) {
             return 1;
         }
-        BenchParallel.Measured alone = run(shape(microBatch, RecomputePolicy.NONE),
-                new BenchParallel.Layout(1, 1, 1));
+        Cost anchor = cost(microBatch, 1, 1, RecomputePolicy.NONE);
         BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE),
                 new BenchParallel.Layout(world, 1, 1));
-        double share = shared.stepMs() / alone.stepMs();
+        double share = shared.stepMs() / anchor.stepMs();
         log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host: step %.1f ms, "
-                + "x%.2f of one rank alone", world, shared.stepMs(), share));
+                + "x%.2f of %d ranks", world, shared.stepMs(), share, anchorRanks()));
         return share;
+    }
+
+    /** The ranks the sp = ep = 1 shapes are measured on: 2 when the plan has several, else 1. */
+    int anchorRanks() {
+        return plannedWorld > 1 ? 2 : 1;
     }
 
     private Settings shape(int microBatch, RecomputePolicy policy) {

@@ -108,7 +108,8 @@ final class PlanCommand {
                         threadsPerRank(r.world()), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
                 double share = hostShareOrOne(options, calibration, r.world(), reference);
-                costs = new MeasuredCosts(model.units(), layouts, calibration, share, r.world(), global, seq);
+                costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
+                        r.world(), global, seq);
             }
             return Planner.rank(options, costs, r.memoryBytes());
         }

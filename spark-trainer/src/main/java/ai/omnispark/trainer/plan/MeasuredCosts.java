@@ -8,7 +8,7 @@ import java.util.List;
  * on sp × ep ranks ({@link ShapeCosts}: the sp and ep exchanges run for real), times the
  * micro-batches a step takes, times how much slower a rank runs when the planned world shares this
  * host than when sp × ep ranks do ({@link #shareOf}; measured: a step of one rank among world
- * data-parallel ranks over one rank alone, same shape; it holds the FSDP traffic of the in-process
+ * data-parallel ranks over one among the anchor ranks, same shape; it holds the FSDP traffic of the in-process
  * transport, which is memory copies on the same cores). State bytes are exact
  * ({@link StateMemory}); on sharded layouts the gathered weights the graph keeps for backward
  * ({@link LayoutCheck#usedUnits}) are added to a shape measured on one rank, where weights are not
@@ -20,12 +20,17 @@ public final class MeasuredCosts implements CostModel {
     private final ShapeCosts shapes;
     private final double hostShare;
     private final int world;
+    private final int anchorRanks;
     private final int globalBatch;
     private final int seqLen;
 
-    /** @param hostShare one rank's step among {@code world} over one rank's alone, measured */
-    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, double hostShare, int world,
-            int globalBatch, int seqLen) {
+    /**
+     * @param hostShare one rank's step among {@code world} over one rank's among {@code anchorRanks}, measured
+     * @param anchorRanks the ranks the host share is relative to (those the sp = ep = 1 shapes ran on)
+     */
+    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, double hostShare,
+            int anchorRanks, int world, int globalBatch, int seqLen) {
+        this.anchorRanks = anchorRanks;
         this.units = units;
         this.layouts = layouts;
         this.shapes = shapes;
@@ -36,11 +41,13 @@ public final class MeasuredCosts implements CostModel {
     }
 
     /**
-     * How much slower a rank of {@code ranks} runs than one alone: 1 at one rank, the measured share
-     * at the planned world, linear between (ranks beyond the cores share them in proportion).
+     * How much slower a rank among {@code ranks} runs than one among the anchor ranks: 1 up to them,
+     * the measured share at the planned world, linear between (ranks beyond the cores share them in
+     * proportion).
      */
     double shareOf(int ranks) {
-        return world == 1 ? 1 : 1 + (hostShare - 1) * (ranks - 1) / (world - 1);
+        return ranks <= anchorRanks || world <= anchorRanks ? 1
+                : 1 + (hostShare - 1) * (ranks - anchorRanks) / (world - anchorRanks);
     }
 
     @Override

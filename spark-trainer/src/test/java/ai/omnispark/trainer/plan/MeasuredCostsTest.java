@@ -16,8 +16,8 @@ class MeasuredCostsTest {
             ShapeCosts shapes = (micro, sp, ep, policy) -> sp == 1
                     ? new ShapeCosts.Cost(1000L * micro, 100.0 * micro, 1)
                     : new ShapeCosts.Cost(700L * micro, 150.0 * micro, sp * ep);
-            // world 4 measured 3x slower per rank than one alone; global batch 8
-            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), shapes, 3.0, 4, 8, 64);
+            // world 4 measured 3x slower per rank than one alone (anchor 1 rank); global batch 8
+            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), shapes, 3.0, 1, 4, 8, 64);
             long whole = 0;
             long largest = 0;
             for (UnitLayout u : m.units()) {
@@ -39,6 +39,18 @@ class MeasuredCostsTest {
             assertEquals(2 * 300 * 3 / (1 + 2.0 / 3), sp2.stepMs(), 1e-9);
             assertEquals(1400, sp2.activationBytes());
             assertEquals(0, sp2.gatherBytes(), "measured on 2 ranks: the probe already counted the gathered weights");
+        }
+    }
+
+    @Test
+    void theShareIsOneUpToTheAnchorRanksAndLinearToTheWorld() throws Exception {
+        try (Model m = ModelFamilies.load(PlanSpaceTest.MODELS.resolve("tiny-qwen3.json"), ModelOptions.defaults())) {
+            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), (a, b, c, d) -> null, 2.5, 2, 8, 8,
+                    64);
+            assertEquals(1, costs.shareOf(1), 1e-12);
+            assertEquals(1, costs.shareOf(2), 1e-12);
+            assertEquals(1.75, costs.shareOf(5), 1e-12); // 1 + 1.5 x 3 / 6
+            assertEquals(2.5, costs.shareOf(8), 1e-12);
         }
     }
 }
