@@ -124,8 +124,16 @@ final class BenchParallel {
     }
 
     static Measured measure(Settings base, Layout layout, int steps, int warmup, int threads) throws Exception {
-        Settings s = at(base, layout);
+        return measureAsConfigured(at(base, layout), steps, warmup, threads);
+    }
+
+    /**
+     * As {@link #measure}, on {@code s} as it is: its own parallel keys and global batch (a step may
+     * then run several micro-batches; the activation bytes are the median over them all).
+     */
+    static Measured measureAsConfigured(Settings s, int steps, int warmup, int threads) throws Exception {
         ParallelPlan plan = ParallelPlan.from(s);
+        Layout layout = new Layout(plan.worldSize(), plan.spSize(), plan.epSize());
         ActivationProbe probe = new ActivationProbe(plan.worldSize(), BenchRanks.TIMEOUT);
         List<RankResult> ranks;
         try {

@@ -30,6 +30,11 @@ public final class Main {
             "                                          one DiT forward of a diffusers (wan) folder on diffusers'",
             "                                          arguments (hidden_states, timestep, encoder_hidden_states",
             "                                          [, encoder_hidden_states_image]); writes sample (F32)",
+            "  plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]",
+            "                                          rank dp_replicate x dp_shard x sp x ep x recompute x micro-batch",
+            "                                          plans by predicted step time and per-rank memory; --hardware:",
+            "                                          a device profile (conf/hardware) for clusters not this one",
+            "                                          (docs/plan.md); exit 3 when no plan fits",
             "  prepare CONFIG [--set key=value ...]    only the prepare step: raw data -> Arrow shards + manifest",
             "  pipeline CONFIG [--set key=value ...]   prepare + train + export, rerun-safe; exit codes in docs/pipelines.md",
             "  sample --out DIR [--documents N] [--media M]   synthetic text, image-text and video-text samples",
@@ -81,6 +86,8 @@ public final class Main {
                     return ConvertLoraCommand.run(rest, out, err);
                 case "forward":
                     return ForwardCommand.run(rest, out);
+                case "plan":
+                    return PlanCommand.run(rest, out);
                 case "prepare":
                     return PrepareCommand.run(rest, out, err);
                 case "pipeline":

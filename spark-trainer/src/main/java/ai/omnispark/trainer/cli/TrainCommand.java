@@ -8,7 +8,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 
-/** {@code train CONFIG [--set key=value ...]}. */
+/** {@code train CONFIG [--set key=value ...]}; {@code train.parallel_plan: auto} is planned here first. */
 final class TrainCommand {
     private TrainCommand() {}
 
@@ -17,7 +17,7 @@ final class TrainCommand {
         if (args.positional.size() != 1) {
             throw new ConfigException("train takes one CONFIG file, got " + args.positional);
         }
-        Settings settings = Settings.load(Path.of(args.positional.get(0)), args.sets);
+        Settings settings = PlanCommand.resolveAuto(Settings.load(Path.of(args.positional.get(0)), args.sets), out);
         TrainSummary summary = TrainingJob.run(settings, out);
         out.println(summary.toJsonLine());
         return 0;

@@ -26,6 +26,11 @@ public record ParallelPlan(
 
     /** The plan {@code train}'s parallel keys describe, checked against each other. */
     public static ParallelPlan from(TrainSection train) {
+        if (train.autoParallelPlan()) {
+            throw new ConfigException("train.parallel_plan is auto, which bin/omnispark train resolves at launch "
+                    + "(it runs the planner and writes the chosen sizes); here the sizes must be given: set "
+                    + "train.parallel_plan=manual, or launch through bin/omnispark train");
+        }
         int world = train.worldSize();
         if (world < 1) {
             throw new ConfigException("train.world_size must be >= 1, got " + world);

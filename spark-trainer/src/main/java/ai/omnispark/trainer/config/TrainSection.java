@@ -16,6 +16,9 @@ import java.util.Map;
  * @param loraLr {@code train.lora_lr} as given; 0 = {@link #lr}, see {@link #effectiveLoraLr}
  * @param flowShift {@code train.flow_shift}, with {@link #timestepWeighting} and {@link #textDropout} a
  *     diffusion family's flow-matching settings ({@link #diffusion})
+ * @param parallelPlan {@code train.parallel_plan}; auto: the launcher replaces the parallel sizes,
+ *     micro-batch and recompute with the planner's choice (docs/plan.md) before the job is built
+ * @param planMemoryGb {@code train.plan_memory_gb}: the per-rank memory the auto plan must fit
  */
 public record TrainSection(
         String outputDir,
@@ -64,7 +67,9 @@ public record TrainSection(
         String timestepWeighting,
         double textDropout,
         RecomputeMode recompute,
-        double activationMemoryBudgetMb) {
+        double activationMemoryBudgetMb,
+        PlanChoice parallelPlan,
+        double planMemoryGb) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -115,7 +120,9 @@ public record TrainSection(
             new Key("train.lora_lr", Type.DOUBLE, 0.0, "learning rate of the LoRA adapters; 0 = train.lr"),
             new Key("train.flow_shift", Type.DOUBLE, 5.0, "diffusion (wan): shift s of the flow-matching sigmas, sigma' = s sigma / (1 + (s - 1) sigma)"),
             new Key("train.timestep_weighting", Type.STRING, "none", "diffusion (wan): none | gaussian (loss weights peaked at t = 500, mean 1 over the 1000-step grid)"),
-            new Key("train.text_dropout", Type.DOUBLE, 0.1, "diffusion (wan): probability that a sample's text embedding is replaced by the empty prompt's (zeros)"));
+            new Key("train.text_dropout", Type.DOUBLE, 0.1, "diffusion (wan): probability that a sample's text embedding is replaced by the empty prompt's (zeros)"),
+            new Key("train.parallel_plan", Type.STRING, "manual", "manual (the parallel keys as written) | auto (bin/omnispark train runs the planner at launch and applies its choice of replicate x shard x sp x ep, recompute and micro-batch; docs/plan.md)"),
+            new Key("train.plan_memory_gb", Type.DOUBLE, 0.0, "per-rank memory (GiB) the auto plan must fit; required with parallel_plan auto"));
 
     static TrainSection parse(Settings s) {
         String congestion = s.string("train.comm_tcp_congestion");
@@ -144,7 +151,8 @@ public record TrainSection(
                 s.integer("train.profile_start_step"), s.integer("train.profile_end_step"),
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
                 s.intValue("train.comm_timeout_s"), loraLr, diffusion(s).flowShift(),
-                diffusion(s).timestepWeighting(), diffusion(s).textDropout(), recompute(s), budget(s));
+                diffusion(s).timestepWeighting(), diffusion(s).textDropout(), recompute(s), budget(s),
+                PlanChoice.parse(s.string("train.parallel_plan")), planMemoryGb(s));
     }
 
     /** train.flow_shift, train.timestep_weighting and train.text_dropout as a diffusion family takes them. */
@@ -220,6 +228,18 @@ public record TrainSection(
         return Math.toIntExact(n);
     }
 
+    private static double planMemoryGb(Settings s) {
+        double gb = s.number("train.plan_memory_gb");
+        if (!(gb >= 0)) {
+            throw new ConfigException("train.plan_memory_gb must be >= 0, got " + gb);
+        }
+        if (gb == 0 && "auto".equals(s.string("train.parallel_plan"))) {
+            throw new ConfigException("train.parallel_plan auto needs train.plan_memory_gb: the per-rank memory "
+                    + "(GiB) the chosen plan must fit");
+        }
+        return gb;
+    }
+
     private static ParallelPlan.Mode mode(String name) {
         return switch (name) {
             case "fsdp" -> ParallelPlan.Mode.FSDP;
@@ -228,6 +248,11 @@ public record TrainSection(
             default -> throw new ConfigException("train.data_parallel_mode must be fsdp, ddp or none, got '"
                     + name + "'");
         };
+    }
+
+    /** Whether {@code train.parallel_plan} is auto: the sizes are the planner's, resolved at launch. */
+    public boolean autoParallelPlan() {
+        return parallelPlan == PlanChoice.AUTO;
     }
 
     /** The LoRA adapters' learning rate: {@code train.lora_lr}, or {@code train.lr} when it is 0. */

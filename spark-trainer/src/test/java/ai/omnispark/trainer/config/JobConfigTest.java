@@ -31,7 +31,8 @@ class JobConfigTest {
             "train.resume_policy", "allow_changes",
             "train.comm_transport", "unix",
             "train.comm_tcp_congestion", "cubic",
-            "train.timestep_weighting", "gaussian");
+            "train.timestep_weighting", "gaussian",
+            "train.parallel_plan", "auto");
 
 
     private static JobConfig parse(Object tree, String... sets) {
