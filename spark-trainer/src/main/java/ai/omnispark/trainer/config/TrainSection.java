@@ -90,7 +90,7 @@ public record TrainSection(
             new Key("train.seed", Type.INT, 42L, "seed of initialisation and data order"),
             new Key("train.log_steps", Type.INT, 1L, "print a progress line every N steps"),
             new Key("train.enable_gradient_checkpointing", Type.BOOL, false, "recompute block activations in backward (train.recompute: block)"),
-            new Key("train.recompute", Type.STRING, "", "none | block | roi: what backward recomputes (docs/recompute.md); empty = block when enable_gradient_checkpointing, else none"),
+            new Key("train.recompute", Type.STRING, "none", "none | block | roi: what backward recomputes (docs/recompute.md); enable_gradient_checkpointing: true is the older spelling of block"),
             new Key("train.activation_memory_budget_mb", Type.DOUBLE, 0.0, "with train.recompute: roi, the activation memory per micro-batch and rank to fit (MiB); roi recomputes the best-value tensors until it fits"),
             new Key("train.threads", Type.INT, 0L, "intra-op threads per rank; 0 = cores / ranks"),
             new Key("train.tensorboard_dir", Type.STRING, "", "also write each step's metrics as TensorBoard scalars (event files) here; empty = off"),
@@ -169,24 +169,24 @@ public record TrainSection(
         }
     }
 
-    /** train.recompute, with enable_gradient_checkpointing: true meaning block; contradicting settings are refused. */
+    /**
+     * train.recompute, with enable_gradient_checkpointing: true meaning block (the flag is the older
+     * spelling, so with the default none it asks for block); the flag with roi is refused.
+     */
     private static RecomputeMode recompute(Settings s) {
         String text = s.string("train.recompute");
         boolean checkpointing = s.flag("train.enable_gradient_checkpointing");
-        if (text.isBlank()) {
-            return checkpointing ? RecomputeMode.BLOCK : RecomputeMode.NONE;
-        }
         RecomputeMode mode;
         try {
             mode = RecomputeMode.parse(text);
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage());
         }
-        if (checkpointing && mode != RecomputeMode.BLOCK) {
+        if (checkpointing && mode == RecomputeMode.ROI) {
             throw new ConfigException("train.enable_gradient_checkpointing: true means train.recompute: block, but "
-                    + "train.recompute is " + mode + "; set only one of them");
+                    + "train.recompute is roi; set only one of them");
         }
-        return mode;
+        return checkpointing ? RecomputeMode.BLOCK : mode;
     }
 
     private static double budget(Settings s) {
