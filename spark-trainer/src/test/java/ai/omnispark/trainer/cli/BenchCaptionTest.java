@@ -1,10 +1,13 @@
 package ai.omnispark.trainer.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.omnispark.data.sample.SyntheticSample;
 import ai.omnispark.data.sample.SyntheticText;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
@@ -15,12 +18,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -85,26 +87,29 @@ class BenchCaptionTest {
     @Test
     void theBenchsPicturesAreTheSamplesWayOfDrawingFromItsOwnSeed() throws Exception {
         // The bench's pictures for seed S are the image files `sample --seed S` writes, pixel for pixel
-        // (so --seed 42 would redraw the training set, which is why it is refused), and another seed
-        // draws none of them.
+        // (so --seed 42 would redraw the training set, which is why it is refused) ...
         Path sample = tmp.resolve("sample");
         SyntheticSample.write(sample, 1, 6, 42);
-        Set<String> trained = new HashSet<>();
         List<String> lines = Files.readAllLines(sample.resolve("image_text.jsonl"));
         SplittableRandom same = new SplittableRandom(42);
         for (String line : lines) {
             String path = new ObjectMapper().readTree(line).get("image").asText();
-            BufferedImage written = ImageIO.read(sample.resolve(path).toFile());
-            String pixels = pixels(written);
-            assertEquals(pixels, pixels(ImageIO.read(new ByteArrayInputStream(
-                    BenchCaption.png(SyntheticSample.picture(same))))), path);
-            trained.add(pixels);
+            assertArrayEquals(pixels(ImageIO.read(sample.resolve(path).toFile())),
+                    pixels(ImageIO.read(new ByteArrayInputStream(BenchCaption.png(SyntheticSample.picture(same))))),
+                    path);
+        }
+        // ... and the default seed's 50 draw none of the 400 images of `sample --media 400` (seed 42).
+        List<int[]> trained = new ArrayList<>();
+        SplittableRandom training = new SplittableRandom(BenchCaption.SAMPLE_SEED);
+        for (int i = 0; i < 400; i++) {
+            trained.add(pixels(SyntheticSample.picture(training).render()));
         }
         SplittableRandom fresh = new SplittableRandom(BenchCaption.DEFAULT_SEED);
         for (int i = 0; i < 50; i++) {
-            String pixels = pixels(ImageIO.read(new ByteArrayInputStream(
-                    BenchCaption.png(SyntheticSample.picture(fresh)))));
-            assertTrue(!trained.contains(pixels), "fresh picture " + i + " is a training image");
+            int[] picture = pixels(ImageIO.read(new ByteArrayInputStream(BenchCaption.png(SyntheticSample.picture(fresh)))));
+            for (int j = 0; j < trained.size(); j++) {
+                assertFalse(Arrays.equals(picture, trained.get(j)), "fresh picture " + i + " is training image " + j);
+            }
         }
         String refused = runText(2, "bench", "caption", "--model", "nowhere", "--seed", "42");
         assertTrue(refused.contains("--seed 42 is the training sample's seed"), refused);
@@ -112,20 +117,14 @@ class BenchCaptionTest {
         assertTrue(refusedToo.contains("--seed 7 is the training sample's seed"), refusedToo);
     }
 
-    private static String pixels(BufferedImage image) {
-        StringBuilder s = new StringBuilder();
-        for (int y = 0; y < image.getHeight(); y++) {
-            for (int x = 0; x < image.getWidth(); x++) {
-                s.append(Integer.toHexString(image.getRGB(x, y))).append(',');
-            }
-        }
-        return s.toString();
-    }
-
     @Test
     void badOptionsAreNamed() {
         assertTrue(runText(2, "bench", "caption", "--model", "nowhere", "--seed", "x").contains("--seed takes an integer"));
         assertTrue(runText(2, "bench", "caption", "--model", "nowhere", "--images", "0").contains("--images must be > 0"));
+    }
+
+    private static int[] pixels(BufferedImage image) {
+        return image.getRGB(0, 0, image.getWidth(), image.getHeight(), null, 0, image.getWidth());
     }
 
     /** Names the sample colour nearest the pixel farthest from white (inside the shape), and "circle" whatever the shape. */
