@@ -33,7 +33,10 @@ public final class SyntheticSample {
     public static final int SIDE = 112;
     public static final int VIDEO_FRAMES = 8;
     public static final int VIDEO_FPS = 4;
-    /** Largest change of a fill channel; half the smallest distance between two named colours is 52 per channel. */
+    /**
+     * Largest change of a fill channel: at most 12·√3 ≈ 21 away from the named colour, under half
+     * the closest two named colours' distance (yellow and orange, 80), so the fill stays nearest its name.
+     */
     public static final int JITTER = 12;
     /** A small shape's side is in [18, 26] pixels, a large one's in [34, 42]: the classes never meet. */
     static final int SMALL_MIN = 18;
