@@ -21,17 +21,20 @@ import java.util.SplittableRandom;
 import javax.imageio.ImageIO;
 
 /**
- * {@code bench caption --model HF_DIR [--images 50] [--seed S] [--prompt T] [--max-new-tokens N]
- * [--moved F] [--threads T]}: how often a vision-language model trained on {@code sample}'s
- * image-text set names what fresh images show. It draws scenes as {@link SyntheticSample} does
- * (another seed than the training sample's: {@code sample} defaults to 42, this to
- * {@link #DEFAULT_SEED}), renders each as a PNG (with {@code --moved F}, the shape moved along its
- * motion by a uniform fraction in [0, F] of a quarter side, so no pixel grid of training repeats),
- * captions it greedily with {@code generate}'s decoding, and prints one JSON line with the
- * colour, shape and size accuracies ({@link CaptionScore}) and a few examples.
+ * {@code bench caption --model HF_DIR [--images 50] [--seed S] [--sample-seed S] [--prompt T]
+ * [--max-new-tokens N] [--threads T]}: how often a vision-language model trained on {@code sample}'s
+ * image-text set names what fresh images show. It draws pictures exactly as {@link SyntheticSample}
+ * draws its image records (scene, then a random placement), from {@code --seed} (default
+ * {@link #DEFAULT_SEED}), which must differ from {@code --sample-seed}, the seed the training sample
+ * was written with ({@code sample}'s default 42): the same seed would redraw the training images
+ * themselves. Each is rendered as a PNG, captioned greedily with {@code generate}'s decoding, and
+ * one JSON line gives the colour, shape and size accuracies ({@link CaptionScore}), both seeds and a
+ * few examples.
  */
 final class BenchCaption {
     static final long DEFAULT_SEED = 20261130L;
+    /** What {@code sample --seed} defaults to. */
+    static final long SAMPLE_SEED = 42L;
     private static final int EXAMPLES = 5;
 
     private BenchCaption() {}
@@ -47,22 +50,17 @@ final class BenchCaption {
             List<String[]> examples) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
-        Args args = Args.parse(argv, 0, List.of("model", "images", "seed", "prompt", "max-new-tokens", "moved",
-                "threads", "tokenizer"));
+        Args args = Args.parse(argv, 0, List.of("model", "images", "seed", "sample-seed", "prompt",
+                "max-new-tokens", "threads", "tokenizer"));
         Path dir = Path.of(args.required("model"));
         int images = args.positiveInt("images", "50");
         int maxNew = args.positiveInt("max-new-tokens", "24");
         int threads = args.positiveInt("threads", String.valueOf(Runtime.getRuntime().availableProcessors()));
-        long seed;
-        double moved;
-        try {
-            seed = Long.parseLong(args.option("seed", String.valueOf(DEFAULT_SEED)));
-            moved = Double.parseDouble(args.option("moved", "0"));
-        } catch (NumberFormatException e) {
-            throw new ConfigException("--seed takes an integer and --moved a number in [0, 1]: " + e.getMessage());
-        }
-        if (!(moved >= 0 && moved <= 1)) {
-            throw new ConfigException("--moved must be in [0, 1] (a fraction of the motion's quarter side), got " + moved);
+        long seed = seed(args, "seed", DEFAULT_SEED);
+        long sampleSeed = seed(args, "sample-seed", SAMPLE_SEED);
+        if (seed == sampleSeed) {
+            throw new ConfigException("--seed " + seed + " is the training sample's seed (--sample-seed): its pictures"
+                    + " are the training images, not fresh ones; pick another --seed");
         }
         String prompt = args.option("prompt", "");
         long started = System.nanoTime();
@@ -83,7 +81,7 @@ final class BenchCaption {
                                 rank.manager(), row, maxNew, eos, true);
                         return prompt + tokenizer.decode(g.ids());
                     };
-                    result = measure(captioner, images, seed, moved);
+                    result = measure(captioner, images, seed);
                 } finally {
                     ModelTokenizer.close(tokenizer);
                 }
@@ -95,7 +93,8 @@ final class BenchCaption {
         o.put("model", dir.toString());
         o.put("images", result.images());
         o.put("seed", seed);
-        o.put("moved", moved);
+        o.put("sample_seed", sampleSeed);
+        o.put("fresh", "pictures drawn from seed " + seed + ", not the training sample's seed " + sampleSeed);
         o.put("prompt", prompt);
         o.put("colour_accuracy", result.colourAccuracy());
         o.put("shape_accuracy", result.shapeAccuracy());
@@ -109,17 +108,26 @@ final class BenchCaption {
         return 0;
     }
 
-    /** Draws {@code images} scenes from {@code seed}, captions their renderings and scores the captions. */
-    static Result measure(Captioner captioner, int images, long seed, double moved) {
+    private static long seed(Args args, String name, long fallback) {
+        String text = args.option(name, String.valueOf(fallback));
+        try {
+            return Long.parseLong(text.trim());
+        } catch (NumberFormatException e) {
+            throw new ConfigException("--" + name + " takes an integer, got '" + text + "'");
+        }
+    }
+
+    /** Draws {@code images} pictures from {@code seed} as the sample does, captions them and scores the captions. */
+    static Result measure(Captioner captioner, int images, long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         int colour = 0;
         int shape = 0;
         int size = 0;
         List<String[]> examples = new java.util.ArrayList<>();
         for (int i = 0; i < images; i++) {
-            SyntheticText.Scene scene = SyntheticText.scene(random);
-            double t = moved > 0 ? random.nextDouble() * moved : 0;
-            String caption = captioner.caption(png(scene, t));
+            SyntheticSample.Picture picture = SyntheticSample.picture(random);
+            SyntheticText.Scene scene = picture.scene();
+            String caption = captioner.caption(png(picture));
             colour += CaptionScore.colour(scene, caption) ? 1 : 0;
             shape += CaptionScore.shape(scene, caption) ? 1 : 0;
             size += CaptionScore.size(scene, caption) ? 1 : 0;
@@ -131,10 +139,10 @@ final class BenchCaption {
                 examples);
     }
 
-    static byte[] png(SyntheticText.Scene scene, double t) {
+    static byte[] png(SyntheticSample.Picture picture) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try {
-            ImageIO.write(SyntheticSample.frame(scene, t), "png", bytes);
+            ImageIO.write(picture.render(), "png", bytes);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

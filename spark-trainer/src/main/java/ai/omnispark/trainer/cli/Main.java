@@ -56,7 +56,7 @@ public final class Main {
             "                                          time collectives; JSON lines (docs/comm.md)",
             "  bench attention [--seq 512,1024,2048] [--impls eager,sdpa,chunked] [--kv-heads N]",
             "                                          attention forward+backward per kernel (docs/performance.md)",
-            "  bench caption --model HF_DIR [--images 50] [--seed S] [--moved F] [--prompt T]",
+            "  bench caption --model HF_DIR [--images 50] [--seed S] [--sample-seed 42] [--prompt T]",
             "                                          a VLM's colour / shape accuracy on fresh sample images",
             "  help                                    this text");
 
