@@ -1,5 +1,6 @@
 package ai.omnispark.models.vlm;
 
+import ai.omnispark.models.testing.ShardGradients;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,7 +13,6 @@ import ai.omnispark.parallel.engine.Recompute;
 import ai.omnispark.parallel.fsdp.CommShardGroup;
 import ai.omnispark.parallel.fsdp.FsdpParams;
 import ai.omnispark.parallel.param.LocalParams;
-import ai.omnispark.parallel.param.OwnedSlice;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.RankContext;
 import java.security.SecureRandom;
@@ -95,24 +95,7 @@ class Qwen2VlFsdpTest {
                                     group)) {
                                 double loss = TinyVlm.lossAndGrad(ctx.manager(), model, params, DataType.FLOAT32,
                                         TinyVlm.pixels(v, 100 + me), mode, global);
-                                long compared = 0;
-                                for (UnitLayout unit : model.units()) {
-                                    double[] ref = reference.get(unit.name());
-                                    double largest = 0;
-                                    for (double g : ref) {
-                                        largest = Math.max(largest, Math.abs(g));
-                                    }
-                                    OwnedSlice o = params.owned(unit.name());
-                                    float[] shard = params.gradShard(unit.name()).toFloatArray();
-                                    for (long i = o.begin(); i < o.end(); i++) {
-                                        double got = shard[(int) (i - o.begin())];
-                                        double want = ref[(int) i];
-                                        assertTrue(Math.abs(got - want) <= 1e-5 * (Math.abs(want) + largest),
-                                                "rank " + me + " " + unit.name() + "[" + i + "]: fsdp " + got
-                                                        + ", one rank " + want);
-                                        compared++;
-                                    }
-                                }
+                                long compared = ShardGradients.assertMatch(me, model.units(), params, reference, 1e-5);
                                 return new double[] {loss, compared};
                             }
                         }
