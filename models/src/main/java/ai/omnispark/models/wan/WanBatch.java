@@ -24,6 +24,15 @@ public final class WanBatch {
     public static final String LOSS_WEIGHT = "wan.loss_weight";
     public static final String ROPE_COS = "wan.rope_cos";
     public static final String ROPE_SIN = "wan.rope_sin";
+    /**
+     * Under Ulysses, in place of {@link #HIDDEN_STATES}: this sp rank's patches [B, S/P, in_channels pt ph pw]
+     * ({@link WanPatchTokens}).
+     */
+    public static final String PATCHES = "wan.patches";
+    /** Under Ulysses, in place of {@link #TARGET}: this sp rank's target tokens [B, S/P, pt ph pw out_channels]. */
+    public static final String TARGET_TOKENS = "wan.target_tokens";
+    /** Under Ulysses: [1], the target elements of one whole sample, the divisor of its mean squared error. */
+    public static final String TARGET_ELEMENTS = "wan.target_elements";
     /** Rotary base of every axis. */
     static final double THETA = 10000;
 

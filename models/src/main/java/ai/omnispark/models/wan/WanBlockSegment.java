@@ -7,6 +7,7 @@ import ai.omnispark.models.lora.LoraTargets;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionInputs;
+import ai.omnispark.parallel.comm.Communicator;
 import ai.omnispark.parallel.engine.Segment;
 import ai.omnispark.parallel.engine.SegmentCall;
 import java.util.List;
@@ -57,28 +58,57 @@ final class WanBlockSegment implements Segment {
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
         NDArray x = inputs.get(0);
-        NDArray timestepProj = inputs.get(1);
+        NDArray[] mod = modulation(call, inputs.get(1));
+        NDArray[] qkv = selfAttentionInputs(call, x, mod);
+        return finish(call, inputs, attend(qkv[0], qkv[1], qkv[2]), mod);
+    }
+
+    /**
+     * (shift, scale, gate, c_shift, c_scale, c_gate) = scale_shift_table [1, 6, D] + timestep_proj
+     * [B, 6, D], each [B, 1, D].
+     */
+    NDArray[] modulation(SegmentCall call, NDArray timestepProj) {
+        NDArray mod = p(call, WanLayouts.SCALE_SHIFT_TABLE).add(timestepProj);
+        NDArray[] chunks = new NDArray[6];
+        for (int i = 0; i < 6; i++) {
+            chunks[i] = mod.get(new NDIndex(":, {}:{}", i, i + 1));
+        }
+        return chunks;
+    }
+
+    /**
+     * Self-attention's q, k, v [B, heads, S, head_dim] of the tokens x [B, S, D] (all of a sample's, or
+     * an sp rank's slice with the batch's rotary tables cut alike): modulated norm, projections, q/k
+     * RMSNorm over all of D, RoPE on q and k.
+     */
+    NDArray[] selfAttentionInputs(SegmentCall call, NDArray x, NDArray[] mod) {
+        NDArray h = WanOps.layerNorm(x, config.eps()).mul(mod[1].add(Ops.constant(x, 1))).add(mod[0]);
+        NDArray q = Ops.rmsNorm(linear(call, h, "attn1.to_q"), p(call, "attn1.norm_q.weight"), config.eps());
+        NDArray k = Ops.rmsNorm(linear(call, h, "attn1.to_k"), p(call, "attn1.norm_k.weight"), config.eps());
+        NDArray v = linear(call, h, "attn1.to_v");
+        NDArray cos = rotary(call, WanBatch.ROPE_COS, q);
+        NDArray sin = rotary(call, WanBatch.ROPE_SIN, q);
+        return new NDArray[] {WanOps.ropeInterleaved(heads(q), cos, sin), WanOps.ropeInterleaved(heads(k), cos, sin),
+            heads(v)};
+    }
+
+    /**
+     * The rest of the block from self-attention's output heads {@code attended} [B, heads, S, head_dim]:
+     * x += gate * to_out(attended), cross-attention, FFN; the outputs are x and inputs 1.. unchanged.
+     */
+    NDList finish(SegmentCall call, NDList inputs, NDArray attended, NDArray[] mod) {
+        NDArray x = inputs.get(0);
         NDArray text = inputs.get(3);
         NDArray image = config.isImageToVideo() ? inputs.get(4) : null;
         double eps = config.eps();
-        // [1, 6, D] + [B, 6, D]; each modulation [B, 1, D].
-        NDArray mod = p(call, WanLayouts.SCALE_SHIFT_TABLE).add(timestepProj);
-        NDArray shift = chunk(mod, 0);
-        NDArray scale = chunk(mod, 1);
-        NDArray gate = chunk(mod, 2);
-        NDArray cShift = chunk(mod, 3);
-        NDArray cScale = chunk(mod, 4);
-        NDArray cGate = chunk(mod, 5);
         NDArray one = Ops.constant(x, 1);
-
-        NDArray h = WanOps.layerNorm(x, eps).mul(scale.add(one)).add(shift);
-        x = x.add(selfAttention(call, h).mul(gate));
+        x = x.add(linear(call, merge(attended), "attn1.to_out.0").mul(mod[2]));
         NDArray n = config.crossAttnNorm()
                 ? Ops.layerNorm(x, p(call, "norm2.weight"), p(call, "norm2.bias"), eps) : x;
         x = x.add(crossAttention(call, n, text, image));
-        NDArray m = WanOps.layerNorm(x, eps).mul(cScale.add(one)).add(cShift);
+        NDArray m = WanOps.layerNorm(x, eps).mul(mod[4].add(one)).add(mod[3]);
         NDArray ffn = linear(call, Ops.geluTanh(linear(call, m, WanLayouts.FFN_UP)), WanLayouts.FFN_DOWN);
-        x = x.add(ffn.mul(cGate));
+        x = x.add(ffn.mul(mod[5]));
         NDList out = new NDList(x);
         for (int i = 1; i < inputs.size(); i++) {
             out.add(inputs.get(i));
@@ -86,19 +116,9 @@ final class WanBlockSegment implements Segment {
         return out;
     }
 
-    private static NDArray chunk(NDArray mod, int i) {
-        return mod.get(new NDIndex(":, {}:{}", i, i + 1));
-    }
-
-    private NDArray selfAttention(SegmentCall call, NDArray h) {
-        NDArray q = Ops.rmsNorm(linear(call, h, "attn1.to_q"), p(call, "attn1.norm_q.weight"), config.eps());
-        NDArray k = Ops.rmsNorm(linear(call, h, "attn1.to_k"), p(call, "attn1.norm_k.weight"), config.eps());
-        NDArray v = linear(call, h, "attn1.to_v");
-        NDArray cos = rotary(call, WanBatch.ROPE_COS, q);
-        NDArray sin = rotary(call, WanBatch.ROPE_SIN, q);
-        NDArray out = attend(WanOps.ropeInterleaved(heads(q), cos, sin), WanOps.ropeInterleaved(heads(k), cos, sin),
-                heads(v));
-        return linear(call, merge(out), "attn1.to_out.0");
+    /** This block as Ulysses' five segments over the sp group {@code sp} ({@link WanUlyssesBlock}). */
+    List<Segment> ulysses(Communicator sp) {
+        return WanUlyssesBlock.segments(this, sp);
     }
 
     private NDArray crossAttention(SegmentCall call, NDArray h, NDArray text, NDArray image) {
@@ -113,7 +133,7 @@ final class WanBlockSegment implements Segment {
         return linear(call, merge(out), "attn2.to_out.0");
     }
 
-    private NDArray attend(NDArray q, NDArray k, NDArray v) {
+    NDArray attend(NDArray q, NDArray k, NDArray v) {
         return attention.attend(new AttentionInputs(q, k, v, null, false, null));
     }
 

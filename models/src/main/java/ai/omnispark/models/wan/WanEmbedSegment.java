@@ -2,7 +2,6 @@ package ai.omnispark.models.wan;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.types.Shape;
 import ai.omnispark.models.nn.Ops;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Segment;
@@ -36,18 +35,12 @@ final class WanEmbedSegment implements Segment {
     @Override
     public NDList forward(SegmentCall call, NDList inputs) {
         Batch batch = call.batch();
-        NDArray hs = batch.get(WanBatch.HIDDEN_STATES);
         long d = config.dim();
-        Shape s = hs.getShape();
-        int[] p = config.patchSize();
-        long b = s.get(0);
-        long f = s.get(2) / p[0];
-        long h = s.get(3) / p[1];
-        long w = s.get(4) / p[2];
+        // Under Ulysses the batch holds this rank's patches already (WanPatchTokens), not hidden_states.
+        NDArray patches = batch.has(WanBatch.PATCHES) ? batch.get(WanBatch.PATCHES)
+                : WanOps.patchify(batch.get(WanBatch.HIDDEN_STATES), config.patchSize());
+        long b = patches.getShape().get(0);
         long c = config.inChannels();
-        // [B, C, F', pt, H', ph, W', pw] -> [B, F', H', W', C, pt, ph, pw]: Conv3d's weight order per patch.
-        NDArray patches = hs.reshape(b, c, f, p[0], h, p[1], w, p[2]).transpose(0, 2, 4, 6, 1, 3, 5, 7)
-                .reshape(b, f * h * w, c * config.patchVolume());
         NDArray weight = call.param(WanLayouts.PATCH_EMBEDDING + ".weight").reshape(d, c * config.patchVolume());
         NDArray x = Ops.linear(patches, weight, call.param(WanLayouts.PATCH_EMBEDDING + ".bias"));
 

@@ -15,7 +15,8 @@ import java.util.List;
  * unpatchified with the channels of each token ordered (pt, ph, pw, c) to the velocity prediction
  * [B, out_channels, F, H, W]. Training ({@code loss}): the flow-matching loss of the micro-batch,
  * sum over samples of loss_weight x the mean squared error against {@link WanBatch#TARGET}, one
- * 0-dim output; otherwise the prediction itself.
+ * 0-dim output; otherwise the prediction itself. Under Ulysses (the batch holds {@link
+ * WanBatch#TARGET_TOKENS}) the loss is computed on this rank's tokens without unpatchifying.
  */
 final class WanHeadSegment implements Segment {
     private final WanConfig config;
@@ -47,6 +48,13 @@ final class WanHeadSegment implements Segment {
         NDArray tokens = Ops.linear(h, call.param(WanLayouts.PROJ_OUT + ".weight"),
                 call.param(WanLayouts.PROJ_OUT + ".bias"));
         Batch batch = call.batch();
+        if (batch.has(WanBatch.TARGET_TOKENS)) {
+            if (!loss) {
+                throw new IllegalStateException("a Ulysses batch (this sp rank's tokens) has no whole sample to "
+                        + "unpatchify; the prediction needs one rank");
+            }
+            return new NDList(tokenLoss(batch, tokens));
+        }
         Shape s = batch.get(WanBatch.HIDDEN_STATES).getShape();
         int[] p = config.patchSize();
         long b = s.get(0);
@@ -64,5 +72,22 @@ final class WanHeadSegment implements Segment {
         NDArray diff = sample.sub(target);
         NDArray mse = diff.mul(diff).reshape(b, -1).mean(new int[] {1});
         return new NDList(mse.mul(batch.get(WanBatch.LOSS_WEIGHT)).sum());
+    }
+
+    /**
+     * Under Ulysses: this rank's share of the micro-batch loss, sum over samples of loss_weight x (the
+     * squared error summed over this rank's tokens) / (the whole sample's elements). The sp ranks'
+     * shares add up to the one-rank loss: each sample's mean is split into its token slices' sums.
+     */
+    private static NDArray tokenLoss(Batch batch, NDArray tokens) {
+        NDArray target = batch.get(WanBatch.TARGET_TOKENS);
+        if (!target.getShape().equals(tokens.getShape())) {
+            throw new IllegalArgumentException(WanBatch.TARGET_TOKENS + " must be [B, tokens, pt ph pw out_channels] = "
+                    + tokens.getShape() + ", got " + target.getShape());
+        }
+        long b = tokens.getShape().get(0);
+        NDArray diff = tokens.sub(target);
+        NDArray sse = diff.mul(diff).reshape(b, -1).sum(new int[] {1});
+        return sse.div(batch.get(WanBatch.TARGET_ELEMENTS)).mul(batch.get(WanBatch.LOSS_WEIGHT)).sum();
     }
 }

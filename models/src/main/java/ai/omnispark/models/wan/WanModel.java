@@ -128,6 +128,12 @@ public final class WanModel implements Model {
         return tokens;
     }
 
+    /** Whether the linear {@code module} reads the text or image context rather than the video tokens x. */
+    static boolean readsContext(String module) {
+        return module.endsWith("attn2.to_k") || module.endsWith("attn2.to_v") || module.endsWith("add_k_proj")
+                || module.endsWith("add_v_proj");
+    }
+
     @Override
     public Objective objective() {
         return new FlowMatchingLoss();

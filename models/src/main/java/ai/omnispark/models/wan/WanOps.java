@@ -48,4 +48,35 @@ final class WanOps {
         NDArray angles = t.expandDims(1).mul(w.expandDims(0));
         return NDArrays.concat(new NDList(angles.cos(), angles.sin()), 1);
     }
+
+    /**
+     * Conv3d's view of hidden_states [B, C, F, H, W]: one row per patch, tokens in (f, h, w) order (w
+     * fastest), each row the patch's values in (c, pt, ph, pw) order, the order of the Conv3d weight:
+     * [B, F' H' W', C pt ph pw].
+     */
+    static NDArray patchify(NDArray hs, int[] p) {
+        Shape s = hs.getShape();
+        long b = s.get(0);
+        long c = s.get(1);
+        long f = s.get(2) / p[0];
+        long h = s.get(3) / p[1];
+        long w = s.get(4) / p[2];
+        return hs.reshape(b, c, f, p[0], h, p[1], w, p[2]).transpose(0, 2, 4, 6, 1, 3, 5, 7)
+                .reshape(b, f * h * w, c * p[0] * p[1] * p[2]);
+    }
+
+    /**
+     * A [B, C, F, H, W] tensor as the head's output tokens before unpatchify: [B, F' H' W', pt ph pw C],
+     * each row's values in (pt, ph, pw, c) order (the inverse of the head's unpatchify).
+     */
+    static NDArray outputTokens(NDArray x, int[] p) {
+        Shape s = x.getShape();
+        long b = s.get(0);
+        long c = s.get(1);
+        long f = s.get(2) / p[0];
+        long h = s.get(3) / p[1];
+        long w = s.get(4) / p[2];
+        return x.reshape(b, c, f, p[0], h, p[1], w, p[2]).transpose(0, 2, 4, 6, 3, 5, 7, 1)
+                .reshape(b, f * h * w, (long) p[0] * p[1] * p[2] * c);
+    }
 }

@@ -19,7 +19,7 @@ import java.util.List;
 
 /**
  * {@code bench parallel --config CONFIG [--sp 1,2,4] [--ep 1,2,4] [--world N] [--steps N] [--warmup N]
- * [--threads T] [--memory-budget-mb M] [--seq-len L]}: per Ulysses size (ep 1) and per expert-parallel
+ * [--threads T] [--memory-budget-mb M] [--seq-len L] [--latent C,F,H,W]}: per Ulysses size (ep 1) and per expert-parallel
  * size (sp 1), a few training steps with the ranks as threads of this JVM (in-process transport),
  * each printing one JSON line: world, sp, ep, the median step time after the warm-up, the bytes of
  * activations each rank keeps from a micro-batch's forward to its backward, its state bytes
@@ -27,6 +27,9 @@ import java.util.List;
  * holds ".experts.", the HF naming of every MoE family here). A summary line follows: activation
  * bytes against sp 1 ({@code activation_ratio_sp4_vs_sp1} when both ran), expert state against ep 1,
  * and with a budget which layouts fit it.
+ *
+ * <p>{@code --latent} measures a latent family (wan, text-to-video) on synthetic latent rows of that
+ * shape ({@link BenchLatentRows}); seq_len is then the patch tokens of a row.
  *
  * <p>World is sp (or ep) unless {@code --world} gives it; the global batch is the config's
  * micro-batch on every data-parallel rank (world / sp of them: Ulysses ranks share their rows, expert
@@ -71,7 +74,8 @@ final class BenchParallel {
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "sp", "ep", "world", "steps", "warmup", "threads",
-                "memory-budget-mb", "seq-len"));
+                "memory-budget-mb", "seq-len", "latent"));
+        int[] latent = args.options.containsKey("latent") ? latentShape(args.option("latent", null)) : null;
         Path configFile = Path.of(args.required("config"));
         List<String> sets = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
@@ -89,18 +93,37 @@ final class BenchParallel {
                 ? (long) args.positiveInt("memory-budget-mb", null) << 20 : -1;
         List<Measured> bySp = new ArrayList<>();
         for (int sp : sps) {
-            Measured m = measure(base, layout(world, sp, 1), steps, warmup, threads);
+            Measured m = measure(base, layout(world, sp, 1), steps, warmup, threads, latent);
             bySp.add(m);
             out.println(line(m, budget));
         }
         List<Measured> byEp = new ArrayList<>();
         for (int ep : eps) {
-            Measured m = measure(base, layout(world, 1, ep), steps, warmup, threads);
+            Measured m = measure(base, layout(world, 1, ep), steps, warmup, threads, latent);
             byEp.add(m);
             out.println(line(m, budget));
         }
         out.println(summary(bySp, byEp, budget));
         return 0;
+    }
+
+    private static int[] latentShape(String value) {
+        String[] parts = value.split(",");
+        if (parts.length != 4) {
+            throw new ConfigException("--latent takes C,F,H,W (a latent's channels, frames, height, width), got " + value);
+        }
+        int[] shape = new int[4];
+        for (int i = 0; i < 4; i++) {
+            try {
+                shape[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                shape[i] = 0;
+            }
+            if (shape[i] <= 0) {
+                throw new ConfigException("--latent takes four positive integers C,F,H,W, got " + value);
+            }
+        }
+        return shape;
     }
 
     static Layout layout(Integer world, int sp, int ep) {
@@ -124,7 +147,13 @@ final class BenchParallel {
     }
 
     static Measured measure(Settings base, Layout layout, int steps, int warmup, int threads) throws Exception {
-        return measureAsConfigured(at(base, layout), steps, warmup, threads);
+        return measure(base, layout, steps, warmup, threads, null);
+    }
+
+    /** @param latent (C, F, H, W) of synthetic latent rows for a latent family (wan); null: the config's token data */
+    static Measured measure(Settings base, Layout layout, int steps, int warmup, int threads, int[] latent)
+            throws Exception {
+        return measureAsConfigured(at(base, layout), steps, warmup, threads, latent);
     }
 
     /**
@@ -132,12 +161,21 @@ final class BenchParallel {
      * then run several micro-batches; the activation bytes are the median over them all).
      */
     static Measured measureAsConfigured(Settings s, int steps, int warmup, int threads) throws Exception {
+        return measureAsConfigured(s, steps, warmup, threads, null);
+    }
+
+    private static Measured measureAsConfigured(Settings s, int steps, int warmup, int threads, int[] latent)
+            throws Exception {
         ParallelPlan plan = ParallelPlan.from(s);
         Layout layout = new Layout(plan.worldSize(), plan.spSize(), plan.epSize());
+        java.util.concurrent.atomic.AtomicInteger latentTokens = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.function.Function<ai.omnispark.models.api.Model, List<ai.omnispark.models.api.Sample>> rowsOf =
+                latent == null ? null : BenchLatentRows.of(latent, JobConfig.from(s).train().globalBatchSize(),
+                        latentTokens);
         ActivationProbe probe = new ActivationProbe(plan.worldSize(), BenchRanks.TIMEOUT);
         List<RankResult> ranks;
         try {
-            ranks = BenchRanks.run(s, threads, plan.fullShard(), probe::wrap, (ctx, assembly, trainer, dp) -> {
+            ranks = BenchRanks.run(s, threads, plan.fullShard(), probe::wrap, rowsOf, (ctx, assembly, trainer, dp) -> {
                 double[] times = new double[steps];
                 try {
                     for (int i = 0; i < warmup + steps; i++) {
@@ -182,7 +220,8 @@ final class BenchParallel {
             state = Math.max(state, r.stateBytes());
         }
         JobConfig job = JobConfig.from(s);
-        return new Measured(layout, job.data().maxSeqLen(), job.train().microBatchSize(), r0.stepMs(),
+        int seqLen = latent == null ? job.data().maxSeqLen() : latentTokens.get();
+        return new Measured(layout, seqLen, job.train().microBatchSize(), r0.stepMs(),
                 kept[kept.length / 2], state, expertSum / ranks.size(), expertMax, r0.fullWeightBytes());
     }
 

@@ -1,6 +1,8 @@
 package ai.omnispark.trainer.cli;
 
+import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.Parallelize;
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.fsdp.ShardGroup;
 import ai.omnispark.parallel.mesh.DeviceMesh;
 import ai.omnispark.parallel.runtime.RankContext;
@@ -45,6 +47,16 @@ final class BenchRanks {
      */
     static <T> List<T> run(Settings settings, int threadsPerRank, boolean reshardAfterForward,
             UnaryOperator<Parallelize.Plan> planView, Body<T> body) throws Exception {
+        return run(settings, threadsPerRank, reshardAfterForward, planView, null, body);
+    }
+
+    /**
+     * As {@link #run(Settings, int, boolean, UnaryOperator, Body)}, with the rows {@code rowsOf} makes
+     * for a rank's model (latent rows for a diffusion family, say); null: the config's token data.
+     */
+    static <T> List<T> run(Settings settings, int threadsPerRank, boolean reshardAfterForward,
+            UnaryOperator<Parallelize.Plan> planView, java.util.function.Function<Model, List<Sample>> rowsOf,
+            Body<T> body) throws Exception {
         ParallelPlan plan = ParallelPlan.from(settings);
         int world = plan.worldSize();
         // Ulysses ranks share their rows: the batch is split over world / sp data-parallel ranks.
@@ -60,8 +72,10 @@ final class BenchRanks {
                 try (DeviceMesh ownedMesh = mesh;
                         RankAssembly assembly = RankAssembly.open(config.job(), ctx, config.seed(), mesh, group,
                                 reshardAfterForward)) {
-                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(),
-                            TrainingData.tokenizer(config.job())), config.seed(), dp.rank(), dp.size());
+                    InMemoryRows rows = rowsOf != null
+                            ? InMemoryRows.ofSamples(rowsOf.apply(assembly.model()), config.seed(), dp.rank(), dp.size())
+                            : new InMemoryRows(TrainingData.rows(config.job(), TrainingData.tokenizer(config.job())),
+                                    config.seed(), dp.rank(), dp.size());
                     Trainer trainer = assembly.train(config, ctx, rows, dp, planView);
                     return body.run(ctx, assembly, trainer, dp);
                 }

@@ -105,7 +105,8 @@ class WanTrainingTest {
     static Run run(Settings settings, int resumeAt) throws Exception {
         ParallelPlan plan = ParallelPlan.from(settings);
         int world = plan.worldSize();
-        TrainConfig config = TrainConfig.from(settings, world);
+        // Accumulation divides the global batch by the data-parallel ranks: world / sp under Ulysses.
+        TrainConfig config = TrainConfig.from(settings, plan.dataParallelSize());
         List<Sample> rows = rows();
         List<Run> perRank = LocalLauncher.onRanks(world, CommOptions.inProcess(Duration.ofSeconds(60)), (rank, comm) -> {
             try (RankContext ctx = RankContext.builder().rank(rank).worldSize(world).threads(1).build()) {

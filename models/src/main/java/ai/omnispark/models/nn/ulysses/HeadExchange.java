@@ -42,10 +42,15 @@ public final class HeadExchange {
         for (int i = 0; i < operands.size(); i++) {
             parts.add(operands.get(i).reshape(rows, p, heads[i] / p, tokens, d));
         }
-        NDArray send = (parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 2)).transpose(1, 0, 2, 3, 4);
-        NDArray received = exchange(scope, send, sp).reshape(p, rows, chunk, tokens, d);
+        NDArray joined = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 2);
+        NDArray send = joined.transpose(1, 0, 2, 3, 4);
+        NDArray raw = exchange(scope, send, sp);
+        NDArray received = raw.reshape(p, rows, chunk, tokens, d);
         // from peer j: its tokens chunk j of this rank's heads -> [rows, chunk, P * S/P, D]
         NDArray all = received.transpose(1, 2, 0, 3, 4).reshape(rows, chunk, p * tokens, d);
+        if (p > 1) {
+            close(parts, parts.size() == 1 ? null : joined, send, raw, received);
+        }
         return split(all, heads, p);
     }
 
@@ -79,16 +84,24 @@ public final class HeadExchange {
         for (NDArray a : operands) {
             parts.add(a);
         }
-        NDArray joined = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 1);
-        NDArray send = joined.reshape(rows, chunk, p, tokens, d).transpose(2, 0, 1, 3, 4);
-        NDArray received = exchange(scope, send, sp).reshape(p, rows, chunk, tokens, d);
+        NDArray joined = parts.size() == 1 ? null : NDArrays.concat(parts, 1);
+        NDArray byPeer = (joined == null ? parts.get(0) : joined).reshape(rows, chunk, p, tokens, d);
+        NDArray send = byPeer.transpose(2, 0, 1, 3, 4);
+        NDArray raw = exchange(scope, send, sp);
+        NDArray received = raw.reshape(p, rows, chunk, tokens, d);
         // from peer j: head chunk j of this rank's tokens -> operand i's heads of every chunk, in chunk order
         NDList out = new NDList();
+        NDList slices = new NDList();
         long offset = 0;
         for (long h : local) {
             NDArray part = received.get(":, :, {}:{}", offset, offset + h);
+            slices.add(part);
             out.add(part.transpose(1, 0, 2, 3, 4).reshape(rows, p * h, tokens, d));
             offset += h;
+        }
+        if (p > 1) {
+            slices.add(byPeer);
+            close(slices, joined, send, raw, received);
         }
         return out;
     }
@@ -130,6 +143,23 @@ public final class HeadExchange {
         return out;
     }
 
+    /**
+     * Closes the exchange's own handles once the results are built: the call's manager lives until
+     * the backward, and these (the send copy, the receive buffer) are as large as the operands. Only
+     * handles this class made are closed, never the caller's operands; a result that is a view of
+     * one keeps its memory (libtorch counts the references), so closing is always safe.
+     */
+    private static void close(NDList views, NDArray... buffers) {
+        for (NDArray a : views) {
+            a.close();
+        }
+        for (NDArray a : buffers) {
+            if (a != null) {
+                a.close();
+            }
+        }
+    }
+
     /** The equal-split all-to-all of {@code send} (its first axis is the peer), into a fresh tensor. */
     private static NDArray exchange(NDManager scope, NDArray send, Communicator sp) {
         NDArray flat = send.reshape(-1);
@@ -143,6 +173,7 @@ public final class HeadExchange {
         }
         NDArray received = scope.create(flat.getShape(), flat.getDataType());
         sp.allToAll(flat, received).await();
+        flat.close();
         return received;
     }
 }

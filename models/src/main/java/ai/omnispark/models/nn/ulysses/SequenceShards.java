@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * A family's collator under Ulysses: the rows of the micro-batch (the same on every rank of the sp
@@ -59,6 +60,7 @@ public final class SequenceShards implements Collator {
     private final int rank;
     private final int size;
     private final Function<String, Split> splitOf;
+    private final ToIntFunction<Sample> tokensOf;
 
     /**
      * @param rows the family's collator of whole rows
@@ -68,6 +70,17 @@ public final class SequenceShards implements Collator {
      *     family did not expect to see under Ulysses (collating then fails, naming it)
      */
     public SequenceShards(Collator rows, int rank, int size, Function<String, Split> splitOf) {
+        this(rows, rank, size, splitOf, Sample::length);
+    }
+
+    /**
+     * As {@link #SequenceShards(Collator, int, int, Function)}, for rows whose tokens are not their
+     * {@link Sample#length}: {@code tokensOf} gives the tokens of a row (the video tokens after
+     * patchifying, say). Such rows are not padded: their token count must be a multiple of P
+     * ({@code tokensOf} refuses it otherwise, naming the rule).
+     */
+    public SequenceShards(Collator rows, int rank, int size, Function<String, Split> splitOf,
+            ToIntFunction<Sample> tokensOf) {
         if (size < 1 || rank < 0 || rank >= size) {
             throw new IllegalArgumentException("sp rank " + rank + " of " + size);
         }
@@ -75,6 +88,7 @@ public final class SequenceShards implements Collator {
         this.rank = rank;
         this.size = size;
         this.splitOf = splitOf;
+        this.tokensOf = tokensOf;
     }
 
     /** The cut of the inputs {@link TokenBatch} writes; null for any other. */
@@ -101,7 +115,7 @@ public final class SequenceShards implements Collator {
         if (samples.isEmpty()) {
             throw new IllegalArgumentException("a micro-batch needs at least one sample");
         }
-        int length = samples.get(0).length();
+        int length = tokensOf.applyAsInt(samples.get(0));
         int padded = paddedLength(length, size);
         List<Sample> whole = padded == length ? samples : pad(samples, padded);
         Batch full = rows.collate(scope, whole, dtype, random);

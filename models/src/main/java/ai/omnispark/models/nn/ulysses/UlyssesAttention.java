@@ -57,12 +57,31 @@ public final class UlyssesAttention {
      * @throws IllegalArgumentException when P does not divide the query heads
      */
     public static int kvRepeat(SelfAttentionBlock.Spec spec, int p) {
-        if (spec.numHeads() % p != 0) {
-            throw new IllegalArgumentException("Ulysses splits the attention heads over the sp ranks, but the model's "
-                    + "num_attention_heads (" + spec.numHeads() + ") is not divisible by the ulysses size (" + p
-                    + "); choose a ulysses size that divides " + spec.numHeads());
-        }
+        checkHeads(spec.numHeads(), p);
         return p / gcd(spec.numKvHeads(), p);
+    }
+
+    /** @throws IllegalArgumentException when P does not divide the model's {@code heads} attention heads */
+    public static void checkHeads(int heads, int p) {
+        if (heads % p != 0) {
+            throw new IllegalArgumentException("Ulysses splits the attention heads over the sp ranks, but the model's "
+                    + "num_attention_heads (" + heads + ") is not divisible by the ulysses size (" + p
+                    + "); choose a ulysses size that divides " + heads);
+        }
+    }
+
+    /**
+     * The manual segment that moves q, k and v (inputs 1, 2, 3; input 0 and any after them pass
+     * through) from this rank's tokens with every head to every token with this rank's heads, for a
+     * family that writes its own recorded segments around the exchange.
+     */
+    public static Segment toHeads(String name, Communicator sp) {
+        return new Exchange(name, sp, true);
+    }
+
+    /** The manual segment that moves the attention output (input 1) back to this rank's tokens with every head. */
+    public static Segment toTokens(String name, Communicator sp) {
+        return new Exchange(name, sp, false);
     }
 
     private static int gcd(int a, int b) {
