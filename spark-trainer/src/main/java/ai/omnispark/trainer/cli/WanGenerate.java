@@ -51,7 +51,7 @@ import javax.imageio.ImageIO;
  * mask and condition channels the training collator builds ({@link WanCollator#conditionChannels}).
  */
 final class WanGenerate {
-    static final List<String> OPTIONS = List.of("model", "lora", "prompt", "image", "frames", "height", "width",
+    static final List<String> OPTIONS = List.of("model", "lora", "adapter", "prompt", "image", "frames", "height", "width",
             "steps", "guidance", "shift", "seed", "fps", "text-len", "save-latents", "out", "threads");
     static final int DEFAULT_TEXT_LEN = 512;
 
