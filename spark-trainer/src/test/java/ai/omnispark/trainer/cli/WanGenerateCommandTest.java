@@ -11,7 +11,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.omnispark.data.latent.ByteTextEmbedder;
 import ai.omnispark.data.latent.PixelEncoder;
+import ai.omnispark.data.media.ImageDecoder;
 import ai.omnispark.data.media.Media;
+import ai.omnispark.data.sample.SyntheticSample;
+import ai.omnispark.data.sample.SyntheticText;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
 import ai.omnispark.models.hf.HfCheckpoint;
@@ -20,6 +23,7 @@ import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.safetensors.SafeDType;
 import ai.omnispark.parallel.safetensors.SafeTensorsReader;
 import ai.omnispark.trainer.job.RankAssembly;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.awt.image.BufferedImage;
@@ -118,6 +122,63 @@ class WanGenerateCommandTest {
         }
         assertClose(composed(hf, true, 5, rgb), read(latents), 1e-4);
         assertEquals(FRAMES, mp4Frames(tmp.resolve("i.mp4")).frames());
+    }
+
+    @Test
+    void benchScoresWhatGenerateMakesForItsPrompts() throws Exception {
+        for (boolean i2v : new boolean[] {false, true}) {
+            Path hf = export(i2v);
+            ByteArrayOutputStream printed = new ByteArrayOutputStream();
+            int code = MainAccess.run(new String[] {"bench", i2v ? "i2v" : "t2v", "--model", hf.toString(), "--prompts",
+                "3", "--steps", "2", "--frames", "5", "--height", "32", "--width", "32", "--text-len",
+                String.valueOf(TEXT_LEN), "--seed", "9", "--threads", "1"}, new PrintStream(printed));
+            assertEquals(0, code, printed.toString());
+            String line = printed.toString().lines().filter(l -> l.startsWith("{")).reduce((a, b) -> b).orElseThrow();
+            JsonNode bench = new ObjectMapper().readTree(line);
+            assertEquals(3, bench.get("examples").size());
+            int matched = 0;
+            double mae = 0;
+            for (int i = 0; i < 3; i++) {
+                JsonNode example = bench.get("examples").get(i);
+                String prompt = example.get("prompt").asText();
+                String[] words = prompt.replace(".", "").split(" ");
+                assertEquals(SyntheticText.COLOURS[i % 6], words[2], prompt);
+                // The same video again through generate: prompt i with seed 9 + i.
+                Path latents = tmp.resolve("bench" + i + ".safetensors");
+                List<String> argv = new ArrayList<>(List.of("generate", "--model", hf.toString(), "--prompt", prompt,
+                    "--frames", "5", "--height", "32", "--width", "32", "--steps", "2", "--text-len",
+                    String.valueOf(TEXT_LEN), "--seed", String.valueOf(9 + i), "--threads", "1", "--save-latents",
+                    latents.toString(), "--out", tmp.resolve("bench" + i + ".mp4").toString()));
+                byte[] first = null;
+                if (i2v) {
+                    SyntheticText.Scene scene = new SyntheticText.Scene(words[2], words[3], words[1], words[5]);
+                    BufferedImage image = SyntheticSample.frame(scene, 0);
+                    Path png = tmp.resolve("bench" + i + ".png");
+                    ImageIO.write(image, "png", png.toFile());
+                    argv.addAll(List.of("--image", png.toString()));
+                    first = ImageDecoder.rgb(image, SIDE, SIDE);
+                }
+                ok(argv.toArray(String[]::new));
+                byte[] rgb = new PixelEncoder(C).decode(read(latents), new int[] {C, 2, SIDE / 8, SIDE / 8});
+                int plane = SIDE * SIDE * 3;
+                String colour = DominantColour.of(i2v ? java.util.Arrays.copyOfRange(rgb, plane, rgb.length) : rgb);
+                assertEquals(colour, example.get("dominant_colour").isNull() ? null
+                        : example.get("dominant_colour").asText(), prompt);
+                matched += words[2].equals(colour) ? 1 : 0;
+                if (i2v) {
+                    double error = 0;
+                    for (int k = 0; k < plane; k++) {
+                        error += Math.abs((rgb[k] & 0xFF) - (first[k] & 0xFF));
+                    }
+                    assertEquals(error / plane, example.get("frame0_mae").asDouble(), 1e-9, prompt);
+                    mae += error / plane / 3;
+                }
+            }
+            assertEquals(matched / 3.0, bench.get("colour_accuracy").asDouble(), 1e-12);
+            if (i2v) {
+                assertEquals(mae, bench.get("frame0_mae").asDouble(), 1e-9);
+            }
+        }
     }
 
     @Test
