@@ -35,6 +35,7 @@ import java.util.List;
  * {@code --adapter}, of the base with a PEFT LoRA adapter on top, unmerged. Decoding keeps a
  * key/value cache when the family offers one ({@link Model#cachedDecoding}), so a step runs only
  * its new token; {@code --kv-cache false} (or a family without one) re-runs the whole prefix.
+ * A diffusion transformer's folder (family wan) generates a video instead: {@link WanGenerate}.
  */
 final class GenerateCommand {
     static final int DEFAULT_NEW_TOKENS = 32;
