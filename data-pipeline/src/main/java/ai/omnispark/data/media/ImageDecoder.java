@@ -80,7 +80,7 @@ public final class ImageDecoder {
     }
 
     /** Pixels of {@code image} drawn at {@code height × width}, RGB HWC. */
-    static byte[] rgb(BufferedImage image, int height, int width) {
+    public static byte[] rgb(BufferedImage image, int height, int width) {
         BufferedImage target = image;
         if (image.getHeight() != height || image.getWidth() != width || image.getType() != BufferedImage.TYPE_INT_RGB) {
             target = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);

@@ -102,14 +102,9 @@ public final class WanCollator implements Collator {
                 }
                 float[] cond = s.floats(Sample.COND_LATENTS);
                 check(cond, latentShape, Sample.COND_LATENTS);
-                int mask = n * inElems + elems;
-                for (int m = 0; m < MASK_CHANNELS; m++) {
-                    Arrays.fill(hidden, mask + m * latentShape[1] * frameElems,
-                            mask + m * latentShape[1] * frameElems + frameElems, 1.0);
-                }
-                int condAt = mask + MASK_CHANNELS * latentShape[1] * frameElems;
-                for (int k = 0; k < elems; k++) {
-                    hidden[condAt + k] = cond[k];
+                float[] condition = conditionChannels(cond, latentShape);
+                for (int k = 0; k < condition.length; k++) {
+                    hidden[n * inElems + elems + k] = condition[k];
                 }
             }
             timesteps[n] = d.timestep();
@@ -138,6 +133,24 @@ public final class WanCollator implements Collator {
         batch.put(WanBatch.TARGET, tensor(scope, target, dtype, b, c, f, h, w));
         batch.put(WanBatch.LOSS_WEIGHT, tensor(scope, weights, dtype, b));
         return batch;
+    }
+
+    /**
+     * The channels an image-to-video input carries after x_t: the {@link #MASK_CHANNELS}-channel mask
+     * (1 on the first latent frame, 0 after it) followed by {@code condLatents}, shape
+     * (4 + C, F, H, W) row-major for latents of {@code latentShape} (C, F, H, W). Training and
+     * sampling both build their input as concat(x_t, these) on channels.
+     */
+    public static float[] conditionChannels(float[] condLatents, int[] latentShape) {
+        check(condLatents, latentShape, Sample.COND_LATENTS);
+        int frameElems = latentShape[2] * latentShape[3];
+        int channelElems = latentShape[1] * frameElems;
+        float[] out = new float[MASK_CHANNELS * channelElems + condLatents.length];
+        for (int m = 0; m < MASK_CHANNELS; m++) {
+            Arrays.fill(out, m * channelElems, m * channelElems + frameElems, 1f);
+        }
+        System.arraycopy(condLatents, 0, out, MASK_CHANNELS * channelElems, condLatents.length);
+        return out;
     }
 
     private static NDArray tensor(NDManager scope, double[] values, DataType dtype, long... shape) {

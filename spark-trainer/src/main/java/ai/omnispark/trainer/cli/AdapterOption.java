@@ -32,22 +32,27 @@ final class AdapterOption {
 
     /** The adapter {@code --adapter} names, its config read and checked; null when the option is absent. */
     static AdapterOption of(Args args) {
-        if (!args.options.containsKey("adapter")) {
+        return of(args, "adapter");
+    }
+
+    /** The adapter the option {@code --name} names (generate of a wan model calls it --lora); null when absent. */
+    static AdapterOption of(Args args, String name) {
+        if (!args.options.containsKey(name)) {
             return null;
         }
-        String given = args.options.get("adapter");
+        String given = args.options.get(name);
         if (given.isBlank()) {
-            throw new ConfigException("--adapter needs a PEFT adapter folder");
+            throw new ConfigException("--" + name + " needs a PEFT adapter folder");
         }
         Path dir = Path.of(given);
         if (!Files.isDirectory(dir)) {
-            throw new ConfigException("--adapter " + dir + " is not a folder (a PEFT adapter folder holds "
+            throw new ConfigException("--" + name + " " + dir + " is not a folder (a PEFT adapter folder holds "
                     + PeftAdapter.CONFIG + " and " + PeftAdapter.WEIGHTS + ")");
         }
         try {
             return new AdapterOption(dir, PeftAdapter.readConfig(dir));
         } catch (IOException e) {
-            throw new ConfigException("--adapter: " + e.getMessage(), e);
+            throw new ConfigException("--" + name + ": " + e.getMessage(), e);
         }
     }
 

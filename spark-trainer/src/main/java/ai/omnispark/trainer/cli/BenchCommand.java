@@ -4,13 +4,13 @@ import ai.omnispark.trainer.config.ConfigException;
 import java.io.PrintStream;
 import java.util.Arrays;
 
-/** {@code bench train|comm|data|fsdp|parallel|recompute|attention|caption ...}: benchmarks that print JSON lines. */
+/** {@code bench train|comm|data|fsdp|parallel|recompute|attention|caption|t2v|i2v ...}: benchmarks that print JSON lines. */
 final class BenchCommand {
     private BenchCommand() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         if (argv.length == 0) {
-            throw new ConfigException("bench needs a target: train, fsdp, parallel, recompute, data, comm, attention or caption");
+            throw new ConfigException("bench needs a target: train, fsdp, parallel, recompute, data, comm, attention, caption, t2v or i2v");
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         switch (argv[0]) {
@@ -26,6 +26,10 @@ final class BenchCommand {
                 return benchData(rest, out);
             case "caption":
                 return BenchCaption.run(rest, out);
+            case "t2v":
+                return BenchVideo.run(rest, out, false);
+            case "i2v":
+                return BenchVideo.run(rest, out, true);
             case "comm":
                 ai.omnispark.parallel.comm.CommBench.run(rest, out);
                 return 0;
@@ -37,7 +41,7 @@ final class BenchCommand {
                 }
                 return 0;
             default:
-                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, parallel, recompute, data, comm, attention, caption");
+                throw new ConfigException("unknown bench target '" + argv[0] + "'; targets: train, fsdp, parallel, recompute, data, comm, attention, caption, t2v, i2v");
         }
     }
 

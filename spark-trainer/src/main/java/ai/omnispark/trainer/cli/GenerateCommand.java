@@ -8,6 +8,7 @@ import ai.omnispark.data.tokenizer.HfTokenizerFiles;
 import ai.omnispark.data.tokenizer.Tokenizer;
 import ai.omnispark.models.api.CachedDecoding;
 import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.engine.Recompute;
@@ -18,6 +19,7 @@ import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.job.RankAssembly;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +35,7 @@ import java.util.List;
  * {@code --adapter}, of the base with a PEFT LoRA adapter on top, unmerged. Decoding keeps a
  * key/value cache when the family offers one ({@link Model#cachedDecoding}), so a step runs only
  * its new token; {@code --kv-cache false} (or a family without one) re-runs the whole prefix.
+ * A diffusion transformer's folder (family wan) generates a video instead: {@link WanGenerate}.
  */
 final class GenerateCommand {
     static final int DEFAULT_NEW_TOKENS = 32;
@@ -46,6 +49,9 @@ final class GenerateCommand {
     record Greedy(int[] ids, boolean stoppedAtEos, List<float[]> stepLogits) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
+        if (isDiffusionModel(argv)) {
+            return WanGenerate.run(argv, out);
+        }
         Args args = Args.parse(argv, 0, List.of("model", "adapter", "text", "ids", "image", "prompt", "tokenizer",
                 "max-new-tokens", "threads", "kv-cache"));
         Path dir = Path.of(args.required("model"));
@@ -90,6 +96,30 @@ final class GenerateCommand {
             if (tokenizer != null) {
                 ModelTokenizer.close(tokenizer);
             }
+        }
+    }
+
+    /**
+     * Whether {@code --model} names a folder whose config.json is a diffusion transformer's (family
+     * wan), which generates video ({@link WanGenerate}) rather than tokens. Anything unreadable is
+     * left to the token path, which reports it.
+     */
+    private static boolean isDiffusionModel(String[] argv) {
+        String model = null;
+        for (int i = 0; i < argv.length; i++) {
+            if (argv[i].equals("--model") && i + 1 < argv.length) {
+                model = argv[i + 1];
+            } else if (argv[i].startsWith("--model=")) {
+                model = argv[i].substring("--model=".length());
+            }
+        }
+        if (model == null) {
+            return false;
+        }
+        try {
+            return ModelFamilies.forConfig(ModelFamilies.readConfig(Path.of(model))).name().equals(ai.omnispark.models.wan.WanFamily.NAME);
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 

@@ -18,6 +18,10 @@ public final class Main {
             "  generate --model HF_DIR [--adapter ADAPTER_DIR] (--text T | --ids 1,2,3 | --image PNG [--prompt T])",
             "           [--max-new-tokens N] [--kv-cache true|false]   greedy continuation with a key/value cache;",
             "                                          --image: a VLM's caption of the image after --prompt",
+            "  generate --model WAN_DIR [--lora ADAPTER_DIR] --prompt T [--image FIRST_FRAME.png] --frames 4k+1",
+            "           --height H --width W [--steps 30] [--guidance 5.0] [--shift 5.0] [--seed K] [--fps 16]",
+            "           [--text-len 512] [--save-latents F.safetensors] --out OUT.mp4   a video from a wan model",
+            "                                          (Euler flow sampler, classifier-free guidance; docs/wan.md)",
             "  export-hf --checkpoint CKPT_DIR --out DIR [--merge-lora] [--tokenizer byte|FILE]",
             "                                          a global_step_N (any rank count) as a HF folder; a LoRA",
             "                                          checkpoint: --merge-lora merges the adapters into the",
@@ -58,6 +62,9 @@ public final class Main {
             "                                          attention forward+backward per kernel (docs/performance.md)",
             "  bench caption --model HF_DIR [--images 50] [--seed S] [--sample-seed 42] [--prompt T]",
             "                                          a VLM's colour / shape accuracy on fresh sample images",
+            "  bench t2v|i2v --model WAN_DIR [--prompts 20] [--steps 30] [--guidance 5.0] [--seed S]",
+            "                                          a wan model's videos for sample prompts: colour accuracy;",
+            "                                          i2v: frame 0's mean absolute error vs the given image",
             "  help                                    this text");
 
     public static void main(String[] argv) {
