@@ -23,13 +23,25 @@ class ByteTextEmbedderTest {
     }
 
     @Test
-    void eachByteHasOneFixedRowThenZeroPadding() {
+    void eachRowIsItsByteItsWordAndItsPositionThenZeroPadding() {
         ByteTextEmbedder embedder = new ByteTextEmbedder(32, 10);
-        float[] e = embedder.embed("abca");
-        assertArrayEquals(row(e, 32, 0), row(e, 32, 3), "the same byte, the same row");
-        assertArrayEquals(row(embedder.embed("a"), 32, 0), row(e, 32, 0), "a byte's row does not depend on context");
-        assertFalse(Arrays.equals(row(e, 32, 0), row(e, 32, 1)));
-        for (int r = 4; r < 10; r++) {
+        float[] e = embedder.embed("red x");
+        assertArrayEquals(row(e, 32, 0), row(embedder.embed("red y"), 32, 0),
+                "the same byte in the same word at the same position: the same row, whatever follows");
+        assertFalse(Arrays.equals(row(e, 32, 0), row(embedder.embed("rex x"), 32, 0)),
+                "the same byte at the same position in another word");
+        assertFalse(Arrays.equals(row(embedder.embed("a"), 32, 0), row(embedder.embed(" a"), 32, 1)),
+                "the same byte and word at another position");
+        // The word term is shared by the word's bytes: two texts that differ only in one word differ
+        // in that word's rows only.
+        float[] orange = embedder.embed("a orange");
+        float[] yellow = embedder.embed("a yellow");
+        assertArrayEquals(row(orange, 32, 0), row(yellow, 32, 0));
+        assertArrayEquals(row(orange, 32, 1), row(yellow, 32, 1));
+        for (int r = 2; r < 8; r++) {
+            assertFalse(Arrays.equals(row(orange, 32, r), row(yellow, 32, r)), "row " + r);
+        }
+        for (int r = 5; r < 10; r++) {
             assertArrayEquals(new float[32], row(e, 32, r), "padding row " + r);
         }
         // Two UTF-8 bytes, two rows.
@@ -48,14 +60,15 @@ class ByteTextEmbedderTest {
     @Test
     void longTextsAreCutAtTextLenAndRowsHaveAboutUnitNorm() {
         ByteTextEmbedder embedder = new ByteTextEmbedder(4096, 4);
-        float[] e = embedder.embed("abcdefgh");
+        float[] e = embedder.embed("abcd efgh");
         assertArrayEquals(embedder.embed("abcd"), e);
         assertArrayEquals(new int[] {4, 4096}, embedder.shape());
         double norm = 0;
         for (float v : row(e, 4096, 0)) {
             norm += (double) v * v;
         }
-        // A sum of 4096 squared N(0, 1/4096): mean 1, standard deviation sqrt(2/4096) = 0.022.
+        // (three independent N(0, 1/4096) per element) / sqrt(3) is N(0, 1/4096): a sum of 4096
+        // squares has mean 1 and standard deviation sqrt(2/4096) = 0.022.
         assertEquals(1.0, Math.sqrt(norm), 0.1);
     }
 
