@@ -45,6 +45,13 @@ final class BenchRanks {
      */
     static <T> List<T> run(Settings settings, int threadsPerRank, boolean reshardAfterForward,
             UnaryOperator<Parallelize.Plan> planView, Body<T> body) throws Exception {
+        return run(settings, threadsPerRank, reshardAfterForward, planView, null, body);
+    }
+
+    /** As above; {@code samples} non-null: these rows (latent rows for a DiT) instead of data.train_path's text. */
+    static <T> List<T> run(Settings settings, int threadsPerRank, boolean reshardAfterForward,
+            UnaryOperator<Parallelize.Plan> planView, List<ai.omnispark.models.api.Sample> samples, Body<T> body)
+            throws Exception {
         ParallelPlan plan = ParallelPlan.from(settings);
         int world = plan.worldSize();
         // Ulysses ranks share their rows: the batch is split over world / sp data-parallel ranks.
@@ -60,8 +67,10 @@ final class BenchRanks {
                 try (DeviceMesh ownedMesh = mesh;
                         RankAssembly assembly = RankAssembly.open(config.job(), ctx, config.seed(), mesh, group,
                                 reshardAfterForward)) {
-                    InMemoryRows rows = new InMemoryRows(TrainingData.rows(config.job(),
-                            TrainingData.tokenizer(config.job())), config.seed(), dp.rank(), dp.size());
+                    InMemoryRows rows = samples != null
+                            ? InMemoryRows.ofSamples(samples, config.seed(), dp.rank(), dp.size())
+                            : new InMemoryRows(TrainingData.rows(config.job(), TrainingData.tokenizer(config.job())),
+                                    config.seed(), dp.rank(), dp.size());
                     Trainer trainer = assembly.train(config, ctx, rows, dp, planView);
                     return body.run(ctx, assembly, trainer, dp);
                 }

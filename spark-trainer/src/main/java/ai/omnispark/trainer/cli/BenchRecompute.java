@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.cli;
 
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.recompute.RoiSelection;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
@@ -18,11 +19,13 @@ import java.util.Map;
 
 /**
  * {@code bench recompute --config CONFIG [--budget-mb M] [--steps N] [--warmup N] [--repeats R]
- * [--threads T] [--seq-len L]}: one rank trained under train.recompute none, block and roi (in turn,
+ * [--threads T] [--seq-len L] [--latent C,F,H,W]}: one rank trained under train.recompute none, block and roi (in turn,
  * R times, so that the machine's drift hits all three alike); per policy the median step time, the
  * median activation peak (metrics.jsonl's activation_peak_bytes) and the recompute ratio, as JSON
  * lines, then a summary: roi's extra step time over none against block's. Without --budget-mb the
- * budget is block's measured activation peak, a budget block meets (docs/recompute.md).
+ * budget is block's measured activation peak, a budget block meets (docs/recompute.md). With
+ * --latent (a DiT config) the rows are train.global_batch_size synthetic latent rows of that shape
+ * with 8 text tokens of the model's text_dim, instead of data.train_path's text.
  */
 final class BenchRecompute {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +37,7 @@ final class BenchRecompute {
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "budget-mb", "steps", "warmup", "repeats", "threads",
-                "seq-len"));
+                "seq-len", "latent"));
         List<String> sets = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
             sets.add("data.max_seq_len=" + args.positiveInt("seq-len", null));
@@ -51,6 +54,8 @@ final class BenchRecompute {
         if (budgetMb != null && !(budgetMb > 0)) {
             throw new ConfigException("--budget-mb must be > 0, got " + budgetMb);
         }
+        List<Sample> latentRows = args.options.containsKey("latent")
+                ? latentRows(base, args.option("latent", null)) : null;
         Map<String, List<Run>> runs = new LinkedHashMap<>();
         POLICIES.forEach(p -> runs.put(p, new ArrayList<>()));
         for (int r = 0; r < repeats; r++) {
@@ -61,7 +66,7 @@ final class BenchRecompute {
                     double mb = budgetMb != null ? budgetMb : median(runs.get("block"), Run::peakBytes) / (1 << 20);
                     s = s.with("train.activation_memory_budget_mb", mb);
                 }
-                Run run = measure(s, steps, warmup, threads);
+                Run run = measure(s, steps, warmup, threads, latentRows);
                 runs.get(policy).add(run);
                 ObjectNode line = JSON.createObjectNode();
                 line.put("policy", policy).put("repeat", r).put("step_ms", run.stepMs())
@@ -79,8 +84,47 @@ final class BenchRecompute {
         return 0;
     }
 
-    private static Run measure(Settings s, int steps, int warmup, int threads) throws Exception {
-        return BenchRanks.run(s, threads, true, p -> p, (ctx, assembly, trainer, dp) -> {
+    /** train.global_batch_size rows of seeded gaussian latents [C, F, H, W] and 8 text tokens of the model's text_dim. */
+    private static List<Sample> latentRows(Settings s, String shape) throws java.io.IOException {
+        String[] parts = shape.split(",");
+        if (parts.length != 4) {
+            throw new ConfigException("--latent must be C,F,H,W, got '" + shape + "'");
+        }
+        int[] dims = new int[4];
+        for (int i = 0; i < 4; i++) {
+            try {
+                dims[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                throw new ConfigException("--latent must be 4 positive integers C,F,H,W, got '" + shape + "'");
+            }
+            if (dims[i] <= 0) {
+                throw new ConfigException("--latent must be 4 positive integers C,F,H,W, got '" + shape + "'");
+            }
+        }
+        com.fasterxml.jackson.databind.JsonNode model = JSON.readTree(Path.of(s.string("model.config_path")).toFile());
+        if (!model.has("text_dim")) {
+            throw new ConfigException("--latent needs a DiT model config with text_dim, got " + s.string("model.config_path"));
+        }
+        int textDim = model.get("text_dim").asInt();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(s.integer("train.seed"));
+        List<Sample> rows = new ArrayList<>();
+        for (int r = 0; r < s.integer("train.global_batch_size"); r++) {
+            float[] latents = new float[dims[0] * dims[1] * dims[2] * dims[3]];
+            for (int i = 0; i < latents.length; i++) {
+                latents[i] = (float) random.nextGaussian();
+            }
+            float[] text = new float[8 * textDim];
+            for (int i = 0; i < text.length; i++) {
+                text[i] = (float) random.nextGaussian();
+            }
+            rows.add(Sample.latents(latents, dims, text, new int[] {8, textDim}, null, null, null));
+        }
+        return rows;
+    }
+
+    private static Run measure(Settings s, int steps, int warmup, int threads, List<Sample> latentRows)
+            throws Exception {
+        return BenchRanks.run(s, threads, true, p -> p, latentRows, (ctx, assembly, trainer, dp) -> {
             double[] times = new double[steps];
             double[] peaks = new double[steps];
             for (int i = 0; i < warmup + steps; i++) {
