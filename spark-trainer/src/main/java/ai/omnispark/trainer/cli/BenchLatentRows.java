@@ -22,6 +22,26 @@ final class BenchLatentRows {
 
     private BenchLatentRows() {}
 
+    /** The value of a bench's --latent option: C,F,H,W, four positive integers. */
+    static int[] shape(String value) {
+        String[] parts = value.split(",");
+        if (parts.length != 4) {
+            throw new ConfigException("--latent takes C,F,H,W (a latent's channels, frames, height, width), got " + value);
+        }
+        int[] shape = new int[4];
+        for (int i = 0; i < 4; i++) {
+            try {
+                shape[i] = Integer.parseInt(parts[i].trim());
+            } catch (NumberFormatException e) {
+                shape[i] = 0;
+            }
+            if (shape[i] <= 0) {
+                throw new ConfigException("--latent takes four positive integers C,F,H,W, got " + value);
+            }
+        }
+        return shape;
+    }
+
     /**
      * @param count rows to make (at least the global batch)
      * @param tokens receives a row's patch tokens F' H' W'

@@ -75,7 +75,7 @@ final class BenchParallel {
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "sp", "ep", "world", "steps", "warmup", "threads",
                 "memory-budget-mb", "seq-len", "latent"));
-        int[] latent = args.options.containsKey("latent") ? latentShape(args.option("latent", null)) : null;
+        int[] latent = args.options.containsKey("latent") ? BenchLatentRows.shape(args.option("latent", null)) : null;
         Path configFile = Path.of(args.required("config"));
         List<String> sets = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
@@ -105,25 +105,6 @@ final class BenchParallel {
         }
         out.println(summary(bySp, byEp, budget));
         return 0;
-    }
-
-    private static int[] latentShape(String value) {
-        String[] parts = value.split(",");
-        if (parts.length != 4) {
-            throw new ConfigException("--latent takes C,F,H,W (a latent's channels, frames, height, width), got " + value);
-        }
-        int[] shape = new int[4];
-        for (int i = 0; i < 4; i++) {
-            try {
-                shape[i] = Integer.parseInt(parts[i].trim());
-            } catch (NumberFormatException e) {
-                shape[i] = 0;
-            }
-            if (shape[i] <= 0) {
-                throw new ConfigException("--latent takes four positive integers C,F,H,W, got " + value);
-            }
-        }
-        return shape;
     }
 
     static Layout layout(Integer world, int sp, int ep) {

@@ -1,5 +1,6 @@
 package ai.omnispark.trainer.cli;
 
+import ai.omnispark.models.api.Sample;
 import ai.omnispark.parallel.recompute.RoiSelection;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.Settings;
@@ -18,11 +19,13 @@ import java.util.Map;
 
 /**
  * {@code bench recompute --config CONFIG [--budget-mb M] [--steps N] [--warmup N] [--repeats R]
- * [--threads T] [--seq-len L]}: one rank trained under train.recompute none, block and roi (in turn,
+ * [--threads T] [--seq-len L] [--latent C,F,H,W]}: one rank trained under train.recompute none, block and roi (in turn,
  * R times, so that the machine's drift hits all three alike); per policy the median step time, the
  * median activation peak (metrics.jsonl's activation_peak_bytes) and the recompute ratio, as JSON
  * lines, then a summary: roi's extra step time over none against block's. Without --budget-mb the
- * budget is block's measured activation peak, a budget block meets (docs/recompute.md).
+ * budget is block's measured activation peak, a budget block meets (docs/recompute.md). With
+ * --latent (a DiT config) the rows are train.global_batch_size synthetic latent rows of that shape
+ * with 8 text tokens of the model's text_dim, instead of data.train_path's text.
  */
 final class BenchRecompute {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,7 +37,7 @@ final class BenchRecompute {
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "budget-mb", "steps", "warmup", "repeats", "threads",
-                "seq-len"));
+                "seq-len", "latent"));
         List<String> sets = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
             sets.add("data.max_seq_len=" + args.positiveInt("seq-len", null));
@@ -51,6 +54,9 @@ final class BenchRecompute {
         if (budgetMb != null && !(budgetMb > 0)) {
             throw new ConfigException("--budget-mb must be > 0, got " + budgetMb);
         }
+        java.util.function.Function<ai.omnispark.models.api.Model, List<Sample>> latentRows =
+                args.options.containsKey("latent") ? BenchLatentRows.of(BenchLatentRows.shape(args.option("latent", null)),
+                        (int) base.integer("train.global_batch_size"), new java.util.concurrent.atomic.AtomicInteger()) : null;
         Map<String, List<Run>> runs = new LinkedHashMap<>();
         POLICIES.forEach(p -> runs.put(p, new ArrayList<>()));
         for (int r = 0; r < repeats; r++) {
@@ -61,7 +67,7 @@ final class BenchRecompute {
                     double mb = budgetMb != null ? budgetMb : median(runs.get("block"), Run::peakBytes) / (1 << 20);
                     s = s.with("train.activation_memory_budget_mb", mb);
                 }
-                Run run = measure(s, steps, warmup, threads);
+                Run run = measure(s, steps, warmup, threads, latentRows);
                 runs.get(policy).add(run);
                 ObjectNode line = JSON.createObjectNode();
                 line.put("policy", policy).put("repeat", r).put("step_ms", run.stepMs())
@@ -79,8 +85,10 @@ final class BenchRecompute {
         return 0;
     }
 
-    private static Run measure(Settings s, int steps, int warmup, int threads) throws Exception {
-        return BenchRanks.run(s, threads, true, p -> p, (ctx, assembly, trainer, dp) -> {
+    private static Run measure(Settings s, int steps, int warmup, int threads,
+            java.util.function.Function<ai.omnispark.models.api.Model, List<Sample>> latentRows)
+            throws Exception {
+        return BenchRanks.run(s, threads, true, p -> p, latentRows, (ctx, assembly, trainer, dp) -> {
             double[] times = new double[steps];
             double[] peaks = new double[steps];
             for (int i = 0; i < warmup + steps; i++) {
