@@ -88,6 +88,11 @@ public final class SegmentEngine {
         return keptBytes;
     }
 
+    /** Whether {@link #forwardBackward} measures {@link #keptBytes}. */
+    public boolean tracksActivations() {
+        return trackActivations;
+    }
+
     /** Of the last tracked micro-batch, per segment name, the bytes its forward left live (in run order). */
     public Map<String, Long> keptBySegment() {
         return Map.copyOf(keptBySegment);
@@ -183,7 +188,8 @@ public final class SegmentEngine {
                 segment.close();
             }
             if (trackActivations) {
-                keptBytes = NativeHeap.liveBytes() - forwardStart;
+                // Other threads' frees inside the window can make the difference negative: nothing kept.
+                keptBytes = Math.max(0, NativeHeap.liveBytes() - forwardStart);
             }
             forward.close();
             NDList finalOutputs = x;

@@ -232,10 +232,12 @@ public final class Trainer {
             loss += term;
         }
         Map<String, Double> modelMetrics = metrics.fields(dataParallel.sum(metrics.sums()), terms);
-        if (activationPeak >= 0) {
+        if (engine.tracksActivations()) {
             // The most any rank kept from a micro-batch's forward for its backward (docs/recompute.md).
+            // Every rank takes part whatever it measured: a rank that read nothing (heap noise) and
+            // skipped this collective made the next one mismatch on a 2-rank tiny-t2v run.
             modelMetrics = new LinkedHashMap<>(modelMetrics);
-            modelMetrics.put(ACTIVATION_PEAK, (double) -dataParallel.min(-activationPeak));
+            modelMetrics.put(ACTIVATION_PEAK, (double) -dataParallel.min(-Math.max(0, activationPeak)));
         }
         double gradNorm;
         try (Span span = rank.profiler().span("clip grad norm", "train")) {
