@@ -107,7 +107,7 @@ final class BenchParallel {
         return 0;
     }
 
-    private static int[] latentShape(String value) {
+    static int[] latentShape(String value) {
         String[] parts = value.split(",");
         if (parts.length != 4) {
             throw new ConfigException("--latent takes C,F,H,W (a latent's channels, frames, height, width), got " + value);
