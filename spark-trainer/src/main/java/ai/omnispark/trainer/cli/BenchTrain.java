@@ -190,7 +190,9 @@ final class BenchTrain {
                 o.put("rows", batch.size());
                 o.put("seq_len", seqLen);
                 o.put("loss", loss);
-                o.put("tokens_per_s", tokens / (median / 1000));
+                // a latent step's token count is the latent's elements; the peer counts patch tokens
+                long stepTokens = latentRows ? (long) seqLen * batch.size() : tokens;
+                o.put("tokens_per_s", stepTokens / (median / 1000));
                 o.put("step_ms", median);
                 o.put("peak_rss_bytes", peakRss);
                 // without the reset the peak also covers the runs at the thread counts before this one

@@ -61,7 +61,7 @@ class BenchTrainWanPeerTest {
             JsonNode cmp = lines.get(2);
             double mine = cmp.get("omnispark_loss").asDouble();
             double theirs = cmp.get("pytorch_loss").asDouble();
-            // x_t and the target are unit-scale, so the velocity loss of an untrained DiT is about 2
+            // the target eps - x0 is unit-scale, so an untrained DiT's loss is of order 1 (1.33 here), far from 0
             assertTrue(mine > 0.1, cmp.toString());
             assertEquals(theirs, mine, 1e-4 * Math.abs(theirs), cmp.toString());
             assertTrue(cmp.get("step_time_ratio").asDouble() > 0, cmp.toString());
