@@ -1,11 +1,20 @@
 package ai.omnispark.trainer.cli;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.omnispark.data.pack.PackedRow;
 import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.models.api.Model;
+import ai.omnispark.models.api.Sample;
+import ai.omnispark.models.api.SampleLayout;
 import ai.omnispark.models.hf.HfCheckpoint;
+import ai.omnispark.models.wan.WanBatch;
+import ai.omnispark.parallel.engine.Batch;
 import ai.omnispark.parallel.runtime.RankContext;
 import ai.omnispark.parallel.runtime.ResidentMemory;
 import ai.omnispark.parallel.safetensors.SafeDType;
+import ai.omnispark.parallel.safetensors.SafeTensorsWriter;
 import ai.omnispark.trainer.config.ConfigException;
 import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
@@ -24,6 +33,8 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +43,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code bench train --config CONFIG}: times training steps on one global batch and runs the same
@@ -39,16 +51,26 @@ import java.util.concurrent.TimeUnit;
  * and compares step time and peak resident memory. {@code --seq-len N} overrides
  * {@code data.max_seq_len}; {@code --profile DIR} records one more step per thread count, after the
  * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}.
+ *
+ * <p>A latent family (wan: its collator takes latent rows) trains on synthetic latent rows of
+ * {@code --latent C,F,H,W} ({@link BenchLatentRows}; default {@value #DEFAULT_LATENT}, 21 x 30 x 52
+ * patch tokens at patch 1x2x2) and its peer is {@code bench/peers/torch_wan.py}, reading our
+ * diffusers export and the exact flow-matching batch our loss is evaluated on (x_t, timestep, text,
+ * target, weight), written as a safetensors file, so both compute the same loss.
  */
 final class BenchTrain {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int PEER_TIMEOUT_MINUTES = 30;
+    static final String DEFAULT_LATENT = "4,21,60,104";
+
+    /** What the peer reads: its script under bench/peers and the arguments naming the model and batch files. */
+    private record PeerInput(String script, List<String> args) {}
 
     private BenchTrain() {}
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "steps", "warmup", "threads", "peer", "python", "seq-len",
-                "profile"));
+                "profile", "latent"));
         List<String> requested = new ArrayList<>(args.sets);
         if (args.options.containsKey("seq-len")) {
             requested.add("data.max_seq_len=" + args.positiveInt("seq-len", null));
@@ -68,12 +90,15 @@ final class BenchTrain {
         sets.add("train.max_steps=" + (steps + warmup + (profileDir == null ? 0 : 1)));
         Settings settings = Settings.load(Path.of(args.required("config")), sets);
         TrainConfig config = TrainConfig.from(settings, 1);
+        int[] latent = BenchLatentRows.shape(args.option("latent", DEFAULT_LATENT));
+        boolean latentGiven = args.options.containsKey("latent");
         Path work = Files.createTempDirectory("omnispark-bench-");
         for (int threads : threadCounts) {
-            ObjectNode java = runJava(config, threads, steps, warmup, work, profileDir);
+            PeerInput[] peerInput = new PeerInput[1];
+            ObjectNode java = runJava(config, threads, steps, warmup, work, profileDir, latent, latentGiven, peerInput);
             out.println(java);
             if (peer) {
-                JsonNode torch = runPeer(python, work, config, threads, steps, warmup);
+                JsonNode torch = runPeer(python, peerInput[0], config, threads, steps, warmup);
                 out.println(torch);
                 double javaLoss = java.get("loss").asDouble();
                 double torchLoss = torch.get("loss").asDouble();
@@ -81,6 +106,8 @@ final class BenchTrain {
                 ObjectNode cmp = JSON.createObjectNode();
                 cmp.put("compare", "omnispark_vs_pytorch");
                 cmp.put("threads", threads);
+                cmp.put("omnispark_loss", javaLoss);
+                cmp.put("pytorch_loss", torchLoss);
                 cmp.put("loss_rel_diff", rel);
                 cmp.put("loss_match_1e-4", rel <= 1e-4);
                 cmp.put("step_time_ratio", java.get("step_ms").asDouble() / torch.get("step_ms").asDouble());
@@ -101,24 +128,49 @@ final class BenchTrain {
         return 0;
     }
 
+    /** @param peerInput receives what the peer reads, written under {@code work} */
     private static ObjectNode runJava(TrainConfig config, int threads, int steps, int warmup,
-            Path work, Path profileDir) throws IOException {
+            Path work, Path profileDir, int[] latent, boolean latentGiven, PeerInput[] peerInput) throws IOException {
         boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
             try (RankAssembly loaded = RankAssembly.open(config.job().model(), rank, config.seed(), null, false)) {
-                Tokenizer tokenizer = TrainingData.tokenizer(config.job());
-                List<PackedRow> all = TrainingData.rows(config.job(), tokenizer);
-                if (all.size() < config.globalBatchSize()) {
-                    throw new ConfigException("the data packs into " + all.size() + " rows, fewer than one global batch");
-                }
-                List<PackedRow> batch = all.subList(0, config.globalBatchSize());
                 Path hf = work.resolve("hf");
                 HfCheckpoint.export(loaded.model(), loaded.params(), rank.manager(), hf, SafeDType.F32);
-                writeBatch(batch, work.resolve("batch.json"));
-                Trainer trainer = loaded.train(config, rank, new InMemoryRows(batch, config.seed(), 0, 1),
-                        DataParallel.single());
-                double loss = trainer.evaluate(batch.stream().map(PackedRow::sample).toList());
+                boolean latentRows = loaded.model().sampleLayouts().contains(SampleLayout.LATENTS);
+                if (latentGiven && !latentRows) {
+                    throw new ConfigException("--latent is for latent-row families (wan); this model is "
+                            + loaded.model().family());
+                }
+                List<Sample> batch;
+                InMemoryRows rows;
+                int seqLen;
+                if (latentRows) {
+                    AtomicInteger tokens = new AtomicInteger();
+                    batch = BenchLatentRows.of(latent, config.globalBatchSize(), tokens).apply(loaded.model());
+                    seqLen = tokens.get();
+                    rows = InMemoryRows.ofSamples(batch, config.seed(), 0, 1);
+                    Path inputs = work.resolve("inputs.safetensors");
+                    writeLatentBatch(loaded.model(), rank, batch, inputs);
+                    peerInput[0] = new PeerInput("torch_wan.py", List.of("--hf", hf.toString(), "--inputs",
+                            inputs.toString()));
+                } else {
+                    Tokenizer tokenizer = TrainingData.tokenizer(config.job());
+                    List<PackedRow> all = TrainingData.rows(config.job(), tokenizer);
+                    if (all.size() < config.globalBatchSize()) {
+                        throw new ConfigException("the data packs into " + all.size()
+                                + " rows, fewer than one global batch");
+                    }
+                    List<PackedRow> packed = all.subList(0, config.globalBatchSize());
+                    batch = packed.stream().map(PackedRow::sample).toList();
+                    seqLen = packed.get(0).length();
+                    rows = new InMemoryRows(packed, config.seed(), 0, 1);
+                    writeBatch(packed, work.resolve("batch.json"));
+                    peerInput[0] = new PeerInput("torch_llm.py", List.of("--hf", hf.toString(), "--batch",
+                            work.resolve("batch.json").toString()));
+                }
+                Trainer trainer = loaded.train(config, rank, rows, DataParallel.single());
+                double loss = trainer.evaluate(batch);
                 double[] times = new double[steps];
                 long tokens = 0;
                 for (int i = 0; i < warmup + steps; i++) {
@@ -136,9 +188,11 @@ final class BenchTrain {
                 o.put("impl", "omnispark");
                 o.put("threads", threads);
                 o.put("rows", batch.size());
-                o.put("seq_len", batch.get(0).length());
+                o.put("seq_len", seqLen);
                 o.put("loss", loss);
-                o.put("tokens_per_s", tokens / (median / 1000));
+                // a latent step's token count is the latent's elements; the peer counts patch tokens
+                long stepTokens = latentRows ? (long) seqLen * batch.size() : tokens;
+                o.put("tokens_per_s", stepTokens / (median / 1000));
                 o.put("step_ms", median);
                 o.put("peak_rss_bytes", peakRss);
                 // without the reset the peak also covers the runs at the thread counts before this one
@@ -165,6 +219,32 @@ final class BenchTrain {
         return file;
     }
 
+    /**
+     * The batch {@link Trainer#evaluate} collates from {@code rows} (the collator's fixed evaluation
+     * draws), under diffusers' argument names plus {@code target} and {@code loss_weight}, F32.
+     */
+    private static void writeLatentBatch(Model model, RankContext rank, List<Sample> rows, Path file)
+            throws IOException {
+        try (NDManager scope = rank.manager().newSubManager()) {
+            Batch b = model.collator().collate(scope, rows, DataType.FLOAT32, null);
+            SafeTensorsWriter writer = new SafeTensorsWriter();
+            String[][] names = {{"hidden_states", WanBatch.HIDDEN_STATES}, {"timestep", WanBatch.TIMESTEP},
+                {"encoder_hidden_states", WanBatch.ENCODER_HIDDEN_STATES}, {"target", WanBatch.TARGET},
+                {"loss_weight", WanBatch.LOSS_WEIGHT}};
+            for (String[] n : names) {
+                NDArray t = b.get(n[1]);
+                if (t == null) {
+                    throw new IllegalStateException("the " + model.family() + " batch has no " + n[1]);
+                }
+                float[] values = t.toType(DataType.FLOAT32, false).toFloatArray();
+                ByteBuffer bytes = ByteBuffer.allocate(values.length * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+                bytes.asFloatBuffer().put(values);
+                writer.add(n[0], SafeDType.F32, t.getShape().getShape(), bytes);
+            }
+            writer.write(file);
+        }
+    }
+
     private static void writeBatch(List<PackedRow> rows, Path file) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         ArrayNode ids = o.putArray("input_ids");
@@ -186,20 +266,21 @@ final class BenchTrain {
         JSON.writeValue(file.toFile(), o);
     }
 
-    private static JsonNode runPeer(String python, Path work, TrainConfig config, int threads, int steps, int warmup)
-            throws IOException, InterruptedException {
+    private static JsonNode runPeer(String python, PeerInput input, TrainConfig config, int threads, int steps,
+            int warmup) throws IOException, InterruptedException {
         Path home = Path.of(System.getProperty("omnispark.home", "."));
-        Path script = home.resolve("bench/peers/torch_llm.py");
+        Path script = home.resolve("bench/peers").resolve(input.script());
         if (!Files.isRegularFile(script)) {
             throw new ConfigException("the PyTorch peer " + script + " is missing (set -Domnispark.home)");
         }
-        List<String> cmd = List.of(python, script.toString(), "--hf", work.resolve("hf").toString(),
-                "--batch", work.resolve("batch.json").toString(), "--threads", String.valueOf(threads),
+        List<String> cmd = new ArrayList<>(List.of(python, script.toString()));
+        cmd.addAll(input.args());
+        cmd.addAll(List.of("--threads", String.valueOf(threads),
                 "--steps", String.valueOf(steps), "--warmup", String.valueOf(warmup),
                 "--lr", String.valueOf(config.lr()), "--weight-decay", String.valueOf(config.adamw().weightDecay()),
                 "--betas", config.adamw().beta1() + "," + config.adamw().beta2(),
                 "--eps", String.valueOf(config.adamw().eps()),
-                "--max-grad-norm", String.valueOf(config.maxGradNorm()));
+                "--max-grad-norm", String.valueOf(config.maxGradNorm())));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
