@@ -11,31 +11,12 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
-import struct
 import time
 
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "F64": torch.float64, "BF16": torch.bfloat16}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    base = 8 + n
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(blob[base + start:base + end]), dtype=DTYPES[info["dtype"]])
-        tensors[name] = t.reshape(info["shape"]).float()
-    return tensors
-
+from peer_io import load_safetensors, peak_rss_bytes
 
 def rms_norm(x, w, eps):
     return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
@@ -149,21 +130,6 @@ def main():
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
                       "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms,
                       "peak_rss_bytes": peak_rss}))
-
-
-def peak_rss_bytes():
-    """This process's own peak resident set (VmHWM), as the JVM side reports its own.
-
-    Not ru_maxrss: Linux carries the parent's peak across fork and exec, so a peer started by a JVM
-    bigger than itself would report the JVM's peak."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 if __name__ == "__main__":

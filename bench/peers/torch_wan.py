@@ -19,32 +19,14 @@ import argparse
 import json
 import math
 import os
-import resource
 import statistics
-import struct
 import time
 
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "F64": torch.float64, "I64": torch.int64}
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n].decode("utf-8"))
-    base = 8 + n
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(blob[base + start:base + end]), dtype=DTYPES[info["dtype"]])
-        tensors[name] = t.reshape(info["shape"]).float()
-    return tensors
+from peer_io import load_safetensors, peak_rss_bytes
 
 
 def linear(W, name, x):
@@ -215,18 +197,6 @@ def main():
     print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
                       "tokens_per_s": tokens / (step_ms / 1000), "step_ms": step_ms,
                       "peak_rss_bytes": peak_rss_bytes()}))
-
-
-def peak_rss_bytes():
-    """This process's own peak resident set (VmHWM), not ru_maxrss (which carries a parent's peak across exec)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 if __name__ == "__main__":
