@@ -2,7 +2,9 @@
 reporting its own peak memory."""
 import json
 import resource
+import statistics
 import struct
+import time
 
 import torch
 
@@ -40,3 +42,39 @@ def peak_rss_bytes():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def add_training_args(ap):
+    """The options every peer takes from the bench: threads, step counts and the optimizer's settings."""
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
+    ap.add_argument("--betas", default="0.9,0.999")
+    ap.add_argument("--eps", type=float, default=1e-8)
+    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+
+
+def train_and_report(params, loss_fn, a, first_loss, tokens):
+    """AdamW as the bench's optimizer (decay on matrices only), clipped, for a.warmup + a.steps steps of
+    loss_fn().backward(); prints the peer's JSON line with the median timed step."""
+    params = list(params)
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    b1, b2 = (float(x) for x in a.betas.split(","))
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(b1, b2), eps=a.eps)
+    times = []
+    for i in range(a.warmup + a.steps):
+        start = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss_fn().backward()
+        torch.nn.utils.clip_grad_norm_(params, a.max_grad_norm)
+        opt.step()
+        if i >= a.warmup:
+            times.append((time.perf_counter() - start) * 1000)
+    step_ms = statistics.median(times)
+    print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": first_loss,
+                      "tokens_per_s": tokens / (step_ms / 1000), "step_ms": step_ms,
+                      "peak_rss_bytes": peak_rss_bytes()}))

@@ -11,12 +11,10 @@ import argparse
 import json
 import math
 import os
-import statistics
-import time
 
 import torch
 
-from peer_io import load_safetensors, peak_rss_bytes
+from peer_io import add_training_args, load_safetensors, train_and_report
 
 def rms_norm(x, w, eps):
     return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
@@ -87,14 +85,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hf", required=True)
     ap.add_argument("--batch", required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--weight-decay", type=float, default=0.0)
-    ap.add_argument("--betas", default="0.9,0.999")
-    ap.add_argument("--eps", type=float, default=1e-8)
-    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    add_training_args(ap)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with open(os.path.join(a.hf, "config.json")) as f:
@@ -111,26 +102,7 @@ def main():
     model = Decoder(cfg, weights)
     with torch.no_grad():
         loss = float(model(ids, pos, doc, labels)) / n_tokens
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    b1, b2 = (float(x) for x in a.betas.split(","))
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(b1, b2), eps=a.eps)
-    times = []
-    for i in range(a.warmup + a.steps):
-        start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        (model(ids, pos, doc, labels) / n_tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), a.max_grad_norm)
-        opt.step()
-        if i >= a.warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    step_ms = statistics.median(times)
-    peak_rss = peak_rss_bytes()
-    print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
-                      "tokens_per_s": ids.numel() / (step_ms / 1000), "step_ms": step_ms,
-                      "peak_rss_bytes": peak_rss}))
-
+    train_and_report(model.parameters(), lambda: model(ids, pos, doc, labels) / n_tokens, a, loss, ids.numel())
 
 if __name__ == "__main__":
     main()

@@ -19,14 +19,12 @@ import argparse
 import json
 import math
 import os
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from peer_io import load_safetensors, peak_rss_bytes
+from peer_io import add_training_args, load_safetensors, train_and_report
 
 
 def linear(W, name, x):
@@ -149,14 +147,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hf", required=True)
     ap.add_argument("--inputs", required=True)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--weight-decay", type=float, default=0.0)
-    ap.add_argument("--betas", default="0.9,0.999")
-    ap.add_argument("--eps", type=float, default=1e-8)
-    ap.add_argument("--max-grad-norm", type=float, default=1.0)
+    add_training_args(ap)
     ap.add_argument("--attn-chunk", type=int, default=2048)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -177,27 +168,9 @@ def main():
     W = Named()
     with torch.no_grad():
         loss = float(flow_loss(W, cfg, inputs, a.attn_chunk))
-    decay = [p for p in params.values() if p.dim() >= 2]
-    no_decay = [p for p in params.values() if p.dim() < 2]
-    b1, b2 = (float(x) for x in a.betas.split(","))
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(b1, b2), eps=a.eps)
-    times = []
-    for i in range(a.warmup + a.steps):
-        start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        flow_loss(W, cfg, inputs, a.attn_chunk).backward()
-        torch.nn.utils.clip_grad_norm_(list(params.values()), a.max_grad_norm)
-        opt.step()
-        if i >= a.warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    step_ms = statistics.median(times)
     tokens = inputs["hidden_states"].shape[0] * math.prod(
         d // p for d, p in zip(inputs["hidden_states"].shape[2:], cfg["patch_size"]))
-    print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": a.threads, "loss": loss,
-                      "tokens_per_s": tokens / (step_ms / 1000), "step_ms": step_ms,
-                      "peak_rss_bytes": peak_rss_bytes()}))
-
+    train_and_report(params.values(), lambda: flow_loss(W, cfg, inputs, a.attn_chunk), a, loss, tokens)
 
 if __name__ == "__main__":
     main()
