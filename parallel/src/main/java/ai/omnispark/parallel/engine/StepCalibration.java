@@ -17,13 +17,16 @@ import java.util.Map;
  * <p>The engine runs the micro-batch forward without recording; before each segment runs, its
  * steps are run again on the same inputs the way {@link SegmentEngine#forwardBackward} would run
  * them under each choice (kept steps recorded, runs of recomputed steps as one unrecorded region,
- * a fresh graph root at each boundary) and the live C-heap bytes ({@link NativeHeap}, where libtorch
- * allocates) are read before and after, with the results held: the difference is what autograd saved
- * plus the boundary tensors. Everything a trial made is then freed. Segments of the same kind and
- * input shapes (the layers of a decoder) are measured once and share the figures.
+ * a fresh graph root at each boundary). What a trial keeps is then measured by letting it go: the
+ * live C-heap bytes ({@link NativeHeap}, where libtorch allocates) are read just before and just
+ * after everything the trial made is freed, and the drop is what autograd saved plus the boundary
+ * tensors. Segments of the same kind and input shapes (the layers of a decoder) are measured once
+ * and share the figures.
  *
- * <p>The heap is the process's: allocations of other threads between the two readings count too,
- * so ranks that are threads of one JVM should reduce the figures (e.g. take the minimum) before choosing.
+ * <p>The heap is the process's, so other threads' allocations between two readings count too. Reading
+ * around the free (microseconds) rather than around the forward (milliseconds to seconds, while the
+ * JIT compiler, a data loader or another rank thread allocates and frees) is what keeps that noise
+ * out: two calibrations of the same shapes agree to a few kilobytes instead of a factor of two.
  */
 public final class StepCalibration {
     private static final int MEMORY_RUNS = 3;
@@ -88,9 +91,8 @@ public final class StepCalibration {
             }
         }
         // Each choice is measured MEMORY_RUNS times, one sweep after the other, and the median kept:
-        // a first run of a path allocates libtorch's lazily made state, and other threads (a data
-        // loader's buffers) allocate and free in between. A reading below zero is such noise: a
-        // region keeps at least its outputs, so it counts as 0.
+        // another thread may still allocate or free inside the short window around the free. A
+        // reading below zero is such noise: a region keeps at least its outputs, so it counts as 0.
         long[][] runs = new long[1 << n][MEMORY_RUNS];
         for (int r = 0; r < MEMORY_RUNS; r++) {
             for (int mask = 0; mask < runs.length; mask++) {
@@ -114,9 +116,9 @@ public final class StepCalibration {
     private static double[] trial(List<Segment> steps, int mask, SegmentCall call, NDList in, long[] keptBytes) {
         double[] micros = new double[steps.size()];
         boolean previous = Autograd.isGradMode();
-        try (NDManager trial = call.manager().newSubManager()) {
+        NDManager trial = call.manager().newSubManager();
+        try {
             SegmentCall c = call.in(trial);
-            long before = NativeHeap.liveBytes();
             NDList x = in;
             List<NDList> held = new ArrayList<>();
             int j = 0;
@@ -148,11 +150,14 @@ public final class StepCalibration {
                 x = SegmentEngine.detached(out);
                 j = end;
             }
-            if (keptBytes != null) {
-                keptBytes[0] = NativeHeap.liveBytes() - before;
-            }
             held.clear();
+            long live = NativeHeap.liveBytes();
+            trial.close();
+            if (keptBytes != null) {
+                keptBytes[0] = live - NativeHeap.liveBytes();
+            }
         } finally {
+            trial.close();
             Autograd.setGradMode(previous);
         }
         return micros;

@@ -19,6 +19,8 @@ import ai.omnispark.parallel.runtime.RankContext;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -163,6 +165,51 @@ class RegionsTest {
                 // both as one region: e0 is freed, only the output e1 stays
                 assertEquals(tensor, kept[3], 6 * mib, "kept " + kept[3] / mib + " MiB");
                 assertTrue(costs.get(0).stepMicros()[0] > 0 && costs.get(0).forwardMicros() > 0);
+            }
+        }
+    }
+
+    /**
+     * Another thread allocating and freeing C-heap memory all the while (as a data loader, the JIT
+     * compiler or another rank thread does) does not reach the figures: they are read around the free.
+     */
+    @Test
+    void calibrationIgnoresAnotherThreadsAllocations() throws Exception {
+        Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
+        long mib = 1 << 20;
+        long tensor = 4 * mib;
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread noise = new Thread(() -> {
+            try (NDManager own = NDManager.newBaseManager()) {
+                while (!stop.get()) {
+                    NDArray junk = own.zeros(new Shape(3 * mib / 4));
+                    LockSupport.parkNanos(5_000_000);
+                    junk.close();
+                    LockSupport.parkNanos(5_000_000);
+                }
+            }
+        }, "heap-noise");
+        try (RankContext rank = RankContext.single(1)) {
+            rank.bindThread();
+            List<Segment> chain = List.of(new Chain("c", List.of(new Exp("c.e0"), new Exp("c.e1"))));
+            SegmentEngine engine = new SegmentEngine(chain, List.of(), Recompute.none());
+            try (LocalParams params = new LocalParams(rank.manager(), List.of(), DataType.FLOAT32, 1);
+                    NDManager scope = rank.manager().newSubManager()) {
+                NDArray x = scope.full(new Shape(tensor / 4), -1f);
+                new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params); // warm-up
+                noise.start();
+                for (int run = 0; run < 3; run++) {
+                    long[] kept = new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params)
+                            .get(0).keptBytes();
+                    long[] expected = {2 * tensor, 2 * tensor, 2 * tensor, tensor};
+                    for (int mask = 0; mask < expected.length; mask++) {
+                        assertEquals(expected[mask], kept[mask], mib / 4,
+                                "run " + run + ", choice " + mask + ": kept " + kept[mask] + " bytes");
+                    }
+                }
+            } finally {
+                stop.set(true);
+                noise.join(10_000);
             }
         }
     }

@@ -255,8 +255,9 @@ public final class Trainer {
 
     /**
      * ROI recompute's choice, on the first micro-batch: every candidate measured (kept bytes per
-     * choice of steps, step times), the figures agreed over the ranks (the smallest of each, so that
-     * every rank recomputes the same steps and issues the same parameter gathers), the greedy choice
+     * choice of steps, step times), the figures agreed over the ranks so that every rank recomputes
+     * the same steps and issues the same parameter gathers (the largest kept bytes, since the budget
+     * holds on every rank; the smallest times, the least disturbed by other threads), the greedy choice
      * for the budget, and the engine rebuilt to run it.
      */
     private void chooseRecompute(NDManager scope, Batch batch) {
@@ -268,7 +269,7 @@ public final class Trainer {
         for (SegmentCost c : measured) {
             long[] kept = new long[c.keptBytes().length];
             for (int m = 0; m < kept.length; m++) {
-                kept[m] = dataParallel.min(c.keptBytes()[m]);
+                kept[m] = -dataParallel.min(-c.keptBytes()[m]);
             }
             double[] micros = new double[c.stepMicros().length];
             for (int j = 0; j < micros.length; j++) {
