@@ -41,6 +41,20 @@ public final class SegmentCall {
         return new SegmentCall(segment, other, params, batch);
     }
 
+    /**
+     * Lends this call's parameter views and batch arrays to {@code other} until it closes: DJL puts an
+     * op's result in its first operand's manager, so what a segment makes from a weight or a batch
+     * array (an embedding lookup, a loss over the labels) then belongs to {@code other} as well.
+     */
+    void lendArraysTo(NDManager other) {
+        for (NDArray view : params.values()) {
+            view.tempAttach(other);
+        }
+        for (String key : batch.keys()) {
+            batch.get(key).tempAttach(other);
+        }
+    }
+
     public Batch batch() {
         return batch;
     }

@@ -117,7 +117,13 @@ public final class SegmentEngine {
             for (int i = 0; i < segments.size(); i++) {
                 Segment s = segments.get(i);
                 prefetchNext(i, params);
+                // A probe records on the call's weight views (StepCalibration), so they are made as
+                // forwardBackward makes them, in grad mode: views made without it do not require grad,
+                // and autograd would then not save what only the weights' gradients need (e.g. a
+                // norm's x / rms), which the calibration would miss.
+                Autograd.setGradMode(probe != null);
                 SegmentCall c = call(s, scope, batch, full, params);
+                Autograd.setGradMode(false);
                 if (probe != null) {
                     probe.before(i, s, c, x);
                     Autograd.setGradMode(false);
@@ -154,7 +160,6 @@ public final class SegmentEngine {
             NDList x = inputs;
             Span forward = tracer.span("forward", "engine");
             keptBySegment.clear();
-            long forwardStart = trackActivations ? NativeHeap.liveBytes() : 0;
             for (int i = 0; i < n; i++) {
                 Segment s = segments.get(i);
                 Span segment = tracer.span(s.name(), "forward");
@@ -183,13 +188,14 @@ public final class SegmentEngine {
                 }
                 x = detached(out);
                 if (trackActivations) {
-                    keptBySegment.merge(s.name(), NativeHeap.liveBytes() - segmentStart, Long::sum);
+                    // A segment keeps at least nothing: a reading below zero is another thread's free
+                    // (a loader's buffers, the JIT's arenas, another rank thread) inside the window.
+                    keptBySegment.merge(s.name(), Math.max(0, NativeHeap.liveBytes() - segmentStart), Long::sum);
                 }
                 segment.close();
             }
             if (trackActivations) {
-                // Other threads' frees inside the window can make the difference negative: nothing kept.
-                keptBytes = Math.max(0, NativeHeap.liveBytes() - forwardStart);
+                keptBytes = keptBySegment.values().stream().mapToLong(Long::longValue).sum();
             }
             forward.close();
             NDList finalOutputs = x;

@@ -119,6 +119,9 @@ public final class StepCalibration {
         NDManager trial = call.manager().newSubManager();
         try {
             SegmentCall c = call.in(trial);
+            // What the steps make from weights and batch arrays would otherwise land in their managers,
+            // outlive the trial and go uncounted, while the engine keeps it until the backward.
+            c.lendArraysTo(trial);
             NDList x = in;
             List<NDList> held = new ArrayList<>();
             int j = 0;

@@ -16,6 +16,7 @@ import ai.omnispark.parallel.param.ParamSpec;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.runtime.NativeHeap;
 import ai.omnispark.parallel.runtime.RankContext;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -210,6 +211,88 @@ class RegionsTest {
             } finally {
                 stop.set(true);
                 noise.join(10_000);
+            }
+        }
+    }
+
+    /** {@code sin(x) * w}: sin's output is saved only for the weight's gradient. */
+    private record ScaledSin(String name) implements Segment {
+        public List<String> units() {
+            return List.of("scale");
+        }
+
+        public NDList forward(SegmentCall call, NDList in) {
+            return new NDList(in.singletonOrThrow().sin().mul(call.param("w")));
+        }
+    }
+
+    /** {@code bias + x} with the batch array first: DJL puts the result in the batch array's manager. */
+    private record BatchBias(String name) implements Segment {
+        public List<String> units() {
+            return List.of();
+        }
+
+        public NDList forward(SegmentCall call, NDList in) {
+            return new NDList(call.batch().get("bias").add(in.singletonOrThrow()));
+        }
+    }
+
+    private record Scaled(String name, List<Segment> steps) implements SteppedSegment {
+        public List<String> units() {
+            return List.of("scale");
+        }
+    }
+
+    /**
+     * The calibration predicts what the engine keeps, where a step saves a tensor only for a weight's
+     * gradient (it must see the weights as the engine does, requiring grad) and where a step's result
+     * lands in a batch array's manager (it must count it, as the engine keeps it).
+     */
+    @Test
+    void calibrationPredictsWhatTheEngineKeeps() {
+        Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
+        long mib = 1 << 20;
+        long n = 16 * mib / 4;
+        List<UnitLayout> units = List.of(new UnitLayout("scale", List.of(ParamSpec.of("w", Init.normal(0.5), n))));
+        List<Segment> model = List.of(new Scaled("s", List.of(new ScaledSin("s.sin"), new BatchBias("s.bias"))));
+        try (RankContext rank = RankContext.single(3)) {
+            rank.bindThread();
+            try (LocalParams params = new LocalParams(rank.manager(), units, DataType.FLOAT32, 1);
+                    NDManager scope = rank.manager().newSubManager()) {
+                NDArray x = scope.full(new Shape(n), 0.5f);
+                Batch batch = new Batch().put("bias", scope.full(new Shape(n), 1f));
+                SegmentEngine probe = new SegmentEngine(model, units, Recompute.none());
+                new StepCalibration(1).measure(probe, scope, batch, new NDList(x), params); // warm-up
+                long[] predicted = new StepCalibration(3).measure(probe, scope, batch, new NDList(x), params).get(0)
+                        .keptBytes();
+                // by hand: sin's output (saved for w's gradient), the product, the sum: 3 tensors kept
+                assertEquals(3 * 16 * mib, predicted[0], mib, "predicted " + predicted[0]);
+                for (int mask = 0; mask < 4; mask++) {
+                    Set<String> chosen = new HashSet<>();
+                    if ((mask & 1) == 1) {
+                        chosen.add("s.sin");
+                    }
+                    if ((mask & 2) == 2) {
+                        chosen.add("s.bias");
+                    }
+                    Regions regions = Regions.of(model, chosen, Recompute.none());
+                    SegmentEngine engine = new SegmentEngine(regions.segments(), units, regions.recompute());
+                    engine.trackActivations(true);
+                    long[] kept = new long[3];
+                    for (int run = 0; run < kept.length; run++) {
+                        try (NDManager step = scope.newSubManager()) {
+                            NDArray seed = step.ones(new Shape(n));
+                            engine.forwardBackward(step, batch, new NDList(x), new NDList(seed), params);
+                        }
+                        kept[run] = engine.keptBytes();
+                    }
+                    Arrays.sort(kept);
+                    // the median of 3, within 4 MiB: the engine's reading spans its whole forward, while
+                    // the JIT compiler's threads malloc and free their arenas (MBs); a tensor missed is 16 MiB
+                    assertEquals(predicted[mask], kept[1], 4 * mib,
+                            "recomputed " + chosen + ": predicted " + predicted[mask] + ", the engine kept "
+                                    + Arrays.toString(kept));
+                }
             }
         }
     }

@@ -145,7 +145,7 @@ final class BenchParallel {
         return measureAsConfigured(s, steps, warmup, threads, null);
     }
 
-    private static Measured measureAsConfigured(Settings s, int steps, int warmup, int threads, int[] latent)
+    static Measured measureAsConfigured(Settings s, int steps, int warmup, int threads, int[] latent)
             throws Exception {
         ParallelPlan plan = ParallelPlan.from(s);
         Layout layout = new Layout(plan.worldSize(), plan.spSize(), plan.epSize());

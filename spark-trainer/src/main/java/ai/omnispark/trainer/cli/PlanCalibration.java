@@ -23,6 +23,7 @@ final class PlanCalibration implements ShapeCosts {
     private final int threadsPerRank;
     private final int plannedWorld;
     private final PrintStream log;
+    private final int[] latent;
     private final Map<String, Cost> measured = new HashMap<>();
 
     /**
@@ -31,8 +32,11 @@ final class PlanCalibration implements ShapeCosts {
      *     gets (this machine's cores shared out), so one rank alone computes as a rank of the plan does
      *     and only the sharing of the cores is left to the host share (more threads than a rank gets
      *     would also oversubscribe the cores later, and spinning OpenMP threads distort the reading)
+     * @param latent (C, F, H, W) of the synthetic latent rows a latent family (wan) trains on; null: the config's data
      */
-    PlanCalibration(Settings base, int plannedWorld, int steps, int warmup, int threadsPerRank, PrintStream log) {
+    PlanCalibration(Settings base, int plannedWorld, int steps, int warmup, int threadsPerRank, int[] latent,
+            PrintStream log) {
+        this.latent = latent;
         this.plannedWorld = plannedWorld;
         this.base = base.with("train.parallel_plan", "manual");
         this.threadsPerRank = threadsPerRank;
@@ -86,7 +90,7 @@ final class PlanCalibration implements ShapeCosts {
 
     private BenchParallel.Measured run(Settings s, BenchParallel.Layout layout) {
         try {
-            return BenchParallel.measure(s, layout, steps, warmup, threadsPerRank);
+            return BenchParallel.measure(s, layout, steps, warmup, threadsPerRank, latent);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {

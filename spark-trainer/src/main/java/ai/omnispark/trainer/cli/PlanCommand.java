@@ -26,12 +26,13 @@ import java.util.Locale;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
- * [--seq-len L] [--steps N] [--warmup N] [--validate K]}: the ranked table of parallel plans for the config's model and global
+ * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--validate K]}: the ranked table of parallel plans for the config's model and global
  * batch at N ranks (docs/plan.md). Without --hardware the costs are measured on this machine (one
  * rank per micro-batch shape, plus the host share at N ranks); with it they come from the profile
  * and the model's FLOPs, and --memory-gb defaults to the profile's device memory. Exit code 0 when a
  * plan fits, 3 when none does (the message names the smallest memory that would). --validate K then
  * runs the K best-ranked plans that fit and prints predicted against measured ({@link PlanValidation}).
+ * --latent measures a latent family (wan) on synthetic latent rows of that shape, as {@code bench parallel --latent}.
  */
 final class PlanCommand {
     /** Exit code when no plan fits the memory. */
@@ -41,11 +42,11 @@ final class PlanCommand {
 
     /** What to search and how to cost it. */
     record Request(int world, long memoryBytes, HardwareProfile hardware, List<Integer> microBatches,
-            List<RecomputePolicy> policies, int steps, int warmup) {}
+            List<RecomputePolicy> policies, int steps, int warmup, int[] latent) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("world", "memory-gb", "hardware", "micro-batch", "recompute",
-                "seq-len", "steps", "warmup", "validate"));
+                "seq-len", "latent", "steps", "warmup", "validate"));
         if (args.positional.size() != 1) {
             throw new ConfigException("plan takes one CONFIG file, got " + args.positional);
         }
@@ -68,7 +69,8 @@ final class PlanCommand {
         Request request = new Request(args.positiveInt("world", null), memory, hw,
                 microBatches(args.option("micro-batch", null), job.train().microBatchSize()),
                 policies(args.option("recompute", "none,block")), args.positiveInt("steps", "3"),
-                warmup(args.option("warmup", "1")));
+                warmup(args.option("warmup", "1")),
+                args.options.containsKey("latent") ? BenchLatentRows.shape(args.option("latent", null)) : null);
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
                     + String.format(Locale.ROOT, "%.0f TFLOP/s x mfu %.2f, %d per node, %.0f / %.0f GB/s intra / inter; "
@@ -84,7 +86,7 @@ final class PlanCommand {
                         + "prediction");
             }
             PlanValidation.run(settings, ranking, args.positiveInt("validate", null), request.steps(),
-                    request.warmup(), out);
+                    request.warmup(), request.latent(), out);
         }
         return ranking.chosen() != null ? 0 : NO_FIT;
     }
@@ -105,7 +107,7 @@ final class PlanCommand {
                 costs = new ProfileCosts(model.units(), shape, r.hardware(), global, seq);
             } else {
                 PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
-                        threadsPerRank(r.world()), log);
+                        threadsPerRank(r.world()), r.latent(), log);
                 int reference = r.microBatches().get(r.microBatches().size() - 1);
                 double share = hostShareOrOne(options, calibration, r.world(), reference);
                 costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
@@ -157,7 +159,7 @@ final class PlanCommand {
             throw new ConfigException("train.parallel_plan auto needs train.world_size (the ranks to plan for)");
         }
         Request r = new Request(world, (long) (job.train().planMemoryGb() * (1L << 30)), null,
-                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1);
+                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1, null);
         log.println("train.parallel_plan auto: planning " + world + " ranks within "
                 + job.train().planMemoryGb() + " GiB per rank");
         Planner.Ranking ranking = plan(settings, r, log);

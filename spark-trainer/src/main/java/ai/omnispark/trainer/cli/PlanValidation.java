@@ -18,14 +18,15 @@ import java.util.Locale;
 final class PlanValidation {
     private PlanValidation() {}
 
-    static void run(Settings settings, Planner.Ranking ranking, int k, int steps, int warmup, PrintStream out)
-            throws Exception {
+    static void run(Settings settings, Planner.Ranking ranking, int k, int steps, int warmup, int[] latent,
+            PrintStream out) throws Exception {
         List<Planner.Row> top = ranking.rows().stream().filter(Planner.Row::fits).limit(k).toList();
         List<Double> measuredMs = new ArrayList<>();
         for (Planner.Row row : top) {
             Estimate e = row.estimate();
             BenchParallel.Measured m = BenchParallel.measureAsConfigured(PlanCommand.apply(settings, row.candidate())
-                    .with("train.parallel_plan", "manual"), steps, warmup, PlanCommand.threadsPerRank(row.candidate().world()));
+                    .with("train.parallel_plan", "manual"), steps, warmup, PlanCommand.threadsPerRank(row.candidate().world()),
+                    latent);
             measuredMs.add(m.stepMs());
             long predictedActivations = e.activationBytes() + e.gatherBytes();
             out.println(String.format(Locale.ROOT, "validate %-24s state %d vs %d B (%+.1f%%), activations %d vs %d B "
