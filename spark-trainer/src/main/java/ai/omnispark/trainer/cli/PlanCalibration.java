@@ -25,6 +25,7 @@ final class PlanCalibration implements ShapeCosts {
     private final PrintStream log;
     private final int[] latent;
     private final Map<String, Cost> measured = new HashMap<>();
+    private final Map<Integer, Double> shares = new HashMap<>();
 
     /**
      * @param base the config; its parallel keys are replaced per measurement
@@ -62,12 +63,17 @@ final class PlanCalibration implements ShapeCosts {
 
     /**
      * One rank's step time among {@code world} data-parallel ranks over its time among the
-     * {@link #anchorRanks} of the sp = ep = 1 calibration, at the given micro-batch without recompute.
+     * {@link #anchorRanks} of the sp = ep = 1 calibration, at the given micro-batch without recompute
+     * (measured once per micro-batch).
      */
     double hostShare(int world, int microBatch) {
         if (world <= anchorRanks()) {
             return 1;
         }
+        return shares.computeIfAbsent(microBatch, m -> measureHostShare(world, m));
+    }
+
+    private double measureHostShare(int world, int microBatch) {
         Cost anchor = cost(microBatch, 1, 1, RecomputePolicy.NONE);
         BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE),
                 new BenchParallel.Layout(world, 1, 1));

@@ -23,6 +23,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
@@ -108,8 +109,7 @@ final class PlanCommand {
             } else {
                 PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
                         threadsPerRank(r.world()), r.latent(), log);
-                int reference = r.microBatches().get(r.microBatches().size() - 1);
-                double share = hostShareOrOne(options, calibration, r.world(), reference);
+                IntToDoubleFunction share = micro -> hostShareOrOne(options, calibration, r.world(), global, micro);
                 costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
                         r.world(), global, seq);
             }
@@ -122,13 +122,19 @@ final class PlanCommand {
         return Math.max(1, Runtime.getRuntime().availableProcessors() / world);
     }
 
-    /** The host share, measured only when some plan is valid (nothing to cost otherwise). */
+    /**
+     * The host share at micro-batch {@code micro}, measured only when some plan is valid (nothing to cost
+     * otherwise): on the dp-only layout at that micro-batch when the global batch allows it, else at the
+     * largest micro-batch a valid dp-only plan has.
+     */
     private static double hostShareOrOne(List<PlanSpace.Option> options, PlanCalibration calibration, int world,
-            int micro) {
+            int global, int micro) {
         if (options.stream().noneMatch(PlanSpace.Option::valid)) {
             return 1;
         }
-        // the dp-only layout at the reference micro-batch must be one the batch allows
+        if (global % (micro * world) == 0) {
+            return calibration.hostShare(world, micro);
+        }
         int per = options.stream().filter(PlanSpace.Option::valid).map(PlanSpace.Option::candidate)
                 .filter(c -> c.sp() == 1 && c.ep() == 1).mapToInt(PlanCandidate::microBatch).max().orElse(micro);
         return calibration.hostShare(world, per);

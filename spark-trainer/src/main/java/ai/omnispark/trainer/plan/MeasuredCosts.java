@@ -2,14 +2,17 @@ package ai.omnispark.trainer.plan;
 
 import ai.omnispark.parallel.param.UnitLayout;
 import java.util.List;
+import java.util.function.IntToDoubleFunction;
 
 /**
  * Costs on this machine, from measurements: the micro-batch shape's activation bytes and step time
  * on sp × ep ranks ({@link ShapeCosts}: the sp and ep exchanges run for real), times the
  * micro-batches a step takes, times how much slower a rank runs when the planned world shares this
- * host than when sp × ep ranks do ({@link #shareOf}; measured: a step of one rank among world
- * data-parallel ranks over one among the anchor ranks, same shape; it holds the FSDP traffic of the in-process
- * transport, which is memory copies on the same cores). State bytes are exact
+ * host than when sp × ep ranks do ({@link #shareOf}; measured per micro-batch size: a step of one rank
+ * among world data-parallel ranks over one among the anchor ranks, same shape; it holds the FSDP traffic
+ * of the in-process transport, which is memory copies on the same cores, and since that traffic is per
+ * micro-batch while compute is per row, a smaller micro-batch shares worse: the tiny MoE at 4 ranks ran
+ * x2.28 its 2-rank step at micro-batch 1 and x1.72 at 2). State bytes are exact
  * ({@link StateMemory}); on sharded layouts the gathered weights the graph keeps for backward
  * ({@link LayoutCheck#usedUnits}) are added to a shape measured on one rank, where weights are not
  * gathered and so not among its activations.
@@ -18,17 +21,18 @@ public final class MeasuredCosts implements CostModel {
     private final List<UnitLayout> units;
     private final LayoutCheck layouts;
     private final ShapeCosts shapes;
-    private final double hostShare;
+    private final IntToDoubleFunction hostShare;
     private final int world;
     private final int anchorRanks;
     private final int globalBatch;
     private final int seqLen;
 
     /**
-     * @param hostShare one rank's step among {@code world} over one rank's among {@code anchorRanks}, measured
+     * @param hostShare by micro-batch size, one rank's step among {@code world} over one rank's among
+     *     {@code anchorRanks}, measured
      * @param anchorRanks the ranks the host share is relative to (those the sp = ep = 1 shapes ran on)
      */
-    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, double hostShare,
+    public MeasuredCosts(List<UnitLayout> units, LayoutCheck layouts, ShapeCosts shapes, IntToDoubleFunction hostShare,
             int anchorRanks, int world, int globalBatch, int seqLen) {
         this.anchorRanks = anchorRanks;
         this.units = units;
@@ -41,13 +45,13 @@ public final class MeasuredCosts implements CostModel {
     }
 
     /**
-     * How much slower a rank among {@code ranks} runs than one among the anchor ranks: 1 up to them,
-     * the measured share at the planned world, linear between (ranks beyond the cores share them in
-     * proportion).
+     * How much slower a rank among {@code ranks} runs micro-batches of {@code microBatch} rows than one
+     * among the anchor ranks: 1 up to them, the measured share at the planned world, linear between
+     * (ranks beyond the cores share them in proportion).
      */
-    double shareOf(int ranks) {
+    double shareOf(int ranks, int microBatch) {
         return ranks <= anchorRanks || world <= anchorRanks ? 1
-                : 1 + (hostShare - 1) * (ranks - anchorRanks) / (world - anchorRanks);
+                : 1 + (hostShare.applyAsDouble(microBatch) - 1) * (ranks - anchorRanks) / (world - anchorRanks);
     }
 
     @Override
@@ -59,7 +63,8 @@ public final class MeasuredCosts implements CostModel {
         // (whole units, whatever the shard count); measured on one rank they do not: add them.
         long gather = c.denseShardSize() > 1 && shape.ranks() == 1
                 ? state.graphHeldBytes() + state.largestUnitBytes() : 0;
-        double compute = accumulation * shape.stepMs() * shareOf(c.world()) / shareOf(shape.ranks());
+        double compute = accumulation * shape.stepMs() * shareOf(c.world(), c.microBatch())
+                / shareOf(shape.ranks(), c.microBatch());
         return new Estimate(c, state, shape.activationBytes(), gather, compute, 0, (long) globalBatch * seqLen);
     }
 }

@@ -17,7 +17,7 @@ class MeasuredCostsTest {
                     ? new ShapeCosts.Cost(1000L * micro, 100.0 * micro, 1)
                     : new ShapeCosts.Cost(700L * micro, 150.0 * micro, sp * ep);
             // world 4 measured 3x slower per rank than one alone (anchor 1 rank); global batch 8
-            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), shapes, 3.0, 1, 4, 8, 64);
+            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), shapes, micro -> 3.0, 1, 4, 8, 64);
             long whole = 0;
             long largest = 0;
             for (UnitLayout u : m.units()) {
@@ -45,12 +45,14 @@ class MeasuredCostsTest {
     @Test
     void theShareIsOneUpToTheAnchorRanksAndLinearToTheWorld() throws Exception {
         try (Model m = ModelFamilies.load(PlanSpaceTest.MODELS.resolve("tiny-qwen3.json"), ModelOptions.defaults())) {
-            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), (a, b, c, d) -> null, 2.5, 2, 8, 8,
-                    64);
-            assertEquals(1, costs.shareOf(1), 1e-12);
-            assertEquals(1, costs.shareOf(2), 1e-12);
-            assertEquals(1.75, costs.shareOf(5), 1e-12); // 1 + 1.5 x 3 / 6
-            assertEquals(2.5, costs.shareOf(8), 1e-12);
+            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), (a, b, c, d) -> null,
+                    micro -> micro == 1 ? 2.5 : 1.5, 2, 8, 8, 64);
+            assertEquals(1, costs.shareOf(1, 1), 1e-12);
+            assertEquals(1, costs.shareOf(2, 1), 1e-12);
+            assertEquals(1.75, costs.shareOf(5, 1), 1e-12); // 1 + 1.5 x 3 / 6
+            assertEquals(2.5, costs.shareOf(8, 1), 1e-12);
+            assertEquals(1.25, costs.shareOf(5, 2), 1e-12); // the micro-batch's own share: 1 + 0.5 x 3 / 6
+            assertEquals(1.5, costs.shareOf(8, 2), 1e-12);
         }
     }
 }
