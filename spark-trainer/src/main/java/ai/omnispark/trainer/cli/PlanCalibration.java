@@ -24,7 +24,7 @@ final class PlanCalibration implements ShapeCosts {
     private final int plannedWorld;
     private final PrintStream log;
     private final int[] latent;
-    private final Map<String, Cost> measured = new HashMap<>();
+    private final Map<String, Cost> costs = new HashMap<>();
     private final Map<Integer, Double> shares = new HashMap<>();
 
     /**
@@ -48,17 +48,26 @@ final class PlanCalibration implements ShapeCosts {
 
     @Override
     public Cost cost(int microBatch, int sp, int ep, RecomputePolicy policy) {
+        String key = microBatch + " sp" + sp + " ep" + ep + " " + policy.label();
+        Cost known = costs.get(key);
+        if (known != null) {
+            return known;
+        }
+        Cost c = measure(microBatch, sp, ep, policy);
+        costs.put(key, c);
+        return c;
+    }
+
+    private Cost measure(int microBatch, int sp, int ep, RecomputePolicy policy) {
         // A plan of several ranks is calibrated on several: one rank alone keeps less than any rank
         // of a multi-rank layout (the medium LLM under block recompute: 48 MB alone, 135 MB per rank
         // at 4 ranks sharded or replicated alike), so sp = ep = 1 runs on 2 data-parallel ranks.
         int ranks = sp * ep == 1 ? anchorRanks() : sp * ep;
-        return measured.computeIfAbsent(microBatch + " sp" + sp + " ep" + ep + " " + policy.label(), k -> {
-            BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(ranks, sp, ep));
-            log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, sp %d, ep %d, recompute %s on %d ranks: "
-                    + "step %.1f ms, activations %d bytes per rank", microBatch, sp, ep, policy.label(), ranks,
-                    m.stepMs(), m.activationBytes()));
-            return new Cost(m.activationBytes(), m.stepMs(), ranks);
-        });
+        BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(ranks, sp, ep));
+        log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, sp %d, ep %d, recompute %s on %d ranks: "
+                + "step %.1f ms, activations %d bytes per rank", microBatch, sp, ep, policy.label(), ranks,
+                m.stepMs(), m.activationBytes()));
+        return new Cost(m.activationBytes(), m.stepMs(), ranks);
     }
 
     /**

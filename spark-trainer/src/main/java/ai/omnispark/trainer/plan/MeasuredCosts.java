@@ -58,6 +58,15 @@ public final class MeasuredCosts implements CostModel {
     public Estimate estimate(PlanCandidate c) {
         StateMemory state = StateMemory.of(units, c, layouts.usedUnits(c.sp(), c.ep()));
         ShapeCosts.Cost shape = shapes.cost(c.microBatch(), c.sp(), c.ep(), c.recompute());
+        if (c.recompute() == RecomputePolicy.BLOCK) {
+            // Recompute does all that none does and more: a block step measured faster than none's on
+            // the same shape is the machine's noise (a 100 ms step of a tiny model moves by tens of
+            // ms), and ranking on it would pick recompute for nothing. None's step is the floor.
+            ShapeCosts.Cost none = shapes.cost(c.microBatch(), c.sp(), c.ep(), RecomputePolicy.NONE);
+            if (none != null && shape.stepMs() < none.stepMs()) {
+                shape = new ShapeCosts.Cost(shape.activationBytes(), none.stepMs(), shape.ranks());
+            }
+        }
         int accumulation = globalBatch / (c.microBatch() * c.dataParallelSize());
         // Measured on sp x ep > 1 ranks, the activations hold the gathered weights the graph keeps
         // (whole units, whatever the shard count); measured on one rank they do not: add them.

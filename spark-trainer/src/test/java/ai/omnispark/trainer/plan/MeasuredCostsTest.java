@@ -55,4 +55,18 @@ class MeasuredCostsTest {
             assertEquals(1.5, costs.shareOf(8, 2), 1e-12);
         }
     }
+
+    @Test
+    void aBlockStepMeasuredFasterThanNoneIsCostedAtNones() throws Exception {
+        try (Model m = ModelFamilies.load(PlanSpaceTest.MODELS.resolve("tiny-qwen3.json"), ModelOptions.defaults())) {
+            // micro-batch 1: block measured (noise) at 80 ms under none's 100; micro-batch 2: block 260 over none's 200
+            ShapeCosts shapes = (micro, sp, ep, policy) -> new ShapeCosts.Cost(policy == RecomputePolicy.BLOCK ? 10 : 50,
+                    policy == RecomputePolicy.BLOCK ? (micro == 1 ? 80.0 : 260.0) : 100.0 * micro, 1);
+            MeasuredCosts costs = new MeasuredCosts(m.units(), new LayoutCheck(m), shapes, micro -> 1.0, 1, 1, 2, 64);
+            Estimate block1 = costs.estimate(new PlanCandidate(1, 1, 1, 1, RecomputePolicy.BLOCK, 1));
+            assertEquals(2 * 100.0, block1.stepMs(), 1e-9, "2 micro-batches at none's 100 ms");
+            assertEquals(10, block1.activationBytes(), "block's own activations");
+            assertEquals(260.0, costs.estimate(new PlanCandidate(1, 1, 1, 1, RecomputePolicy.BLOCK, 2)).stepMs(), 1e-9);
+        }
+    }
 }
