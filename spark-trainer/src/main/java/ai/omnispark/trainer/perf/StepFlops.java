@@ -33,7 +33,8 @@ import java.util.Set;
  * 2 FLOPs × 2 products (q·kᵀ and p·v) × 3 (forward + backward). A packed row's documents attend
  * only within themselves, so P sums each document's causal triangle, not the row's.
  *
- * <p><b>Wan</b> (diffusers {@code WanTransformer3DModel}, text-to-video) over rows of latent (C, F,
+ * <p><b>Wan</b> (diffusers {@code WanTransformer3DModel}; text-to-video, or image-to-video by
+ * conditioning latents, which only widen C = in_channels) over rows of latent (C, F,
  * H, W) and L text tokens: S = F/pt × H/ph × W/pw patch tokens per row, D = heads × head_dim,
  * <pre>
  *   flops = 6 × rows × [ S × (C·pt·ph·pw × D + D × out·pt·ph·pw)                  patch embedding, proj_out
@@ -43,7 +44,7 @@ import java.util.Set;
  *                                                                                 q,o, FFN up/down; cross k,v
  *         + 12 × rows × layers × D × (S² + S × L)                                 self (full) and cross pairs
  * </pre>
- * Other families (and Wan image-to-video) have no FLOP model here; {@link #of} refuses them by name.
+ * Other families (and Wan with CLIP image tokens, {@code image_dim} set) have no FLOP model here; {@link #of} refuses them by name.
  */
 public final class StepFlops {
     private static final Set<String> DENSE = Set.of("llama", "qwen2", "qwen3");
@@ -145,7 +146,8 @@ public final class StepFlops {
 
     private static double wan(JsonNode hf, List<Sample> batch) {
         if (!hf.path("image_dim").isNull() && !hf.path("image_dim").isMissingNode()) {
-            throw new IllegalArgumentException("no FLOP model for family " + WAN + " image-to-video (image_dim set)");
+            throw new IllegalArgumentException("no FLOP model for family " + WAN
+                    + " image-to-video with CLIP image tokens (image_dim set)");
         }
         long d = (long) required(hf, "num_attention_heads") * required(hf, "attention_head_dim");
         long textDim = required(hf, "text_dim");
