@@ -69,15 +69,17 @@ class BenchTrainTest {
      * (3072), MLP 3 x 32 x 64 (6144); 2 layers; LM head 32 x 259 (8288): 26720 matmul parameters a
      * token passes, 6 FLOPs each per token, plus 2 x 2 x 3 x 2 layers x 4 heads x 8 per causal
      * (query, key) pair inside a document. The tokens and pairs are counted here from the rows the
-     * bench packs (the same data, seed and --seq-len).
+     * bench packs (the same data, seed and --seq-len; at 256 a row holds more than one document).
      */
     static double tinyStepFlops(Path yaml, int seqLen, int rows) throws Exception {
         JobConfig job = JobConfig.from(Settings.load(yaml, List.of("data.max_seq_len=" + seqLen)));
         Tokenizer tokenizer = TrainingData.tokenizer(job);
         long tokens = 0;
         long pairs = 0;
+        long documents = 0;
         for (PackedRow r : TrainingData.rows(job, tokenizer).subList(0, rows)) {
             int[] doc = r.docIds();
+            documents += java.util.Arrays.stream(doc).filter(d -> d >= 0).distinct().count();
             for (int q = 0; q < doc.length; q++) {
                 if (doc[q] < 0) {
                     continue; // padding
@@ -88,6 +90,7 @@ class BenchTrainTest {
                 }
             }
         }
+        assertTrue(documents > rows, "some row packs several documents, so their pairs are counted per document");
         long params = 2 * (32L * 32 + 2 * 32L * 16 + 32L * 32 + 3 * 32L * 64) + 32L * 259;
         assertEquals(26_720, params);
         return 6.0 * params * tokens + 2 * 2 * 3 * 2 * 4 * 8.0 * pairs;
@@ -97,11 +100,11 @@ class BenchTrainTest {
     void reportsModelFlopsAchievedRateAndRooflineShare() throws Exception {
         Path yaml = config();
         MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", yaml.toString(), "--peer", "false",
-                "--threads", "1", "--steps", "1", "--warmup", "0", "--seq-len", "32");
+                "--threads", "1", "--steps", "1", "--warmup", "0", "--seq-len", "256");
         assertEquals(0, r.code(), r.out() + r.err());
         JsonNode java = r.lastJson();
         double flops = java.get("model_flops_per_step").asDouble();
-        assertEquals(tinyStepFlops(yaml, 32, 4), flops, 1e-9 * flops, java.toString());
+        assertEquals(tinyStepFlops(yaml, 256, 4), flops, 1e-9 * flops, java.toString());
         double stepS = java.get("step_ms").asDouble() / 1000;
         assertEquals(flops / stepS / 1e9, java.get("achieved_gflops").asDouble(), 1e-9 * flops / stepS);
         double matmul = java.get("matmul_gflops").asDouble();
