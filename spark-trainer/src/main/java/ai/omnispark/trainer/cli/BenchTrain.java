@@ -52,7 +52,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * model, weights (through our HF export) and batch in PyTorch eager, at the same thread counts,
  * and compares step time and peak resident memory. {@code --seq-len N} overrides
  * {@code data.max_seq_len}; {@code --profile DIR} records one more step per thread count, after the
- * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}.
+ * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}. Our line also holds the step's
+ * model FLOPs ({@link StepFlops}), the GFLOP/s they make at the median step time and their share of
+ * the matmul rate measured at the same thread count ({@link MatmulRate}): the roofline.
  *
  * <p>A latent family (wan: its collator takes latent rows) trains on synthetic latent rows of
  * {@code --latent C,F,H,W} ({@link BenchLatentRows}; default {@value #DEFAULT_LATENT}, 21 x 30 x 52
