@@ -78,6 +78,14 @@ class StepFlopsTest {
         double flops = StepFlops.of(exported(config), List.of(row(0, 0, 0, 1, -1, -1)));
         assertEquals(217_152, flops, 1e-9);
         assertEquals(expected, flops, 1e-9);
+
+        // qwen2_moe adds a shared expert (3 x 16 x 10) and its gate (16 x 1) on each sparse layer
+        Path shared = dir.resolve("moe-shared.json");
+        Files.writeString(shared, Files.readString(config).replace("\"qwen3_moe\"", "\"qwen2_moe\"")
+                .replace("\"mlp_only_layers\"", "\"shared_expert_intermediate_size\": 10, \"mlp_only_layers\""));
+        double sharedParams = params + 2 * (3 * 16 * 10 + 16);
+        assertEquals(6 * sharedParams * 4 + 12.0 * 3 * 2 * 8 * 7,
+                StepFlops.of(exported(shared), List.of(row(0, 0, 0, 1, -1, -1))), 1e-9);
     }
 
     @Test
