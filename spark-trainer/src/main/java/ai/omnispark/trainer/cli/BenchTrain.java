@@ -24,6 +24,8 @@ import ai.omnispark.trainer.job.RankAssembly;
 import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.loop.DataParallel;
 import ai.omnispark.trainer.loop.Trainer;
+import ai.omnispark.trainer.perf.MatmulRate;
+import ai.omnispark.trainer.perf.StepFlops;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -50,7 +52,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * model, weights (through our HF export) and batch in PyTorch eager, at the same thread counts,
  * and compares step time and peak resident memory. {@code --seq-len N} overrides
  * {@code data.max_seq_len}; {@code --profile DIR} records one more step per thread count, after the
- * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}.
+ * timed ones, as a Chrome trace {@code DIR/trace-threads-N.json}. Our line also holds the step's
+ * model FLOPs ({@link StepFlops}), the GFLOP/s they make at the median step time and their share of
+ * the matmul rate measured at the same thread count ({@link MatmulRate}): the roofline.
  *
  * <p>A latent family (wan: its collator takes latent rows) trains on synthetic latent rows of
  * {@code --latent C,F,H,W} ({@link BenchLatentRows}; default {@value #DEFAULT_LATENT}, 21 x 30 x 52
@@ -62,6 +66,9 @@ final class BenchTrain {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int PEER_TIMEOUT_MINUTES = 30;
     static final String DEFAULT_LATENT = "4,21,60,104";
+    /** The roofline's square matmul: large enough that libtorch runs it at its full rate, a second or so at 1 thread. */
+    static final int MATMUL_SIDE = 2048;
+    private static final int MATMUL_REPEATS = 3;
 
     /** What the peer reads: its script under bench/peers and the arguments naming the model and batch files. */
     private record PeerInput(String script, List<String> args) {}
@@ -95,7 +102,8 @@ final class BenchTrain {
         Path work = Files.createTempDirectory("omnispark-bench-");
         for (int threads : threadCounts) {
             PeerInput[] peerInput = new PeerInput[1];
-            ObjectNode java = runJava(config, threads, steps, warmup, work, profileDir, latent, latentGiven, peerInput);
+            ObjectNode java = runJava(config, threads, steps, warmup, work, profileDir, latent, latentGiven, peerInput,
+                    err);
             out.println(java);
             if (peer) {
                 JsonNode torch = runPeer(python, peerInput[0], config, threads, steps, warmup);
@@ -111,6 +119,11 @@ final class BenchTrain {
                 cmp.put("loss_rel_diff", rel);
                 cmp.put("loss_match_1e-4", rel <= 1e-4);
                 cmp.put("step_time_ratio", java.get("step_ms").asDouble() / torch.get("step_ms").asDouble());
+                if (java.has("model_flops_per_step")) {
+                    double flops = java.get("model_flops_per_step").asDouble();
+                    cmp.put("omnispark_achieved_gflops", java.get("achieved_gflops").asDouble());
+                    cmp.put("pytorch_achieved_gflops", flops / (torch.get("step_ms").asDouble() / 1000) / 1e9);
+                }
                 long javaRss = java.get("peak_rss_bytes").asLong();
                 long torchRss = torch.path("peak_rss_bytes").asLong(-1);
                 cmp.put("omnispark_peak_rss_bytes", javaRss);
@@ -130,7 +143,8 @@ final class BenchTrain {
 
     /** @param peerInput receives what the peer reads, written under {@code work} */
     private static ObjectNode runJava(TrainConfig config, int threads, int steps, int warmup,
-            Path work, Path profileDir, int[] latent, boolean latentGiven, PeerInput[] peerInput) throws IOException {
+            Path work, Path profileDir, int[] latent, boolean latentGiven, PeerInput[] peerInput, PrintStream err)
+            throws IOException {
         boolean peakReset = ResidentMemory.resetPeak();
         try (RankContext rank = RankContext.single(threads)) {
             rank.bindThread();
@@ -201,9 +215,33 @@ final class BenchTrain {
                     o.put("profile", trace.toString());
                 }
                 o.put("params", loaded.model().parameterCount());
+                putRoofline(o, loaded.model(), batch, median, rank, err);
                 return o;
             }
         }
+    }
+
+    /**
+     * The step's model FLOPs ({@link StepFlops}) over its median time, against the matmul rate
+     * measured here at the rank's thread count; a family without a FLOP model gets
+     * {@code flop_model} saying so instead (and a line on stderr), the timing still stands.
+     */
+    private static void putRoofline(ObjectNode o, Model model, List<Sample> batch, double stepMs, RankContext rank,
+            PrintStream err) {
+        double flops;
+        try {
+            flops = StepFlops.of(model.hfConfig("float32"), batch);
+        } catch (IllegalArgumentException e) {
+            o.put("flop_model", e.getMessage());
+            err.println("omnispark: " + e.getMessage() + "; no achieved_gflops or roofline_share");
+            return;
+        }
+        double achieved = flops / (stepMs / 1000) / 1e9;
+        double matmul = MatmulRate.measureGflops(rank.manager(), MATMUL_SIDE, MATMUL_REPEATS);
+        o.put("model_flops_per_step", flops);
+        o.put("achieved_gflops", achieved);
+        o.put("matmul_gflops", matmul);
+        o.put("roofline_share", achieved / matmul);
     }
 
     /** One more step, recorded (after the timed ones, so the profiler's cost does not skew them). */

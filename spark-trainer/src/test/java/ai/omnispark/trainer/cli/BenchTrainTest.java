@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.ModelFamilies;
 import ai.omnispark.models.api.ModelOptions;
+import ai.omnispark.data.pack.PackedRow;
+import ai.omnispark.data.tokenizer.Tokenizer;
+import ai.omnispark.trainer.config.JobConfig;
 import ai.omnispark.trainer.config.Settings;
+import ai.omnispark.trainer.job.TrainingData;
 import ai.omnispark.trainer.testing.TinyModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
@@ -61,6 +65,56 @@ class BenchTrainTest {
     }
 
     /**
+     * Model FLOPs of the tiny Qwen3 step, by hand: per layer q 32x32, k and v 32x16, o 32x32
+     * (3072), MLP 3 x 32 x 64 (6144); 2 layers; LM head 32 x 259 (8288): 26720 matmul parameters a
+     * token passes, 6 FLOPs each per token, plus 2 x 2 x 3 x 2 layers x 4 heads x 8 per causal
+     * (query, key) pair inside a document. The tokens and pairs are counted here from the rows the
+     * bench packs (the same data, seed and --seq-len; at 256 a row holds more than one document).
+     */
+    static double tinyStepFlops(Path yaml, int seqLen, int rows) throws Exception {
+        JobConfig job = JobConfig.from(Settings.load(yaml, List.of("data.max_seq_len=" + seqLen)));
+        Tokenizer tokenizer = TrainingData.tokenizer(job);
+        long tokens = 0;
+        long pairs = 0;
+        long documents = 0;
+        for (PackedRow r : TrainingData.rows(job, tokenizer).subList(0, rows)) {
+            int[] doc = r.docIds();
+            documents += java.util.Arrays.stream(doc).filter(d -> d >= 0).distinct().count();
+            for (int q = 0; q < doc.length; q++) {
+                if (doc[q] < 0) {
+                    continue; // padding
+                }
+                tokens++;
+                for (int k = 0; k <= q; k++) {
+                    pairs += doc[k] == doc[q] ? 1 : 0;
+                }
+            }
+        }
+        assertTrue(documents > rows, "some row packs several documents, so their pairs are counted per document");
+        long params = 2 * (32L * 32 + 2 * 32L * 16 + 32L * 32 + 3 * 32L * 64) + 32L * 259;
+        assertEquals(26_720, params);
+        return 6.0 * params * tokens + 2 * 2 * 3 * 2 * 4 * 8.0 * pairs;
+    }
+
+    @Test
+    void reportsModelFlopsAchievedRateAndRooflineShare() throws Exception {
+        Path yaml = config();
+        MainCliTest.Run r = MainCliTest.main("bench", "train", "--config", yaml.toString(), "--peer", "false",
+                "--threads", "1", "--steps", "1", "--warmup", "0", "--seq-len", "256");
+        assertEquals(0, r.code(), r.out() + r.err());
+        JsonNode java = r.lastJson();
+        double flops = java.get("model_flops_per_step").asDouble();
+        assertEquals(tinyStepFlops(yaml, 256, 4), flops, 1e-9 * flops, java.toString());
+        double stepS = java.get("step_ms").asDouble() / 1000;
+        assertEquals(flops / stepS / 1e9, java.get("achieved_gflops").asDouble(), 1e-9 * flops / stepS);
+        double matmul = java.get("matmul_gflops").asDouble();
+        assertTrue(matmul > 0 && Double.isFinite(matmul), java.toString());
+        double share = java.get("roofline_share").asDouble();
+        assertEquals(java.get("achieved_gflops").asDouble() / matmul, share, 1e-12);
+        assertTrue(share > 0 && share < 1.5, "a step reaches a share of the matmul rate: " + java);
+    }
+
+    /**
      * The peer's peak RSS is printed beside ours. A stand-in peer (the real one needs Debian's
      * python3-torch) reports 2048 bytes and a loss of 1.0, which does not match, so the run fails
      * after printing the comparison; a peer that exits with an error is reported with its output.
@@ -96,6 +150,10 @@ class BenchTrainTest {
             assertEquals(2048, cmp.get("pytorch_peak_rss_bytes").asLong());
             assertEquals(javaRss, cmp.get("omnispark_peak_rss_bytes").asLong());
             assertEquals(javaRss / 2048.0, cmp.get("peak_rss_ratio").asDouble(), 1e-9);
+            // the same model FLOPs over the peer's 10 ms step
+            double flops = ours.get("model_flops_per_step").asDouble();
+            assertEquals(flops / 0.010 / 1e9, cmp.get("pytorch_achieved_gflops").asDouble(), 1e-9 * flops);
+            assertEquals(ours.get("achieved_gflops").asDouble(), cmp.get("omnispark_achieved_gflops").asDouble());
 
             MainCliTest.Run failed = MainCliTest.main("bench", "train", "--config", config().toString(), "--threads",
                     "1", "--steps", "1", "--warmup", "0", "--python", broken.toString());

@@ -66,6 +66,18 @@ class BenchTrainWanPeerTest {
             assertEquals(theirs, mine, 1e-4 * Math.abs(theirs), cmp.toString());
             assertTrue(cmp.get("step_time_ratio").asDouble() > 0, cmp.toString());
             assertTrue(cmp.get("pytorch_peak_rss_bytes").asLong() > 0, cmp.toString());
+            // model FLOPs by hand, tiny-wan-bench: D = 4 x 16 = 64, patch 1x2x2 (p = 4), 2 layers, ffn 128,
+            // text_dim 32, freq_dim 32; per row S = 2 x 4 x 4 = 32 patch tokens, L = 32 text tokens
+            long macs = 32 * (4 * 4 * 64 + 64 * 4 * 4) // patch embedding, proj_out
+                    + 32 * (32 * 64 + 64 * 64) // text embedder
+                    + (32 * 64 + 64 * 64 + 64 * 6 * 64) // time embedder, time_proj
+                    + 2 * (32 * (6 * 64 * 64 + 2 * 64 * 128) + 32 * 2 * 64 * 64); // blocks
+            double perRow = 6.0 * macs + 12.0 * 2 * 64 * (32 * 32 + 32 * 32); // self and cross pairs
+            double flops = ours.get("model_flops_per_step").asDouble();
+            assertEquals(2 * perRow, flops, 1e-9 * flops, ours.toString());
+            assertEquals(flops / (lines.get(1).get("step_ms").asDouble() / 1000) / 1e9,
+                    cmp.get("pytorch_achieved_gflops").asDouble(), 1e-9 * flops);
+            assertTrue(ours.get("roofline_share").asDouble() > 0, ours.toString());
         } finally {
             if (home == null) {
                 System.clearProperty("omnispark.home");
