@@ -1,5 +1,6 @@
 package ai.omnispark.parallel.profile;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
@@ -76,7 +77,7 @@ public final class TorchAllocations implements AutoCloseable {
 
     /** Starts libtorch's memory profiling on the calling thread; windows open and close on it. */
     public static TorchAllocations start() {
-        NDManager manager = NDManager.newBaseManager("PyTorch");
+        NDManager manager = NDManager.newBaseManager(Device.cpu(), "PyTorch");
         manager.setName("torch-allocations");
         PtSymbolBlock module = null;
         Path file = null;
@@ -111,8 +112,8 @@ public final class TorchAllocations implements AutoCloseable {
             handle = IValueUtils.runMethod(module, "forward", label);
         }
         return () -> {
-            checkRecording("close window " + name);
             try {
+                checkRecording("close window " + name);
                 IValueUtils.runMethod(module, "close", handle).close();
             } finally {
                 handle.close();
@@ -144,7 +145,7 @@ public final class TorchAllocations implements AutoCloseable {
         };
     }
 
-    /** Stops profiling and returns every closed window, in the order they closed. */
+    /** Stops profiling and returns every window closed by now (one still open is dropped), in closing order. */
     public List<Window> stop() throws IOException {
         checkRecording("stop");
         recording = false;
