@@ -1,4 +1,4 @@
-package ai.omnispark.models.nn.attention;
+package ai.omnispark.parallel.runtime;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -21,12 +21,16 @@ import java.util.zip.ZipOutputStream;
  * pickler writes one without {@code __getstate__}: {@code GLOBAL __torch__ <Class>}, an empty
  * tuple, {@code NEWOBJ}, then a dict of every declared attribute applied with {@code BUILD}. The
  * only attribute declared is {@code training}, which every module class carries.
+ *
+ * <p>The same writer as models' {@code nn.attention.TorchScriptArchive} (package-private there),
+ * here so the parallel module can reach libtorch's profiler ops; the attention code can switch to
+ * this one and drop its copy.
  */
-final class TorchScriptArchive {
+public final class TorchScriptArchive {
     /**
      * File-format version 3: ops whose semantics changed later are upgraded on load when the file
      * is older than their change, so the code must only use ops without upgraders (true of the
-     * comparison, arange, logical and SDPA calls written here).
+     * comparison, arange, logical, SDPA and profiler calls written with it).
      */
     private static final String FORMAT_VERSION = "3\n";
     private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
@@ -39,7 +43,7 @@ final class TorchScriptArchive {
      * @param source the whole {@code code/__torch__.py}
      * @return the archive's bytes
      */
-    static byte[] module(String className, String source) {
+    public static byte[] module(String className, String source) {
         if (!IDENTIFIER.matcher(className).matches()) {
             throw new IllegalArgumentException("TorchScript class name must be an identifier, got '" + className + "'");
         }
