@@ -128,7 +128,15 @@ public final class SegmentEngine {
                     probe.before(i, s, c, x);
                     Autograd.setGradMode(false);
                 }
-                x = s.forward(c, x);
+                // As in forwardBackward, what the segment makes and does not return is freed when it
+                // returns, not when the caller's scope closes: an evaluation at 8192 tokens held every
+                // layer's intermediates at once (6.3 GB against 2.3 GB for a training step).
+                try (NDManager temps = s instanceof ManualSegment ? null : intermediates(scope, x)) {
+                    NDList out = s.forward(c, x);
+                    keep(out, x, temps, scope);
+                    keepBatch(batch, temps, scope);
+                    x = out;
+                }
                 for (String unit : s.units()) {
                     if (useRange.get(unit)[1] == i) {
                         full.remove(unit);
@@ -284,6 +292,19 @@ public final class SegmentEngine {
         }
         for (NDArray a : results) {
             if (a != null && a.getManager() == temps && inputs.stream().noneMatch(in -> in == a)) {
+                a.attach(scope);
+            }
+        }
+    }
+
+    /** Moves the batch arrays a segment made in {@code temps} (a KV cache's new keys and values) to {@code scope}. */
+    private static void keepBatch(Batch batch, NDManager temps, NDManager scope) {
+        if (temps == null) {
+            return;
+        }
+        for (String key : batch.keys()) {
+            NDArray a = batch.get(key);
+            if (a.getManager() == temps) {
                 a.attach(scope);
             }
         }
