@@ -26,16 +26,6 @@ public final class NativeHeap {
         return info.uordblks + info.hblkhd;
     }
 
-    /**
-     * Hands the C heap's free pages back to the OS (glibc's {@code malloc_trim(0)}: the top of each
-     * arena and every whole free page inside one), so that memory a step freed stops counting as
-     * resident. Returns whether glibc released anything; false where glibc is missing.
-     */
-    public static boolean trim() {
-        LibC libc = Holder.LIBC;
-        return libc != null && libc.malloc_trim(0) != 0;
-    }
-
     /** Whether {@link #liveBytes} reads something. */
     public static boolean available() {
         return Holder.LIBC != null;
@@ -59,8 +49,6 @@ public final class NativeHeap {
 
     interface LibC extends Library {
         MallInfo2 mallinfo2();
-
-        int malloc_trim(long pad);
     }
 
     private static final class Holder {

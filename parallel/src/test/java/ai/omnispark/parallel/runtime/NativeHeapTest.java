@@ -7,8 +7,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import com.sun.jna.Native;
-import com.sun.jna.Pointer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -22,7 +20,6 @@ import org.junit.jupiter.api.Test;
 class NativeHeapTest {
     private static final long BYTES = 64L << 20;
     private static final long SLACK = 4L << 20;
-    private static final long BLOCK = 64L << 10;
 
     @Test
     void aTensorsBytesAreLiveWhileItIsAndNotAfter() {
@@ -40,45 +37,6 @@ class NativeHeapTest {
                 assertEquals(0, after - before, SLACK, "round " + round + ": freed");
             }
             assertTrue(NativeHeap.liveBytes() > 0);
-        }
-    }
-
-    /**
-     * Freed blocks between live ones stay resident until trimmed: 64 MiB of 64 KiB blocks (below
-     * glibc's default mmap threshold, so they come from an arena), each followed by a small block
-     * that stays live so the arena's top cannot shrink over them, written so they are resident, then
-     * freed. The freed bytes still count in the resident size (within 16 MiB: pages other threads
-     * touch meanwhile); after {@link NativeHeap#trim} at least 3/4 of them are gone from it, and the
-     * live C-heap bytes do not move (trimming frees nothing in use).
-     */
-    @Test
-    void trimHandsFreedArenaPagesBack() {
-        Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
-        int blocks = (int) (BYTES / BLOCK);
-        long[] freed = new long[blocks];
-        long[] kept = new long[blocks];
-        for (int i = 0; i < blocks; i++) {
-            freed[i] = Native.malloc(BLOCK);
-            kept[i] = Native.malloc(64);
-            new Pointer(freed[i]).setMemory(0, BLOCK, (byte) 1);
-        }
-        try {
-            long residentWithBlocks = ResidentMemory.currentBytes();
-            for (long p : freed) {
-                Native.free(p);
-            }
-            long residentFreed = ResidentMemory.currentBytes();
-            long liveFreed = NativeHeap.liveBytes();
-            assertEquals(residentWithBlocks, residentFreed, 16L << 20, "free alone keeps the pages resident");
-            NativeHeap.trim();
-            long residentTrimmed = ResidentMemory.currentBytes();
-            assertTrue(residentFreed - residentTrimmed >= BYTES * 3 / 4,
-                    "trim released " + (residentFreed - residentTrimmed) + " of " + BYTES + " freed bytes");
-            assertEquals(liveFreed, NativeHeap.liveBytes(), SLACK, "live bytes across the trim");
-        } finally {
-            for (long p : kept) {
-                Native.free(p);
-            }
         }
     }
 }

@@ -223,7 +223,6 @@ public final class Trainer {
                 activationPeak = Math.max(activationPeak, engine.keptBytes());
                 objective.lossTerms(out).forEach((term, sum) -> termSums.merge(term, sum, Double::sum));
             }
-            NativeHeap.trim();
         }
         Map<String, Double> terms = new LinkedHashMap<>();
         double loss = 0;
@@ -248,7 +247,6 @@ public final class Trainer {
         try (Span span = rank.profiler().span("optimizer step", "train")) {
             params.step(optimizer, lr);
         }
-        NativeHeap.trim();
         step++;
         double stepMs = (System.nanoTime() - start) / 1e6;
         long tokens = dataParallel.count(localTokens);
