@@ -146,28 +146,14 @@ class RegionsTest {
         Assumptions.assumeTrue(NativeHeap.available(), "no glibc mallinfo2 here");
         long mib = 1 << 20;
         long tensor = 16 * mib;
-        try (RankContext rank = RankContext.single(1)) {
-            rank.bindThread();
-            List<Segment> chain = List.of(new Chain("c", List.of(new Exp("c.e0"), new Exp("c.e1"))));
-            SegmentEngine engine = new SegmentEngine(chain, List.of(), Recompute.none());
-            try (LocalParams params = new LocalParams(rank.manager(), List.of(), DataType.FLOAT32, 1);
-                    NDManager scope = rank.manager().newSubManager()) {
-                NDArray x = scope.full(new Shape(tensor / 4), -1f);
-                new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params); // warm-up
-                List<SegmentCost> costs = new StepCalibration(3).measure(engine, scope, new Batch(), new NDList(x),
-                        params);
-                assertEquals(1, costs.size());
-                long[] kept = costs.get(0).keptBytes();
-                // nothing recomputed: e0 (saved by exp, and the boundary) and e1
-                assertEquals(2 * tensor, kept[0], 6 * mib, "kept " + kept[0] / mib + " MiB");
-                // either step alone recomputed: its output is still a boundary, the other step saves its own
-                assertEquals(2 * tensor, kept[1], 6 * mib, "kept " + kept[1] / mib + " MiB");
-                assertEquals(2 * tensor, kept[2], 6 * mib, "kept " + kept[2] / mib + " MiB");
-                // both as one region: e0 is freed, only the output e1 stays
-                assertEquals(tensor, kept[3], 6 * mib, "kept " + kept[3] / mib + " MiB");
-                assertTrue(costs.get(0).stepMicros()[0] > 0 && costs.get(0).forwardMicros() > 0);
-            }
-        }
+        long[] kept = calibrateChain(tensor, 1, null)[0];
+        // nothing recomputed: e0 (saved by exp, and the boundary) and e1
+        assertEquals(2 * tensor, kept[0], 6 * mib, "kept " + kept[0] / mib + " MiB");
+        // either step alone recomputed: its output is still a boundary, the other step saves its own
+        assertEquals(2 * tensor, kept[1], 6 * mib, "kept " + kept[1] / mib + " MiB");
+        assertEquals(2 * tensor, kept[2], 6 * mib, "kept " + kept[2] / mib + " MiB");
+        // both as one region: e0 is freed, only the output e1 stays
+        assertEquals(tensor, kept[3], 6 * mib, "kept " + kept[3] / mib + " MiB");
     }
 
     /**
@@ -190,6 +176,26 @@ class RegionsTest {
                 }
             }
         }, "heap-noise");
+        try {
+            long[][] runs = calibrateChain(tensor, 3, noise);
+            long[] expected = {2 * tensor, 2 * tensor, 2 * tensor, tensor};
+            for (int run = 0; run < runs.length; run++) {
+                for (int mask = 0; mask < expected.length; mask++) {
+                    assertEquals(expected[mask], runs[run][mask], mib / 4,
+                            "run " + run + ", choice " + mask + ": kept " + runs[run][mask] + " bytes");
+                }
+            }
+        } finally {
+            stop.set(true);
+            noise.join(10_000);
+        }
+    }
+
+    /**
+     * The kept bytes of every choice for a chain of two exp steps over {@code tensor} bytes, {@code runs}
+     * calibrations after a warm-up, {@code noise} (or null) started after the warm-up.
+     */
+    private static long[][] calibrateChain(long tensor, int runs, Thread noise) {
         try (RankContext rank = RankContext.single(1)) {
             rank.bindThread();
             List<Segment> chain = List.of(new Chain("c", List.of(new Exp("c.e0"), new Exp("c.e1"))));
@@ -198,19 +204,18 @@ class RegionsTest {
                     NDManager scope = rank.manager().newSubManager()) {
                 NDArray x = scope.full(new Shape(tensor / 4), -1f);
                 new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params); // warm-up
-                noise.start();
-                for (int run = 0; run < 3; run++) {
-                    long[] kept = new StepCalibration(1).measure(engine, scope, new Batch(), new NDList(x), params)
-                            .get(0).keptBytes();
-                    long[] expected = {2 * tensor, 2 * tensor, 2 * tensor, tensor};
-                    for (int mask = 0; mask < expected.length; mask++) {
-                        assertEquals(expected[mask], kept[mask], mib / 4,
-                                "run " + run + ", choice " + mask + ": kept " + kept[mask] + " bytes");
-                    }
+                if (noise != null) {
+                    noise.start();
                 }
-            } finally {
-                stop.set(true);
-                noise.join(10_000);
+                long[][] kept = new long[runs][];
+                for (int run = 0; run < runs; run++) {
+                    List<SegmentCost> costs = new StepCalibration(3).measure(engine, scope, new Batch(),
+                            new NDList(x), params);
+                    assertEquals(1, costs.size());
+                    assertTrue(costs.get(0).stepMicros()[0] > 0 && costs.get(0).forwardMicros() > 0);
+                    kept[run] = costs.get(0).keptBytes();
+                }
+                return kept;
             }
         }
     }
