@@ -115,7 +115,11 @@ public final class UnitLayout {
         for (ParamSpec p : params) {
             long start = offsets.get(p.name());
             NDArray slice = flat.get(new NDIndex("{}:{}", start, start + p.numel()));
-            views.put(p.name(), slice.reshape(p.shape()));
+            NDArray view = slice.reshape(p.shape());
+            if (view != slice) {
+                slice.close(); // the view holds the storage and the autograd link; the slice's handle is spare
+            }
+            views.put(p.name(), view);
         }
         return views;
     }
