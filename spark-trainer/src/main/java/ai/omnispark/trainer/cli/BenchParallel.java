@@ -70,6 +70,16 @@ final class BenchParallel {
         }
     }
 
+    /** Of several runs of one layout, the one of median step time (the lower middle of an even count). */
+    static Measured medianRun(List<Measured> runs) {
+        if (runs.isEmpty()) {
+            throw new IllegalArgumentException("no run to take the median of");
+        }
+        List<Measured> sorted = new ArrayList<>(runs);
+        sorted.sort(java.util.Comparator.comparingDouble(Measured::stepMs));
+        return sorted.get((sorted.size() - 1) / 2);
+    }
+
     private record RankResult(double stepMs, long stateBytes, long expertStateBytes, long fullWeightBytes) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {

@@ -35,7 +35,7 @@ public final class Main {
             "                                          arguments (hidden_states, timestep, encoder_hidden_states",
             "                                          [, encoder_hidden_states_image]); writes sample (F32)",
             "  plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]",
-            "       [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--validate K]",
+            "       [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K]",
             "                                          rank dp_replicate x dp_shard x sp x ep x recompute x micro-batch",
             "                                          plans by predicted step time and per-rank memory; --hardware:",
             "                                          a device profile (conf/hardware) for clusters not this one",

@@ -4,7 +4,9 @@ import ai.omnispark.trainer.config.Settings;
 import ai.omnispark.trainer.plan.RecomputePolicy;
 import ai.omnispark.trainer.plan.ShapeCosts;
 import java.io.PrintStream;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -12,7 +14,7 @@ import java.util.Map;
  * The planner's measurements on this machine, each taken once and cached: per micro-batch shape
  * (rows × sp × ep × recompute policy) sp × ep ranks (one data-parallel group) run warm-up steps and
  * measured ones ({@link BenchParallel#measure}: median step time, and the activation bytes its
- * forward keeps, read by {@link ActivationProbe}); and the host share, how much slower one rank of
+ * forward keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step time); and the host share, how much slower one rank of
  * {@code world} data-parallel ranks runs than one of the {@link #anchorRanks} on the same shape
  * (ranks here are threads sharing this machine's cores).
  */
@@ -20,6 +22,7 @@ final class PlanCalibration implements ShapeCosts {
     private final Settings base;
     private final int steps;
     private final int warmup;
+    private final int repeats;
     private final int threadsPerRank;
     private final int plannedWorld;
     private final PrintStream log;
@@ -35,8 +38,9 @@ final class PlanCalibration implements ShapeCosts {
      *     would also oversubscribe the cores later, and spinning OpenMP threads distort the reading)
      * @param latent (C, F, H, W) of the synthetic latent rows a latent family (wan) trains on; null: the config's data
      */
-    PlanCalibration(Settings base, int plannedWorld, int steps, int warmup, int threadsPerRank, int[] latent,
-            PrintStream log) {
+    PlanCalibration(Settings base, int plannedWorld, int steps, int warmup, int repeats, int threadsPerRank,
+            int[] latent, PrintStream log) {
+        this.repeats = repeats;
         this.latent = latent;
         this.plannedWorld = plannedWorld;
         this.base = base.with("train.parallel_plan", "manual");
@@ -105,7 +109,11 @@ final class PlanCalibration implements ShapeCosts {
 
     private BenchParallel.Measured run(Settings s, BenchParallel.Layout layout) {
         try {
-            return BenchParallel.measure(s, layout, steps, warmup, threadsPerRank, latent);
+            List<BenchParallel.Measured> runs = new ArrayList<>();
+            for (int r = 0; r < repeats; r++) {
+                runs.add(BenchParallel.measure(s, layout, steps, warmup, threadsPerRank, latent));
+            }
+            return BenchParallel.medianRun(runs);
         } catch (RuntimeException e) {
             throw e;
         } catch (Exception e) {

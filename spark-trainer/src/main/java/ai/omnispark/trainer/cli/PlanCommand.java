@@ -27,13 +27,15 @@ import java.util.function.IntToDoubleFunction;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
- * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--validate K]}: the ranked table of parallel plans for the config's model and global
+ * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K]}: the ranked table of parallel plans for the config's model and global
  * batch at N ranks (docs/plan.md). Without --hardware the costs are measured on this machine (one
  * rank per micro-batch shape, plus the host share at N ranks); with it they come from the profile
  * and the model's FLOPs, and --memory-gb defaults to the profile's device memory. Exit code 0 when a
  * plan fits, 3 when none does (the message names the smallest memory that would). --validate K then
  * runs the K best-ranked plans that fit and prints predicted against measured ({@link PlanValidation}).
  * --latent measures a latent family (wan) on synthetic latent rows of that shape, as {@code bench parallel --latent}.
+ * --repeats R runs every calibration and validation measurement R times and keeps the run of median step
+ * time: ranks that are threads sharing a few cores differ by tens of percent from one run to the next.
  */
 final class PlanCommand {
     /** Exit code when no plan fits the memory. */
@@ -43,11 +45,11 @@ final class PlanCommand {
 
     /** What to search and how to cost it. */
     record Request(int world, long memoryBytes, HardwareProfile hardware, List<Integer> microBatches,
-            List<RecomputePolicy> policies, int steps, int warmup, int[] latent) {}
+            List<RecomputePolicy> policies, int steps, int warmup, int repeats, int[] latent) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("world", "memory-gb", "hardware", "micro-batch", "recompute",
-                "seq-len", "latent", "steps", "warmup", "validate"));
+                "seq-len", "latent", "steps", "warmup", "repeats", "validate"));
         if (args.positional.size() != 1) {
             throw new ConfigException("plan takes one CONFIG file, got " + args.positional);
         }
@@ -70,7 +72,7 @@ final class PlanCommand {
         Request request = new Request(args.positiveInt("world", null), memory, hw,
                 microBatches(args.option("micro-batch", null), job.train().microBatchSize()),
                 policies(args.option("recompute", "none,block")), args.positiveInt("steps", "3"),
-                warmup(args.option("warmup", "1")),
+                warmup(args.option("warmup", "1")), args.positiveInt("repeats", "1"),
                 args.options.containsKey("latent") ? BenchLatentRows.shape(args.option("latent", null)) : null);
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
@@ -87,7 +89,7 @@ final class PlanCommand {
                         + "prediction");
             }
             PlanValidation.run(settings, ranking, args.positiveInt("validate", null), request.steps(),
-                    request.warmup(), request.latent(), out);
+                    request.warmup(), request.repeats(), request.latent(), out);
         }
         return ranking.chosen() != null ? 0 : NO_FIT;
     }
@@ -108,7 +110,7 @@ final class PlanCommand {
                 costs = new ProfileCosts(model.units(), shape, r.hardware(), global, seq);
             } else {
                 PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
-                        threadsPerRank(r.world()), r.latent(), log);
+                        r.repeats(), threadsPerRank(r.world()), r.latent(), log);
                 IntToDoubleFunction share = micro -> hostShareOrOne(options, calibration, r.world(), global, micro);
                 costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
                         r.world(), global, seq);
@@ -165,7 +167,7 @@ final class PlanCommand {
             throw new ConfigException("train.parallel_plan auto needs train.world_size (the ranks to plan for)");
         }
         Request r = new Request(world, (long) (job.train().planMemoryGb() * (1L << 30)), null,
-                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1, null);
+                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1, 1, null);
         log.println("train.parallel_plan auto: planning " + world + " ranks within "
                 + job.train().planMemoryGb() + " GiB per rank");
         Planner.Ranking ranking = plan(settings, r, log);

@@ -13,27 +13,40 @@ import java.util.Locale;
  * batch, micro-batches and recompute; ranks as threads of this JVM, {@link BenchParallel#measureAsConfigured}),
  * and prints per plan the predicted and measured state bytes, activation bytes (with the gathered
  * weights the graph keeps, which the probe counts among them) and step time, each with its error;
- * then which plan measured fastest and how far the chosen one is from it.
+ * then which plan measured fastest and how far the chosen one is from it. With {@code repeats} R the K
+ * plans run in R interleaved rounds (plan 1, 2, ..., K, then again), so that a slow spell of the machine
+ * falls on every plan alike, and each plan's run of median step time is compared.
  */
 final class PlanValidation {
     private PlanValidation() {}
 
-    static void run(Settings settings, Planner.Ranking ranking, int k, int steps, int warmup, int[] latent,
+    static void run(Settings settings, Planner.Ranking ranking, int k, int steps, int warmup, int repeats, int[] latent,
             PrintStream out) throws Exception {
         List<Planner.Row> top = ranking.rows().stream().filter(Planner.Row::fits).limit(k).toList();
+        List<List<BenchParallel.Measured>> runs = new ArrayList<>();
+        top.forEach(row -> runs.add(new ArrayList<>()));
+        for (int round = 0; round < repeats; round++) {
+            for (int i = 0; i < top.size(); i++) {
+                Planner.Row row = top.get(i);
+                runs.get(i).add(BenchParallel.measureAsConfigured(PlanCommand.apply(settings, row.candidate())
+                        .with("train.parallel_plan", "manual"), steps, warmup,
+                        PlanCommand.threadsPerRank(row.candidate().world()), latent));
+            }
+        }
         List<Double> measuredMs = new ArrayList<>();
-        for (Planner.Row row : top) {
+        for (int i = 0; i < top.size(); i++) {
+            Planner.Row row = top.get(i);
             Estimate e = row.estimate();
-            BenchParallel.Measured m = BenchParallel.measureAsConfigured(PlanCommand.apply(settings, row.candidate())
-                    .with("train.parallel_plan", "manual"), steps, warmup, PlanCommand.threadsPerRank(row.candidate().world()),
-                    latent);
+            BenchParallel.Measured m = BenchParallel.medianRun(runs.get(i));
             measuredMs.add(m.stepMs());
             long predictedActivations = e.activationBytes() + e.gatherBytes();
             out.println(String.format(Locale.ROOT, "validate %-24s state %d vs %d B (%+.1f%%), activations %d vs %d B "
-                    + "(%+.1f%%), step %.1f vs %.1f ms (%+.1f%%)  [predicted vs measured]", row.candidate().label(),
+                    + "(%+.1f%%), step %.1f vs %.1f ms (%+.1f%%)  [predicted vs measured]%s", row.candidate().label(),
                     e.state().stateBytes(), m.stateBytes(), error(e.state().stateBytes(), m.stateBytes()),
                     predictedActivations, m.activationBytes(), error(predictedActivations, m.activationBytes()),
-                    e.stepMs(), m.stepMs(), error(e.stepMs(), m.stepMs())));
+                    e.stepMs(), m.stepMs(), error(e.stepMs(), m.stepMs()), repeats == 1 ? ""
+                            : "; runs " + runs.get(i).stream().map(r -> String.format(Locale.ROOT, "%.1f", r.stepMs()))
+                                    .toList() + " ms, median kept"));
         }
         if (!measuredMs.isEmpty()) {
             int best = 0;

@@ -128,6 +128,24 @@ class PlanCommandTest {
     }
 
     @Test
+    void repeatedMeasurementsKeepTheRunOfMedianStepTime() {
+        BenchParallel.Layout layout = new BenchParallel.Layout(4, 1, 1);
+        List<BenchParallel.Measured> runs = List.of(run(layout, 580.0, 3), run(layout, 413.8, 1), run(layout, 457.2, 2));
+        BenchParallel.Measured median = BenchParallel.medianRun(runs);
+        assertEquals(457.2, median.stepMs());
+        assertEquals(2, median.activationBytes(), "the whole run is kept, not a mix of runs");
+        assertEquals(413.8, BenchParallel.medianRun(List.of(runs.get(0), runs.get(1))).stepMs(), "even: the lower");
+        Run bad = main("plan", CONF.resolve("examples/tiny-moe.yaml").toString(), "--world", "2", "--memory-gb", "1",
+                "--repeats", "0", "--set", MOE_MODEL);
+        assertEquals(2, bad.code());
+        assertTrue(bad.text().contains("--repeats"), bad.text());
+    }
+
+    private static BenchParallel.Measured run(BenchParallel.Layout layout, double stepMs, long activations) {
+        return new BenchParallel.Measured(layout, 32, 1, stepMs, activations, 0, 0, 0, 0);
+    }
+
+    @Test
     void aPlanThatCannotFitExitsThreeNamingTheMemoryThatWould() {
         Run r = main("plan", CONF.resolve("examples/tiny-moe.yaml").toString(), "--world", "2", "--hardware",
                 CONF.resolve("hardware/h100-sxm-node.json").toString(), "--memory-gb", "0.0001", "--set", MOE_MODEL);
