@@ -33,7 +33,7 @@ final class BenchRecompute {
 
     private BenchRecompute() {}
 
-    private record Run(double stepMs, double peakBytes, double ratio, String table) {}
+    record Run(double stepMs, double peakBytes, double ratio, String table) {}
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("config", "budget-mb", "steps", "warmup", "repeats", "threads",
@@ -114,15 +114,28 @@ final class BenchRecompute {
         double roiRatio = median(runs.get("roi"), Run::ratio);
         // Block recomputes every step of every candidate: its ratio from roi's calibration of the same model.
         o.put("roi_recompute_ratio", roiRatio);
-        double none = o.get("none_step_ms").asDouble();
-        double blockExtra = o.get("block_step_ms").asDouble() - none;
-        double roiExtra = o.get("roi_step_ms").asDouble() - none;
+        // Paired: each repeat's extra over the none run just before it, then the median of those, so a
+        // slow spell of the machine (a step of 0.4 s moved by up to 0.1 s between repeats of a tiny
+        // DiT) falls on both sides of a difference instead of on one policy's median.
+        double blockExtra = pairedExtra(runs, "block");
+        double roiExtra = pairedExtra(runs, "roi");
         o.put("budget_mb", budgetMb != null ? budgetMb : median(runs.get("block"), Run::peakBytes) / (1 << 20));
         o.put("block_extra_ms", blockExtra).put("roi_extra_ms", roiExtra);
         o.put("roi_extra_at_most_half_of_block", roiExtra <= blockExtra / 2);
-        o.put("note", String.format(Locale.ROOT, "medians of %d runs per policy; step times on a shared machine",
-                runs.get("none").size()));
+        o.put("note", String.format(Locale.ROOT, "medians of %d runs per policy; extras are medians of each "
+                + "repeat's step minus that repeat's none step", runs.get("none").size()));
         return o;
+    }
+
+    /** The median over repeats of {@code policy}'s step time minus the none step of the same repeat. */
+    static double pairedExtra(Map<String, List<Run>> runs, String policy) {
+        List<Run> none = runs.get("none");
+        List<Run> other = runs.get(policy);
+        double[] extra = new double[Math.min(none.size(), other.size())];
+        for (int r = 0; r < extra.length; r++) {
+            extra[r] = other.get(r).stepMs() - none.get(r).stepMs();
+        }
+        return median(extra);
     }
 
     private static double median(List<Run> runs, java.util.function.ToDoubleFunction<Run> f) {
