@@ -117,11 +117,10 @@ public final class SegmentEngine {
             for (int i = 0; i < segments.size(); i++) {
                 Segment s = segments.get(i);
                 prefetchNext(i, params);
-                // A probe records on the call's weight views (StepCalibration), so they are made as
-                // forwardBackward makes them, in grad mode: views made without it do not require grad,
-                // and autograd would then not save what only the weights' gradients need (e.g. a
-                // norm's x / rms), which the calibration would miss.
-                SegmentCall c = call(s, scope, batch, full, params, probe != null);
+                // A probe records on the call's parameters (StepCalibration): they are leaves that
+                // take gradients, as in forwardBackward, so autograd saves there what only the
+                // weights' gradients need (e.g. a norm's x / rms).
+                SegmentCall c = call(s, scope, batch, full, params);
                 if (probe != null) {
                     probe.before(i, s, c, x);
                     Autograd.setGradMode(false);
@@ -179,7 +178,7 @@ public final class SegmentEngine {
                 NDList out;
                 try (NDManager temps = manual ? null : intermediates(scope, in)) {
                     Autograd.setGradMode(record);
-                    out = s.forward(call(s, scope, batch, leaves, params, true), in);
+                    out = s.forward(call(s, scope, batch, leaves, params), in);
                     Autograd.setGradMode(false);
                     keep(out, in, temps, scope);
                 }
@@ -219,7 +218,7 @@ public final class SegmentEngine {
                 }
                 NDList in = segmentInputs[i];
                 if (s instanceof ManualSegment manual) {
-                    grads = manual.backward(call(s, scope, batch, leaves, params, true), in, grads);
+                    grads = manual.backward(call(s, scope, batch, leaves, params), in, grads);
                 } else if (!recordsGraph(s, in, params)) {
                     // Frozen units over inputs that need no gradient (e.g. a frozen embedding of token
                     // ids): nothing to differentiate, and libtorch would refuse a backward here.
@@ -230,7 +229,7 @@ public final class SegmentEngine {
                         if (recomputed[i]) {
                             try (Span r = tracer.span("recompute", "backward")) {
                                 Autograd.setGradMode(true);
-                                out = s.forward(call(s, scope, batch, leaves, params, true), in);
+                                out = s.forward(call(s, scope, batch, leaves, params), in);
                                 Autograd.setGradMode(false);
                             }
                         }
@@ -243,10 +242,12 @@ public final class SegmentEngine {
                 for (String unit : s.units()) {
                     if (useRange.get(unit)[0] == i) {
                         Acquired acquired = leaves.remove(unit);
-                        NDArray leaf = acquired == null ? null : acquired.leaf();
                         try (Span g = tracer.span("accumulate grad", "params", "unit", unit)) {
-                            params.accumulateGrad(unit, leaf == null || !trainable(unit, params) ? null
-                                    : Autograd.gradientOrNull(leaf));
+                            NDArray grad = acquired == null ? null : acquired.gradient(layouts.get(unit));
+                            if (grad != null) {
+                                grad.attach(scope); // the store may still read it after this returns (FSDP's reduction in flight)
+                            }
+                            params.accumulateGrad(unit, grad);
                             params.release(unit);
                         }
                         if (acquired != null) {
@@ -323,28 +324,61 @@ public final class SegmentEngine {
         return false;
     }
 
-    /** A unit's parameters for this micro-batch: the graph leaf and its per-parameter views. */
-    private record Acquired(NDArray leaf, Map<String, NDArray> views) implements AutoCloseable {
+    /**
+     * A unit's parameters for this micro-batch: per parameter a tensor over the unit's flat storage,
+     * each its own graph leaf when the unit trains ({@code trainable}), and the flat tensor they share.
+     */
+    private record Acquired(NDArray flat, Map<String, NDArray> params, boolean trainable) implements AutoCloseable {
+        /**
+         * The unit's flat gradient, the parameters' gradients side by side (zeros for one no backward
+         * reached), or null when none was reached or the unit is frozen. Leaves per parameter rather
+         * than views of one flat leaf: a view's backward (a slice's) writes its gradient into a zeroed
+         * tensor of the whole unit, which autograd then adds to the flat leaf's gradient, so a decoder
+         * layer's nine parameters cost nine unit-sized allocations and additions per backward (12.6 MB
+         * each at the medium model) where this one concatenation allocates once.
+         */
+        NDArray gradient(UnitLayout layout) {
+            if (!trainable) {
+                return null;
+            }
+            NDList parts = new NDList();
+            boolean reached = false;
+            try {
+                for (var spec : layout.params()) {
+                    NDArray g = Autograd.gradientOrNull(params.get(spec.name()));
+                    reached |= g != null;
+                    parts.add(g != null ? g.reshape(-1)
+                            : flat.getManager().zeros(new ai.djl.ndarray.types.Shape(spec.numel()), flat.getDataType()));
+                    if (g != null) {
+                        g.close();
+                    }
+                }
+                return reached ? ai.djl.ndarray.NDArrays.concat(parts, 0) : null;
+            } finally {
+                parts.forEach(NDArray::close);
+            }
+        }
+
         /**
          * Once no segment will read the unit again: the handles go now, not with the micro-batch's
          * scope, and with them their hold on the weights' storage (a gathered FSDP unit's included).
          */
         @Override
         public void close() {
-            views.values().forEach(NDArray::close);
-            leaf.close();
+            params.values().forEach(NDArray::close);
+            flat.close();
         }
     }
 
     /**
      * The call of segment {@code s}, acquiring the units it reads that {@code acquired} lacks. A unit's
-     * views are made once per acquisition and shared by every segment that reads it; with {@code graph},
-     * in grad mode, so that any segment recorded on them (a recompute in backward too) reaches the leaf. Made per call, they cost about 1-2 KB of C heap each (a slice and
-     * a reshape per parameter, and their autograd nodes): 60 KB per call of a Wan block, so an ROI
-     * split of it into seven regions kept 0.4 MB more than its calibration had measured.
+     * parameters are made once per acquisition and shared by every segment that reads it: made per
+     * call, they cost about 1-2 KB of C heap each (a slice and a reshape per parameter, and their
+     * autograd nodes), 60 KB per call of a Wan block, so an ROI split of it into seven regions kept
+     * 0.4 MB more than its calibration had measured.
      */
     private SegmentCall call(Segment s, NDManager scope, Batch batch, Map<String, Acquired> acquired,
-            UnitParams params, boolean graph) {
+            UnitParams params) {
         Map<String, NDArray> views = new HashMap<>();
         for (String unit : s.units()) {
             Acquired a = acquired.get(unit);
@@ -353,19 +387,23 @@ public final class SegmentEngine {
                 try (Span span = tracer.span("acquire params", "params", "unit", unit)) {
                     full = params.acquire(unit, scope);
                 }
+                NDArray flat = full.stopGradient();
+                flat.attach(scope);
+                Map<String, NDArray> perParam = layouts.get(unit).views(flat);
                 // A frozen unit's weights join the graph as constants: autograd computes no
                 // gradient for them (no weight-gradient matmuls), only through them to the inputs.
-                NDArray leaf = trainable(unit, params) ? Autograd.leaf(full) : full.stopGradient();
-                leaf.attach(scope);
-                boolean previous = Autograd.setGradMode(graph);
-                try {
-                    a = new Acquired(leaf, layouts.get(unit).views(leaf));
-                } finally {
-                    Autograd.setGradMode(previous);
+                boolean trainable = trainable(unit, params);
+                if (trainable) {
+                    perParam.replaceAll((name, view) -> {
+                        NDArray leaf = Autograd.leaf(view);
+                        view.close();
+                        return leaf;
+                    });
                 }
+                a = new Acquired(flat, perParam, trainable);
                 acquired.put(unit, a);
             }
-            views.putAll(a.views());
+            views.putAll(a.params());
         }
         return new SegmentCall(s.name(), scope, views, batch);
     }
