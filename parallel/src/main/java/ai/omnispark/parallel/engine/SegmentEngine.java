@@ -1,8 +1,10 @@
 package ai.omnispark.parallel.engine;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.omnispark.parallel.param.UnitLayout;
 import ai.omnispark.parallel.profile.Span;
 import ai.omnispark.parallel.profile.Tracer;
@@ -348,12 +350,12 @@ public final class SegmentEngine {
                     NDArray g = Autograd.gradientOrNull(params.get(spec.name()));
                     reached |= g != null;
                     parts.add(g != null ? g.reshape(-1)
-                            : flat.getManager().zeros(new ai.djl.ndarray.types.Shape(spec.numel()), flat.getDataType()));
+                            : flat.getManager().zeros(new Shape(spec.numel()), flat.getDataType()));
                     if (g != null) {
                         g.close();
                     }
                 }
-                return reached ? ai.djl.ndarray.NDArrays.concat(parts, 0) : null;
+                return reached ? NDArrays.concat(parts, 0) : null;
             } finally {
                 parts.forEach(NDArray::close);
             }
