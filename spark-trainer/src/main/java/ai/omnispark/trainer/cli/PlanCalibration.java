@@ -14,9 +14,9 @@ import java.util.Map;
  * The planner's measurements on this machine, each taken once and cached: per micro-batch shape
  * (rows × sp × ep × recompute policy) sp × ep ranks (one data-parallel group) run warm-up steps and
  * measured ones ({@link BenchParallel#measure}: median step time, and the activation bytes its
- * forward keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step time); and the host share, how much slower one rank of
- * {@code world} data-parallel ranks runs than one of the {@link #anchorRanks} on the same shape
- * (ranks here are threads sharing this machine's cores).
+ * forward keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step
+ * time); and the host share, how much slower one rank of {@code world} data-parallel ranks runs than
+ * one of the {@link #anchorRanks} on the same shape (ranks here are threads sharing this machine's cores).
  */
 final class PlanCalibration implements ShapeCosts {
     private final Settings base;
