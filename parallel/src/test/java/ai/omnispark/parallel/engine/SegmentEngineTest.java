@@ -197,6 +197,59 @@ class SegmentEngineTest {
         }
     }
 
+    /**
+     * Two segments reading parameter a of one unit see the same tensor while the unit stays acquired
+     * (made per call, every call's fresh views cost C heap an ROI calibration did not see), a fresh
+     * one after a release; b, which no segment reads, gets a zero gradient beside a's.
+     */
+    @Test
+    void aUnitsParametersAreMadeOncePerAcquisitionAndAnUnreadOneGetsZeroGradient() {
+        for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
+            try (RankContext rank = RankContext.single(1)) {
+                rank.bindThread();
+                List<UnitLayout> units = List.of(new UnitLayout("u",
+                        List.of(ParamSpec.of("a", Init.normal(1), 3), ParamSpec.of("b", Init.normal(1), 3))));
+                List<NDArray> seen = new ArrayList<>();
+                List<Segment> segments = new ArrayList<>();
+                for (String name : List.of("first", "second")) {
+                    Segment inner = scale(name, "u", "a");
+                    segments.add(new Segment() {
+                        public String name() {
+                            return name;
+                        }
+
+                        public List<String> units() {
+                            return List.of("u");
+                        }
+
+                        public NDList forward(SegmentCall call, NDList inputs) {
+                            seen.add(call.param("a"));
+                            return inner.forward(call, inputs);
+                        }
+                    });
+                }
+                segments.add(SUM);
+                try (LocalParams params = new LocalParams(rank.manager(), units, DataType.FLOAT64, 1);
+                        NDManager scope = rank.manager().newSubManager()) {
+                    double[] x = {1, 2, -1};
+                    double[] a = java.util.Arrays.copyOf(params.weights("u").toDoubleArray(), 3);
+                    new SegmentEngine(segments, units, recompute).forwardBackward(scope,
+                            new Batch().put("x", scope.create(x)), new NDList(), new NDList(scope.create(2.0)), params);
+                    assertTrue(seen.get(0) == seen.get(1), "one tensor for a in both forwards");
+                    if (seen.size() == 4) {
+                        // recomputed in backward after the forward released the unit: acquired again, once
+                        assertTrue(seen.get(2) != seen.get(0) && seen.get(2) == seen.get(3), "recompute: one new tensor");
+                    }
+                    double[] expected = new double[6];
+                    for (int i = 0; i < 3; i++) {
+                        expected[i] = 2 * x[i] * 2 * a[i]; // d/da sum(2 x a a) = 4 x a
+                    }
+                    assertArrayEquals(expected, params.grad("u").toDoubleArray(), 1e-12);
+                }
+            }
+        }
+    }
+
     /** Hands out fixed weights, says which units are frozen, and records the gradient each unit was given. */
     private static final class RecordingParams implements UnitParams {
         final Map<String, NDArray> weights = new HashMap<>();
