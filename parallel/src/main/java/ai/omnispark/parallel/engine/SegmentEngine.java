@@ -374,10 +374,10 @@ public final class SegmentEngine {
 
     /**
      * The call of segment {@code s}, acquiring the units it reads that {@code acquired} lacks. A unit's
-     * parameters are made once per acquisition and shared by every segment that reads it: made per
-     * call, they cost about 1-2 KB of C heap each (a slice and a reshape per parameter, and their
-     * autograd nodes), 60 KB per call of a Wan block, so an ROI split of it into seven regions kept
-     * 0.4 MB more than its calibration had measured.
+     * parameters are made once per acquisition and shared by every segment that reads it: when every
+     * call made its own views (a slice and a reshape per parameter, with autograd nodes), they cost
+     * 60 KB of C heap per call of a Wan block, so an ROI split of it into seven regions kept 0.4 MB
+     * more than its calibration, which makes one call, had measured.
      */
     private SegmentCall call(Segment s, NDManager scope, Batch batch, Map<String, Acquired> acquired,
             UnitParams params) {

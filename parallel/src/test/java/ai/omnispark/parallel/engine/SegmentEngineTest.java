@@ -204,7 +204,8 @@ class SegmentEngineTest {
      */
     @Test
     void aUnitsParametersAreMadeOncePerAcquisitionAndAnUnreadOneGetsZeroGradient() {
-        for (Recompute recompute : List.of(Recompute.none(), Recompute.all())) {
+        for (boolean recomputed : new boolean[] {false, true}) {
+            Recompute recompute = recomputed ? Recompute.all() : Recompute.none();
             try (RankContext rank = RankContext.single(1)) {
                 rank.bindThread();
                 List<UnitLayout> units = List.of(new UnitLayout("u",
@@ -235,8 +236,9 @@ class SegmentEngineTest {
                     double[] a = java.util.Arrays.copyOf(params.weights("u").toDoubleArray(), 3);
                     new SegmentEngine(segments, units, recompute).forwardBackward(scope,
                             new Batch().put("x", scope.create(x)), new NDList(), new NDList(scope.create(2.0)), params);
+                    assertEquals(recomputed ? 4 : 2, seen.size(), "forwards, then recomputes in backward");
                     assertTrue(seen.get(0) == seen.get(1), "one tensor for a in both forwards");
-                    if (seen.size() == 4) {
+                    if (recomputed) {
                         // recomputed in backward after the forward released the unit: acquired again, once
                         assertTrue(seen.get(2) != seen.get(0) && seen.get(2) == seen.get(3), "recompute: one new tensor");
                     }
