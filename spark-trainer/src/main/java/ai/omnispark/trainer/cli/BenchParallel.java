@@ -52,7 +52,7 @@ final class BenchParallel {
     private BenchParallel() {}
 
     /** One layout: world = replicate x shard x sp x ep. */
-    record Layout(int world, int sp, int ep) {}
+    record Layout(int world, int sp, int ep) implements java.io.Serializable {}
 
     /** What one layout measured, per rank. */
     /**
@@ -64,7 +64,8 @@ final class BenchParallel {
      *     measured window on several ranks (one rank's weights live before it)
      */
     record Measured(Layout layout, int seqLen, int microBatch, double stepMs, long activationBytes,
-            long stateBytes, long expertStateBytes, long expertStateBytesMax, long fullWeightBytes) {
+            long stateBytes, long expertStateBytes, long expertStateBytesMax, long fullWeightBytes)
+            implements java.io.Serializable {
         long rankBytes() {
             return stateBytes + activationBytes;
         }

@@ -17,6 +17,7 @@ import java.util.Map;
  * forward keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step
  * time); and the host share, how much slower one rank of {@code world} data-parallel ranks runs than
  * one of the {@link #anchorRanks} on the same shape (ranks here are threads sharing this machine's cores).
+ * Every run goes through a {@link Measurement}: {@code plan} takes each in a fresh JVM.
  */
 final class PlanCalibration implements ShapeCosts {
     private final Settings base;
@@ -27,8 +28,9 @@ final class PlanCalibration implements ShapeCosts {
     private final int plannedWorld;
     private final PrintStream log;
     private final int[] latent;
+    private final Measurement measurement;
     private final Map<String, Cost> costs = new HashMap<>();
-    private final Map<Integer, Double> shares = new HashMap<>();
+    private final Map<String, Double> shares = new HashMap<>();
 
     /**
      * @param base the config; its parallel keys are replaced per measurement
@@ -37,9 +39,12 @@ final class PlanCalibration implements ShapeCosts {
      *     and only the sharing of the cores is left to the host share (more threads than a rank gets
      *     would also oversubscribe the cores later, and spinning OpenMP threads distort the reading)
      * @param latent (C, F, H, W) of the synthetic latent rows a latent family (wan) trains on; null: the config's data
+     * @param measurement where each run happens: its own JVM for {@code plan} ({@link ForkedMeasurement}), so
+     *     that no run inherits the allocator and JIT state an earlier shape left
      */
     PlanCalibration(Settings base, int plannedWorld, int steps, int warmup, int repeats, int threadsPerRank,
-            int[] latent, PrintStream log) {
+            int[] latent, Measurement measurement, PrintStream log) {
+        this.measurement = measurement;
         this.repeats = repeats;
         this.latent = latent;
         this.plannedWorld = plannedWorld;
@@ -75,24 +80,26 @@ final class PlanCalibration implements ShapeCosts {
     }
 
     /**
-     * One rank's step time among {@code world} data-parallel ranks over its time among the
-     * {@link #anchorRanks} of the sp = ep = 1 calibration, at the given micro-batch without recompute
-     * (measured once per micro-batch).
+     * One rank's step time among {@code world} data-parallel ranks, split into {@code replicate}
+     * replicas of {@code world / replicate} shards, over its time among the {@link #anchorRanks} of the
+     * sp = ep = 1 calibration, at the given micro-batch without recompute (measured once per replicate
+     * size and micro-batch).
      */
-    double hostShare(int world, int microBatch) {
+    double hostShare(int world, int replicate, int microBatch) {
         if (world <= anchorRanks()) {
             return 1;
         }
-        return shares.computeIfAbsent(microBatch, m -> measureHostShare(world, m));
+        return shares.computeIfAbsent(replicate + " " + microBatch, k -> measureHostShare(world, replicate, microBatch));
     }
 
-    private double measureHostShare(int world, int microBatch) {
+    private double measureHostShare(int world, int replicate, int microBatch) {
         Cost anchor = cost(microBatch, 1, 1, RecomputePolicy.NONE);
-        BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE),
-                new BenchParallel.Layout(world, 1, 1));
+        BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE)
+                .with("train.data_parallel_replicate_size", replicate), new BenchParallel.Layout(world, 1, 1));
         double share = shared.stepMs() / anchor.stepMs();
-        log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host: step %.1f ms, "
-                + "x%.2f of %d ranks", world, shared.stepMs(), share, anchorRanks()));
+        log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host, %d replica%s of %d: "
+                + "step %.1f ms, x%.2f of %d ranks", world, replicate, replicate == 1 ? "" : "s", world / replicate,
+                shared.stepMs(), share, anchorRanks()));
         return share;
     }
 
@@ -111,7 +118,7 @@ final class PlanCalibration implements ShapeCosts {
         try {
             List<BenchParallel.Measured> runs = new ArrayList<>();
             for (int r = 0; r < repeats; r++) {
-                runs.add(BenchParallel.measure(s, layout, steps, warmup, threadsPerRank, latent));
+                runs.add(measurement.take(BenchParallel.at(s, layout), steps, warmup, threadsPerRank, latent));
             }
             return BenchParallel.medianRun(runs);
         } catch (RuntimeException e) {

@@ -23,11 +23,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.IntToDoubleFunction;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
- * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K]}: the ranked table of parallel plans for the config's model and global
+ * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K] [--in-process]}: the ranked table of parallel plans for the config's model and global
  * batch at N ranks (docs/plan.md). Without --hardware the costs are measured on this machine (one
  * rank per micro-batch shape, plus the host share at N ranks); with it they come from the profile
  * and the model's FLOPs, and --memory-gb defaults to the profile's device memory. Exit code 0 when a
@@ -36,6 +35,7 @@ import java.util.function.IntToDoubleFunction;
  * --latent measures a latent family (wan) on synthetic latent rows of that shape, as {@code bench parallel --latent}.
  * --repeats R runs every calibration and validation measurement R times and keeps the run of median step
  * time: ranks that are threads sharing a few cores differ by tens of percent from one run to the next.
+ * Each measurement runs in a JVM of its own ({@link ForkedMeasurement}) unless --in-process is given.
  */
 final class PlanCommand {
     /** Exit code when no plan fits the memory. */
@@ -45,11 +45,14 @@ final class PlanCommand {
 
     /** What to search and how to cost it. */
     record Request(int world, long memoryBytes, HardwareProfile hardware, List<Integer> microBatches,
-            List<RecomputePolicy> policies, int steps, int warmup, int repeats, int[] latent) {}
+            List<RecomputePolicy> policies, int steps, int warmup, int repeats, int[] latent, Measurement measurement) {}
+
+    /** How long one forked measurement may run before it is stopped. */
+    static final java.time.Duration MEASUREMENT_TIMEOUT = java.time.Duration.ofMinutes(30);
 
     static int run(String[] argv, PrintStream out) throws Exception {
         Args args = Args.parse(argv, 0, List.of("world", "memory-gb", "hardware", "micro-batch", "recompute",
-                "seq-len", "latent", "steps", "warmup", "repeats", "validate"));
+                "seq-len", "latent", "steps", "warmup", "repeats", "validate"), List.of("in-process"));
         if (args.positional.size() != 1) {
             throw new ConfigException("plan takes one CONFIG file, got " + args.positional);
         }
@@ -73,7 +76,8 @@ final class PlanCommand {
                 microBatches(args.option("micro-batch", null), job.train().microBatchSize()),
                 policies(args.option("recompute", "none,block")), args.positiveInt("steps", "3"),
                 warmup(args.option("warmup", "1")), args.positiveInt("repeats", "1"),
-                args.options.containsKey("latent") ? BenchLatentRows.shape(args.option("latent", null)) : null);
+                args.options.containsKey("latent") ? BenchLatentRows.shape(args.option("latent", null)) : null,
+                args.flag("in-process") ? Measurement.IN_PROCESS : new ForkedMeasurement(MEASUREMENT_TIMEOUT));
         if (hw != null) {
             out.println("hardware: " + hw.name() + " (" + hw.trainDtype() + " peak "
                     + String.format(Locale.ROOT, "%.0f TFLOP/s x mfu %.2f, %d per node, %.0f / %.0f GB/s intra / inter; "
@@ -89,7 +93,7 @@ final class PlanCommand {
                         + "prediction");
             }
             PlanValidation.run(settings, ranking, args.positiveInt("validate", null), request.steps(),
-                    request.warmup(), request.repeats(), request.latent(), out);
+                    request.warmup(), request.repeats(), request.latent(), request.measurement(), out);
         }
         return ranking.chosen() != null ? 0 : NO_FIT;
     }
@@ -110,8 +114,9 @@ final class PlanCommand {
                 costs = new ProfileCosts(model.units(), shape, r.hardware(), global, seq);
             } else {
                 PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
-                        r.repeats(), threadsPerRank(r.world()), r.latent(), log);
-                IntToDoubleFunction share = micro -> hostShareOrOne(options, calibration, r.world(), global, micro);
+                        r.repeats(), threadsPerRank(r.world()), r.latent(), r.measurement(), log);
+                MeasuredCosts.HostShare share = (replicate, micro) -> hostShareOrOne(options, calibration, r.world(),
+                        global, replicate, micro);
                 costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
                         r.world(), global, seq);
             }
@@ -125,21 +130,21 @@ final class PlanCommand {
     }
 
     /**
-     * The host share at micro-batch {@code micro}, measured only when some plan is valid (nothing to cost
+     * The host share at {@code replicate} replicas and micro-batch {@code micro}, measured only when some plan is valid (nothing to cost
      * otherwise): on the dp-only layout at that micro-batch when the global batch allows it, else at the
      * largest micro-batch a valid dp-only plan has.
      */
     private static double hostShareOrOne(List<PlanSpace.Option> options, PlanCalibration calibration, int world,
-            int global, int micro) {
+            int global, int replicate, int micro) {
         if (options.stream().noneMatch(PlanSpace.Option::valid)) {
             return 1;
         }
         if (global % (micro * world) == 0) {
-            return calibration.hostShare(world, micro);
+            return calibration.hostShare(world, replicate, micro);
         }
         int per = options.stream().filter(PlanSpace.Option::valid).map(PlanSpace.Option::candidate)
                 .filter(c -> c.sp() == 1 && c.ep() == 1).mapToInt(PlanCandidate::microBatch).max().orElse(micro);
-        return calibration.hostShare(world, per);
+        return calibration.hostShare(world, replicate, per);
     }
 
     /** {@code settings} with the parallel keys, micro-batch and recompute of {@code c} (and the plan now manual). */
@@ -167,7 +172,10 @@ final class PlanCommand {
             throw new ConfigException("train.parallel_plan auto needs train.world_size (the ranks to plan for)");
         }
         Request r = new Request(world, (long) (job.train().planMemoryGb() * (1L << 30)), null,
-                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1, 1, null);
+                microBatches(null, job.train().microBatchSize()), List.of(RecomputePolicy.values()), 1, 1, 1, null,
+                // in this JVM: at launch it may be a notebook's or spark-submit's, whose classes a fresh
+                // java on java.class.path would not find
+                Measurement.IN_PROCESS);
         log.println("train.parallel_plan auto: planning " + world + " ranks within "
                 + job.train().planMemoryGb() + " GiB per rank");
         Planner.Ranking ranking = plan(settings, r, log);

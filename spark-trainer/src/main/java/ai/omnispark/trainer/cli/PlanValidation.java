@@ -15,20 +15,21 @@ import java.util.Locale;
  * weights the graph keeps, which the probe counts among them) and step time, each with its error;
  * then which plan measured fastest and how far the chosen one is from it. With {@code repeats} R the K
  * plans run in R interleaved rounds (plan 1, 2, ..., K, then again), so that a slow spell of the machine
- * falls on every plan alike, and each plan's run of median step time is compared.
+ * falls on every plan alike, and each plan's run of median step time is compared. Each run goes through
+ * the calibration's {@link Measurement}, so predicted and measured are taken alike.
  */
 final class PlanValidation {
     private PlanValidation() {}
 
     static void run(Settings settings, Planner.Ranking ranking, int k, int steps, int warmup, int repeats, int[] latent,
-            PrintStream out) throws Exception {
+            Measurement measurement, PrintStream out) throws Exception {
         List<Planner.Row> top = ranking.rows().stream().filter(Planner.Row::fits).limit(k).toList();
         List<List<BenchParallel.Measured>> runs = new ArrayList<>();
         top.forEach(row -> runs.add(new ArrayList<>()));
         for (int round = 0; round < repeats; round++) {
             for (int i = 0; i < top.size(); i++) {
                 Planner.Row row = top.get(i);
-                runs.get(i).add(BenchParallel.measureAsConfigured(PlanCommand.apply(settings, row.candidate())
+                runs.get(i).add(measurement.take(PlanCommand.apply(settings, row.candidate())
                         .with("train.parallel_plan", "manual"), steps, warmup,
                         PlanCommand.threadsPerRank(row.candidate().world()), latent));
             }
