@@ -12,12 +12,19 @@ import java.util.Map;
 
 /**
  * The planner's measurements on this machine, each taken once and cached: per micro-batch shape
- * (rows × sp × ep × recompute policy) sp × ep ranks (one data-parallel group) run warm-up steps and
- * measured ones ({@link BenchParallel#measure}: median step time, and the activation bytes its
- * forward keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step
- * time); and the host share, how much slower one rank of {@code world} data-parallel ranks runs than
- * one of the {@link #anchorRanks} on the same shape (ranks here are threads sharing this machine's cores).
- * Every run goes through a {@link Measurement}: {@code plan} takes each in a fresh JVM.
+ * (rows × sp × ep × recompute policy) the planned world's ranks, world / (sp × ep) groups of sp × ep
+ * side by side and all data-parallel ranks sharded, run warm-up steps and measured ones
+ * ({@link BenchParallel#measureAsConfigured}: median step time, and the activation bytes its forward
+ * keeps, read by {@link ActivationProbe}; of {@code repeats} runs, the one of median step time); and
+ * per replicate size the replicas' factor, how much slower the dp-only layout runs split into that many
+ * replicas than all sharded. Every run goes through a {@link Measurement}: {@code plan} takes each in a
+ * fresh JVM.
+ *
+ * <p>The whole world, not one group of sp × ep ranks scaled by how much slower dp-only ranks run at the
+ * world than at 2: ranks here are threads sharing a few cores, and how much of a core a rank leaves idle
+ * (at its exchanges and barriers) depends on the layout. The tiny MoE's ep-2 group ran 181 ms alone on
+ * 2 ranks, faster than the dp-only 225 ms, but 298 ms as 2 groups on 4 ranks, slower than dp-only's
+ * 286 ms; scaled by the dp-only share (x1.27) it was predicted 229 ms, 23 % fast.
  */
 final class PlanCalibration implements ShapeCosts {
     private final Settings base;
@@ -30,14 +37,13 @@ final class PlanCalibration implements ShapeCosts {
     private final int[] latent;
     private final Measurement measurement;
     private final Map<String, Cost> costs = new HashMap<>();
-    private final Map<String, Double> shares = new HashMap<>();
+    private final Map<String, Double> replicaFactors = new HashMap<>();
 
     /**
      * @param base the config; its parallel keys are replaced per measurement
-     * @param threadsPerRank intra-op threads of the measured rank: what each rank of the planned world
-     *     gets (this machine's cores shared out), so one rank alone computes as a rank of the plan does
-     *     and only the sharing of the cores is left to the host share (more threads than a rank gets
-     *     would also oversubscribe the cores later, and spinning OpenMP threads distort the reading)
+     * @param threadsPerRank intra-op threads of each measured rank: what each rank of the planned world
+     *     gets (this machine's cores shared out; more would oversubscribe the cores, and spinning OpenMP
+     *     threads distort the reading)
      * @param latent (C, F, H, W) of the synthetic latent rows a latent family (wan) trains on; null: the config's data
      * @param measurement where each run happens: its own JVM for {@code plan} ({@link ForkedMeasurement}), so
      *     that no run inherits the allocator and JIT state an earlier shape left
@@ -68,44 +74,35 @@ final class PlanCalibration implements ShapeCosts {
     }
 
     private Cost measure(int microBatch, int sp, int ep, RecomputePolicy policy) {
-        // A plan of several ranks is calibrated on several: one rank alone keeps less than any rank
-        // of a multi-rank layout (the medium LLM under block recompute: 48 MB alone, 135 MB per rank
-        // at 4 ranks sharded or replicated alike), so sp = ep = 1 runs on 2 data-parallel ranks.
-        int ranks = sp * ep == 1 ? anchorRanks() : sp * ep;
-        BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(ranks, sp, ep));
+        BenchParallel.Measured m = run(shape(microBatch, policy), new BenchParallel.Layout(plannedWorld, sp, ep));
         log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, sp %d, ep %d, recompute %s on %d ranks: "
-                + "step %.1f ms, activations %d bytes per rank", microBatch, sp, ep, policy.label(), ranks,
+                + "step %.1f ms, activations %d bytes per rank", microBatch, sp, ep, policy.label(), plannedWorld,
                 m.stepMs(), m.activationBytes()));
-        return new Cost(m.activationBytes(), m.stepMs(), ranks);
+        return new Cost(m.activationBytes(), m.stepMs(), plannedWorld);
     }
 
     /**
-     * One rank's step time among {@code world} data-parallel ranks, split into {@code replicate}
-     * replicas of {@code world / replicate} shards, over its time among the {@link #anchorRanks} of the
-     * sp = ep = 1 calibration, at the given micro-batch without recompute (measured once per replicate
-     * size and micro-batch).
+     * The dp-only step at the given micro-batch without recompute, split into {@code replicate}
+     * replicas of world / replicate shards, over the same all sharded (measured once per replicate size
+     * and micro-batch; 1 for one replica). Replicas move other traffic: replicate 4 all-reduces every
+     * gradient where shard 4 gathers weights and reduce-scatters gradients (the medium LLM: x1.25).
      */
-    double hostShare(int world, int replicate, int microBatch) {
-        if (world <= anchorRanks()) {
+    double replicaFactor(int replicate, int microBatch) {
+        if (replicate == 1) {
             return 1;
         }
-        return shares.computeIfAbsent(replicate + " " + microBatch, k -> measureHostShare(world, replicate, microBatch));
+        return replicaFactors.computeIfAbsent(replicate + " " + microBatch, k -> measureReplicas(replicate, microBatch));
     }
 
-    private double measureHostShare(int world, int replicate, int microBatch) {
-        Cost anchor = cost(microBatch, 1, 1, RecomputePolicy.NONE);
-        BenchParallel.Measured shared = run(shape(microBatch, RecomputePolicy.NONE)
-                .with("train.data_parallel_replicate_size", replicate), new BenchParallel.Layout(world, 1, 1));
-        double share = shared.stepMs() / anchor.stepMs();
-        log.println(String.format(Locale.ROOT, "calibrate: %d data-parallel ranks on this host, %d replica%s of %d: "
-                + "step %.1f ms, x%.2f of %d ranks", world, replicate, replicate == 1 ? "" : "s", world / replicate,
-                shared.stepMs(), share, anchorRanks()));
-        return share;
-    }
-
-    /** The ranks the sp = ep = 1 shapes are measured on: 2 when the plan has several, else 1. */
-    int anchorRanks() {
-        return plannedWorld > 1 ? 2 : 1;
+    private double measureReplicas(int replicate, int microBatch) {
+        Cost sharded = cost(microBatch, 1, 1, RecomputePolicy.NONE);
+        BenchParallel.Measured replicated = run(shape(microBatch, RecomputePolicy.NONE)
+                .with("train.data_parallel_replicate_size", replicate), new BenchParallel.Layout(plannedWorld, 1, 1));
+        double factor = replicated.stepMs() / sharded.stepMs();
+        log.println(String.format(Locale.ROOT, "calibrate: micro-batch %d, %d replicas of %d on %d ranks: step %.1f ms, "
+                + "x%.2f of all sharded", microBatch, replicate, plannedWorld / replicate, plannedWorld,
+                replicated.stepMs(), factor));
+        return factor;
     }
 
     private Settings shape(int microBatch, RecomputePolicy policy) {

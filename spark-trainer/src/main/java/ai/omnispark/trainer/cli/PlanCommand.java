@@ -115,10 +115,8 @@ final class PlanCommand {
             } else {
                 PlanCalibration calibration = new PlanCalibration(settings, r.world(), r.steps(), r.warmup(),
                         r.repeats(), threadsPerRank(r.world()), r.latent(), r.measurement(), log);
-                MeasuredCosts.HostShare share = (replicate, micro) -> hostShareOrOne(options, calibration, r.world(),
-                        global, replicate, micro);
-                costs = new MeasuredCosts(model.units(), layouts, calibration, share, calibration.anchorRanks(),
-                        r.world(), global, seq);
+                costs = new MeasuredCosts(model.units(), layouts, calibration, calibration::replicaFactor, global,
+                        seq);
             }
             return Planner.rank(options, costs, r.memoryBytes());
         }
@@ -127,24 +125,6 @@ final class PlanCommand {
     /** Intra-op threads of each rank of {@code world} on this machine, as the benches and local ranks share them. */
     static int threadsPerRank(int world) {
         return Math.max(1, Runtime.getRuntime().availableProcessors() / world);
-    }
-
-    /**
-     * The host share at {@code replicate} replicas and micro-batch {@code micro}, measured only when some plan is valid (nothing to cost
-     * otherwise): on the dp-only layout at that micro-batch when the global batch allows it, else at the
-     * largest micro-batch a valid dp-only plan has.
-     */
-    private static double hostShareOrOne(List<PlanSpace.Option> options, PlanCalibration calibration, int world,
-            int global, int replicate, int micro) {
-        if (options.stream().noneMatch(PlanSpace.Option::valid)) {
-            return 1;
-        }
-        if (global % (micro * world) == 0) {
-            return calibration.hostShare(world, replicate, micro);
-        }
-        int per = options.stream().filter(PlanSpace.Option::valid).map(PlanSpace.Option::candidate)
-                .filter(c -> c.sp() == 1 && c.ep() == 1).mapToInt(PlanCandidate::microBatch).max().orElse(micro);
-        return calibration.hostShare(world, replicate, per);
     }
 
     /** {@code settings} with the parallel keys, micro-batch and recompute of {@code c} (and the plan now manual). */

@@ -2,16 +2,16 @@ package ai.omnispark.trainer.plan;
 
 /**
  * Measured costs of one rank's micro-batch, per shape: rows × the sp and ep sizes the rank runs
- * with (one data-parallel group: sp × ep ranks) × recompute policy. An {@code roi} policy plugs in
- * here with the bytes its calibration keeps at its budget.
+ * with × recompute policy, on the planned world's ranks (world / (sp × ep) groups side by side). An
+ * {@code roi} policy plugs in here with the bytes its calibration keeps at its budget.
  */
 @FunctionalInterface
 public interface ShapeCosts {
     /**
      * @param activationBytes what the micro-batch's forward keeps for its backward, per rank, measured
-     *     (with sp × ep > 1 it holds the gathered weights the graph keeps, as the plan's ranks will)
-     * @param stepMs a training step of that one micro-batch on sp × ep ranks alone on this machine
-     * @param ranks the ranks the measurement ran: sp × ep
+     *     (on several ranks it holds the gathered weights the graph keeps, as the plan's ranks will)
+     * @param stepMs a training step of that one micro-batch on every rank of the planned world, on this machine
+     * @param ranks the ranks the measurement ran
      */
     record Cost(long activationBytes, double stepMs, int ranks) {}
 
