@@ -32,6 +32,7 @@ public final class SegmentEngine {
     /** For each unit: the first and last segment index that reads it. */
     private final Map<String, int[]> useRange = new HashMap<>();
     private boolean trackActivations;
+    private boolean trimAfterForward;
     /** Of the last {@link #forwardBackward} when tracking: bytes each segment's forward left live for backward. */
     private final Map<String, Long> keptBySegment = new java.util.LinkedHashMap<>();
     private long keptBytes = -1;
@@ -83,6 +84,16 @@ public final class SegmentEngine {
                     + "(glibc 2.33 or later on Linux is needed)");
         }
         this.trackActivations = on;
+    }
+
+    /**
+     * Whether {@link #forwardBackward} gives the C heap's free memory back to the system between forward
+     * and backward ({@link NativeHeap#trim}). The forward's freed intermediates leave holes between the
+     * activations it keeps; glibc keeps them resident, and the backward, whose gradients are other
+     * sizes, reuses them only in part, so the resident peak exceeds the live peak by the holes.
+     */
+    public void trimAfterForward(boolean on) {
+        this.trimAfterForward = on;
     }
 
     /** Bytes the last tracked micro-batch's forward left live until its backward began; -1 before one ran. */
@@ -205,6 +216,11 @@ public final class SegmentEngine {
                 keptBytes = keptBySegment.values().stream().mapToLong(Long::longValue).sum();
             }
             forward.close();
+            if (trimAfterForward) {
+                try (Span t = tracer.span("trim", "engine")) {
+                    NativeHeap.trim();
+                }
+            }
             NDList finalOutputs = x;
             NDList grads = seeds;
             Span backward = tracer.span("backward", "engine");

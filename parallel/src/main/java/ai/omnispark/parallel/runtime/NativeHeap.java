@@ -26,6 +26,16 @@ public final class NativeHeap {
         return info.uordblks + info.hblkhd;
     }
 
+    /**
+     * Hands the free memory of every arena back to the system (glibc's {@code malloc_trim(0)}: the
+     * free chunks' whole pages are dropped from the resident set, and a later allocation there faults
+     * them in again). False where glibc is missing or nothing could be released.
+     */
+    public static boolean trim() {
+        LibC libc = Holder.LIBC;
+        return libc != null && libc.malloc_trim(0) == 1;
+    }
+
     /** Whether {@link #liveBytes} reads something. */
     public static boolean available() {
         return Holder.LIBC != null;
@@ -49,6 +59,8 @@ public final class NativeHeap {
 
     interface LibC extends Library {
         MallInfo2 mallinfo2();
+
+        int malloc_trim(long pad);
     }
 
     private static final class Holder {

@@ -19,6 +19,8 @@ import java.util.Map;
  * @param parallelPlan {@code train.parallel_plan}; auto: the launcher replaces the parallel sizes,
  *     micro-batch and recompute with the planner's choice (docs/plan.md) before the job is built
  * @param planMemoryGb {@code train.plan_memory_gb}: the per-rank memory the auto plan must fit
+ * @param trimNativeHeap {@code train.trim_native_heap}: after each micro-batch's forward the C heap's
+ *     free memory goes back to the system (SegmentEngine#trimAfterForward)
  */
 public record TrainSection(
         String outputDir,
@@ -69,7 +71,8 @@ public record TrainSection(
         RecomputeMode recompute,
         double activationMemoryBudgetMb,
         PlanChoice parallelPlan,
-        double planMemoryGb) {
+        double planMemoryGb,
+        boolean trimNativeHeap) {
 
     public static final List<Key> KEYS = List.of(
             new Key("train.output_dir", Type.STRING, "runs/default", "where metrics, checkpoints and the final HF folder go"),
@@ -122,7 +125,8 @@ public record TrainSection(
             new Key("train.timestep_weighting", Type.STRING, "none", "diffusion (wan): none | gaussian (loss weights peaked at t = 500, mean 1 over the 1000-step grid)"),
             new Key("train.text_dropout", Type.DOUBLE, 0.1, "diffusion (wan): probability that a sample's text embedding is replaced by the empty prompt's (zeros)"),
             new Key("train.parallel_plan", Type.STRING, "manual", "manual (the parallel keys as written) | auto (bin/omnispark train runs the planner at launch and applies its choice of replicate x shard x sp x ep, recompute and micro-batch; docs/plan.md)"),
-            new Key("train.plan_memory_gb", Type.DOUBLE, 0.0, "per-rank memory (GiB) the auto plan must fit; required with parallel_plan auto"));
+            new Key("train.plan_memory_gb", Type.DOUBLE, 0.0, "per-rank memory (GiB) the auto plan must fit; required with parallel_plan auto"),
+            new Key("train.trim_native_heap", Type.BOOL, true, "after each micro-batch's forward, give the C heap's freed memory back to the system (glibc malloc_trim): a lower peak RSS for some step time"));
 
     static TrainSection parse(Settings s) {
         String congestion = s.string("train.comm_tcp_congestion");
@@ -152,7 +156,7 @@ public record TrainSection(
                 s.intValue("train.max_restarts"), CommTransport.parse(s.string("train.comm_transport")), congestion,
                 s.intValue("train.comm_timeout_s"), loraLr, diffusion(s).flowShift(),
                 diffusion(s).timestepWeighting(), diffusion(s).textDropout(), recompute(s), budget(s),
-                PlanChoice.parse(s.string("train.parallel_plan")), planMemoryGb(s));
+                PlanChoice.parse(s.string("train.parallel_plan")), planMemoryGb(s), s.flag("train.trim_native_heap"));
     }
 
     /** train.flow_shift, train.timestep_weighting and train.text_dropout as a diffusion family takes them. */

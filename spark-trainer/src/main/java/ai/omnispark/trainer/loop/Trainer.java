@@ -116,6 +116,7 @@ public final class Trainer {
             this.engine = new SegmentEngine(plan.segments(), model.units(), plan.recompute(), rank.profiler());
         }
         this.engine.trackActivations(NativeHeap.available());
+        this.engine.trimAfterForward(config.job().train().trimNativeHeap());
         this.collator = plan.collator(model.collator());
         // The epoch plan may give ranks row counts that differ by one, and a rank with one step more
         // would issue collectives nobody answers: every rank reads the same rows an epoch, the whole
@@ -283,6 +284,7 @@ public final class Trainer {
         Regions regions = Regions.of(roiSegments, choice.recomputed(), Recompute.none());
         this.engine = new SegmentEngine(regions.segments(), model.units(), regions.recompute(), rank.profiler());
         this.engine.trackActivations(NativeHeap.available());
+        this.engine.trimAfterForward(config.job().train().trimNativeHeap());
         this.roiSegments = null;
         this.recomputeReport = String.format(java.util.Locale.ROOT,
                 "recompute roi, budget %.1f MiB per micro-batch (block would recompute %.1f %% of the forward, "
