@@ -26,9 +26,10 @@ import java.util.Locale;
 
 /**
  * {@code plan CONFIG --world N [--memory-gb M] [--hardware FILE] [--micro-batch 1,2,4] [--recompute none,block]
- * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K] [--in-process]}: the ranked table of parallel plans for the config's model and global
- * batch at N ranks (docs/plan.md). Without --hardware the costs are measured on this machine (one
- * rank per micro-batch shape, plus the host share at N ranks); with it they come from the profile
+ * [--seq-len L] [--latent C,F,H,W] [--steps N] [--warmup N] [--repeats R] [--validate K] [--in-process]}:
+ * the ranked table of parallel plans for the config's model and global batch at N ranks (docs/plan.md).
+ * Without --hardware the costs are measured on this machine (each micro-batch shape on the N ranks,
+ * plus the replicas' factor per replicate size, {@link PlanCalibration}); with it they come from the profile
  * and the model's FLOPs, and --memory-gb defaults to the profile's device memory. Exit code 0 when a
  * plan fits, 3 when none does (the message names the smallest memory that would). --validate K then
  * runs the K best-ranked plans that fit and prints predicted against measured ({@link PlanValidation}).
