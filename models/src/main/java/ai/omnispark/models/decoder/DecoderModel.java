@@ -3,6 +3,7 @@ package ai.omnispark.models.decoder;
 import ai.omnispark.models.api.CachedDecoding;
 import ai.omnispark.models.api.Model;
 import ai.omnispark.models.api.SampleLayout;
+import ai.omnispark.models.nn.SiluMul;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
 import ai.omnispark.parallel.engine.Segment;
@@ -11,7 +12,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What every decoder-only model shares: its config, its rank's attention kernels (which
+ * What every decoder-only model shares: its config, its rank's attention and SwiGLU kernels (which
  * {@link #close} frees), the loss chunking, and the segment chain embed, then per block
  * "attn.i" and "mlp.i", then the head. A family supplies the block's two segments and its head.
  */
@@ -21,6 +22,8 @@ public abstract class DecoderModel<C extends DecoderShape> implements Model {
 
     protected final C config;
     protected final Attention attention;
+    /** The rank's SwiGLU activation kernel, freed by {@link #close}. */
+    protected final SiluMul siluMul = new SiluMul();
     /** Tokens per chunk of the training loss's output projection; 0 = auto. */
     protected final int lossChunkTokens;
 
@@ -55,6 +58,7 @@ public abstract class DecoderModel<C extends DecoderShape> implements Model {
     @Override
     public void close() {
         attention.close();
+        siluMul.close();
     }
 
     /** The config's model_type. */

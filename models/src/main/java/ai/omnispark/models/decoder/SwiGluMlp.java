@@ -2,6 +2,7 @@ package ai.omnispark.models.decoder;
 
 import ai.djl.ndarray.NDArray;
 import ai.omnispark.models.nn.Ops;
+import ai.omnispark.models.nn.SiluMul;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.SegmentCall;
 import ai.omnispark.parallel.param.Init;
@@ -27,10 +28,10 @@ public final class SwiGluMlp {
 
     /** Block {@code layer}'s MLP half with its residual, on {@code r} [rows, seqLen, hidden]. */
     public static NDArray forward(SegmentCall call, NDArray r, int layer, double rmsNormEps,
-            SelfAttentionBlock.Projection linear) {
+            SelfAttentionBlock.Projection linear, SiluMul act) {
         NDArray m = norm(call, r, layer, rmsNormEps);
         NDArray[] gateUp = gateUp(call, m, layer, linear);
-        return down(call, r, product(gateUp[0], gateUp[1]), layer, linear);
+        return down(call, r, product(gateUp[0], gateUp[1], act), layer, linear);
     }
 
     /** The MLP half's norm of the residual stream {@code r}. */
@@ -44,9 +45,9 @@ public final class SwiGluMlp {
             linear.apply(m, DecoderNames.layer(layer, "mlp.up_proj"), null)};
     }
 
-    /** The activation product {@code silu(gate) * up}. */
-    public static NDArray product(NDArray gate, NDArray up) {
-        return Ops.silu(gate).mul(up);
+    /** The activation product {@code silu(gate) * up}, one libtorch call ({@link SiluMul}). */
+    public static NDArray product(NDArray gate, NDArray up, SiluMul act) {
+        return act.apply(gate, up);
     }
 
     /** {@code r + down_proj(p)}. */

@@ -2,6 +2,7 @@ package ai.omnispark.models.decoder;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.omnispark.models.nn.SiluMul;
 import ai.omnispark.models.nn.attention.AttentionSteps.Step;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.Segment;
@@ -18,7 +19,7 @@ public final class SwiGluSteps {
     private SwiGluSteps() {}
 
     public static List<Segment> of(String name, List<String> units, int layer, double rmsNormEps,
-            Function<SegmentCall, SelfAttentionBlock.Projection> linear) {
+            Function<SegmentCall, SelfAttentionBlock.Projection> linear, SiluMul act) {
         return List.of(new Step(name + ".norm", units, (call, in) -> new NDList(in.get(0),
                         SwiGluMlp.norm(call, in.get(0), layer, rmsNormEps))),
                 new Step(name + ".gate_up", units, (call, in) -> {
@@ -26,7 +27,7 @@ public final class SwiGluSteps {
                     return new NDList(in.get(0), gu[0], gu[1]);
                 }),
                 new Step(name + ".act", units, (call, in) -> new NDList(in.get(0),
-                        SwiGluMlp.product(in.get(1), in.get(2)))),
+                        SwiGluMlp.product(in.get(1), in.get(2), act))),
                 new Step(name + ".down", units, (call, in) -> new NDList(
                         SwiGluMlp.down(call, in.get(0), in.get(1), layer, linear.apply(call)))));
     }

@@ -140,7 +140,7 @@ final class DecoderLM extends DecoderModel<DecoderConfig> {
 
     @Override
     protected Segment mlpSegment(int layer) {
-        return new MlpSegment(config, layer, lora);
+        return new MlpSegment(config, layer, lora, siluMul);
     }
 
     /** The head: the summed token cross-entropy in training, the logits in evaluation. */

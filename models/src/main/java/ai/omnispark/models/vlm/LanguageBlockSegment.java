@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDList;
 import ai.omnispark.models.decoder.DecoderNames;
 import ai.omnispark.models.decoder.SwiGluMlp;
 import ai.omnispark.models.lora.LoraTargets;
+import ai.omnispark.models.nn.SiluMul;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.SelfAttentionBlock;
 import ai.omnispark.parallel.engine.Segment;
@@ -22,9 +23,11 @@ final class LanguageBlockSegment implements Segment {
     private final boolean attentionHalf;
     private final Attention attention;
     private final LoraTargets lora;
+    private final SiluMul act;
 
     private LanguageBlockSegment(Qwen2VlConfig config, int layer, boolean attentionHalf, Attention attention,
-            LoraTargets lora) {
+            LoraTargets lora, SiluMul act) {
+        this.act = act;
         this.config = config;
         this.layer = layer;
         this.attentionHalf = attentionHalf;
@@ -33,11 +36,11 @@ final class LanguageBlockSegment implements Segment {
     }
 
     static LanguageBlockSegment attention(Qwen2VlConfig config, int layer, Attention attention, LoraTargets lora) {
-        return new LanguageBlockSegment(config, layer, true, attention, lora);
+        return new LanguageBlockSegment(config, layer, true, attention, lora, null);
     }
 
-    static LanguageBlockSegment mlp(Qwen2VlConfig config, int layer, LoraTargets lora) {
-        return new LanguageBlockSegment(config, layer, false, null, lora);
+    static LanguageBlockSegment mlp(Qwen2VlConfig config, int layer, LoraTargets lora, SiluMul act) {
+        return new LanguageBlockSegment(config, layer, false, null, lora, act);
     }
 
     boolean attentionHalf() {
@@ -61,6 +64,6 @@ final class LanguageBlockSegment implements Segment {
             return new NDList(SelfAttentionBlock.forward(call, inputs.singletonOrThrow(), layer,
                     DecoderNames.layer(layer, ""), config.attentionSpec(), linear, attention));
         }
-        return new NDList(SwiGluMlp.forward(call, inputs.singletonOrThrow(), layer, config.rmsNormEps(), linear));
+        return new NDList(SwiGluMlp.forward(call, inputs.singletonOrThrow(), layer, config.rmsNormEps(), linear, act));
     }
 }

@@ -21,6 +21,7 @@ import ai.omnispark.models.decoder.TokenLoss;
 import ai.omnispark.models.lora.LoraAdapters;
 import ai.omnispark.models.lora.LoraConfig;
 import ai.omnispark.models.lora.LoraTargets;
+import ai.omnispark.models.nn.SiluMul;
 import ai.omnispark.models.nn.TokenBatch;
 import ai.omnispark.models.nn.attention.Attention;
 import ai.omnispark.models.nn.attention.AttentionImpl;
@@ -58,6 +59,7 @@ final class Qwen2VlModel implements Model {
     private final Qwen2VlConfig config;
     private final FrozenParts freeze;
     private final Attention attention;
+    private final SiluMul siluMul = new SiluMul();
     private final int lossChunkTokens;
     private final List<UnitLayout> units;
     private final DecoderStateDictAdapter stateDictAdapter;
@@ -228,6 +230,7 @@ final class Qwen2VlModel implements Model {
     @Override
     public void close() {
         attention.close();
+        siluMul.close();
     }
 
     private List<Segment> segments(boolean loss) {
@@ -241,7 +244,7 @@ final class Qwen2VlModel implements Model {
         segments.add(new MediaEmbedSegment(config));
         for (int i = 0; i < config.numLayers(); i++) {
             segments.add(LanguageBlockSegment.attention(config, i, attention, lora));
-            segments.add(LanguageBlockSegment.mlp(config, i, lora));
+            segments.add(LanguageBlockSegment.mlp(config, i, lora, siluMul));
         }
         // A frozen language model's head (and tied embedding) takes no weight gradient; under LoRA all is frozen.
         segments.add(new DecoderHead(config, loss, lossChunkTokens, freeze.languageModel() || lora.enabled()));

@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.omnispark.models.nn.ScriptModules;
 import ai.omnispark.parallel.runtime.TorchScriptArchive;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -50,7 +50,7 @@ final class SdpaKernels implements AutoCloseable {
         PtSymbolBlock module = load(in);
         NDList args = in.docIds() != null ? new NDList(in.q(), in.k(), in.v(), in.docIds())
                 : new NDList(in.q(), in.k(), in.v());
-        return IValueUtils.forward(module, args, true).singletonOrThrow();
+        return ScriptModules.forward(module, args);
     }
 
     /** The module for {@code in}'s signature, generated and loaded on first use. */
