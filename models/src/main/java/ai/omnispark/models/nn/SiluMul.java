@@ -3,15 +3,9 @@ package ai.omnispark.models.nn;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.omnispark.parallel.runtime.TorchScriptArchive;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.function.BiFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * <p>Why: DJL has no SiLU, and composed from its ops ({@code gate * sigmoid(gate) * up}) autograd
  * keeps four gate-sized tensors per layer (gate, its sigmoid, the SiLU, up) and the forward makes
  * two more passes over them. libtorch's {@code silu} keeps only its input. On the medium model at
- * 512 tokens (docs/performance.md, "Fused SwiGLU activation") a step's resident peak dropped and its
+ * 512 tokens (docs/performance.md, "Resident memory") a step's resident peak dropped and its
  * time with it.
  *
  * <p>If the module cannot be generated or loaded, the DJL composition runs instead (same values
@@ -40,10 +34,9 @@ public final class SiluMul implements AutoCloseable {
             + "  def forward(self: __torch__." + CLASS + ", gate: Tensor, up: Tensor) -> Tensor:\n"
             + "    return torch.mul(torch.silu(gate), up)\n";
 
-    private final Map<Device, PtSymbolBlock> modules = new HashMap<>();
+    private final ScriptModules modules = new ScriptModules("silu-mul-kernel");
     /** (class name, source) to archive bytes: {@link TorchScriptArchive#module}, or a broken one in tests. */
     private final BiFunction<String, String, byte[]> archives;
-    private NDManager manager;
     private boolean closed;
     private volatile boolean unavailable;
 
@@ -76,21 +69,15 @@ public final class SiluMul implements AutoCloseable {
         if (unavailable) {
             return null;
         }
-        PtSymbolBlock module = modules.get(device);
+        PtSymbolBlock module = modules.get(device.toString());
         if (module == null) {
-            if (manager == null) {
-                manager = NDManager.newBaseManager(device, "PyTorch");
-                manager.setName("silu-mul-kernel");
-            }
             try {
-                byte[] archive = archives.apply(CLASS, SOURCE);
-                module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
+                module = modules.load(device, device.toString(), archives.apply(CLASS, SOURCE));
             } catch (IOException | RuntimeException e) {
                 unavailable = true;
                 LOG.warn("libtorch could not load the generated SiLU TorchScript module; SwiGLU runs on DJL ops", e);
                 return null;
             }
-            modules.put(device, module);
         }
         return module;
     }
@@ -98,10 +85,6 @@ public final class SiluMul implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
-        modules.clear();
-        if (manager != null) {
-            manager.close();
-            manager = null;
-        }
+        modules.close();
     }
 }

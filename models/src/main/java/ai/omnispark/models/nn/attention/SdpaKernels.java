@@ -3,16 +3,10 @@ package ai.omnispark.models.nn.attention;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.omnispark.models.nn.ScriptModules;
 import ai.omnispark.parallel.runtime.TorchScriptArchive;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
@@ -24,14 +18,13 @@ import java.util.function.BiFunction;
  * autograd records through SDPA's own backward and {@code JniUtils.backward} reaches q, k and v.
  * A TorchScript module's methods may run on several threads at once (its executor locks while it
  * compiles a plan); AttentionConcurrencyTest runs two ranks' threads through one instance, each
- * under its own grad mode. The loaded modules live in this object's manager and are freed by
+ * under its own grad mode. The loaded modules live in a {@link ScriptModules}, freed by
  * {@link #close}.
  */
 final class SdpaKernels implements AutoCloseable {
-    private final Map<String, PtSymbolBlock> modules = new HashMap<>();
+    private final ScriptModules modules = new ScriptModules("sdpa-kernels");
     /** (class name, source) to archive bytes: {@link TorchScriptArchive#module}, or a broken one in tests. */
     private final BiFunction<String, String, byte[]> archives;
-    private NDManager manager;
     private boolean closed;
 
     SdpaKernels() {
@@ -82,18 +75,13 @@ final class SdpaKernels implements AutoCloseable {
         String key = device + "|" + causal + "|" + doc + "|" + gqa + "|" + scale;
         PtSymbolBlock module = modules.get(key);
         if (module == null) {
-            if (manager == null) {
-                manager = NDManager.newBaseManager(device, "PyTorch");
-                manager.setName("sdpa-kernels");
-            }
             byte[] archive = archives.apply(CLASS, source(causal, doc, gqa, scale));
             try {
-                module = JniUtils.loadModule((PtNDManager) manager, new ByteArrayInputStream(archive), true, false);
+                module = modules.load(device, key, archive);
             } catch (IOException | RuntimeException e) {
                 throw new IllegalStateException("libtorch could not load the generated SDPA TorchScript module for "
                         + key + " (" + e + "); model.attention_impl chunked or auto avoids it", e);
             }
-            modules.put(key, module);
         }
         return module;
     }
@@ -170,10 +158,6 @@ final class SdpaKernels implements AutoCloseable {
     @Override
     public synchronized void close() {
         closed = true;
-        modules.clear();
-        if (manager != null) {
-            manager.close();
-            manager = null;
-        }
+        modules.close();
     }
 }
